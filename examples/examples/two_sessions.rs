@@ -1,0 +1,75 @@
+//! Two sessions chatting through one in-process `Chat`, with no network: the
+//! smallest embedding of whisper-core. Each session is driven over channels,
+//! exactly as a server drives it over a WebSocket.
+//!
+//! Run with: `cargo run -p whisper-examples --example two_sessions`
+
+use std::sync::Arc;
+
+use futures_util::{Sink, Stream};
+use tokio::sync::mpsc;
+use whisper_core::codec::ServerFrame;
+use whisper_core::model::{RoomName, UserId};
+use whisper_core::session::{self, Connection, Inbound, Outgoing};
+use whisper_core::store::MemoryStore;
+use whisper_core::{Chat, Limits};
+
+/// A session's client end: send JSON frames in, read server frames out.
+struct Client {
+    name: &'static str,
+    to_session: mpsc::UnboundedSender<Inbound<String>>,
+    from_session: mpsc::UnboundedReceiver<Outgoing>,
+}
+
+fn start(chat: &Chat, name: &'static str) -> Client {
+    let (to_session, inbound) = mpsc::unbounded_channel();
+    let (outgoing, from_session) = mpsc::unbounded_channel();
+    let conn = Connection {
+        user_id: UserId::random(),
+        token: String::new(),
+        name: Some(name.parse().ok().and_then(|n: String| whisper_core::model::DisplayName::parse(&n).ok())).flatten(),
+        room: Some(RoomName::lobby()),
+    };
+    tokio::spawn(session::run(chat.clone(), conn, stream(inbound), sink(outgoing), std::future::pending()));
+    Client { name, to_session, from_session }
+}
+
+fn stream(rx: mpsc::UnboundedReceiver<Inbound<String>>) -> impl Stream<Item = Inbound<String>> + Unpin {
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }))
+}
+
+fn sink(tx: mpsc::UnboundedSender<Outgoing>) -> impl Sink<Outgoing> + Unpin {
+    Box::pin(futures_util::sink::unfold(tx, |tx, out: Outgoing| async move {
+        tx.send(out).map(|()| tx).map_err(|_| "client gone")
+    }))
+}
+
+impl Client {
+    fn say(&self, content: &str) {
+        let frame = serde_json::json!({"type": "messages", "data": [{"content": content}]});
+        let _ = self.to_session.send(Inbound::Text(frame.to_string()));
+    }
+
+    /// Prints frames until one that `stop` accepts arrives.
+    async fn read_until(&mut self, stop: fn(&ServerFrame<'static>) -> bool) {
+        while let Some(Outgoing::Frame(frame)) = self.from_session.recv().await {
+            println!("{:>5} <- {}", self.name, frame.to_text());
+            if ServerFrame::decode(frame.to_text()).is_ok_and(|f| stop(&f)) {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let chat = Chat::new(Arc::new(MemoryStore::new()), Limits::default());
+    let mut ada = start(&chat, "Ada");
+    let mut bob = start(&chat, "Bob");
+    // Messages reach those in the room when they are sent: wait for both joins.
+    ada.read_until(|f| matches!(f, ServerFrame::Joined { .. })).await;
+    bob.read_until(|f| matches!(f, ServerFrame::Joined { .. })).await;
+    ada.say("Hello, Bob!");
+    bob.read_until(|f| matches!(f, ServerFrame::Messages { .. })).await;
+    ada.read_until(|f| matches!(f, ServerFrame::Messages { .. })).await;
+}

@@ -1,0 +1,1 @@
+//! Examples of embedding and driving WhisperChat; see `examples/examples/`.

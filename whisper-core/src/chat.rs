@@ -1,0 +1,104 @@
+//! [`Chat`]: one node's chat service — a store, a hub, a broker and the
+//! limits — shared by every session of the node.
+
+use std::sync::Arc;
+
+use crate::broker::{Broker, BrokerError, LocalBroker, RoomEvent};
+use crate::hub::Hub;
+use crate::limits::Limits;
+use crate::model::{DisplayName, Message, NewMessage, RoomName, UserId};
+use crate::store::{Store, StoreError};
+
+/// One node's chat service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    hub: Hub,
+    broker: Arc<dyn Broker>,
+    limits: Arc<Limits>,
+    server_id: String,
+}
+
+impl Chat {
+    /// A single node on `store`, with its own in-process broker and a random
+    /// server id.
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Chat {
+        let limits = Arc::new(limits);
+        let hub = Hub::new(store.clone(), limits.clone());
+        Chat {
+            inner: Arc::new(Inner {
+                store,
+                hub,
+                broker: Arc::new(LocalBroker::new()),
+                limits,
+                server_id: format!("node-{}", &crate::model::UserId::random().to_string()[..8]),
+            }),
+        }
+    }
+
+    /// A node named `server_id` that shares events with other nodes through
+    /// `broker`.
+    pub async fn with_broker(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        broker: Arc<dyn Broker>,
+        server_id: impl Into<String>,
+    ) -> Result<Chat, BrokerError> {
+        let limits = Arc::new(limits);
+        let hub = Hub::new(store.clone(), limits.clone());
+        let server_id = server_id.into();
+        broker.attach(&server_id, hub.clone()).await?;
+        Ok(Chat { inner: Arc::new(Inner { store, hub, broker, limits, server_id }) })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The hub.
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// This node's id, sent in `welcome`.
+    pub fn server_id(&self) -> &str {
+        &self.inner.server_id
+    }
+
+    /// Stores a batch, then broadcasts it here and on the other nodes.
+    ///
+    /// When this returns `Ok` every message is durable (an ack may be sent);
+    /// on `Err` nothing of the batch was stored. Broadcast follows the commit,
+    /// so no subscriber sees a message that could still be lost.
+    pub async fn post(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        let stored = self.inner.store.append(batch).await?;
+        self.inner.hub.deliver(&stored);
+        let event = RoomEvent::Messages(&stored);
+        if let Err(e) = self.inner.broker.publish(&self.inner.server_id, &event).await {
+            // The messages are stored; other nodes fill the gap from the store.
+            tracing::warn!(error = %e, "could not publish messages to other nodes");
+        }
+        Ok(stored)
+    }
+
+    /// Relays a typing notice here and on the other nodes (best effort).
+    pub async fn typing(&self, room: &RoomName, user: UserId, name: &DisplayName) {
+        if self.inner.hub.typing(room, user, name) {
+            let event = RoomEvent::Typing { room, user_id: user, name };
+            if let Err(e) = self.inner.broker.publish(&self.inner.server_id, &event).await {
+                tracing::debug!(error = %e, "could not publish typing to other nodes");
+            }
+        }
+    }
+}

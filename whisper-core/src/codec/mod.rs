@@ -1,0 +1,16 @@
+//! The wire codec (SPEC §3): pure functions from text to frames and back.
+//!
+//! - [`ClientFrame::decode`] validates a client frame and reports every problem.
+//! - [`ServerFrame::encode`] encodes a server frame once into an [`EncodedFrame`]
+//!   whose bytes every recipient shares.
+
+mod client;
+mod error;
+mod server;
+
+pub use client::{ClientFrame, Draft};
+pub use error::{DecodeError, ErrorCode, FrameType, Refusal};
+pub use server::{AckStatus, EncodedFrame, PresenceUser, ServerFrame};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! Frames the server sends (SPEC §3 "Server → client"), encoded once into
+//! shared bytes.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::error::Refusal;
+use crate::limits::WireLimits;
+use crate::model::{ClientId, DisplayName, Epoch, Message, MessageId, RoomName, Seq, UserId};
+
+/// A server frame. Borrows what it can so that encoding a broadcast clones no
+/// message; decode into `ServerFrame<'static>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    /// The first frame on every connection.
+    Welcome {
+        /// The connection's identity.
+        user_id: UserId,
+        /// Present it as `?token=` on reconnect to keep the identity.
+        token: Cow<'a, str>,
+        /// Which server node answered.
+        server_id: Cow<'a, str>,
+        /// The limits in force.
+        limits: WireLimits,
+    },
+    /// The answer to one `messages` frame, sent after the store committed.
+    MessageIds {
+        /// Whether the frame was stored.
+        status: AckStatus,
+        /// The stored ids, in the order sent; empty on error.
+        message_ids: Vec<MessageId>,
+        /// The client ids as sent (null where none was given).
+        client_ids: Vec<Option<ClientId>>,
+        /// Why nothing was stored, on error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<Refusal>,
+    },
+    /// Messages of a room: live broadcast, or replay after `join`.
+    Messages {
+        /// The room they belong to.
+        room: RoomName,
+        /// In seq order.
+        data: Cow<'a, [Message]>,
+        /// `true` for messages replayed by `join` with `since_seq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recovered: Option<bool>,
+    },
+    /// A subscription confirmed.
+    Joined {
+        /// The room.
+        room: RoomName,
+        /// The room's latest seq when the subscription started: live messages
+        /// follow it, replayed ones lead up to it.
+        seq: Seq,
+        /// The room's history id.
+        epoch: Epoch,
+        /// Whether every message after `since_seq` is being replayed; `false`
+        /// means fetch history over HTTP.
+        recovered: bool,
+    },
+    /// Who is online in a room, on every change.
+    Presence {
+        /// The room.
+        room: RoomName,
+        /// One entry per user, however many connections it has.
+        users: Cow<'a, [PresenceUser]>,
+    },
+    /// Someone is typing.
+    Typing {
+        /// The room.
+        room: RoomName,
+        /// Who.
+        user_id: UserId,
+        /// Their display name.
+        name: DisplayName,
+    },
+    /// A refused frame; the connection stays open.
+    Error(Refusal),
+}
+
+/// Outcome of a `messages` frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckStatus {
+    /// Every message is durable.
+    Success,
+    /// Nothing of the frame was stored.
+    Error,
+}
+
+/// One online user in a `presence` frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceUser {
+    /// The user.
+    pub user_id: UserId,
+    /// Their display name.
+    pub name: DisplayName,
+}
+
+impl ServerFrame<'_> {
+    /// Encodes the frame once; the bytes are then shared by every recipient.
+    pub fn encode(&self) -> EncodedFrame {
+        // Serialising these types cannot fail: every map key is a string and
+        // every value is plain data.
+        let json = serde_json::to_string(self).unwrap_or_default();
+        EncodedFrame(Bytes::from(json))
+    }
+
+    /// Decodes a frame the server sent (for clients and tests).
+    pub fn decode(text: &str) -> Result<ServerFrame<'static>, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// One encoded server frame: UTF-8 JSON text in reference-counted bytes, so a
+/// broadcast to ten thousand subscribers shares one buffer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncodedFrame(Bytes);
+
+impl EncodedFrame {
+    /// The JSON text's bytes (always valid UTF-8).
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// The JSON text. Checks UTF-8 again (the type guarantees it), so
+    /// transports that can take [`bytes`](Self::bytes) should.
+    pub fn to_text(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The frame's length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the frame is empty (never, for a real frame).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for EncodedFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EncodedFrame").field(&self.to_text()).finish()
+    }
+}
+
+impl From<EncodedFrame> for Bytes {
+    fn from(frame: EncodedFrame) -> Bytes {
+        frame.0
+    }
+}

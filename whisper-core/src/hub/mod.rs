@@ -1,0 +1,363 @@
+//! The room hub: which connections are in which room, and fan-out to them.
+//!
+//! Publishing encodes a broadcast once and pushes the shared frame into each
+//! subscriber's bounded [`Outbox`]; a full outbox cuts its connection off and
+//! never slows the others. Broadcasts leave each room in seq order: a room's
+//! sequencer holds back messages that arrive ahead of a missing seq, and if the
+//! missing one is not published within `gap_grace` (its publisher died between
+//! commit and broadcast, or another node's message was lost) it is read from
+//! the store.
+
+mod outbox;
+mod presence;
+mod room;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::time::Instant;
+
+pub use outbox::{Broadcast, Delivery, Outbox, OutboxClosed, Pushed};
+
+use crate::codec::ServerFrame;
+use crate::limits::Limits;
+use crate::model::{DisplayName, Epoch, Message, RoomName, Seq, UserId};
+use crate::store::{MAX_PAGE, ReadRange, RoomInfo, Store, StoreError};
+use room::{Room, Subscriber};
+
+/// The hub. Cheap to clone; clones share the same rooms.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Rooms with at least one subscriber. Lock order: this map, then a room.
+    rooms: Mutex<HashMap<RoomName, Arc<Mutex<Room>>>>,
+    store: Arc<dyn Store>,
+    limits: Arc<Limits>,
+    next_member: AtomicU64,
+    deliveries: AtomicU64,
+    slow_consumers: AtomicU64,
+    gap_fills: AtomicU64,
+}
+
+/// One connection as the hub knows it: an identity and an outbox.
+#[derive(Debug)]
+pub struct Member {
+    id: u64,
+    user: UserId,
+    outbox: Arc<Outbox>,
+}
+
+impl Member {
+    /// The connection's user.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// Where the hub queues this connection's frames.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+}
+
+/// A subscription's starting point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The room's last broadcast seq when the subscription began: every later
+    /// message reaches the subscriber live; earlier ones are in the store.
+    pub seq: Seq,
+    /// The room's epoch.
+    pub epoch: Epoch,
+}
+
+/// Counters for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Rooms with subscribers.
+    pub rooms: usize,
+    /// Frames pushed into outboxes.
+    pub deliveries: u64,
+    /// Connections cut off because their outbox was full.
+    pub slow_consumers: u64,
+    /// Missing seqs read back from the store.
+    pub gap_fills: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Hub state stays consistent across a panic in a fan-out (every change is
+    // a single insert, remove or counter), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    /// A hub reading missed messages from `store`, bounded by `limits`.
+    pub fn new(store: Arc<dyn Store>, limits: Arc<Limits>) -> Hub {
+        Hub {
+            inner: Arc::new(Inner {
+                rooms: Mutex::new(HashMap::new()),
+                store,
+                limits,
+                next_member: AtomicU64::new(1),
+                deliveries: AtomicU64::new(0),
+                slow_consumers: AtomicU64::new(0),
+                gap_fills: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A new connection of `user`, with an empty outbox.
+    pub fn member(&self, user: UserId) -> Member {
+        Member {
+            id: self.inner.next_member.fetch_add(1, Ordering::Relaxed),
+            user,
+            outbox: Arc::new(Outbox::new(self.inner.limits.outbox_capacity)),
+        }
+    }
+
+    fn room(&self, name: &RoomName) -> Option<Arc<Mutex<Room>>> {
+        lock(&self.inner.rooms).get(name).cloned()
+    }
+
+    /// Subscribes `member` to `room`, shown in presence as `name`.
+    ///
+    /// From the returned seq on, every message of the room reaches the
+    /// member's outbox in order; a caller that wants older ones reads them
+    /// from the store (they are all committed by then).
+    pub async fn subscribe(
+        &self,
+        name: &RoomName,
+        member: &Member,
+        display: &DisplayName,
+    ) -> Result<Subscribed, StoreError> {
+        let mut head = None;
+        let subscribed = loop {
+            match self.try_subscribe(name, member, display, head.take()) {
+                Some(subscribed) => break subscribed,
+                // The hub does not know the room yet: learn its head first.
+                None => head = Some(self.inner.store.room(name).await?),
+            }
+        };
+        if subscribed.epoch == Epoch(0) && subscribed.seq > Seq::ZERO {
+            // The room was empty when the hub first saw it; the store has
+            // assigned its epoch since.
+            let info = self.inner.store.room(name).await?;
+            if let Some(room) = self.room(name) {
+                lock(&room).epoch = info.epoch;
+            }
+            return Ok(Subscribed { epoch: info.epoch, ..subscribed });
+        }
+        Ok(subscribed)
+    }
+
+    /// Adds the subscriber if the room is known, or if `head` says where a
+    /// new room starts; `None` asks the caller for the head.
+    fn try_subscribe(
+        &self,
+        name: &RoomName,
+        member: &Member,
+        display: &DisplayName,
+        head: Option<RoomInfo>,
+    ) -> Option<Subscribed> {
+        let mut rooms = lock(&self.inner.rooms);
+        let room = match (rooms.get(name), head) {
+            (Some(room), _) => room.clone(),
+            (None, Some(head)) => {
+                let room = Arc::new(Mutex::new(Room::new(name.clone(), head.last_seq, head.epoch)));
+                rooms.insert(name.clone(), room.clone());
+                // A message committed between reading the head and now was
+                // broadcast to nobody; look for it once.
+                lock(&room).gap_fill_armed = true;
+                self.spawn_gap_fill(name.clone());
+                room
+            }
+            (None, None) => return None,
+        };
+        let mut guard = lock(&room);
+        guard.subscribers.retain(|s| s.member != member.id);
+        guard.subscribers.push(Subscriber { member: member.id, user: member.user, outbox: member.outbox.clone() });
+        if guard.presence.arrive(member.user, display) {
+            self.presence_changed(&mut guard);
+        } else {
+            // Another socket of the same user: the room's list did not
+            // change, but this connection has not seen it yet.
+            let frame = ServerFrame::Presence { room: name.clone(), users: guard.presence.users().into() }.encode();
+            member.outbox.push(Delivery::Event { room: name.clone(), frame });
+        }
+        Some(Subscribed { seq: guard.delivered(), epoch: guard.epoch })
+    }
+
+    /// Unsubscribes `member` from `room`. Returns whether it was subscribed.
+    pub fn unsubscribe(&self, name: &RoomName, member: &Member) -> bool {
+        let mut rooms = lock(&self.inner.rooms);
+        let Some(room) = rooms.get(name).cloned() else { return false };
+        let mut guard = lock(&room);
+        let Some(i) = guard.subscribers.iter().position(|s| s.member == member.id) else {
+            return false;
+        };
+        guard.subscribers.swap_remove(i);
+        if guard.presence.depart(member.user) {
+            guard.forget_typing(member.user);
+            self.presence_changed(&mut guard);
+        }
+        if guard.subscribers.is_empty() {
+            rooms.remove(name);
+        }
+        true
+    }
+
+    /// Broadcasts stored messages (of one or several rooms) to their rooms'
+    /// subscribers, in seq order, each run of consecutive messages encoded once.
+    pub fn deliver(&self, messages: &[Message]) {
+        let mut start = 0;
+        // Messages of a batch are grouped by room in the order given.
+        while start < messages.len() {
+            let room_name = &messages[start].room;
+            let end = messages[start..].iter().position(|m| &m.room != room_name).map_or(messages.len(), |n| start + n);
+            self.deliver_room(room_name, &messages[start..end]);
+            start = end;
+        }
+    }
+
+    fn deliver_room(&self, name: &RoomName, messages: &[Message]) {
+        let Some(room) = self.room(name) else { return };
+        let mut guard = lock(&room);
+        let sequenced = if messages.windows(2).all(|w| w[0].seq < w[1].seq) {
+            guard.sequence(messages)
+        } else {
+            let mut sorted: Vec<&Message> = messages.iter().collect();
+            sorted.sort_by_key(|m| m.seq);
+            guard.sequence(sorted)
+        };
+        if !sequenced.ready.is_empty() {
+            let delivery = Delivery::Messages(Arc::new(Broadcast::new(name.clone(), sequenced.ready)));
+            self.fan_out(&guard, &delivery, None);
+        }
+        if sequenced.gap && !guard.gap_fill_armed {
+            guard.gap_fill_armed = true;
+            drop(guard);
+            self.spawn_gap_fill(name.clone());
+        }
+    }
+
+    fn fan_out(&self, room: &Room, delivery: &Delivery, except: Option<UserId>) {
+        let (sent, cut) = room.fan_out(delivery, except);
+        self.inner.deliveries.fetch_add(sent, Ordering::Relaxed);
+        if cut > 0 {
+            self.inner.slow_consumers.fetch_add(cut, Ordering::Relaxed);
+            tracing::info!(room = %room.name, cut, "slow consumers cut off");
+        }
+    }
+
+    /// After `gap_grace`, reads from the store whatever follows the room's last
+    /// broadcast and delivers it; repeats while a gap remains.
+    fn spawn_gap_fill(&self, name: RoomName) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(room = %name, "no runtime to fill a seq gap");
+            return;
+        };
+        let hub = self.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(hub.inner.limits.gap_grace).await;
+                let Some(room) = hub.room(&name) else { return };
+                let after = lock(&room).delivered();
+                match hub.inner.store.read(&name, ReadRange::after(after, MAX_PAGE)).await {
+                    Ok(page) => {
+                        if !page.messages.is_empty() {
+                            hub.inner.gap_fills.fetch_add(1, Ordering::Relaxed);
+                            hub.deliver_room(&name, &page.messages);
+                        }
+                        // Checked under the room lock that `deliver_room` also
+                        // takes to see whether a fill is armed, so a gap found
+                        // concurrently is either seen here or re-arms a fill.
+                        let mut guard = lock(&room);
+                        if !page.has_more && !guard.has_pending() {
+                            guard.gap_fill_armed = false;
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(room = %name, error = %e, "gap fill failed; retrying"),
+                }
+            }
+        });
+    }
+
+    /// Relays a typing notice from `user` to the room's other users, at most
+    /// once per `typing_interval` per user. Returns whether it was relayed.
+    pub fn typing(&self, name: &RoomName, user: UserId, display: &DisplayName) -> bool {
+        let Some(room) = self.room(name) else { return false };
+        let mut guard = lock(&room);
+        if !guard.allow_typing(user, Instant::now(), self.inner.limits.typing_interval) {
+            return false;
+        }
+        let frame = ServerFrame::Typing { room: name.clone(), user_id: user, name: display.clone() }.encode();
+        self.fan_out(&guard, &Delivery::Event { room: name.clone(), frame }, Some(user));
+        true
+    }
+
+    /// Shows `member`'s new display name in the presence of `rooms`.
+    pub fn rename<'a>(&self, rooms: impl IntoIterator<Item = &'a RoomName>, member: &Member, display: &DisplayName) {
+        for name in rooms {
+            if let Some(room) = self.room(name) {
+                let mut guard = lock(&room);
+                if guard.presence.rename(member.user, display) {
+                    self.presence_changed(&mut guard);
+                }
+            }
+        }
+    }
+
+    /// Users online in a room.
+    pub fn online(&self, name: &RoomName) -> usize {
+        self.room(name).map_or(0, |room| lock(&room).presence.len())
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> HubStats {
+        HubStats {
+            rooms: lock(&self.inner.rooms).len(),
+            deliveries: self.inner.deliveries.load(Ordering::Relaxed),
+            slow_consumers: self.inner.slow_consumers.load(Ordering::Relaxed),
+            gap_fills: self.inner.gap_fills.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends the room's presence now, or schedules it for when the
+    /// `presence_interval` since the last one has passed; changes meanwhile
+    /// are coalesced into that one frame.
+    fn presence_changed(&self, room: &mut Room) {
+        if room.presence_flush_scheduled {
+            return;
+        }
+        let now = Instant::now();
+        let runtime = tokio::runtime::Handle::try_current();
+        match (room.presence_due(now, self.inner.limits.presence_interval), runtime) {
+            (Some(due), Ok(runtime)) => {
+                room.presence_flush_scheduled = true;
+                let hub = self.clone();
+                let name = room.name.clone();
+                runtime.spawn(async move {
+                    tokio::time::sleep_until(due).await;
+                    if let Some(room) = hub.room(&name) {
+                        let mut guard = lock(&room);
+                        hub.send_presence(&mut guard);
+                    }
+                });
+            }
+            _ => self.send_presence(room),
+        }
+    }
+
+    fn send_presence(&self, room: &mut Room) {
+        let users = room.presence.users();
+        let frame = ServerFrame::Presence { room: room.name.clone(), users: users.into() }.encode();
+        self.fan_out(room, &Delivery::Event { room: room.name.clone(), frame }, None);
+        room.presence_sent(Instant::now());
+    }
+}

@@ -1,0 +1,288 @@
+//! One connection's bounded outbound queue.
+//!
+//! Publishers push shared frames without waiting; the connection's task drains
+//! everything queued in one go and writes it with a single flush. When the
+//! queue is full the connection is a slow consumer: the outbox closes, drops
+//! what it held (so memory stays bounded) and the connection is told to close
+//! with 1013. A full outbox never blocks the publisher or the room.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use crate::codec::{EncodedFrame, ServerFrame};
+use crate::model::{Message, RoomName, Seq};
+
+/// A frame waiting in an outbox.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// Messages of a room, in seq order, encoded once for all subscribers.
+    Messages(Arc<Broadcast>),
+    /// Presence or typing in a room.
+    Event {
+        /// The room it concerns; dropped if the connection left it meanwhile.
+        room: RoomName,
+        /// The encoded frame.
+        frame: EncodedFrame,
+    },
+}
+
+/// A run of consecutive messages of one room, encoded once.
+#[derive(Debug)]
+pub struct Broadcast {
+    /// The room.
+    pub room: RoomName,
+    /// Consecutive seqs, oldest first, never empty.
+    pub messages: Vec<Message>,
+    /// The `messages` frame holding them.
+    pub frame: EncodedFrame,
+}
+
+impl Broadcast {
+    /// Encodes a broadcast of `messages` (consecutive, non-empty) in `room`.
+    pub fn new(room: RoomName, messages: Vec<Message>) -> Self {
+        let frame =
+            ServerFrame::Messages { room: room.clone(), data: messages.as_slice().into(), recovered: None }.encode();
+        Broadcast { room, messages, frame }
+    }
+
+    /// The first message's seq.
+    pub fn first_seq(&self) -> Seq {
+        self.messages.first().map_or(Seq::ZERO, |m| m.seq)
+    }
+
+    /// The last message's seq.
+    pub fn last_seq(&self) -> Seq {
+        self.messages.last().map_or(Seq::ZERO, |m| m.seq)
+    }
+}
+
+/// What became of a pushed frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued for the connection.
+    Queued,
+    /// The outbox was full: this push cut the connection off.
+    CutOff,
+    /// The outbox was already closed.
+    Closed,
+}
+
+/// Why an outbox stopped taking frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboxClosed {
+    /// It filled up: the connection read too slowly.
+    SlowConsumer,
+    /// Its connection closed it.
+    Closed,
+}
+
+/// A bounded queue of [`Delivery`]s for one connection.
+///
+/// A `std::sync::Mutex` rather than a channel: a push is one uncontended lock
+/// and a `Vec::push`, and the reader swaps the whole `Vec` out at once. The
+/// lock is never held across an await.
+#[derive(Debug)]
+pub struct Outbox {
+    state: Mutex<State>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: Vec<Delivery>,
+    waker: Option<Waker>,
+    closed: Option<OutboxClosed>,
+}
+
+impl Outbox {
+    /// An outbox that holds at most `capacity` frames.
+    pub fn new(capacity: usize) -> Self {
+        Outbox { state: Mutex::new(State::default()), capacity: capacity.max(1) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock leaves the queue consistent (every
+        // operation is a push, a swap or a flag), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a frame, unless the outbox is closed or full; a full outbox
+    /// closes as a slow consumer.
+    pub fn push(&self, delivery: Delivery) -> Pushed {
+        let mut state = self.lock();
+        if state.closed.is_some() {
+            return Pushed::Closed;
+        }
+        if state.queue.len() >= self.capacity {
+            state.closed = Some(OutboxClosed::SlowConsumer);
+            let dropped = std::mem::take(&mut state.queue);
+            let waker = state.waker.take();
+            drop(state);
+            drop(dropped);
+            if let Some(w) = waker {
+                w.wake();
+            }
+            return Pushed::CutOff;
+        }
+        state.queue.push(delivery);
+        // Only the push that makes the queue non-empty needs to wake the reader.
+        if state.queue.len() == 1 {
+            if let Some(w) = state.waker.take() {
+                drop(state);
+                w.wake();
+            }
+        }
+        Pushed::Queued
+    }
+
+    /// Closes the outbox; later pushes are refused.
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.closed.get_or_insert(OutboxClosed::Closed);
+        state.queue.clear();
+        if let Some(w) = state.waker.take() {
+            drop(state);
+            w.wake();
+        }
+    }
+
+    /// Whether the outbox is closed, and why.
+    pub fn closed(&self) -> Option<OutboxClosed> {
+        self.lock().closed
+    }
+
+    /// Frames waiting.
+    pub fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Whether no frame is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Moves every queued frame into `buf` (which should be empty), or
+    /// registers to be woken when there is one. Ready with an error once closed.
+    pub fn poll_drain(&self, cx: &mut Context<'_>, buf: &mut Vec<Delivery>) -> Poll<Result<(), OutboxClosed>> {
+        let mut state = self.lock();
+        if let Some(reason) = state.closed {
+            return Poll::Ready(Err(reason));
+        }
+        if state.queue.is_empty() {
+            match &mut state.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                slot => *slot = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
+        }
+        // Swap rather than copy: the reader's emptied buffer becomes the
+        // next queue, so steady state allocates nothing.
+        std::mem::swap(&mut state.queue, buf);
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ready once the outbox is closed. Shares the reader's waker slot: it is
+    /// polled while the reader writes, when nobody drains.
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<OutboxClosed> {
+        let mut state = self.lock();
+        match state.closed {
+            Some(reason) => Poll::Ready(reason),
+            None => {
+                match &mut state.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    slot => *slot = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Waits until the outbox is closed (a slow consumer was cut off).
+    pub async fn closed_wait(&self) -> OutboxClosed {
+        std::future::poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// Moves every queued frame into `buf` without waiting. `Ok(false)` when
+    /// there was none.
+    pub fn try_drain(&self, buf: &mut Vec<Delivery>) -> Result<bool, OutboxClosed> {
+        let mut state = self.lock();
+        if let Some(reason) = state.closed {
+            return Err(reason);
+        }
+        if state.queue.is_empty() {
+            return Ok(false);
+        }
+        std::mem::swap(&mut state.queue, buf);
+        Ok(true)
+    }
+
+    /// Waits for frames and moves all of them into `buf`. Cancel-safe: frames
+    /// are moved only when this completes.
+    pub async fn drain(&self, buf: &mut Vec<Delivery>) -> Result<(), OutboxClosed> {
+        std::future::poll_fn(|cx| self.poll_drain(cx, buf)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u8) -> Delivery {
+        Delivery::Event {
+            room: RoomName::lobby(),
+            frame: ServerFrame::Error(crate::codec::Refusal::new(crate::codec::ErrorCode::Internal, n.to_string()))
+                .encode(),
+        }
+    }
+
+    #[tokio::test]
+    async fn drains_everything_in_order() {
+        let outbox = Outbox::new(8);
+        for n in 0..5 {
+            assert_eq!(outbox.push(event(n)), Pushed::Queued);
+        }
+        let mut buf = Vec::new();
+        outbox.drain(&mut buf).await.unwrap();
+        assert_eq!(buf.len(), 5);
+        let texts: Vec<String> = buf
+            .iter()
+            .map(|d| match d {
+                Delivery::Event { frame, .. } => frame.to_text().to_string(),
+                Delivery::Messages(_) => unreachable!(),
+            })
+            .collect();
+        for (n, t) in texts.iter().enumerate() {
+            assert!(t.contains(&format!("\"message\":\"{n}\"")), "{t}");
+        }
+        assert!(outbox.is_empty());
+    }
+
+    #[tokio::test]
+    async fn full_outbox_closes_as_slow_consumer_and_frees_its_frames() {
+        let outbox = Outbox::new(3);
+        for n in 0..3 {
+            assert_eq!(outbox.push(event(n)), Pushed::Queued);
+        }
+        assert_eq!(outbox.push(event(3)), Pushed::CutOff, "the fourth push overflows");
+        assert_eq!(outbox.closed(), Some(OutboxClosed::SlowConsumer));
+        assert_eq!(outbox.len(), 0, "a cut-off outbox holds nothing");
+        assert_eq!(outbox.push(event(4)), Pushed::Closed);
+        let mut buf = Vec::new();
+        assert_eq!(outbox.drain(&mut buf).await, Err(OutboxClosed::SlowConsumer));
+    }
+
+    #[tokio::test]
+    async fn a_push_wakes_a_waiting_reader() {
+        let outbox = Arc::new(Outbox::new(4));
+        let reader = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                outbox.drain(&mut buf).await.map(|()| buf.len())
+            })
+        };
+        tokio::task::yield_now().await;
+        outbox.push(event(1));
+        assert_eq!(reader.await.unwrap(), Ok(1));
+    }
+}

@@ -1,0 +1,201 @@
+//! The session: one connection's conversation, independent of any transport.
+//!
+//! [`run`] reads client frames from a `Stream` and writes server frames to a
+//! `Sink`, so the server drives it with a WebSocket, an embedding application
+//! with its own socket type, and tests with channels. It sends `welcome`,
+//! answers every frame (acks only after the store committed), forwards the
+//! hub's broadcasts with one flush per batch, and closes with the right code
+//! when the client breaks the rules or falls behind.
+
+mod rate;
+mod state;
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+
+use crate::chat::Chat;
+use crate::codec::EncodedFrame;
+use crate::hub::{Delivery, OutboxClosed};
+use crate::model::{DisplayName, RoomName, UserId};
+use state::Session;
+
+/// WebSocket close codes the session uses (RFC 6455 §7.4.1).
+pub mod close {
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A binary frame: only text is spoken.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
+    /// A text frame that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A frame over the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The client read too slowly (slow consumer); reconnect and recover.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// What the transport read from the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inbound<T> {
+    /// A text frame.
+    Text(T),
+    /// A binary frame (refused: close 1003).
+    Binary,
+    /// A frame the transport refused as too large (close 1009).
+    TooLarge,
+    /// A text frame that was not UTF-8 (close 1007).
+    InvalidUtf8,
+}
+
+impl From<String> for Inbound<String> {
+    fn from(text: String) -> Self {
+        Inbound::Text(text)
+    }
+}
+
+impl From<&'static str> for Inbound<&'static str> {
+    fn from(text: &'static str) -> Self {
+        Inbound::Text(text)
+    }
+}
+
+/// What the session writes to the transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A text frame; its bytes may be shared with other connections.
+    Frame(EncodedFrame),
+    /// Close the connection with this code and reason; nothing follows.
+    Close {
+        /// RFC 6455 close code, see [`close`].
+        code: u16,
+        /// A short reason for the client.
+        reason: Cow<'static, str>,
+    },
+}
+
+/// Who is on the other end, as the transport established it.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// The identity (from a verified token, or fresh).
+    pub user_id: UserId,
+    /// The token to send in `welcome` so the client can keep its identity.
+    pub token: String,
+    /// The display name to start with; a guest name if none.
+    pub name: Option<DisplayName>,
+    /// A room to join on connect.
+    pub room: Option<RoomName>,
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The client closed or the stream ended.
+    ClientGone,
+    /// The transport failed to write.
+    WriteFailed,
+    /// The outbox overflowed (close 1013).
+    SlowConsumer,
+    /// A binary frame (close 1003).
+    BinaryFrame,
+    /// A non-UTF-8 text frame (close 1007).
+    InvalidUtf8,
+    /// A frame over the size limit (close 1009).
+    FrameTooLarge,
+    /// The server is shutting down (close 1001).
+    Shutdown,
+}
+
+impl SessionEnd {
+    /// The close frame the session sent for this end, if it sent one.
+    pub fn close_code(self) -> Option<u16> {
+        match self {
+            SessionEnd::ClientGone | SessionEnd::WriteFailed => None,
+            SessionEnd::SlowConsumer => Some(close::TRY_AGAIN_LATER),
+            SessionEnd::BinaryFrame => Some(close::UNSUPPORTED_DATA),
+            SessionEnd::InvalidUtf8 => Some(close::INVALID_PAYLOAD),
+            SessionEnd::FrameTooLarge => Some(close::MESSAGE_TOO_BIG),
+            SessionEnd::Shutdown => Some(close::GOING_AWAY),
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            SessionEnd::SlowConsumer => "slow consumer: reconnect and join with since_seq",
+            SessionEnd::BinaryFrame => "binary frames are not supported",
+            SessionEnd::InvalidUtf8 => "text frames must be UTF-8",
+            SessionEnd::FrameTooLarge => "frame too large",
+            SessionEnd::Shutdown => "server shutting down",
+            SessionEnd::ClientGone | SessionEnd::WriteFailed => "",
+        }
+    }
+}
+
+/// Runs one connection's session until the client leaves, breaks a rule that
+/// closes the connection, falls behind, or `shutdown` completes.
+///
+/// Drive it to completion: a session dropped while it awaits the store may
+/// leave an acked-later message unacked (it is still stored, and resend is
+/// idempotent), but never loses one.
+pub async fn run<I, T, O, F>(chat: Chat, conn: Connection, mut inbound: I, outgoing: O, shutdown: F) -> SessionEnd
+where
+    I: Stream<Item = Inbound<T>> + Unpin,
+    T: AsRef<str>,
+    O: Sink<Outgoing> + Unpin,
+    F: Future<Output = ()>,
+{
+    let mut session = Session::new(chat, &conn, outgoing);
+    let end = match session.start(conn.room).await {
+        Err(end) => end,
+        Ok(()) => {
+            tokio::pin!(shutdown);
+            let outbox = session.outbox();
+            let mut batch: Vec<Delivery> = Vec::new();
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break SessionEnd::Shutdown,
+                    drained = outbox.drain(&mut batch) => match drained {
+                        Ok(()) => {
+                            if let Err(end) = session.write_deliveries(&mut batch).await {
+                                break end;
+                            }
+                        }
+                        Err(OutboxClosed::SlowConsumer) => break SessionEnd::SlowConsumer,
+                        Err(OutboxClosed::Closed) => break SessionEnd::Shutdown,
+                    },
+                    frame = inbound.next() => {
+                        let step = match frame {
+                            None => Err(SessionEnd::ClientGone),
+                            Some(Inbound::Text(text)) => session.handle(text.as_ref()).await,
+                            Some(Inbound::Binary) => Err(SessionEnd::BinaryFrame),
+                            Some(Inbound::TooLarge) => Err(SessionEnd::FrameTooLarge),
+                            Some(Inbound::InvalidUtf8) => Err(SessionEnd::InvalidUtf8),
+                        };
+                        if let Err(end) = step {
+                            break end;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    session.finish(end).await;
+    end
+}
+
+/// Sends the close frame and closes the sink, waiting at most `timeout`: a
+/// client that stopped reading cannot take it, and is dropped without one.
+async fn send_close<O: Sink<Outgoing> + Unpin>(out: &mut O, end: SessionEnd, timeout: std::time::Duration) {
+    let close = async {
+        if let Some(code) = end.close_code() {
+            out.send(Outgoing::Close { code, reason: Cow::Borrowed(end.reason()) }).await?;
+        }
+        out.close().await
+    };
+    // The client may already be gone; there is nothing more to do then.
+    let _ = tokio::time::timeout(timeout, close).await;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,343 @@
+//! The session's state and its answer to each client frame.
+
+use std::sync::Arc;
+
+use futures_util::{Sink, SinkExt};
+
+use super::rate::TokenBucket;
+use super::{Connection, Outgoing, SessionEnd, send_close};
+use crate::chat::Chat;
+use crate::codec::{
+    AckStatus, ClientFrame, DecodeError, Draft, EncodedFrame, ErrorCode, FrameType, Refusal, ServerFrame,
+};
+use crate::hub::{Broadcast, Delivery, Member, Outbox};
+use crate::limits::WireLimits;
+use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, now_millis};
+use crate::store::{MAX_PAGE, ReadRange, StoreError};
+
+/// Most messages in one replay frame, so a large recovery is several
+/// moderate frames rather than one huge one.
+const REPLAY_CHUNK: usize = 100;
+
+pub(super) struct Session<O> {
+    chat: Chat,
+    member: Member,
+    token: String,
+    name: DisplayName,
+    /// Joined rooms in join order; the first is where messages without a
+    /// `room` go.
+    rooms: Vec<Joined>,
+    message_rate: TokenBucket,
+    control_rate: TokenBucket,
+    out: O,
+}
+
+struct Joined {
+    room: RoomName,
+    /// The highest seq this connection has been sent (or had before joining):
+    /// live broadcasts at or below it are not sent again.
+    sent_up_to: Seq,
+}
+
+type Step = Result<(), SessionEnd>;
+
+impl<O: Sink<Outgoing> + Unpin> Session<O> {
+    pub(super) fn new(chat: Chat, conn: &Connection, out: O) -> Self {
+        let limits = chat.limits();
+        let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
+        let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
+        let member = chat.hub().member(conn.user_id);
+        let name = conn.name.clone().unwrap_or_else(|| DisplayName::guest(conn.user_id));
+        Session { chat, member, token: conn.token.clone(), name, rooms: Vec::new(), message_rate, control_rate, out }
+    }
+
+    pub(super) fn outbox(&self) -> Arc<Outbox> {
+        self.member.outbox().clone()
+    }
+
+    async fn send(&mut self, frame: ServerFrame<'_>) -> Step {
+        self.write(vec![frame.encode()]).await
+    }
+
+    /// Writes frames with one flush. Every write goes through here, raced
+    /// against the outbox overflowing: a client that stopped reading blocks
+    /// the write, and must not hold the session (or its memory) hostage.
+    async fn write(&mut self, frames: Vec<EncodedFrame>) -> Step {
+        let outbox = self.outbox();
+        let out = &mut self.out;
+        let write = async move {
+            for frame in frames {
+                out.feed(Outgoing::Frame(frame)).await.map_err(|_| SessionEnd::WriteFailed)?;
+            }
+            out.flush().await.map_err(|_| SessionEnd::WriteFailed)
+        };
+        tokio::select! {
+            written = write => written,
+            _ = outbox.closed_wait() => Err(SessionEnd::SlowConsumer),
+        }
+    }
+
+    async fn refuse(&mut self, refusal: Refusal) -> Step {
+        self.send(ServerFrame::Error(refusal)).await
+    }
+
+    /// Sends `welcome` and joins the first room.
+    pub(super) async fn start(&mut self, room: Option<RoomName>) -> Step {
+        let welcome = ServerFrame::Welcome {
+            user_id: self.member.user(),
+            token: self.token.as_str().into(),
+            server_id: self.chat.server_id().into(),
+            limits: WireLimits::from(self.chat.limits()),
+        }
+        .encode();
+        self.write(vec![welcome]).await?;
+        match room {
+            Some(room) => self.join(room, None, None).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Leaves every room, closes the outbox, and sends the close frame.
+    pub(super) async fn finish(&mut self, end: SessionEnd) {
+        for joined in std::mem::take(&mut self.rooms) {
+            self.chat.hub().unsubscribe(&joined.room, &self.member);
+        }
+        self.member.outbox().close();
+        send_close(&mut self.out, end, self.chat.limits().close_timeout).await;
+    }
+
+    /// Writes the hub's frames for this connection, then flushes once.
+    pub(super) async fn write_deliveries(&mut self, batch: &mut Vec<Delivery>) -> Step {
+        let mut frames = Vec::with_capacity(batch.len());
+        for delivery in batch.drain(..) {
+            let frame = match delivery {
+                Delivery::Messages(broadcast) => self.live_frame(&broadcast),
+                Delivery::Event { room, frame } => self.rooms.iter().any(|j| j.room == room).then_some(frame),
+            };
+            frames.extend(frame);
+        }
+        self.write(frames).await
+    }
+
+    /// The frame to send for a broadcast: the shared one, none if this
+    /// connection left the room or has all of it, or (rarely: a broadcast that
+    /// overlaps a replay) one re-encoded with only the new messages.
+    fn live_frame(&mut self, broadcast: &Arc<Broadcast>) -> Option<EncodedFrame> {
+        let joined = self.rooms.iter_mut().find(|j| j.room == broadcast.room)?;
+        if broadcast.last_seq() <= joined.sent_up_to {
+            return None;
+        }
+        let frame = if broadcast.first_seq() > joined.sent_up_to {
+            broadcast.frame.clone()
+        } else {
+            let newer: Vec<Message> =
+                broadcast.messages.iter().filter(|m| m.seq > joined.sent_up_to).cloned().collect();
+            ServerFrame::Messages { room: broadcast.room.clone(), data: newer.into(), recovered: None }.encode()
+        };
+        joined.sent_up_to = broadcast.last_seq();
+        Some(frame)
+    }
+
+    /// Answers one text frame. `Err` ends the session.
+    pub(super) async fn handle(&mut self, text: &str) -> Step {
+        if text.len() > self.chat.limits().max_frame_bytes {
+            return Err(SessionEnd::FrameTooLarge);
+        }
+        let frame = match ClientFrame::decode(text, self.chat.limits()) {
+            Ok(frame) => frame,
+            Err(e) => return self.refuse_decoded(e).await,
+        };
+        if !matches!(frame, ClientFrame::Messages { .. }) && !self.control_rate.try_take(1) {
+            return self.refuse(Refusal::new(ErrorCode::RateLimited, "too many frames; slow down")).await;
+        }
+        match frame {
+            ClientFrame::Messages { data } => self.post(data).await,
+            ClientFrame::Join { room, since_seq, epoch } => self.join(room, since_seq, epoch).await,
+            ClientFrame::Leave { room } => self.leave(room).await,
+            ClientFrame::Typing { room } => self.typing(room).await,
+            ClientFrame::Profile { name } => {
+                self.name = name;
+                self.chat.hub().rename(self.rooms.iter().map(|j| &j.room), &self.member, &self.name);
+                Ok(())
+            }
+        }
+    }
+
+    async fn refuse_decoded(&mut self, e: DecodeError) -> Step {
+        if e.frame_type == Some(FrameType::Messages) {
+            self.nack(e.client_ids, e.refusal).await
+        } else {
+            self.refuse(e.refusal).await
+        }
+    }
+
+    /// Answers a `messages` frame that stored nothing.
+    async fn nack(&mut self, client_ids: Vec<Option<ClientId>>, refusal: Refusal) -> Step {
+        self.send(ServerFrame::MessageIds {
+            status: AckStatus::Error,
+            message_ids: Vec::new(),
+            client_ids,
+            error: Some(refusal),
+        })
+        .await
+    }
+
+    async fn post(&mut self, drafts: Vec<Draft>) -> Step {
+        let client_ids: Vec<Option<ClientId>> = drafts.iter().map(|d| d.client_id.clone()).collect();
+        if !self.message_rate.try_take(drafts.len()) {
+            let limits = self.chat.limits();
+            let wait = self.message_rate.wait_for(drafts.len());
+            let message = format!(
+                "at most {} messages per second (burst {}); retry in {} ms",
+                limits.messages_per_second,
+                limits.message_burst,
+                wait.as_millis().max(1)
+            );
+            return self.nack(client_ids, Refusal::new(ErrorCode::RateLimited, message)).await;
+        }
+        let me = self.member.user();
+        let forbidden: Vec<String> = drafts
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.user_id.is_some_and(|u| u != me))
+            .map(|(i, _)| format!("data[{i}].user_id: is not this connection's user"))
+            .collect();
+        if !forbidden.is_empty() {
+            let refusal = Refusal {
+                code: ErrorCode::Forbidden,
+                message: "a connection may only send as its own user".into(),
+                details: forbidden,
+            };
+            return self.nack(client_ids, refusal).await;
+        }
+        let default_room = self.rooms.first().map(|j| j.room.clone());
+        let mut batch = Vec::with_capacity(drafts.len());
+        let mut missing_room = Vec::new();
+        let created_at = now_millis();
+        for (i, draft) in drafts.into_iter().enumerate() {
+            let Some(room) = draft.room.or_else(|| default_room.clone()) else {
+                missing_room.push(format!("data[{i}].room: is required when the connection has joined no room"));
+                continue;
+            };
+            let mut message = NewMessage::now(room, me, self.name.clone(), draft.content, draft.client_id);
+            message.created_at = created_at;
+            batch.push(message);
+        }
+        if !missing_room.is_empty() {
+            let refusal = Refusal {
+                code: ErrorCode::InvalidFrame,
+                message: "the messages frame is invalid".into(),
+                details: missing_room,
+            };
+            return self.nack(client_ids, refusal).await;
+        }
+        match self.chat.post(batch).await {
+            Ok(stored) => {
+                let ack = ServerFrame::MessageIds {
+                    status: AckStatus::Success,
+                    message_ids: stored.iter().map(|m| m.id).collect(),
+                    client_ids,
+                    error: None,
+                };
+                self.send(ack).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "messages not stored");
+                self.nack(client_ids, store_refusal(&e)).await
+            }
+        }
+    }
+
+    /// Subscribes, then replays from the store what lies between `since_seq`
+    /// and the subscription's start: the hub sends everything after that
+    /// start live, so replay and live meet with no gap and no overlap.
+    pub(super) async fn join(&mut self, room: RoomName, since: Option<Seq>, epoch: Option<Epoch>) -> Step {
+        let rejoin = self.rooms.iter().any(|j| j.room == room);
+        if !rejoin && self.rooms.len() >= self.chat.limits().max_rooms_per_connection {
+            let message = format!("at most {} rooms per connection", self.chat.limits().max_rooms_per_connection);
+            return self.refuse(Refusal::new(ErrorCode::TooLarge, message)).await;
+        }
+        if rejoin {
+            // Joining again restarts the subscription (e.g. to recover); the
+            // room keeps its place, so the default room does not change.
+            self.chat.hub().unsubscribe(&room, &self.member);
+        }
+        let subscribed = match self.chat.hub().subscribe(&room, &self.member, &self.name).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.rooms.retain(|j| j.room != room);
+                return self.refuse(store_refusal(&e)).await;
+            }
+        };
+        let head = subscribed.seq;
+        // Epoch 0 means "no history yet" on either side: nothing to compare.
+        let same_history = epoch.is_none_or(|e| e == Epoch(0) || subscribed.epoch == Epoch(0) || e == subscribed.epoch);
+        let mut replay = Vec::new();
+        let recovered = match since {
+            Some(since) if same_history && since == head => true,
+            Some(since) if same_history && since < head && head.0 - since.0 <= self.chat.limits().max_recover => {
+                match self.read_between(&room, since, head).await {
+                    Ok(messages) => {
+                        replay = messages;
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(room = %room, error = %e, "recovery read failed");
+                        false
+                    }
+                }
+            }
+            // No since_seq, too far behind, another history, or a since_seq
+            // beyond the head (a history that was reset): fetch over HTTP.
+            _ => false,
+        };
+        match self.rooms.iter_mut().find(|j| j.room == room) {
+            Some(joined) => joined.sent_up_to = head,
+            None => self.rooms.push(Joined { room: room.clone(), sent_up_to: head }),
+        }
+        self.send(ServerFrame::Joined { room: room.clone(), seq: head, epoch: subscribed.epoch, recovered }).await?;
+        for chunk in replay.chunks(REPLAY_CHUNK) {
+            self.send(ServerFrame::Messages { room: room.clone(), data: chunk.into(), recovered: Some(true) }).await?;
+        }
+        Ok(())
+    }
+
+    /// Every message with `after < seq <= up_to`, oldest first.
+    async fn read_between(&self, room: &RoomName, after: Seq, up_to: Seq) -> Result<Vec<Message>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor = after;
+        while cursor < up_to {
+            let page = self.chat.store().read(room, ReadRange::between(cursor, up_to.next(), MAX_PAGE)).await?;
+            let Some(last) = page.messages.last() else { break };
+            cursor = last.seq;
+            out.extend(page.messages);
+        }
+        Ok(out)
+    }
+
+    async fn leave(&mut self, room: RoomName) -> Step {
+        let Some(i) = self.rooms.iter().position(|j| j.room == room) else {
+            return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}"))).await;
+        };
+        self.rooms.remove(i);
+        self.chat.hub().unsubscribe(&room, &self.member);
+        Ok(())
+    }
+
+    async fn typing(&mut self, room: RoomName) -> Step {
+        if !self.rooms.iter().any(|j| j.room == room) {
+            return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}"))).await;
+        }
+        self.chat.typing(&room, self.member.user(), &self.name).await;
+        Ok(())
+    }
+}
+
+fn store_refusal(e: &StoreError) -> Refusal {
+    match e {
+        StoreError::Unavailable(_) => {
+            Refusal::new(ErrorCode::StorageUnavailable, "the store is unavailable; nothing was stored, retry later")
+        }
+        StoreError::Internal(_) => Refusal::new(ErrorCode::Internal, "internal error; nothing was stored"),
+    }
+}

@@ -1,0 +1,615 @@
+//! Sessions driven through channels: the seed flow, every error code, close
+//! codes, idempotent resend, recovery while others publish, slow consumers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::*;
+use crate::codec::{AckStatus, ErrorCode, ServerFrame};
+use crate::model::{Message, MessageId, NewMessage, Seq};
+use crate::store::{MemoryStore, Page, ReadRange, RoomInfo, Store, StoreError};
+use crate::{Chat, Limits};
+
+/// One client of a session, over channels.
+struct Client {
+    user: UserId,
+    tx: mpsc::UnboundedSender<Inbound<String>>,
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+    session: JoinHandle<SessionEnd>,
+}
+
+fn sink_of(tx: mpsc::UnboundedSender<Outgoing>) -> impl Sink<Outgoing> + Unpin {
+    Box::pin(futures_util::sink::unfold(tx, |tx, out: Outgoing| async move {
+        tx.send(out).map(|()| tx).map_err(|_| "client gone")
+    }))
+}
+
+fn stream_of(rx: mpsc::UnboundedReceiver<Inbound<String>>) -> impl Stream<Item = Inbound<String>> + Unpin {
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }))
+}
+
+fn connect_as(chat: &Chat, user: UserId, room: Option<&str>) -> Client {
+    let (tx, inbound) = mpsc::unbounded_channel();
+    let (out_tx, rx) = mpsc::unbounded_channel();
+    let conn = Connection {
+        user_id: user,
+        token: format!("token-of-{user}"),
+        name: None,
+        room: room.map(|r| RoomName::parse(r).unwrap()),
+    };
+    let session = tokio::spawn(run(chat.clone(), conn, stream_of(inbound), sink_of(out_tx), std::future::pending()));
+    Client { user, tx, rx, session }
+}
+
+fn connect(chat: &Chat, room: Option<&str>) -> Client {
+    connect_as(chat, UserId::random(), room)
+}
+
+impl Client {
+    fn send(&self, frame: serde_json::Value) {
+        self.tx.send(Inbound::Text(frame.to_string())).unwrap();
+    }
+
+    async fn next_outgoing(&mut self) -> Outgoing {
+        tokio::time::timeout(Duration::from_secs(10), self.rx.recv())
+            .await
+            .expect("a frame within 10 s")
+            .expect("the session is still sending")
+    }
+
+    async fn next(&mut self) -> ServerFrame<'static> {
+        match self.next_outgoing().await {
+            Outgoing::Frame(f) => ServerFrame::decode(f.to_text()).unwrap(),
+            Outgoing::Close { code, reason } => panic!("closed {code} {reason}"),
+        }
+    }
+
+    /// The next frame that `pick` accepts, skipping presence and typing.
+    async fn next_where<T>(&mut self, mut pick: impl FnMut(ServerFrame<'static>) -> Option<T>) -> T {
+        loop {
+            if let Some(t) = pick(self.next().await) {
+                return t;
+            }
+        }
+    }
+
+    async fn ack(&mut self) -> (AckStatus, Vec<MessageId>, Option<crate::codec::Refusal>) {
+        self.next_where(|f| match f {
+            ServerFrame::MessageIds { status, message_ids, error, .. } => Some((status, message_ids, error)),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn error(&mut self) -> crate::codec::Refusal {
+        self.next_where(|f| match f {
+            ServerFrame::Error(r) => Some(r),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn messages(&mut self) -> Vec<Message> {
+        self.next_where(|f| match f {
+            ServerFrame::Messages { data, .. } => Some(data.into_owned()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn close_code(&mut self) -> u16 {
+        loop {
+            if let Outgoing::Close { code, .. } = self.next_outgoing().await {
+                return code;
+            }
+        }
+    }
+
+    /// Reads `welcome` and, if the client joined a room, `joined`.
+    async fn handshake(&mut self) -> ServerFrame<'static> {
+        let welcome = self.next().await;
+        let ServerFrame::Welcome { user_id, .. } = &welcome else { panic!("first frame must be welcome: {welcome:?}") };
+        assert_eq!(*user_id, self.user);
+        welcome
+    }
+
+    async fn joined(&mut self) -> (Seq, bool) {
+        self.next_where(|f| match f {
+            ServerFrame::Joined { seq, recovered, .. } => Some((seq, recovered)),
+            _ => None,
+        })
+        .await
+    }
+}
+
+fn chat() -> Chat {
+    Chat::new(Arc::new(MemoryStore::new()), Limits::default())
+}
+
+fn fast_chat() -> Chat {
+    let limits = Limits { messages_per_second: 100_000, message_burst: 100_000, ..Limits::default() };
+    Chat::new(Arc::new(MemoryStore::new()), limits)
+}
+
+#[tokio::test]
+async fn seed_flow() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    let mut bob = connect(&chat, Some("lobby"));
+    let welcome = ada.handshake().await;
+    let ServerFrame::Welcome { token, server_id, .. } = welcome else { unreachable!() };
+    assert_eq!(token, format!("token-of-{}", ada.user));
+    assert_eq!(server_id, chat.server_id());
+    assert_eq!(ada.joined().await, (Seq(0), false));
+    bob.handshake().await;
+    bob.joined().await;
+
+    // The seed's exact frame, with the sender's own id.
+    let seed = format!(r#"{{"type":"messages","data":[{{"user_id":"{}","content":"Hello, world!"}}]}}"#, ada.user);
+    ada.tx.send(Inbound::Text(seed)).unwrap();
+    let (status, ids, error) = ada.ack().await;
+    assert_eq!(status, AckStatus::Success);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(error, None);
+
+    let author = ada.user;
+    for client in [&mut bob, &mut ada] {
+        let got = client.messages().await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].id, ids[0], "everyone in the room receives the acked message");
+        assert_eq!(&*got[0].content, "Hello, world!");
+        assert_eq!(got[0].user_id, author);
+        assert_eq!(got[0].seq, Seq(1));
+    }
+    let page = chat.store().read(&RoomName::lobby(), ReadRange::latest(50)).await.unwrap();
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].id, ids[0]);
+}
+
+#[tokio::test]
+async fn idempotent_resend_stores_and_broadcasts_once() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    let mut bob = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    bob.handshake().await;
+    bob.joined().await;
+    let frame = json!({"type":"messages","data":[{"content":"once","client_id":"c-1"}]});
+    ada.send(frame.clone());
+    let first = ada.ack().await.1;
+    ada.send(frame);
+    let second = ada.ack().await.1;
+    assert_eq!(first, second, "a resend is acked with the original id");
+    ada.send(json!({"type":"messages","data":[{"content":"marker"}]}));
+    ada.ack().await;
+    assert_eq!(bob.messages().await[0].id, first[0]);
+    let next = bob.messages().await;
+    assert_eq!(&*next[0].content, "marker", "the resend was not broadcast again");
+    let page = chat.store().read(&RoomName::lobby(), ReadRange::latest(50)).await.unwrap();
+    assert_eq!(page.messages.len(), 2);
+}
+
+/// A reader that disconnects and rejoins with `since_seq` while another
+/// client keeps publishing sees every seq exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recovery_while_another_task_publishes_has_no_gap_and_no_duplicate() {
+    const TOTAL: u64 = 400;
+    let chat = fast_chat();
+    let publisher = {
+        let chat = chat.clone();
+        tokio::spawn(async move {
+            let mut p = connect(&chat, None);
+            p.handshake().await;
+            for i in 0..TOTAL {
+                p.send(json!({"type":"messages","data":[{"content":format!("m{i}"),"room":"lobby","client_id":format!("p-{i}")}]}));
+                assert_eq!(p.ack().await.0, AckStatus::Success);
+                if i % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut seen: Vec<u64> = Vec::new();
+    let mut reader = connect(&chat, Some("lobby"));
+    reader.handshake().await;
+    let mut reconnects = 0;
+    while seen.last().copied().unwrap_or(0) < TOTAL {
+        let batch = reader.messages().await;
+        seen.extend(batch.iter().map(|m| m.seq.0));
+        // Drop the connection every ~60 messages and come back.
+        if reconnects < 4 && seen.len() as u64 > (reconnects + 1) * 60 {
+            reconnects += 1;
+            drop(reader);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            reader = connect(&chat, None);
+            reader.handshake().await;
+            let since = seen.last().copied().unwrap_or(0);
+            reader.send(json!({"type":"join","room":"lobby","since_seq":since}));
+            let (_, recovered) = reader.joined().await;
+            assert!(recovered, "a gap under max_recover is recovered");
+        }
+    }
+    publisher.await.unwrap();
+    let want: Vec<u64> = (seen[0]..=TOTAL).collect();
+    assert_eq!(seen, want, "every seq exactly once, in order, across {reconnects} reconnects");
+    assert_eq!(reconnects, 4);
+}
+
+#[tokio::test]
+async fn join_with_since_seq_replays_exactly_what_was_missed() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    for i in 0..5 {
+        ada.send(json!({"type":"messages","data":[{"content":format!("m{i}")}]}));
+        ada.ack().await;
+    }
+    let mut bob = connect(&chat, None);
+    bob.handshake().await;
+    bob.send(json!({"type":"join","room":"lobby","since_seq":2}));
+    assert_eq!(bob.joined().await, (Seq(5), true));
+    let replay = bob.next_where(|f| match f {
+        ServerFrame::Messages { data, recovered, .. } => Some((data.into_owned(), recovered)),
+        _ => None,
+    });
+    let (replay, recovered) = replay.await;
+    assert_eq!(recovered, Some(true));
+    assert_eq!(replay.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [3, 4, 5]);
+
+    // A gap over max_recover is not replayed: recovered is false.
+    let small = Chat::new(chat.store().clone(), Limits { max_recover: 2, ..Limits::default() });
+    let mut carol = connect(&small, None);
+    carol.handshake().await;
+    carol.send(json!({"type":"join","room":"lobby","since_seq":1}));
+    assert_eq!(carol.joined().await, (Seq(5), false));
+    // Another epoch: nothing is replayed.
+    carol.send(json!({"type":"join","room":"lobby","since_seq":4,"epoch":12345}));
+    assert_eq!(carol.joined().await, (Seq(5), false));
+    // A since_seq beyond the head (a history that was reset) is not trusted.
+    carol.send(json!({"type":"join","room":"lobby","since_seq":99}));
+    assert_eq!(carol.joined().await, (Seq(5), false));
+    // Epoch 0 ("the room was empty when I joined") recovers like no epoch.
+    carol.send(json!({"type":"join","room":"lobby","since_seq":4,"epoch":0}));
+    assert_eq!(carol.joined().await, (Seq(5), true));
+    // Up to date: recovered, nothing to replay.
+    carol.send(json!({"type":"join","room":"lobby","since_seq":5}));
+    assert_eq!(carol.joined().await, (Seq(5), true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_batch_passes_the_rate_when_the_bucket_is_full() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    let batch: Vec<_> = (0..100).map(|i| json!({"content":format!("m{i}")})).collect();
+    ada.send(json!({"type":"messages","data":batch}));
+    let (status, ids, _) = ada.ack().await;
+    assert_eq!(status, AckStatus::Success, "max_batch is usable even though it exceeds the burst");
+    assert_eq!(ids.len(), 100);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids of a batch increase in send order");
+    ada.send(json!({"type":"messages","data":[{"content":"now in debt"}]}));
+    assert_eq!(ada.ack().await.2.unwrap().code, ErrorCode::RateLimited);
+}
+
+#[tokio::test]
+async fn a_user_id_not_the_sessions_own_is_forbidden() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    ada.send(json!({"type":"messages","data":[{"content":"as bob","user_id":UserId::random().to_string(),"client_id":"f1"}]}));
+    let (status, ids, error) = ada.ack().await;
+    assert_eq!(status, AckStatus::Error);
+    assert!(ids.is_empty());
+    let error = error.unwrap();
+    assert_eq!(error.code, ErrorCode::Forbidden);
+    assert_eq!(error.details, ["data[0].user_id: is not this connection's user"]);
+    assert_eq!(chat.store().room(&RoomName::lobby()).await.unwrap().last_seq, Seq(0), "nothing stored");
+}
+
+#[tokio::test(start_paused = true)]
+async fn messages_over_the_rate_are_refused_whole() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    let burst: Vec<_> = (0..40).map(|i| json!({"content":format!("m{i}")})).collect();
+    ada.send(json!({"type":"messages","data":burst}));
+    assert_eq!(ada.ack().await.0, AckStatus::Success, "the burst is allowed");
+    ada.send(json!({"type":"messages","data":[{"content":"one too many","client_id":"r1"}]}));
+    let (status, _, error) = ada.ack().await;
+    assert_eq!(status, AckStatus::Error);
+    assert_eq!(error.unwrap().code, ErrorCode::RateLimited);
+    tokio::time::advance(Duration::from_secs(1)).await;
+    ada.send(json!({"type":"messages","data":[{"content":"later","client_id":"r1"}]}));
+    assert_eq!(ada.ack().await.0, AckStatus::Success, "the rate refills");
+    assert_eq!(chat.store().room(&RoomName::lobby()).await.unwrap().last_seq, Seq(41));
+}
+
+#[tokio::test]
+async fn refused_frames_get_the_right_code_and_the_socket_stays_open() {
+    let chat = Chat::new(Arc::new(MemoryStore::new()), Limits { max_rooms_per_connection: 2, ..Limits::default() });
+    let mut ada = connect(&chat, None);
+    ada.handshake().await;
+
+    ada.tx.send(Inbound::Text("{not json".into())).unwrap();
+    assert_eq!(ada.error().await.code, ErrorCode::InvalidFrame);
+
+    ada.send(json!({"type":"join","room":"Not Valid"}));
+    let e = ada.error().await;
+    assert_eq!(e.code, ErrorCode::InvalidFrame);
+    assert_eq!(e.details.len(), 1);
+
+    ada.send(json!({"type":"dance"}));
+    assert_eq!(ada.error().await.code, ErrorCode::UnknownType);
+
+    ada.send(json!({"type":"leave","room":"lobby"}));
+    assert_eq!(ada.error().await.code, ErrorCode::NotFound);
+    ada.send(json!({"type":"typing","room":"lobby"}));
+    assert_eq!(ada.error().await.code, ErrorCode::NotFound);
+
+    // Messages with no room while no room is joined.
+    ada.send(json!({"type":"messages","data":[{"content":"where?"}]}));
+    let (status, _, error) = ada.ack().await;
+    assert_eq!(status, AckStatus::Error);
+    assert_eq!(error.unwrap().code, ErrorCode::InvalidFrame);
+
+    // A refused messages frame is answered on the ack channel, with client ids.
+    ada.send(json!({"type":"messages","data":[{"content":"","client_id":"bad-1"}]}));
+    let frame = ada.next_where(|f| matches!(f, ServerFrame::MessageIds { .. }).then_some(f)).await;
+    let ServerFrame::MessageIds { client_ids, error, .. } = frame else { unreachable!() };
+    assert_eq!(client_ids, [Some(crate::model::ClientId::parse("bad-1").unwrap())]);
+    assert_eq!(error.unwrap().code, ErrorCode::InvalidFrame);
+
+    let many: Vec<_> = (0..101).map(|_| json!({"content":"x","room":"lobby"})).collect();
+    ada.send(json!({"type":"messages","data":many}));
+    assert_eq!(ada.ack().await.2.unwrap().code, ErrorCode::TooLarge);
+
+    ada.send(json!({"type":"join","room":"one"}));
+    ada.joined().await;
+    ada.send(json!({"type":"join","room":"two"}));
+    ada.joined().await;
+    ada.send(json!({"type":"join","room":"three"}));
+    assert_eq!(ada.error().await.code, ErrorCode::TooLarge, "over max_rooms_per_connection");
+
+    // Still open: a valid message goes through.
+    ada.send(json!({"type":"messages","data":[{"content":"still here"}]}));
+    assert_eq!(ada.ack().await.0, AckStatus::Success);
+}
+
+/// A store that refuses every write, as a database that is down would.
+#[derive(Debug)]
+struct FailingStore(StoreError);
+
+#[async_trait]
+impl Store for FailingStore {
+    async fn append(&self, _: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        Err(self.0.clone())
+    }
+    async fn read(&self, _: &RoomName, _: ReadRange) -> Result<Page, StoreError> {
+        Ok(Page { messages: Vec::new(), has_more: false })
+    }
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        Ok(RoomInfo::empty(room.clone()))
+    }
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+#[tokio::test]
+async fn store_failures_are_nacked_never_acked() {
+    for (error, code) in [
+        (StoreError::Unavailable("db down".into()), ErrorCode::StorageUnavailable),
+        (StoreError::Internal("bug".into()), ErrorCode::Internal),
+    ] {
+        let chat = Chat::new(Arc::new(FailingStore(error)), Limits::default());
+        let mut ada = connect(&chat, Some("lobby"));
+        ada.handshake().await;
+        ada.send(json!({"type":"messages","data":[{"content":"lost?","client_id":"s1"}]}));
+        let (status, ids, refusal) = ada.ack().await;
+        assert_eq!(status, AckStatus::Error);
+        assert!(ids.is_empty());
+        let refusal = refusal.unwrap();
+        assert_eq!(refusal.code, code);
+        assert!(
+            !refusal.message.contains("db down") && !refusal.message.contains("bug"),
+            "store internals stay inside"
+        );
+    }
+}
+
+#[tokio::test]
+async fn transport_faults_close_with_their_codes() {
+    let chat = chat();
+    let cases: Vec<(Inbound<String>, u16)> = vec![
+        (Inbound::Binary, close::UNSUPPORTED_DATA),
+        (Inbound::TooLarge, close::MESSAGE_TOO_BIG),
+        (Inbound::InvalidUtf8, close::INVALID_PAYLOAD),
+        (Inbound::Text("x".repeat(64 * 1024 + 1)), close::MESSAGE_TOO_BIG),
+    ];
+    for (inbound, code) in cases {
+        let mut c = connect(&chat, Some("lobby"));
+        c.handshake().await;
+        c.tx.send(inbound).unwrap();
+        assert_eq!(c.close_code().await, code);
+        assert_eq!(c.session.await.unwrap().close_code(), Some(code));
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_with_going_away() {
+    let chat = chat();
+    let (tx, inbound) = mpsc::unbounded_channel::<Inbound<String>>();
+    let (out_tx, mut rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let conn = Connection { user_id: UserId::random(), token: "t".into(), name: None, room: Some(RoomName::lobby()) };
+    let session = tokio::spawn(run(chat.clone(), conn, stream_of(inbound), sink_of(out_tx), async {
+        let _ = stop_rx.await;
+    }));
+    stop_tx.send(()).unwrap();
+    assert_eq!(session.await.unwrap(), SessionEnd::Shutdown);
+    let mut last = None;
+    while let Ok(out) = rx.try_recv() {
+        last = Some(out);
+    }
+    assert!(matches!(last, Some(Outgoing::Close { code: close::GOING_AWAY, .. })));
+    assert_eq!(chat.hub().online(&RoomName::lobby()), 0, "a finished session leaves its rooms");
+    drop(tx);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_the_others_get_everything() {
+    let limits = Limits { outbox_capacity: 8, messages_per_second: 10_000, message_burst: 10_000, ..Limits::default() };
+    let chat = Chat::new(Arc::new(MemoryStore::new()), limits);
+    // A session whose transport accepts one frame and then never another.
+    let (_stuck_tx, inbound) = mpsc::unbounded_channel::<Inbound<String>>();
+    let (out_tx, _never_read) = mpsc::channel::<Outgoing>(1);
+    let sink = Box::pin(futures_util::sink::unfold(out_tx, |tx, out: Outgoing| async move {
+        tx.send(out).await.map(|()| tx).map_err(|_| "gone")
+    }));
+    let conn = Connection { user_id: UserId::random(), token: "t".into(), name: None, room: Some(RoomName::lobby()) };
+    let stuck = tokio::spawn(run(chat.clone(), conn, stream_of(inbound), sink, std::future::pending()));
+
+    let mut reader = connect(&chat, Some("lobby"));
+    reader.handshake().await;
+    reader.joined().await;
+    let mut writer = connect(&chat, Some("lobby"));
+    writer.handshake().await;
+    for i in 0..100 {
+        writer.send(json!({"type":"messages","data":[{"content":format!("m{i}")}]}));
+        writer.ack().await;
+    }
+    let end = tokio::time::timeout(Duration::from_secs(20), stuck).await.expect("the stuck session ends").unwrap();
+    assert_eq!(end, SessionEnd::SlowConsumer);
+    assert!(chat.hub().stats().slow_consumers >= 1);
+    let mut seen = Vec::new();
+    while seen.len() < 100 {
+        seen.extend(reader.messages().await.into_iter().map(|m| m.seq.0));
+    }
+    assert_eq!(seen, (1..=100).collect::<Vec<_>>(), "the reader got everything, in order");
+}
+
+#[tokio::test(start_paused = true)]
+async fn typing_is_relayed_to_others_at_most_once_a_second() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    let mut bob = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    bob.handshake().await;
+    bob.joined().await;
+    ada.send(json!({"type":"typing","room":"lobby"}));
+    ada.send(json!({"type":"typing","room":"lobby"}));
+    let typing = |f: ServerFrame<'static>| match f {
+        ServerFrame::Typing { user_id, .. } => Some(user_id),
+        _ => None,
+    };
+    assert_eq!(bob.next_where(typing).await, ada.user);
+    tokio::time::advance(Duration::from_millis(1100)).await;
+    ada.send(json!({"type":"typing","room":"lobby"}));
+    ada.send(json!({"type":"messages","data":[{"content":"done"}]}));
+    // Exactly one more typing notice before the message: the second of the
+    // first pair was coalesced.
+    let mut typings = 0;
+    loop {
+        match bob.next().await {
+            ServerFrame::Typing { .. } => typings += 1,
+            ServerFrame::Messages { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(typings, 1);
+    // Ada never hears her own typing.
+    ada.ack().await;
+    let mut frames = Vec::new();
+    while let Ok(Outgoing::Frame(f)) = ada.rx.try_recv() {
+        frames.push(f.to_text().to_string());
+    }
+    assert!(frames.iter().all(|f| !f.contains("\"type\":\"typing\"")), "{frames:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn presence_lists_a_user_once_however_many_sockets() {
+    let chat = chat();
+    let mut watcher = connect(&chat, Some("lobby"));
+    watcher.handshake().await;
+    let ada = UserId::random();
+    let mut one = connect_as(&chat, ada, Some("lobby"));
+    let mut two = connect_as(&chat, ada, Some("lobby"));
+    one.handshake().await;
+    two.handshake().await;
+    let latest_presence = |c: &mut Client| {
+        let mut last = None;
+        while let Ok(Outgoing::Frame(f)) = c.rx.try_recv() {
+            if let Ok(ServerFrame::Presence { users, .. }) = ServerFrame::decode(f.to_text()) {
+                last = Some(users.into_owned());
+            }
+        }
+        last
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let users = latest_presence(&mut watcher).expect("presence sent");
+    assert_eq!(users.len(), 2, "watcher and ada: {users:?}");
+    assert_eq!(users.iter().filter(|u| u.user_id == ada).count(), 1);
+
+    // The second socket sees the list although joining it changed nothing.
+    let seen_by_two = latest_presence(&mut two).expect("a second socket gets the list too");
+    assert_eq!(seen_by_two.len(), 2);
+
+    drop(one);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(chat.hub().online(&RoomName::lobby()), 2, "ada still has a socket");
+
+    two.send(json!({"type":"profile","name":"Ada"}));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let users = latest_presence(&mut watcher).expect("rename sent");
+    assert!(users.iter().any(|u| u.user_id == ada && u.name.as_str() == "Ada"));
+    two.send(json!({"type":"messages","data":[{"content":"named"}]}));
+    assert_eq!(two.messages().await[0].name.as_str(), "Ada", "messages carry the display name");
+
+    drop(two);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let users = latest_presence(&mut watcher).expect("departure sent");
+    assert_eq!(users.len(), 1, "only the watcher is left");
+}
+
+#[tokio::test]
+async fn messages_go_to_the_first_joined_room_unless_named() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("acme/general"));
+    ada.handshake().await;
+    ada.send(json!({"type":"join","room":"acme/random"}));
+    ada.send(json!({"type":"messages","data":[{"content":"default"},{"content":"named","room":"acme/random"}]}));
+    assert_eq!(ada.ack().await.0, AckStatus::Success);
+    let general = chat.store().read(&RoomName::parse("acme/general").unwrap(), ReadRange::latest(10)).await.unwrap();
+    let random = chat.store().read(&RoomName::parse("acme/random").unwrap(), ReadRange::latest(10)).await.unwrap();
+    assert_eq!(&*general.messages[0].content, "default");
+    assert_eq!(&*random.messages[0].content, "named");
+}
+
+#[tokio::test]
+async fn rooms_are_isolated_and_leave_stops_delivery() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("one"));
+    let mut bob = connect(&chat, Some("two"));
+    ada.handshake().await;
+    ada.joined().await;
+    bob.handshake().await;
+    bob.joined().await;
+    bob.send(json!({"type":"messages","data":[{"content":"for two"}]}));
+    bob.ack().await;
+    ada.send(json!({"type":"messages","data":[{"content":"for one"}]}));
+    ada.ack().await;
+    assert_eq!(&*ada.messages().await[0].content, "for one", "ada never sees room two");
+    ada.send(json!({"type":"leave","room":"one"}));
+    bob.send(json!({"type":"messages","data":[{"content":"to one","room":"one"}]}));
+    bob.ack().await;
+    ada.send(json!({"type":"join","room":"two"}));
+    ada.joined().await;
+    bob.send(json!({"type":"messages","data":[{"content":"two again"}]}));
+    bob.ack().await;
+    assert_eq!(&*ada.messages().await[0].content, "two again", "nothing from a room left");
+}

@@ -1,0 +1,311 @@
+//! The conformance suite: what every [`Store`] must do, written once and run
+//! against every backend (memory here; SQLite and PostgreSQL in the server).
+//!
+//! Each check takes a fresh, empty store and panics with a readable message on
+//! the first violation. Run them all with [`run_all`], or generate one test per
+//! check with [`store_conformance_tests!`](crate::store_conformance_tests):
+//!
+//! ```text
+//! whisper_core::store_conformance_tests!(async { Arc::new(MyStore::open().await) });
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
+
+use super::{MAX_PAGE, ReadRange, Store};
+use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId};
+
+/// Every check, by name, in the order [`run_all`] runs them.
+pub const CHECKS: &[&str] = &[
+    "seqs_gap_free_per_room",
+    "concurrent_appends_gap_free",
+    "idempotent_resend",
+    "paging_exact_at_edges",
+    "rooms_isolated",
+    "limits_honoured",
+    "content_round_trips",
+];
+
+/// Runs every check, each on a fresh store from `factory`.
+pub async fn run_all<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    seqs_gap_free_per_room(factory().await).await;
+    concurrent_appends_gap_free(factory().await).await;
+    idempotent_resend(factory().await).await;
+    paging_exact_at_edges(factory().await).await;
+    rooms_isolated(factory().await).await;
+    limits_honoured(factory().await).await;
+    content_round_trips(factory().await).await;
+}
+
+/// Generates one `#[tokio::test]` per conformance check. `$factory` is an
+/// expression evaluating to a future of an `Arc<dyn Store>` (or of an `Arc` of
+/// a concrete store); it is evaluated once per test. The calling crate needs
+/// `tokio` with the `macros` and `rt-multi-thread` features.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr) => {
+        $crate::store_conformance_tests!(@each $factory;
+            seqs_gap_free_per_room, concurrent_appends_gap_free, idempotent_resend,
+            paging_exact_at_edges, rooms_isolated, limits_honoured, content_round_trips);
+    };
+    (@each $factory:expr; $($check:ident),*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let store: ::std::sync::Arc<dyn $crate::store::Store> = $factory.await;
+                $crate::store::conformance::$check(store).await;
+            }
+        )*
+    };
+}
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).expect("test room names are valid")
+}
+
+fn draft(room_name: &RoomName, user: UserId, content: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage::now(
+        room_name.clone(),
+        user,
+        DisplayName::parse("tester").expect("valid name"),
+        content,
+        client_id.map(|c| ClientId::parse(c).expect("valid client id")),
+    )
+}
+
+async fn append(store: &dyn Store, batch: Vec<NewMessage>) -> Vec<Message> {
+    let n = batch.len();
+    let stored = store.append(batch).await.expect("append succeeds");
+    assert_eq!(stored.len(), n, "append returns one message per input");
+    stored
+}
+
+async fn fill(store: &dyn Store, room_name: &RoomName, n: usize) {
+    let user = UserId::random();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(100);
+        let batch = (0..k).map(|i| draft(room_name, user, &format!("m{}", n - left + i + 1), None)).collect();
+        append(store, batch).await;
+        left -= k;
+    }
+}
+
+fn seqs(messages: &[Message]) -> Vec<u64> {
+    messages.iter().map(|m| m.seq.0).collect()
+}
+
+/// Seqs start at 1 and grow by one per message, in input order within a batch.
+pub async fn seqs_gap_free_per_room(store: Arc<dyn Store>) {
+    let lobby = room("lobby");
+    let user = UserId::random();
+    let one = append(&*store, vec![draft(&lobby, user, "first", None)]).await;
+    assert_eq!(one[0].seq, Seq(1), "the first message of a room has seq 1");
+    let three = append(
+        &*store,
+        vec![draft(&lobby, user, "a", None), draft(&lobby, user, "b", None), draft(&lobby, user, "c", None)],
+    )
+    .await;
+    assert_eq!(seqs(&three), [2, 3, 4], "a batch takes consecutive seqs in input order");
+    assert_eq!(three[1].content.as_ref(), "b");
+    let head = store.room(&lobby).await.expect("room");
+    assert_eq!(head.last_seq, Seq(4));
+    assert_ne!(head.epoch, Epoch(0), "a room with messages has a non-zero epoch");
+    let again = append(&*store, vec![draft(&lobby, user, "d", None)]).await;
+    assert_eq!(again[0].seq, Seq(5));
+    assert_eq!(store.room(&lobby).await.expect("room").epoch, head.epoch, "the epoch stays while history does");
+}
+
+/// Many tasks appending at once to two rooms: each room's seqs are exactly
+/// 1..=n with no gap and no duplicate, and each task sees its own appends in
+/// increasing seq order (commit order).
+pub async fn concurrent_appends_gap_free(store: Arc<dyn Store>) {
+    const TASKS: usize = 16;
+    const APPENDS: usize = 20;
+    let rooms = [room("race-a"), room("race-b")];
+    let mut handles = Vec::new();
+    for t in 0..TASKS {
+        let store = store.clone();
+        let rooms = rooms.clone();
+        handles.push(tokio::spawn(async move {
+            let user = UserId::random();
+            let mut mine: HashMap<RoomName, Vec<u64>> = HashMap::new();
+            for i in 0..APPENDS {
+                let target = &rooms[(t + i) % 2];
+                let batch_len = 1 + (t + i) % 3;
+                let batch = (0..batch_len)
+                    .map(|j| draft(target, user, &format!("t{t} i{i} j{j}"), Some(&format!("t{t}-{i}-{j}"))))
+                    .collect();
+                let stored = store.append(batch).await.expect("concurrent append succeeds");
+                mine.entry(target.clone()).or_default().extend(seqs(&stored));
+            }
+            mine
+        }));
+    }
+    let mut expected: HashMap<RoomName, usize> = HashMap::new();
+    for handle in handles {
+        for (room_name, seen) in handle.await.expect("task does not panic") {
+            assert!(
+                seen.windows(2).all(|w| w[0] < w[1]),
+                "one task's appends to {room_name} must get increasing seqs, got {seen:?}"
+            );
+            *expected.entry(room_name).or_default() += seen.len();
+        }
+    }
+    for room_name in &rooms {
+        let n = expected[room_name];
+        let mut all = Vec::new();
+        let mut after = Seq::ZERO;
+        loop {
+            let page = store.read(room_name, ReadRange::after(after, MAX_PAGE)).await.expect("read");
+            if let Some(last) = page.messages.last() {
+                after = last.seq;
+            }
+            all.extend(page.messages);
+            if !page.has_more {
+                break;
+            }
+        }
+        let got = seqs(&all);
+        let want: Vec<u64> = (1..=n as u64).collect();
+        assert_eq!(got, want, "{room_name}: seqs must be exactly 1..={n}");
+        let client_ids: BTreeSet<_> = all.iter().map(|m| m.client_id.clone()).collect();
+        assert_eq!(client_ids.len(), n, "{room_name}: every message stored once");
+        assert_eq!(store.room(room_name).await.expect("room").last_seq, Seq(n as u64));
+    }
+}
+
+/// A resend with the same `(user_id, client_id)` returns the original id and
+/// seq and stores nothing; another user may use the same client id.
+pub async fn idempotent_resend(store: Arc<dyn Store>) {
+    let lobby = room("lobby");
+    let ada = UserId::random();
+    let bob = UserId::random();
+    let first = append(&*store, vec![draft(&lobby, ada, "hello", Some("c1"))]).await;
+    let again = append(&*store, vec![draft(&lobby, ada, "hello", Some("c1"))]).await;
+    assert_eq!(again[0].id, first[0].id, "a resend returns the original id");
+    assert_eq!(again[0].seq, first[0].seq, "a resend returns the original seq");
+    assert_eq!(again[0].created_at, first[0].created_at);
+
+    // A batch mixing a resend and a new message stores only the new one.
+    let mixed =
+        append(&*store, vec![draft(&lobby, ada, "hello", Some("c1")), draft(&lobby, ada, "new", Some("c2"))]).await;
+    assert_eq!(mixed[0].id, first[0].id);
+    assert_eq!(mixed[1].seq, Seq(2), "the resend took no seq");
+
+    // The same client id twice in one batch is stored once.
+    let twice = append(&*store, vec![draft(&lobby, ada, "x", Some("c3")), draft(&lobby, ada, "x", Some("c3"))]).await;
+    assert_eq!(twice[0].id, twice[1].id, "a duplicate within a batch is the same message");
+    assert_eq!(twice[0].seq, Seq(3));
+
+    // Client ids are per user.
+    let bobs = append(&*store, vec![draft(&lobby, bob, "hi", Some("c1"))]).await;
+    assert_ne!(bobs[0].id, first[0].id, "another user's c1 is another message");
+    assert_eq!(bobs[0].seq, Seq(4));
+
+    // A resend names the original even when sent to another room.
+    let elsewhere = append(&*store, vec![draft(&room("other"), ada, "hello", Some("c1"))]).await;
+    assert_eq!(elsewhere[0].id, first[0].id);
+    assert_eq!(store.room(&room("other")).await.expect("room").last_seq, Seq::ZERO);
+
+    let page = store.read(&lobby, ReadRange::latest(50)).await.expect("read");
+    assert_eq!(seqs(&page.messages), [1, 2, 3, 4], "each message stored exactly once");
+}
+
+/// Every kind of page, at and around its edges.
+pub async fn paging_exact_at_edges(store: Arc<dyn Store>) {
+    let lobby = room("lobby");
+    fill(&*store, &lobby, 30).await;
+    let read = |range: ReadRange| {
+        let store = store.clone();
+        let lobby = lobby.clone();
+        async move {
+            let page = store.read(&lobby, range).await.expect("read");
+            (seqs(&page.messages), page.has_more)
+        }
+    };
+    let span = |a: u64, b: u64| (a..=b).collect::<Vec<u64>>();
+    assert_eq!(read(ReadRange::latest(10)).await, (span(21, 30), true), "latest 10");
+    assert_eq!(read(ReadRange::latest(30)).await, (span(1, 30), false), "latest exactly all");
+    assert_eq!(read(ReadRange::latest(100)).await, (span(1, 30), false), "latest more than all");
+    assert_eq!(read(ReadRange::before(Seq(21), 10)).await, (span(11, 20), true), "before 21");
+    assert_eq!(read(ReadRange::before(Seq(11), 10)).await, (span(1, 10), false), "before 11: exactly the first page");
+    assert_eq!(read(ReadRange::before(Seq(5), 10)).await, (span(1, 4), false), "before 5");
+    assert_eq!(read(ReadRange::before(Seq(1), 10)).await, (vec![], false), "before the first");
+    assert_eq!(read(ReadRange::before(Seq(1000), 5)).await, (span(26, 30), true), "before beyond the head");
+    assert_eq!(read(ReadRange::after(Seq(0), 10)).await, (span(1, 10), true), "after 0");
+    assert_eq!(read(ReadRange::after(Seq(20), 10)).await, (span(21, 30), false), "after 20: exactly the last page");
+    assert_eq!(read(ReadRange::after(Seq(25), 10)).await, (span(26, 30), false), "after 25");
+    assert_eq!(read(ReadRange::after(Seq(30), 10)).await, (vec![], false), "after the head");
+    assert_eq!(read(ReadRange::after(Seq(99), 10)).await, (vec![], false), "after beyond the head");
+    assert_eq!(read(ReadRange::between(Seq(5), Seq(9), 10)).await, (span(6, 8), false), "between 5 and 9");
+    assert_eq!(read(ReadRange::between(Seq(5), Seq(20), 3)).await, (span(6, 8), true), "between, limited");
+    assert_eq!(read(ReadRange::between(Seq(5), Seq(6), 3)).await, (vec![], false), "between adjacent seqs");
+    assert_eq!(read(ReadRange::after(Seq(0), 1)).await, (span(1, 1), true), "limit 1");
+    let empty = store.read(&room("nobody-here"), ReadRange::latest(10)).await.expect("read");
+    assert!(empty.messages.is_empty() && !empty.has_more, "a room with no messages reads empty");
+}
+
+/// Rooms have their own seqs and never see each other's messages.
+pub async fn rooms_isolated(store: Arc<dyn Store>) {
+    let (a, b, c) = (room("acme/general"), room("acme/random"), room("lobby"));
+    let user = UserId::random();
+    append(&*store, vec![draft(&a, user, "a1", None), draft(&b, user, "b1", None), draft(&a, user, "a2", None)]).await;
+    append(&*store, vec![draft(&b, user, "b2", None)]).await;
+    let pa = store.read(&a, ReadRange::latest(50)).await.expect("read a");
+    let pb = store.read(&b, ReadRange::latest(50)).await.expect("read b");
+    assert_eq!(seqs(&pa.messages), [1, 2]);
+    assert_eq!(seqs(&pb.messages), [1, 2]);
+    assert!(pa.messages.iter().all(|m| m.room == a && m.content.starts_with('a')));
+    assert!(pb.messages.iter().all(|m| m.room == b && m.content.starts_with('b')));
+    let rooms = store.rooms().await.expect("rooms");
+    let names: Vec<&str> = rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["acme/general", "acme/random"], "rooms() lists rooms with messages, by name");
+    assert!(rooms.iter().all(|r| r.last_seq == Seq(2) && r.epoch != Epoch(0) && r.last_message_at.is_some()));
+    let empty = store.room(&c).await.expect("room");
+    assert_eq!((empty.last_seq, empty.epoch, empty.last_message_at), (Seq::ZERO, Epoch(0), None));
+}
+
+/// Pages never exceed their limit nor [`MAX_PAGE`], and a full batch of a
+/// hundred messages is stored whole.
+pub async fn limits_honoured(store: Arc<dyn Store>) {
+    let lobby = room("lobby");
+    fill(&*store, &lobby, MAX_PAGE + 20).await;
+    let page = store.read(&lobby, ReadRange::latest(10_000)).await.expect("read");
+    assert_eq!(page.messages.len(), MAX_PAGE, "a page is at most MAX_PAGE long");
+    assert!(page.has_more);
+    assert_eq!(page.messages[0].seq, Seq(21));
+    let forward = store.read(&lobby, ReadRange::after(Seq::ZERO, usize::MAX)).await.expect("read");
+    assert_eq!(forward.messages.len(), MAX_PAGE);
+    assert_eq!(forward.messages.last().map(|m| m.seq), Some(Seq(MAX_PAGE as u64)));
+    let zero = store.read(&lobby, ReadRange::latest(0)).await.expect("read");
+    assert_eq!(zero.messages.len(), 1, "a limit of 0 is raised to 1");
+}
+
+/// Everything about a message reads back exactly as it was stored.
+pub async fn content_round_trips(store: Arc<dyn Store>) {
+    let lobby = room("lobby");
+    let user = UserId::random();
+    let long = "é".repeat(4000);
+    let contents = [
+        "Hello, world!",
+        "<img src=x onerror=alert(1)>",
+        "multi\nline\ttext",
+        "emoji 🦀 and 'quotes' \"double\"",
+        &long,
+    ];
+    let batch: Vec<NewMessage> =
+        contents.iter().enumerate().map(|(i, c)| draft(&lobby, user, c, Some(&format!("rt-{i}")))).collect();
+    let stored = append(&*store, batch.clone()).await;
+    let page = store.read(&lobby, ReadRange::latest(50)).await.expect("read");
+    assert_eq!(page.messages, stored, "what is read is what append returned");
+    for (new, got) in batch.into_iter().zip(&page.messages) {
+        let want = new.stored_at(got.seq);
+        assert_eq!(&want, got, "every field round-trips");
+    }
+}

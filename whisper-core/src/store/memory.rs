@@ -1,0 +1,138 @@
+//! A store in process memory: the default for embedding and tests, and the
+//! reference the other backends are checked against.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{Page, ReadRange, RoomInfo, Store, StoreError};
+use crate::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
+
+/// Messages in memory. Lost when the process exits.
+///
+/// One `std::sync::Mutex` guards everything: every operation is short and
+/// never awaits while holding it, so an async mutex would only add cost.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rooms: HashMap<RoomName, RoomLog>,
+    /// `(user, client id)` → where the original is, for idempotent resend.
+    sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
+}
+
+#[derive(Debug)]
+struct RoomLog {
+    epoch: Epoch,
+    /// `messages[i]` has `seq = i + 1`.
+    messages: Vec<Message>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        self.state.lock().map_err(|_| StoreError::Internal("memory store lock poisoned".into()))
+    }
+}
+
+impl State {
+    fn find(&self, room: &RoomName, seq: Seq) -> Option<&Message> {
+        let log = self.rooms.get(room)?;
+        log.messages.get(usize::try_from(seq.0).ok()?.checked_sub(1)?)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        let mut state = self.lock()?;
+        let mut out = Vec::with_capacity(batch.len());
+        for new in batch {
+            if let Some(client_id) = &new.client_id {
+                let key = (new.user_id, client_id.clone());
+                if let Some((room, seq)) = state.sent.get(&key) {
+                    let original = state
+                        .find(room, *seq)
+                        .cloned()
+                        .ok_or_else(|| StoreError::Internal("client id points at nothing".into()))?;
+                    out.push(original);
+                    continue;
+                }
+            }
+            let log = state
+                .rooms
+                .entry(new.room.clone())
+                .or_insert_with(|| RoomLog { epoch: Epoch::fresh(), messages: Vec::new() });
+            let seq = Seq(log.messages.len() as u64 + 1);
+            let key = new.client_id.clone().map(|c| (new.user_id, c));
+            let message = new.stored_at(seq);
+            log.messages.push(message.clone());
+            if let Some(key) = key {
+                state.sent.insert(key, (message.room.clone(), seq));
+            }
+            out.push(message);
+        }
+        Ok(out)
+    }
+
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
+        let state = self.lock()?;
+        let Some(log) = state.rooms.get(room) else {
+            return Ok(Page { messages: Vec::new(), has_more: false });
+        };
+        let head = log.messages.len() as u64;
+        // The window of seqs in range: (lo, hi) exclusive, as 0-based indexes.
+        let lo = range.after_seq().map_or(0, |s| s.0.min(head)) as usize;
+        let hi = range.before_seq().map_or(head + 1, |s| s.0.min(head + 1)) as usize;
+        let window = if hi > lo + 1 { &log.messages[lo..hi - 1] } else { &[][..] };
+        let limit = range.limit();
+        let (slice, has_more) = if range.from_newest() {
+            let start = window.len().saturating_sub(limit);
+            (&window[start..], start > 0)
+        } else {
+            let end = window.len().min(limit);
+            (&window[..end], end < window.len())
+        };
+        Ok(Page { messages: slice.to_vec(), has_more })
+    }
+
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        let state = self.lock()?;
+        Ok(match state.rooms.get(room) {
+            Some(log) => info(room, log),
+            None => RoomInfo::empty(room.clone()),
+        })
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        let state = self.lock()?;
+        let mut rooms: Vec<RoomInfo> = state.rooms.iter().map(|(name, log)| info(name, log)).collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rooms)
+    }
+}
+
+fn info(name: &RoomName, log: &RoomLog) -> RoomInfo {
+    RoomInfo {
+        name: name.clone(),
+        last_seq: Seq(log.messages.len() as u64),
+        epoch: log.epoch,
+        last_message_at: log.messages.last().map(|m| m.created_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store_conformance_tests;
+
+    store_conformance_tests!(async { std::sync::Arc::new(MemoryStore::new()) });
+}

@@ -1,0 +1,152 @@
+//! Where messages live: the [`Store`] trait every backend implements, the
+//! in-memory [`MemoryStore`], and (feature `test-util`) the conformance suite
+//! every store must pass.
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
+mod memory;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+pub use memory::MemoryStore;
+
+use crate::model::{Epoch, Message, NewMessage, RoomName, Seq};
+
+/// The most messages one read returns (SPEC §4: `limit` max 500).
+pub const MAX_PAGE: usize = 500;
+/// The page size when a reader names none.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// A store of messages: append-only per room, ordered by a gap-free `seq`.
+///
+/// Object-safe, so the server holds an `Arc<dyn Store>` and picks the backend
+/// at start-up. Backends map their driver's errors into [`StoreError`]; no
+/// driver error type crosses this trait.
+#[async_trait]
+pub trait Store: Debug + Send + Sync + 'static {
+    /// Stores a batch atomically: all of it or none of it.
+    ///
+    /// Assigns each new message the next `seq` of its room, in commit order.
+    /// A message whose `(user_id, client_id)` is already stored is not stored
+    /// again: the original is returned in its place, so a resend gets the same
+    /// id and seq. Returns one message per input, in input order.
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError>;
+
+    /// Reads a page of a room's history, oldest first.
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError>;
+
+    /// A room's head: latest seq and epoch (`Seq::ZERO` and `Epoch(0)` for a
+    /// room with no messages).
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError>;
+
+    /// Every room that has messages, by name.
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError>;
+
+    /// Checks that the store can serve requests (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// What a store can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or refused the work for now; nothing was
+    /// stored, and trying again later may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug, corrupt data, an impossible state.
+    #[error("store failed: {0}")]
+    Internal(String),
+}
+
+/// Which part of a room's history to read. Build one with the constructors;
+/// the limit is always within `1..=MAX_PAGE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadRange {
+    after: Option<Seq>,
+    before: Option<Seq>,
+    limit: usize,
+}
+
+impl ReadRange {
+    /// The latest `limit` messages.
+    pub fn latest(limit: usize) -> Self {
+        ReadRange { after: None, before: None, limit: clamp(limit) }
+    }
+
+    /// The first `limit` messages with `seq > after`.
+    pub fn after(after: Seq, limit: usize) -> Self {
+        ReadRange { after: Some(after), before: None, limit: clamp(limit) }
+    }
+
+    /// The last `limit` messages with `seq < before`.
+    pub fn before(before: Seq, limit: usize) -> Self {
+        ReadRange { after: None, before: Some(before), limit: clamp(limit) }
+    }
+
+    /// The first `limit` messages with `after < seq < before`.
+    pub fn between(after: Seq, before: Seq, limit: usize) -> Self {
+        ReadRange { after: Some(after), before: Some(before), limit: clamp(limit) }
+    }
+
+    /// Exclusive lower bound, if any.
+    pub fn after_seq(&self) -> Option<Seq> {
+        self.after
+    }
+
+    /// Exclusive upper bound, if any.
+    pub fn before_seq(&self) -> Option<Seq> {
+        self.before
+    }
+
+    /// Most messages to return.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Whether the page is taken from the newest end (no lower bound): such
+    /// a page is the *last* `limit` messages below `before`, returned oldest first.
+    pub fn from_newest(&self) -> bool {
+        self.after.is_none()
+    }
+}
+
+fn clamp(limit: usize) -> usize {
+    limit.clamp(1, MAX_PAGE)
+}
+
+/// A page of history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Whether more messages lie in the direction read: older ones for a page
+    /// taken from the newest end, newer ones for a page read forward.
+    pub has_more: bool,
+}
+
+/// A room's head, as stores report it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The room.
+    pub name: RoomName,
+    /// Its latest seq (also its message count).
+    pub last_seq: Seq,
+    /// Its history id.
+    pub epoch: Epoch,
+    /// When its latest message was accepted.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_message_at: Option<OffsetDateTime>,
+}
+
+impl RoomInfo {
+    /// The head of a room nobody wrote to.
+    pub fn empty(name: RoomName) -> Self {
+        RoomInfo { name, last_seq: Seq::ZERO, epoch: Epoch(0), last_message_at: None }
+    }
+}
