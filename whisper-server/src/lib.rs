@@ -1,0 +1,3 @@
+//! WhisperChat server library.
+
+pub mod store;

@@ -1,0 +1,5 @@
+//! PostgreSQL store (placeholder until implemented).
+
+/// The PostgreSQL store.
+#[derive(Debug)]
+pub struct PostgresStore;
