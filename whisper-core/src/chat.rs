@@ -28,6 +28,11 @@ impl Chat {
     /// A single node on `store`, with its own in-process broker and a random
     /// server id.
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Chat {
+        Chat::with_id(store, limits, format!("node-{}", &crate::model::UserId::random().to_string()[..8]))
+    }
+
+    /// A single node named `server_id`.
+    pub fn with_id(store: Arc<dyn Store>, limits: Limits, server_id: impl Into<String>) -> Chat {
         let limits = Arc::new(limits);
         let hub = Hub::new(store.clone(), limits.clone());
         Chat {
@@ -36,7 +41,7 @@ impl Chat {
                 hub,
                 broker: Arc::new(LocalBroker::new()),
                 limits,
-                server_id: format!("node-{}", &crate::model::UserId::random().to_string()[..8]),
+                server_id: server_id.into(),
             }),
         }
     }

@@ -35,6 +35,12 @@ pub struct Limits {
     /// Presence changes in a room are sent at most once per this interval;
     /// changes within it are coalesced into one frame.
     pub presence_interval: Duration,
+    /// How often the session asks the transport to ping the client; `None`
+    /// disables heartbeats (for transports that cannot ping).
+    pub heartbeat_interval: Option<Duration>,
+    /// Heartbeats without any sign of life (a pong or any frame) after which
+    /// the connection is closed as unresponsive.
+    pub missed_heartbeats: u32,
     /// How long a connection may take to accept the close frame before it is
     /// dropped without one (a client that stopped reading).
     pub close_timeout: Duration,
@@ -59,6 +65,8 @@ impl Default for Limits {
             outbox_capacity: 1024,
             typing_interval: Duration::from_secs(1),
             presence_interval: Duration::from_millis(250),
+            heartbeat_interval: Some(Duration::from_secs(20)),
+            missed_heartbeats: 2,
             close_timeout: Duration::from_secs(5),
             gap_grace: Duration::from_millis(100),
         }

@@ -1,23 +1,21 @@
-//! `whisper-server`: the WhisperChat server binary.
-//!
-//! The HTTP and WebSocket server lands in the next milestone; until then this
-//! binary checks its configuration and says so.
+//! `whisper-server`: parse the configuration, log, listen, run until a signal.
 
+use anyhow::Context as _;
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use whisper_server::Config;
 
-/// WhisperChat server.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, env = "WHISPER_BIND", default_value = "127.0.0.1:8080")]
-    bind: std::net::SocketAddr,
-    /// Directory for the SQLite database and the server secret.
-    #[arg(long, env = "WHISPER_DATA_DIR", default_value = "./data")]
-    data_dir: std::path::PathBuf,
-}
-
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    anyhow::bail!("whisper-server is a skeleton: the HTTP server for {} is not built yet", args.bind)
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let listener =
+        tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+    let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    tracing::info!(address = %listener.local_addr()?, store, "WhisperChat listening on http://{}", listener.local_addr()?);
+    whisper_server::run(listener, config, whisper_server::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -44,6 +44,8 @@ struct Inner {
     deliveries: AtomicU64,
     slow_consumers: AtomicU64,
     gap_fills: AtomicU64,
+    broadcasts: AtomicU64,
+    fanout_nanos: AtomicU64,
 }
 
 /// One connection as the hub knows it: an identity and an outbox.
@@ -87,6 +89,10 @@ pub struct HubStats {
     pub slow_consumers: u64,
     /// Missing seqs read back from the store.
     pub gap_fills: u64,
+    /// Broadcasts of messages (each encoded once, pushed to every subscriber).
+    pub broadcasts: u64,
+    /// Total time spent encoding and pushing those broadcasts.
+    pub fanout_time: std::time::Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,6 +113,8 @@ impl Hub {
                 deliveries: AtomicU64::new(0),
                 slow_consumers: AtomicU64::new(0),
                 gap_fills: AtomicU64::new(0),
+                broadcasts: AtomicU64::new(0),
+                fanout_nanos: AtomicU64::new(0),
             }),
         }
     }
@@ -235,8 +243,12 @@ impl Hub {
             guard.sequence(sorted)
         };
         if !sequenced.ready.is_empty() {
+            let started = std::time::Instant::now();
             let delivery = Delivery::Messages(Arc::new(Broadcast::new(name.clone(), sequenced.ready)));
             self.fan_out(&guard, &delivery, None);
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.inner.broadcasts.fetch_add(1, Ordering::Relaxed);
+            self.inner.fanout_nanos.fetch_add(nanos, Ordering::Relaxed);
         }
         if sequenced.gap && !guard.gap_fill_armed {
             guard.gap_fill_armed = true;
@@ -325,6 +337,8 @@ impl Hub {
             deliveries: self.inner.deliveries.load(Ordering::Relaxed),
             slow_consumers: self.inner.slow_consumers.load(Ordering::Relaxed),
             gap_fills: self.inner.gap_fills.load(Ordering::Relaxed),
+            broadcasts: self.inner.broadcasts.load(Ordering::Relaxed),
+            fanout_time: std::time::Duration::from_nanos(self.inner.fanout_nanos.load(Ordering::Relaxed)),
         }
     }
 

@@ -46,6 +46,8 @@ pub enum Inbound<T> {
     TooLarge,
     /// A text frame that was not UTF-8 (close 1007).
     InvalidUtf8,
+    /// An answer to a heartbeat ping: the client is alive.
+    Pong,
 }
 
 impl From<String> for Inbound<String> {
@@ -65,6 +67,9 @@ impl From<&'static str> for Inbound<&'static str> {
 pub enum Outgoing {
     /// A text frame; its bytes may be shared with other connections.
     Frame(EncodedFrame),
+    /// A heartbeat: ping the client (a WebSocket ping); it answers with
+    /// [`Inbound::Pong`].
+    Ping,
     /// Close the connection with this code and reason; nothing follows.
     Close {
         /// RFC 6455 close code, see [`close`].
@@ -104,6 +109,8 @@ pub enum SessionEnd {
     FrameTooLarge,
     /// The server is shutting down (close 1001).
     Shutdown,
+    /// No sign of life for `missed_heartbeats` heartbeats (close 1001).
+    Unresponsive,
 }
 
 impl SessionEnd {
@@ -115,7 +122,7 @@ impl SessionEnd {
             SessionEnd::BinaryFrame => Some(close::UNSUPPORTED_DATA),
             SessionEnd::InvalidUtf8 => Some(close::INVALID_PAYLOAD),
             SessionEnd::FrameTooLarge => Some(close::MESSAGE_TOO_BIG),
-            SessionEnd::Shutdown => Some(close::GOING_AWAY),
+            SessionEnd::Shutdown | SessionEnd::Unresponsive => Some(close::GOING_AWAY),
         }
     }
 
@@ -126,6 +133,7 @@ impl SessionEnd {
             SessionEnd::InvalidUtf8 => "text frames must be UTF-8",
             SessionEnd::FrameTooLarge => "frame too large",
             SessionEnd::Shutdown => "server shutting down",
+            SessionEnd::Unresponsive => "no answer to heartbeats",
             SessionEnd::ClientGone | SessionEnd::WriteFailed => "",
         }
     }
@@ -144,6 +152,8 @@ where
     O: Sink<Outgoing> + Unpin,
     F: Future<Output = ()>,
 {
+    let heartbeat = chat.limits().heartbeat_interval.filter(|d| !d.is_zero());
+    let missed_limit = chat.limits().missed_heartbeats.max(1);
     let mut session = Session::new(chat, &conn, outgoing);
     let end = match session.start(conn.room).await {
         Err(end) => end,
@@ -151,6 +161,11 @@ where
             tokio::pin!(shutdown);
             let outbox = session.outbox();
             let mut batch: Vec<Delivery> = Vec::new();
+            // With no heartbeat the interval is an hour and never acted on.
+            let period = heartbeat.unwrap_or(std::time::Duration::from_secs(3600));
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut silent_ticks = 0u32;
             loop {
                 tokio::select! {
                     biased;
@@ -165,14 +180,25 @@ where
                         Err(OutboxClosed::Closed) => break SessionEnd::Shutdown,
                     },
                     frame = inbound.next() => {
+                        silent_ticks = 0;
                         let step = match frame {
                             None => Err(SessionEnd::ClientGone),
                             Some(Inbound::Text(text)) => session.handle(text.as_ref()).await,
+                            Some(Inbound::Pong) => Ok(()),
                             Some(Inbound::Binary) => Err(SessionEnd::BinaryFrame),
                             Some(Inbound::TooLarge) => Err(SessionEnd::FrameTooLarge),
                             Some(Inbound::InvalidUtf8) => Err(SessionEnd::InvalidUtf8),
                         };
                         if let Err(end) = step {
+                            break end;
+                        }
+                    }
+                    _ = ticks.tick(), if heartbeat.is_some() => {
+                        if silent_ticks >= missed_limit {
+                            break SessionEnd::Unresponsive;
+                        }
+                        silent_ticks += 1;
+                        if let Err(end) = session.ping().await {
                             break end;
                         }
                     }

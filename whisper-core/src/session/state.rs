@@ -59,6 +59,16 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         self.write(vec![frame.encode()]).await
     }
 
+    /// Asks the transport to ping the client.
+    pub(super) async fn ping(&mut self) -> Step {
+        let outbox = self.outbox();
+        let ping = self.out.send(Outgoing::Ping);
+        tokio::select! {
+            sent = ping => sent.map_err(|_| SessionEnd::WriteFailed),
+            _ = outbox.closed_wait() => Err(SessionEnd::SlowConsumer),
+        }
+    }
+
     /// Writes frames with one flush. Every write goes through here, raced
     /// against the outbox overflowing: a client that stopped reading blocks
     /// the write, and must not hold the session (or its memory) hostage.

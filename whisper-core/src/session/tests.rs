@@ -63,9 +63,12 @@ impl Client {
     }
 
     async fn next(&mut self) -> ServerFrame<'static> {
-        match self.next_outgoing().await {
-            Outgoing::Frame(f) => ServerFrame::decode(f.to_text()).unwrap(),
-            Outgoing::Close { code, reason } => panic!("closed {code} {reason}"),
+        loop {
+            match self.next_outgoing().await {
+                Outgoing::Frame(f) => return ServerFrame::decode(f.to_text()).unwrap(),
+                Outgoing::Ping => continue,
+                Outgoing::Close { code, reason } => panic!("closed {code} {reason}"),
+            }
         }
     }
 
@@ -438,6 +441,27 @@ async fn transport_faults_close_with_their_codes() {
         assert_eq!(c.close_code().await, code);
         assert_eq!(c.session.await.unwrap().close_code(), Some(code));
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_ping_and_a_silent_client_is_closed() {
+    let chat = chat();
+    let mut alive = connect(&chat, Some("lobby"));
+    let mut silent = connect(&chat, Some("lobby"));
+    alive.handshake().await;
+    silent.handshake().await;
+    let mut pings = 0;
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        alive.tx.send(Inbound::Pong).unwrap();
+        while let Ok(out) = alive.rx.try_recv() {
+            pings += usize::from(out == Outgoing::Ping);
+        }
+    }
+    assert!(pings >= 4, "a ping every 20 s, got {pings}");
+    assert_eq!(silent.close_code().await, close::GOING_AWAY);
+    assert_eq!(silent.session.await.unwrap(), SessionEnd::Unresponsive);
+    assert!(!alive.session.is_finished(), "a client that answers stays connected");
 }
 
 #[tokio::test]

@@ -1,0 +1,117 @@
+//! The JSON API: history, rooms, readiness.
+
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+use whisper_core::model::{Message, RoomName, Seq};
+use whisper_core::store::{DEFAULT_PAGE, MAX_PAGE, ReadRange, StoreError};
+
+use super::query::param;
+use super::{Body, error, json};
+use crate::server::AppState;
+
+#[derive(Serialize)]
+struct MessagesPage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    room: &'a RoomName,
+    data: &'a [Message],
+    has_more: bool,
+}
+
+/// `GET /v1/chat/messages?room=&before_seq=&after_seq=&limit=`, oldest first.
+pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
+    let room = match param(query, "room") {
+        None => RoomName::lobby(),
+        Some(r) => match RoomName::parse(&r) {
+            Ok(room) => room,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request", format!("room: {e}")),
+        },
+    };
+    let seq = |key: &str| -> Result<Option<Seq>, Response<Body>> {
+        match param(query, key) {
+            None => Ok(None),
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n <= i64::MAX as u64).map(|n| Some(Seq(n))).ok_or_else(|| {
+                error(StatusCode::BAD_REQUEST, "invalid_request", format!("{key}: must be a non-negative integer"))
+            }),
+        }
+    };
+    let (before, after) = match (seq("before_seq"), seq("after_seq")) {
+        (Ok(b), Ok(a)) => (b, a),
+        (Err(res), _) | (_, Err(res)) => return res,
+    };
+    let limit = match param(query, "limit") {
+        None => DEFAULT_PAGE,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("limit: must be an integer from 1 to {MAX_PAGE}"),
+                );
+            }
+        },
+    };
+    let range = match (after, before) {
+        (Some(a), Some(b)) => ReadRange::between(a, b, limit),
+        (Some(a), None) => ReadRange::after(a, limit),
+        (None, Some(b)) => ReadRange::before(b, limit),
+        (None, None) => ReadRange::latest(limit),
+    };
+    match state.chat.store().read(&room, range).await {
+        Ok(page) => json(
+            StatusCode::OK,
+            &MessagesPage { kind: "messages", room: &room, data: &page.messages, has_more: page.has_more },
+        ),
+        Err(e) => store_error(&e),
+    }
+}
+
+#[derive(Serialize)]
+struct RoomEntry {
+    name: RoomName,
+    online: usize,
+    last_seq: Seq,
+    epoch: whisper_core::model::Epoch,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_message_at: Option<time::OffsetDateTime>,
+}
+
+/// `GET /v1/rooms`: rooms with history, by name.
+pub async fn rooms(state: &AppState) -> Response<Body> {
+    match state.chat.store().rooms().await {
+        Ok(rooms) => {
+            let hub = state.chat.hub();
+            let rooms: Vec<RoomEntry> = rooms
+                .into_iter()
+                .map(|r| RoomEntry {
+                    online: hub.online(&r.name),
+                    name: r.name,
+                    last_seq: r.last_seq,
+                    epoch: r.epoch,
+                    last_message_at: r.last_message_at,
+                })
+                .collect();
+            json(StatusCode::OK, &serde_json::json!({ "rooms": rooms }))
+        }
+        Err(e) => store_error(&e),
+    }
+}
+
+/// `GET /readyz`: 200 when the store answers.
+pub async fn ready(state: &AppState) -> Response<Body> {
+    match state.chat.store().ping().await {
+        Ok(()) => json(StatusCode::OK, &serde_json::json!({"status": "ready"})),
+        Err(e) => store_error(&e),
+    }
+}
+
+fn store_error(e: &StoreError) -> Response<Body> {
+    tracing::warn!(error = %e, "store request failed");
+    match e {
+        StoreError::Unavailable(_) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the store is unavailable; retry later")
+        }
+        StoreError::Internal(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"),
+    }
+}

@@ -1,0 +1,68 @@
+//! The web client's files. Served from `--web-dir` when given; otherwise `/`
+//! says plainly that no client is built.
+
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use super::{Body, error};
+use crate::server::AppState;
+
+const NO_CLIENT: &str = "<!doctype html><meta charset=utf-8><title>WhisperChat</title>\
+<h1>WhisperChat server is running</h1>\
+<p>The web client is not built into this server. The WebSocket endpoint is \
+<code>/v1/chat/ws</code>; history is at <code>/v1/chat/messages</code>.</p>";
+
+/// Serves `path` from the web directory, falling back to `index.html` for
+/// client-side routes.
+pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
+    let Some(dir) = &state.config.web_dir else {
+        return if path == "/" { html(NO_CLIENT.as_bytes().to_vec(), "no-store") } else { not_found() };
+    };
+    // Only plain relative paths: no `..`, no absolute, no backslashes.
+    let rel = path.trim_start_matches('/');
+    if rel.split('/').any(|seg| seg == ".." || seg.contains('\\')) {
+        return not_found();
+    }
+    let file = if rel.is_empty() { dir.join("index.html") } else { dir.join(rel) };
+    match tokio::fs::read(&file).await {
+        Ok(bytes) => {
+            let mut res = Response::new(Body::from(bytes));
+            res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(mime(&file)));
+            // Vite fingerprints assets; index.html must stay fresh.
+            let cache = if rel.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+            res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+            res
+        }
+        Err(_) if !rel.contains('.') => match tokio::fs::read(dir.join("index.html")).await {
+            Ok(bytes) => html(bytes, "no-cache"),
+            Err(_) => not_found(),
+        },
+        Err(_) => not_found(),
+    }
+}
+
+fn html(bytes: Vec<u8>, cache: &'static str) -> Response<Body> {
+    let mut res = Response::new(Body::from(bytes));
+    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    res
+}
+
+fn not_found() -> Response<Body> {
+    error(StatusCode::NOT_FOUND, "not_found", "no such file")
+}
+
+fn mime(path: &std::path::Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json" | "map") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}

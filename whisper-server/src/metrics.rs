@@ -1,0 +1,164 @@
+//! Prometheus metrics (`GET /metrics`): connections, messages in and out,
+//! fan-out and store latency, slow consumers cut off.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use whisper_core::hub::Hub;
+use whisper_core::model::{Message, NewMessage, RoomName};
+use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+
+/// The server's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// WebSocket connections open now.
+    pub connections: Gauge,
+    /// WebSocket connections accepted since start.
+    pub connections_accepted: Counter,
+    /// WebSocket upgrades refused (bad token, origin, per-IP limit).
+    pub connections_refused: Counter,
+    /// Messages stored.
+    pub messages_in: Counter,
+    store_append: Histogram,
+    store_read: Histogram,
+}
+
+impl Metrics {
+    /// Registers every metric but the hub's (see [`watch_hub`](Self::watch_hub)).
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("whisper");
+        let metrics = Metrics {
+            connections: Gauge::default(),
+            connections_accepted: Counter::default(),
+            connections_refused: Counter::default(),
+            messages_in: Counter::default(),
+            // 50 µs … ~1.6 s
+            store_append: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            store_read: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            registry: Registry::default(),
+        };
+        registry.register("connections", "WebSocket connections open now", metrics.connections.clone());
+        registry.register(
+            "connections_accepted",
+            "WebSocket connections accepted",
+            metrics.connections_accepted.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "WebSocket upgrades refused (token, origin, per-IP limit)",
+            metrics.connections_refused.clone(),
+        );
+        registry.register("messages_in", "Messages stored", metrics.messages_in.clone());
+        registry.register("store_append_seconds", "Time to durably append one batch", metrics.store_append.clone());
+        registry.register("store_read_seconds", "Time to read one page of history", metrics.store_read.clone());
+        Metrics { registry, ..metrics }
+    }
+
+    /// Reports the hub's counters (read at each scrape).
+    pub fn watch_hub(&mut self, hub: Hub) {
+        self.registry.register_collector(Box::new(HubCollector(hub)));
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Wraps a store so that its latency and throughput are recorded.
+    pub fn metered(&self, store: Arc<dyn Store>) -> Arc<dyn Store> {
+        Arc::new(MeteredStore {
+            inner: store,
+            append_seconds: self.store_append.clone(),
+            read_seconds: self.store_read.clone(),
+            messages_in: self.messages_in.clone(),
+        })
+    }
+}
+
+/// Reads the hub's counters at scrape time, so the hot path only bumps atomics.
+/// Names get the registry's `whisper_` prefix.
+#[derive(Debug)]
+struct HubCollector(Hub);
+
+impl prometheus_client::collector::Collector for HubCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.stats();
+        let counters: [(&str, &str, u64); 4] = [
+            ("messages_out", "Frames of messages pushed to connections", stats.deliveries),
+            ("slow_consumers", "Connections cut off because they read too slowly", stats.slow_consumers),
+            ("gap_fills", "Missing seqs read back from the store", stats.gap_fills),
+            ("fanout_broadcasts", "Broadcasts fanned out (each encoded once)", stats.broadcasts),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        let fanout = ConstCounter::new(stats.fanout_time.as_secs_f64());
+        fanout.encode(encoder.encode_descriptor(
+            "fanout_seconds",
+            "Time spent encoding and pushing broadcasts (divide by broadcasts for the mean)",
+            None,
+            fanout.metric_type(),
+        )?)?;
+        let rooms = ConstGauge::new(stats.rooms as i64);
+        rooms.encode(encoder.encode_descriptor(
+            "rooms_live",
+            "Rooms with subscribers",
+            None,
+            rooms.metric_type(),
+        )?)
+    }
+}
+
+/// A store that records how long it takes. Holds clones of the metrics,
+/// which share their values with the registered ones.
+#[derive(Debug)]
+struct MeteredStore {
+    inner: Arc<dyn Store>,
+    append_seconds: Histogram,
+    read_seconds: Histogram,
+    messages_in: Counter,
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        let started = Instant::now();
+        let n = batch.len() as u64;
+        let result = self.inner.append(batch).await;
+        self.append_seconds.observe(started.elapsed().as_secs_f64());
+        if result.is_ok() {
+            self.messages_in.inc_by(n);
+        }
+        result
+    }
+
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.read(room, range).await;
+        self.read_seconds.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        self.inner.room(room).await
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        self.inner.rooms().await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+}
