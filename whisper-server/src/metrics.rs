@@ -30,6 +30,12 @@ pub struct Metrics {
     store_read: Histogram,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
 impl Metrics {
     /// Registers every metric but the hub's (see [`watch_hub`](Self::watch_hub)).
     pub fn new() -> Metrics {
@@ -111,12 +117,7 @@ impl prometheus_client::collector::Collector for HubCollector {
             fanout.metric_type(),
         )?)?;
         let rooms = ConstGauge::new(stats.rooms as i64);
-        rooms.encode(encoder.encode_descriptor(
-            "rooms_live",
-            "Rooms with subscribers",
-            None,
-            rooms.metric_type(),
-        )?)
+        rooms.encode(encoder.encode_descriptor("rooms_live", "Rooms with subscribers", None, rooms.metric_type())?)
     }
 }
 

@@ -20,43 +20,9 @@ struct MessagesPage<'a> {
 
 /// `GET /v1/chat/messages?room=&before_seq=&after_seq=&limit=`, oldest first.
 pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
-    let room = match param(query, "room") {
-        None => RoomName::lobby(),
-        Some(r) => match RoomName::parse(&r) {
-            Ok(room) => room,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request", format!("room: {e}")),
-        },
-    };
-    let seq = |key: &str| -> Result<Option<Seq>, Response<Body>> {
-        match param(query, key) {
-            None => Ok(None),
-            Some(v) => v.parse::<u64>().ok().filter(|n| *n <= i64::MAX as u64).map(|n| Some(Seq(n))).ok_or_else(|| {
-                error(StatusCode::BAD_REQUEST, "invalid_request", format!("{key}: must be a non-negative integer"))
-            }),
-        }
-    };
-    let (before, after) = match (seq("before_seq"), seq("after_seq")) {
-        (Ok(b), Ok(a)) => (b, a),
-        (Err(res), _) | (_, Err(res)) => return res,
-    };
-    let limit = match param(query, "limit") {
-        None => DEFAULT_PAGE,
-        Some(v) => match v.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    format!("limit: must be an integer from 1 to {MAX_PAGE}"),
-                );
-            }
-        },
-    };
-    let range = match (after, before) {
-        (Some(a), Some(b)) => ReadRange::between(a, b, limit),
-        (Some(a), None) => ReadRange::after(a, limit),
-        (None, Some(b)) => ReadRange::before(b, limit),
-        (None, None) => ReadRange::latest(limit),
+    let (room, range) = match history_query(query) {
+        Ok(parsed) => parsed,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, "invalid_request", problem),
     };
     match state.chat.store().read(&room, range).await {
         Ok(page) => json(
@@ -65,6 +31,43 @@ pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
         ),
         Err(e) => store_error(&e),
     }
+}
+
+/// The room and range a history query asks for, or the problem with it
+/// (`field: problem`). Defaults: `lobby`, the latest `DEFAULT_PAGE`.
+fn history_query(query: Option<&str>) -> Result<(RoomName, ReadRange), String> {
+    let room = match param(query, "room") {
+        None => RoomName::lobby(),
+        Some(r) => RoomName::parse(&r).map_err(|e| format!("room: {e}"))?,
+    };
+    let seq = |key: &str| -> Result<Option<Seq>, String> {
+        param(query, key)
+            .map(|v| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= i64::MAX as u64)
+                    .map(Seq)
+                    .ok_or_else(|| format!("{key}: must be a non-negative integer"))
+            })
+            .transpose()
+    };
+    let before = seq("before_seq")?;
+    let after = seq("after_seq")?;
+    let limit = match param(query, "limit") {
+        None => DEFAULT_PAGE,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| format!("limit: must be an integer from 1 to {MAX_PAGE}"))?,
+    };
+    let range = match (after, before) {
+        (Some(a), Some(b)) => ReadRange::between(a, b, limit),
+        (Some(a), None) => ReadRange::after(a, limit),
+        (None, Some(b)) => ReadRange::before(b, limit),
+        (None, None) => ReadRange::latest(limit),
+    };
+    Ok((room, range))
 }
 
 #[derive(Serialize)]

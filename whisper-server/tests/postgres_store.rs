@@ -1,0 +1,374 @@
+//! The PostgreSQL store against a real server: the conformance suite, restarts,
+//! several nodes sharing a database, and losing the database mid-flight.
+//!
+//! Each test creates its own database (see `support/pg.rs`) and drops it
+//! afterwards; without a reachable PostgreSQL the tests say they were skipped
+//! (and fail under `CI=true`).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use support::pg::{TestDb, fresh_database};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+use whisper_core::model::{ClientId, DisplayName, Message, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{MAX_PAGE, ReadRange, Store, StoreError};
+use whisper_server::store::PostgresStore;
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).expect("valid room")
+}
+
+fn draft(room: &RoomName, user: UserId, content: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage::now(
+        room.clone(),
+        user,
+        DisplayName::parse("tester").expect("valid name"),
+        content,
+        client_id.map(|c| ClientId::parse(c).expect("valid client id")),
+    )
+}
+
+/// Every message of `room`, oldest first.
+async fn history(store: &dyn Store, room: &RoomName) -> Vec<Message> {
+    let mut all = Vec::new();
+    let mut after = Seq::ZERO;
+    loop {
+        let page = store.read(room, ReadRange::after(after, MAX_PAGE)).await.expect("read");
+        if let Some(last) = page.messages.last() {
+            after = last.seq;
+        }
+        all.extend(page.messages);
+        if !page.has_more {
+            return all;
+        }
+    }
+}
+
+fn assert_gap_free(messages: &[Message], what: &str) {
+    let seqs: Vec<u64> = messages.iter().map(|m| m.seq.0).collect();
+    let want: Vec<u64> = (1..=messages.len() as u64).collect();
+    assert_eq!(seqs, want, "{what}: seqs must be exactly 1..={}", messages.len());
+}
+
+/// The shared conformance suite; each check gets a store in a schema of its
+/// own within one fresh database (a database per check would triple the run
+/// time for no extra isolation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance() {
+    let Some(db) = fresh_database().await else { return };
+    let next = AtomicUsize::new(0);
+    let url = db.url().to_owned();
+    whisper_core::store::conformance::run_all(|| {
+        let schema = format!("check_{}", next.fetch_add(1, Ordering::Relaxed));
+        let url = url.clone();
+        async move {
+            let store = PostgresStore::connect_with_schema(&url, &schema).await.expect("connect");
+            Arc::new(store) as Arc<dyn Store>
+        }
+    })
+    .await;
+}
+
+/// History, seqs, epochs and idempotency survive closing and reopening the store.
+#[tokio::test]
+async fn reopening_keeps_history_and_seq_continues() {
+    let Some(db) = fresh_database().await else { return };
+    let lobby = room("lobby");
+    let user = UserId::random();
+    let (first, head) = {
+        let store = PostgresStore::connect(db.url()).await.expect("connect");
+        let batch = (0..5).map(|i| draft(&lobby, user, &format!("m{i}"), Some(&format!("c{i}")))).collect();
+        let first = store.append(batch).await.expect("append");
+        (first, store.room(&lobby).await.expect("room"))
+    };
+    // Running the migrations again must be a no-op.
+    let store = PostgresStore::connect(db.url()).await.expect("reconnect");
+    assert_eq!(history(&store, &lobby).await, first, "history survives a restart");
+    let again = store.room(&lobby).await.expect("room");
+    assert_eq!(again, head, "the room's head and epoch survive a restart");
+    let next = store.append(vec![draft(&lobby, user, "after", None)]).await.expect("append");
+    assert_eq!(next[0].seq, Seq(6), "the seq continues");
+    let resend = store.append(vec![draft(&lobby, user, "m2", Some("c2"))]).await.expect("resend");
+    assert_eq!(resend[0], first[2], "a resend after a restart still returns the original");
+    assert_eq!(store.rooms().await.expect("rooms").len(), 1);
+}
+
+/// Several nodes starting at once against an empty database migrate it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_together_migrate_once() {
+    let Some(db) = fresh_database().await else { return };
+    let mut starts = JoinSet::new();
+    for _ in 0..4 {
+        let url = db.url().to_owned();
+        starts.spawn(async move { PostgresStore::connect(&url).await });
+    }
+    let mut stores = Vec::new();
+    while let Some(started) = starts.join_next().await {
+        stores.push(started.expect("no panic").expect("every node starts"));
+    }
+    for store in &stores {
+        store.append(vec![draft(&room("lobby"), UserId::random(), "hi", None)]).await.expect("append");
+    }
+    assert_gap_free(&history(&stores[0], &room("lobby")).await, "lobby");
+}
+
+/// Two nodes (two stores, two pools, two writers) appending to the same rooms
+/// at once: seqs stay gap-free and every task sees its own appends in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_stay_gap_free() {
+    let Some(db) = fresh_database().await else { return };
+    let nodes: [Arc<dyn Store>; 2] = [
+        Arc::new(PostgresStore::connect(db.url()).await.expect("node a")),
+        Arc::new(PostgresStore::connect(db.url()).await.expect("node b")),
+    ];
+    let rooms = [room("shared"), room("acme/other")];
+    const TASKS: usize = 16;
+    const APPENDS: usize = 25;
+    let mut tasks = JoinSet::new();
+    for t in 0..TASKS {
+        let nodes = nodes.clone();
+        let rooms = rooms.clone();
+        tasks.spawn(async move {
+            let user = UserId::random();
+            let mut seen: Vec<(RoomName, u64)> = Vec::new();
+            for i in 0..APPENDS {
+                let target = &rooms[(t + i) % 2];
+                let node = &nodes[(t + i / 3) % 2];
+                let n = 1 + (t * 7 + i) % 4;
+                let batch = (0..n).map(|j| draft(target, user, &format!("t{t}-{i}-{j}"), Some(&format!("{i}-{j}"))));
+                let stored = node.append(batch.collect()).await.expect("append");
+                seen.extend(stored.iter().map(|m| (m.room.clone(), m.seq.0)));
+            }
+            seen
+        });
+    }
+    let mut total = 0;
+    while let Some(result) = tasks.join_next().await {
+        let seen = result.expect("no panic");
+        total += seen.len();
+        for r in &rooms {
+            let mine: Vec<u64> = seen.iter().filter(|(name, _)| name == r).map(|(_, s)| *s).collect();
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "a task's appends to {r} get increasing seqs: {mine:?}");
+        }
+    }
+    let mut stored = 0;
+    for r in &rooms {
+        for node in &nodes {
+            let all = history(&**node, r).await;
+            assert_gap_free(&all, r.as_str());
+            let distinct: BTreeSet<_> = all.iter().map(|m| (m.user_id, m.client_id.clone())).collect();
+            assert_eq!(distinct.len(), all.len(), "{r}: every message stored once");
+            assert_eq!(node.room(r).await.expect("room").last_seq, Seq(all.len() as u64));
+        }
+        stored += history(&*nodes[0], r).await.len();
+    }
+    assert_eq!(stored, total, "every message stored once");
+}
+
+/// Two nodes receive the same resend at the same moment: both look it up,
+/// find nothing, and try to store it; the `UNIQUE (user_id, client_id)`
+/// constraint stops the second, which retries and returns the original. It is
+/// stored once and both nodes return the same message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_racing_on_one_client_id_store_it_once() {
+    let Some(db) = fresh_database().await else { return };
+    let nodes: [Arc<dyn Store>; 2] = [
+        Arc::new(PostgresStore::connect(db.url()).await.expect("node a")),
+        Arc::new(PostgresStore::connect(db.url()).await.expect("node b")),
+    ];
+    let (lobby, user) = (room("lobby"), UserId::random());
+    const ROUNDS: usize = 30;
+    for i in 0..ROUNDS {
+        // Another message first in each batch makes the race window wider,
+        // and checks that the retry keeps the whole batch atomic.
+        let batch = |node: usize| {
+            vec![
+                draft(&lobby, user, &format!("own {i} {node}"), Some(&format!("own-{i}-{node}"))),
+                draft(&lobby, user, "race", Some(&format!("race-{i}"))),
+            ]
+        };
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let racers = nodes.iter().enumerate().map(|(n, node)| {
+            let (node, barrier, batch) = (node.clone(), barrier.clone(), batch(n));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                node.append(batch).await.expect("racing append")
+            })
+        });
+        let results: Vec<Vec<Message>> =
+            futures_util::future::join_all(racers).await.into_iter().map(|r| r.expect("no panic")).collect();
+        assert_eq!(results[0][1], results[1][1], "round {i}: both nodes return the one stored message");
+        assert_ne!(results[0][0].seq, results[1][0].seq);
+    }
+    let all = history(&*nodes[0], &lobby).await;
+    assert_gap_free(&all, "lobby");
+    assert_eq!(all.len(), 3 * ROUNDS, "each round stores two own messages and one raced message");
+}
+
+/// A request PostgreSQL refuses (text with a NUL byte) fails alone: the
+/// requests committed in the same group still succeed, without gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bad_request_does_not_sink_its_group() {
+    let Some(db) = fresh_database().await else { return };
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(db.url()).await.expect("connect"));
+    let lobby = room("lobby");
+    for round in 0..5 {
+        let mut tasks = JoinSet::new();
+        for t in 0..32 {
+            let store = store.clone();
+            let message = if t == 13 {
+                draft(&lobby, UserId::random(), "nul \0 byte", None)
+            } else {
+                draft(&lobby, UserId::random(), &format!("round {round} task {t}"), None)
+            };
+            tasks.spawn(async move { (t, store.append(vec![message]).await) });
+        }
+        while let Some(result) = tasks.join_next().await {
+            let (t, outcome) = result.expect("no panic");
+            if t == 13 {
+                assert!(matches!(outcome, Err(StoreError::Internal(_))), "the bad request is refused: {outcome:?}");
+            } else {
+                outcome.expect("the other requests are stored");
+            }
+        }
+    }
+    let all = history(&*store, &lobby).await;
+    assert_eq!(all.len(), 5 * 31);
+    assert_gap_free(&all, "lobby");
+}
+
+/// The server kills the store's connections (as a restart or failover
+/// would): the next append succeeds on a new connection or reports
+/// `Unavailable`, never `Internal` and never hangs; the one after succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_its_connections_being_terminated() {
+    let Some(db) = fresh_database().await else { return };
+    let store = PostgresStore::connect(db.url()).await.expect("connect");
+    let lobby = room("lobby");
+    let user = UserId::random();
+    store.append(vec![draft(&lobby, user, "before", None)]).await.expect("append");
+    store.read(&lobby, ReadRange::latest(10)).await.expect("read");
+    for round in 0..3 {
+        assert!(db.terminate_connections().await > 0, "the store had connections to kill");
+        let start = Instant::now();
+        let outcome =
+            tokio::time::timeout(Duration::from_secs(20), store.append(vec![draft(&lobby, user, "during", None)]))
+                .await
+                .expect("an append never hangs");
+        assert!(start.elapsed() < Duration::from_secs(15));
+        match outcome {
+            Ok(stored) => assert_eq!(stored.len(), 1),
+            Err(StoreError::Unavailable(_)) => {}
+            Err(other) => panic!("round {round}: a lost connection must be Unavailable, got {other}"),
+        }
+        // Reads too: an error is Unavailable, and a retry works.
+        match store.read(&lobby, ReadRange::latest(10)).await {
+            Ok(_) | Err(StoreError::Unavailable(_)) => {}
+            Err(other) => panic!("round {round}: a lost connection must be Unavailable, got {other}"),
+        }
+        store.append(vec![draft(&lobby, user, "after", None)]).await.expect("the next append succeeds");
+        store.read(&lobby, ReadRange::latest(10)).await.expect("reads work again");
+        store.ping().await.expect("ping");
+    }
+    assert_gap_free(&history(&store, &lobby).await, "lobby");
+}
+
+/// The database becomes unreachable for a while (a proxy between store and
+/// server refuses connections and cuts the open ones): appends, reads and
+/// pings fail fast with `Unavailable` and are never acknowledged; once it is
+/// back, the same store works again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovers_after_the_database_was_unreachable() {
+    let Some(db) = fresh_database().await else { return };
+    let proxy = Proxy::start(&db).await;
+    let store = PostgresStore::connect(&proxy.url).await.expect("connect through the proxy");
+    let lobby = room("lobby");
+    let user = UserId::random();
+    store.append(vec![draft(&lobby, user, "before", Some("c0"))]).await.expect("append");
+
+    proxy.set_up(false).await;
+    for i in 0..3 {
+        let start = Instant::now();
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(20),
+            store.append(vec![draft(&lobby, user, "while down", Some(&format!("down-{i}")))]),
+        )
+        .await
+        .expect("an append never hangs");
+        assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "down: must be Unavailable, got {outcome:?}");
+        assert!(start.elapsed() < Duration::from_secs(10), "a dead database answers quickly: {:?}", start.elapsed());
+        let read = store.read(&lobby, ReadRange::latest(10)).await;
+        assert!(matches!(read, Err(StoreError::Unavailable(_))), "down: read must be Unavailable, got {read:?}");
+        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+    }
+
+    proxy.set_up(true).await;
+    let stored = store.append(vec![draft(&lobby, user, "back", Some("c1"))]).await.expect("works once it is back");
+    assert_eq!(stored[0].seq, Seq(2), "nothing was stored while down");
+    store.ping().await.expect("ping");
+    let all = history(&store, &lobby).await;
+    assert_gap_free(&all, "lobby");
+    assert_eq!(all.len(), 2);
+}
+
+/// A TCP proxy to the test server that can be switched off: while off it
+/// refuses new connections and has cut every open one.
+struct Proxy {
+    url: String,
+    up: Arc<AtomicBool>,
+    connections: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl Proxy {
+    async fn start(db: &TestDb) -> Proxy {
+        let config = tokio_postgres::Config::from_str(db.url()).expect("valid url");
+        let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
+            (Some(tokio_postgres::config::Host::Tcp(host)), port) => (host.clone(), port.copied().unwrap_or(5432)),
+            _ => panic!("the proxy test needs a TCP host in WHISPER_TEST_DATABASE_URL"),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+        let mut url = format!("host=127.0.0.1 port={} dbname={}", addr.port(), quote(db.name()));
+        if let Some(user) = config.get_user() {
+            url.push_str(&format!(" user={}", quote(user)));
+        }
+        if let Some(password) = config.get_password() {
+            url.push_str(&format!(" password={}", quote(&String::from_utf8_lossy(password))));
+        }
+        let up = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(Mutex::new(JoinSet::new()));
+        let (flag, open) = (up.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    // "Refused": closed before a byte is exchanged.
+                    drop(inbound);
+                    continue;
+                }
+                let target = format!("{host}:{port}");
+                open.lock().await.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Proxy { url, up, connections }
+    }
+
+    async fn set_up(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+        if !up {
+            // Cut every open connection, as a crashed server would.
+            self.connections.lock().await.abort_all();
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The SQLite store: the shared conformance suite, plus what only a durable,
+//! group-committing store has to show (restart, group commit, a failing
+//! request inside a group, schema versions).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tempfile::TempDir;
+use whisper_core::model::{ClientId, DisplayName, Message, MessageId, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{MAX_PAGE, Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_server::store::SqliteStore;
+
+/// A store in its own temporary directory, removed when the store is dropped
+/// (after the store has closed the file: fields drop in order).
+#[derive(Debug)]
+struct TempStore {
+    store: SqliteStore,
+    _dir: TempDir,
+}
+
+impl TempStore {
+    async fn new() -> TempStore {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("whisper.db")).await.unwrap();
+        TempStore { store, _dir: dir }
+    }
+}
+
+#[async_trait]
+impl Store for TempStore {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        self.store.append(batch).await
+    }
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
+        self.store.read(room, range).await
+    }
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        self.store.room(room).await
+    }
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        self.store.rooms().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+}
+
+whisper_core::store_conformance_tests!(async { Arc::new(TempStore::new().await) });
+
+fn room(name: &str) -> RoomName {
+    RoomName::parse(name).unwrap()
+}
+
+fn draft(room: &RoomName, user: UserId, content: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage::now(
+        room.clone(),
+        user,
+        DisplayName::parse("tester").unwrap(),
+        content,
+        client_id.map(|c| ClientId::parse(c).unwrap()),
+    )
+}
+
+async fn all_messages(store: &dyn Store, room: &RoomName) -> Vec<Message> {
+    let mut all = Vec::new();
+    let mut after = Seq::ZERO;
+    loop {
+        let page = store.read(room, ReadRange::after(after, MAX_PAGE)).await.unwrap();
+        if let Some(last) = page.messages.last() {
+            after = last.seq;
+        }
+        all.extend(page.messages);
+        if !page.has_more {
+            return all;
+        }
+    }
+}
+
+/// A second connection to the store's file, as an operator's `sqlite3` shell.
+fn side_connection(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn
+}
+
+/// Holds the file's write lock, so the writer's next transaction waits and
+/// the appends sent meanwhile pile up in its queue: they then go into one
+/// group whatever the scheduling, and the tests below do not depend on timing.
+fn hold_write_lock(path: &Path) -> rusqlite::Connection {
+    let conn = side_connection(path);
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    conn
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_and_seqs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory that does not exist yet: open creates it.
+    let path = dir.path().join("data").join("whisper.db");
+    let lobby = room("lobby");
+    let user = UserId::random();
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.path(), path);
+    let first =
+        store.append(vec![draft(&lobby, user, "one", Some("c1")), draft(&lobby, user, "two", None)]).await.unwrap();
+    store.append(vec![draft(&room("acme/general"), user, "elsewhere", None)]).await.unwrap();
+    let head = store.room(&lobby).await.unwrap();
+    assert_eq!(head.last_seq, Seq(2));
+    drop(store);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.room(&lobby).await.unwrap(), head, "the head, epoch and time included, survive");
+    let stored = all_messages(&store, &lobby).await;
+    assert_eq!(stored, first, "every field survives");
+    let next = store.append(vec![draft(&lobby, user, "three", None)]).await.unwrap();
+    assert_eq!(next[0].seq, Seq(3), "seqs go on where they stopped");
+    let resend = store.append(vec![draft(&lobby, user, "one", Some("c1"))]).await.unwrap();
+    assert_eq!(resend[0], first[0], "a resend after a restart gets the original");
+    let names: Vec<String> = store.rooms().await.unwrap().iter().map(|r| r.name.to_string()).collect();
+    assert_eq!(names, ["acme/general", "lobby"]);
+    store.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_share_commits() {
+    const REQUESTS: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whisper.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let lobby = room("lobby");
+
+    let lock = hold_write_lock(&path);
+    let tasks: Vec<_> = (0..REQUESTS)
+        .map(|i| {
+            let store = store.clone();
+            let lobby = lobby.clone();
+            tokio::spawn(async move {
+                let stored = store.append(vec![draft(&lobby, UserId::random(), &format!("m{i}"), None)]).await;
+                stored.unwrap()[0].seq
+            })
+        })
+        .collect();
+    // Not an assertion on time: only gives the tasks a chance to queue.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lock.execute_batch("ROLLBACK").unwrap();
+
+    let mut seqs = BTreeSet::new();
+    for task in tasks {
+        seqs.insert(task.await.unwrap().0);
+    }
+    assert_eq!(seqs, (1..=REQUESTS as u64).collect(), "every append got its own seq, gap-free");
+    let commits = store.commits();
+    assert!(commits < REQUESTS as u64, "{REQUESTS} appends took {commits} commits: no group commit");
+    assert_eq!(store.room(&lobby).await.unwrap().last_seq, Seq(REQUESTS as u64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_request_does_not_fail_its_group() {
+    const REQUESTS: usize = 100;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whisper.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let lobby = room("lobby");
+    // The store has no input that fails on its own, so a trigger refuses one.
+    side_connection(&path)
+        .execute_batch(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON messages WHEN NEW.content = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )
+        .unwrap();
+
+    let lock = hold_write_lock(&path);
+    let tasks: Vec<_> = (0..REQUESTS)
+        .map(|i| {
+            let store = store.clone();
+            let lobby = lobby.clone();
+            tokio::spawn(async move {
+                let user = UserId::random();
+                let fails = i % 10 == 5;
+                // A failing request's first message is stored before its
+                // second fails: it must be rolled back with it.
+                let batch = if fails {
+                    vec![draft(&lobby, user, &format!("doomed {i}"), Some("d")), draft(&lobby, user, "boom", None)]
+                } else {
+                    vec![draft(&lobby, user, &format!("ok {i}"), Some("k"))]
+                };
+                (fails, store.append(batch).await)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lock.execute_batch("ROLLBACK").unwrap();
+
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (true, Err(StoreError::Internal(_))) => {}
+            (false, Ok(stored)) => {
+                assert_eq!(stored.len(), 1);
+                ok += 1;
+            }
+            (fails, outcome) => panic!("request failing = {fails} answered {outcome:?}"),
+        }
+    }
+    assert_eq!(ok, 90);
+    let commits = store.commits();
+    assert!(commits < REQUESTS as u64, "{REQUESTS} appends took {commits} commits: no group commit");
+
+    let stored = all_messages(&*store, &lobby).await;
+    let seqs: Vec<u64> = stored.iter().map(|m| m.seq.0).collect();
+    assert_eq!(seqs, (1..=90).collect::<Vec<u64>>(), "failed requests took no seq");
+    assert!(stored.iter().all(|m| m.content.starts_with("ok ")), "nothing of a failed request is stored");
+
+    // The failure left nothing behind: the writer goes on, and the client id
+    // of a rolled-back message is free.
+    let user = UserId::random();
+    let again = store.append(vec![draft(&lobby, user, "after", Some("d"))]).await.unwrap();
+    assert_eq!(again[0].seq, Seq(91));
+    assert_eq!(store.room(&lobby).await.unwrap().last_seq, Seq(91));
+}
+
+#[tokio::test]
+async fn another_writer_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whisper.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let lobby = room("lobby");
+    let user = UserId::random();
+    store.append(vec![draft(&lobby, user, "one", None), draft(&lobby, user, "two", None)]).await.unwrap();
+
+    // Someone appends behind the store's back (another process, a repair).
+    let conn = side_connection(&path);
+    conn.execute(
+        "INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at)
+         VALUES ('lobby', 3, ?1, ?2, 'other', 'from elsewhere', NULL, 0)",
+        (MessageId::generate().to_string(), UserId::random().to_string()),
+    )
+    .unwrap();
+    conn.execute_batch("UPDATE rooms SET last_seq = 3 WHERE name = 'lobby'").unwrap();
+
+    let next = store.append(vec![draft(&lobby, user, "four", None)]).await.unwrap();
+    assert_eq!(next[0].seq, Seq(4), "the writer reloads the head another connection moved");
+    let seqs: Vec<u64> = all_messages(&store, &lobby).await.iter().map(|m| m.seq.0).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn schema_is_versioned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whisper.db");
+    drop(SqliteStore::open(&path).await.unwrap());
+    let conn = side_connection(&path);
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 1);
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+
+    // Reopening an up-to-date file migrates nothing.
+    drop(SqliteStore::open(&path).await.unwrap());
+
+    // A file from a newer version is refused rather than misread.
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    match SqliteStore::open(&path).await {
+        Err(StoreError::Internal(message)) => assert!(message.contains("99"), "{message}"),
+        other => panic!("a newer schema must be refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_opened_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    // The path is a directory: SQLite cannot open it as a database.
+    match SqliteStore::open(dir.path()).await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
