@@ -75,6 +75,7 @@ impl Default for Limits {
 
 /// The limits a client needs to know, sent in `welcome`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 pub struct WireLimits {
     /// See [`Limits::max_content_chars`].
     pub max_content_chars: usize,
@@ -87,6 +88,7 @@ pub struct WireLimits {
     /// See [`Limits::message_burst`].
     pub message_burst: u32,
     /// See [`Limits::max_recover`].
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
     pub max_recover: u64,
     /// See [`Limits::max_rooms_per_connection`].
     pub max_rooms: usize,

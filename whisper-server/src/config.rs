@@ -10,7 +10,7 @@ use whisper_core::Limits;
 /// WhisperChat server: real-time chat over WebSocket, with history in SQLite
 /// (default) or PostgreSQL.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "whisper-server", version, about, long_about = None)]
+#[command(name = "whisper-server", version)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "WHISPER_BIND", default_value = "127.0.0.1:8080")]

@@ -13,9 +13,11 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
+    let address = listener.local_addr()?;
     let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
-    tracing::info!(address = %listener.local_addr()?, store, "WhisperChat listening on http://{}", listener.local_addr()?);
-    whisper_server::run(listener, config, whisper_server::shutdown_signal()).await?;
+    let server = whisper_server::Server::build(config).await?;
+    tracing::info!(%address, store, "WhisperChat listening on http://{address}");
+    server.run(listener, whisper_server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -15,6 +15,7 @@ use crate::model::{ClientId, DisplayName, Epoch, RoomName, Seq, UserId};
 
 /// A decoded, validated client frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Send messages: 1..=`max_batch` of them.
@@ -28,10 +29,12 @@ pub enum ClientFrame {
         room: RoomName,
         /// The last seq the client has; replay everything after it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
         since_seq: Option<Seq>,
         /// The epoch `since_seq` belongs to; if the room's differs, nothing
         /// is replayed and `joined` says `recovered: false`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
         epoch: Option<Epoch>,
     },
     /// Unsubscribe from a room.
@@ -53,17 +56,22 @@ pub enum ClientFrame {
 
 /// One message as a client sends it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 pub struct Draft {
     /// The text, trimmed.
+    #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub content: Arc<str>,
     /// The client's id for it, for idempotent resend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
     pub client_id: Option<ClientId>,
     /// The room; defaults to the connection's first room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
     pub room: Option<RoomName>,
     /// The author; must be the connection's own identity when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
     pub user_id: Option<UserId>,
 }
 

@@ -8,6 +8,7 @@ use crate::model::ClientId;
 
 /// The error codes of SPEC §3, as they appear on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Bad JSON, or a frame that breaks the schema; `details` lists each problem.
@@ -52,6 +53,7 @@ impl fmt::Display for ErrorCode {
 
 /// A refusal as the client sees it: a code, a sentence, and each problem.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 #[error("{code}: {message}")]
 pub struct Refusal {
     /// What kind of refusal.
@@ -60,6 +62,7 @@ pub struct Refusal {
     pub message: String,
     /// Every problem found, `path: problem`, like a validator reports them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<Vec<String>>"))]
     pub details: Vec<String>,
 }
 

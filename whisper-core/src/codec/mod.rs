@@ -3,13 +3,16 @@
 //! - [`ClientFrame::decode`] validates a client frame and reports every problem.
 //! - [`ServerFrame::encode`] encodes a server frame once into an [`EncodedFrame`]
 //!   whose bytes every recipient shares.
+//! - [`HistoryPage`], [`RoomList`], [`HttpError`] are the HTTP API's bodies.
 
 mod client;
 mod error;
+mod http;
 mod server;
 
 pub use client::{ClientFrame, Draft};
 pub use error::{DecodeError, ErrorCode, FrameType, Refusal};
+pub use http::{HistoryPage, HttpError, HttpErrorBody, RoomList, RoomSummary};
 pub use server::{AckStatus, EncodedFrame, PresenceUser, ServerFrame};
 
 #[cfg(test)]

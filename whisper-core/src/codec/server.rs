@@ -13,6 +13,7 @@ use crate::model::{ClientId, DisplayName, Epoch, Message, MessageId, RoomName, S
 /// A server frame. Borrows what it can so that encoding a broadcast clones no
 /// message; decode into `ServerFrame<'static>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
     /// The first frame on every connection.
@@ -20,8 +21,10 @@ pub enum ServerFrame<'a> {
         /// The connection's identity.
         user_id: UserId,
         /// Present it as `?token=` on reconnect to keep the identity.
+        #[cfg_attr(feature = "typescript", ts(as = "String"))]
         token: Cow<'a, str>,
         /// Which server node answered.
+        #[cfg_attr(feature = "typescript", ts(as = "String"))]
         server_id: Cow<'a, str>,
         /// The limits in force.
         limits: WireLimits,
@@ -36,6 +39,7 @@ pub enum ServerFrame<'a> {
         client_ids: Vec<Option<ClientId>>,
         /// Why nothing was stored, on error.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
         error: Option<Refusal>,
     },
     /// Messages of a room: live broadcast, or replay after `join`.
@@ -43,9 +47,11 @@ pub enum ServerFrame<'a> {
         /// The room they belong to.
         room: RoomName,
         /// In seq order.
+        #[cfg_attr(feature = "typescript", ts(as = "Vec<Message>"))]
         data: Cow<'a, [Message]>,
         /// `true` for messages replayed by `join` with `since_seq`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
         recovered: Option<bool>,
     },
     /// A subscription confirmed.
@@ -66,6 +72,7 @@ pub enum ServerFrame<'a> {
         /// The room.
         room: RoomName,
         /// One entry per user, however many connections it has.
+        #[cfg_attr(feature = "typescript", ts(as = "Vec<PresenceUser>"))]
         users: Cow<'a, [PresenceUser]>,
     },
     /// Someone is typing.
@@ -83,6 +90,7 @@ pub enum ServerFrame<'a> {
 
 /// Outcome of a `messages` frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum AckStatus {
     /// Every message is durable.
@@ -93,6 +101,7 @@ pub enum AckStatus {
 
 /// One online user in a `presence` frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 pub struct PresenceUser {
     /// The user.
     pub user_id: UserId,

@@ -11,6 +11,7 @@ use super::{DisplayName, RoomName, UserId};
 
 /// A message's server-assigned id: a ULID, so ids sort by creation time.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
 pub struct MessageId(Ulid);
 
 impl MessageId {
@@ -75,6 +76,7 @@ impl<'de> Deserialize<'de> for MessageId {
 /// gap-free and assigned in commit order. `0` means "before the first".
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "number"))]
 pub struct Seq(pub u64);
 
 impl Seq {
@@ -104,6 +106,7 @@ impl fmt::Debug for Seq {
 /// yet" (a room nobody wrote to).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "number"))]
 pub struct Epoch(pub u64);
 
 impl Epoch {
@@ -122,6 +125,7 @@ pub const MAX_CLIENT_ID_LEN: usize = 64;
 /// with the same `client_id` never stores it twice (SPEC §5).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
 pub struct ClientId(Arc<str>);
 
 /// Why a string is not a [`ClientId`].
@@ -180,6 +184,7 @@ impl<'de> Deserialize<'de> for ClientId {
 
 /// A stored message, as every reader sees it (SPEC §3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 pub struct Message {
     /// Server-assigned ULID.
     pub id: MessageId,
@@ -192,12 +197,15 @@ pub struct Message {
     /// The author's display name when it was sent.
     pub name: DisplayName,
     /// Plain text, never HTML.
+    #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub content: Arc<str>,
     /// The author's id for it, when the author gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
     pub client_id: Option<ClientId>,
     /// When the server accepted it, RFC 3339 UTC with milliseconds.
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub created_at: OffsetDateTime,
 }
 

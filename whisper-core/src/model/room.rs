@@ -14,6 +14,7 @@ pub const MAX_ROOM_NAME_LEN: usize = 64;
 /// Cheap to clone (an `Arc<str>` inside), because every message, subscription
 /// and broadcast carries one.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
 pub struct RoomName(Arc<str>);
 
 /// Why a string is not a [`RoomName`].

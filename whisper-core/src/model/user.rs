@@ -10,6 +10,7 @@ use uuid::Uuid;
 /// chooses it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
 pub struct UserId(Uuid);
 
 /// Why a string is not a [`UserId`].
@@ -70,6 +71,7 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
 /// A display name: 1–32 printable characters after trimming (SPEC §2).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
 pub struct DisplayName(Arc<str>);
 
 /// Why a string is not a [`DisplayName`].

@@ -1,22 +1,13 @@
 //! The JSON API: history, rooms, readiness.
 
 use hyper::{Response, StatusCode};
-use serde::Serialize;
-use whisper_core::model::{Message, RoomName, Seq};
+use whisper_core::codec::{HistoryPage, RoomList, RoomSummary};
+use whisper_core::model::{RoomName, Seq};
 use whisper_core::store::{DEFAULT_PAGE, MAX_PAGE, ReadRange, StoreError};
 
 use super::query::param;
 use super::{Body, error, json};
 use crate::server::AppState;
-
-#[derive(Serialize)]
-struct MessagesPage<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    room: &'a RoomName,
-    data: &'a [Message],
-    has_more: bool,
-}
 
 /// `GET /v1/chat/messages?room=&before_seq=&after_seq=&limit=`, oldest first.
 pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
@@ -27,7 +18,7 @@ pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
     match state.chat.store().read(&room, range).await {
         Ok(page) => json(
             StatusCode::OK,
-            &MessagesPage { kind: "messages", room: &room, data: &page.messages, has_more: page.has_more },
+            &HistoryPage { kind: "messages".into(), room, data: page.messages.into(), has_more: page.has_more },
         ),
         Err(e) => store_error(&e),
     }
@@ -70,24 +61,14 @@ fn history_query(query: Option<&str>) -> Result<(RoomName, ReadRange), String> {
     Ok((room, range))
 }
 
-#[derive(Serialize)]
-struct RoomEntry {
-    name: RoomName,
-    online: usize,
-    last_seq: Seq,
-    epoch: whisper_core::model::Epoch,
-    #[serde(with = "time::serde::rfc3339::option")]
-    last_message_at: Option<time::OffsetDateTime>,
-}
-
 /// `GET /v1/rooms`: rooms with history, by name.
 pub async fn rooms(state: &AppState) -> Response<Body> {
     match state.chat.store().rooms().await {
         Ok(rooms) => {
             let hub = state.chat.hub();
-            let rooms: Vec<RoomEntry> = rooms
+            let rooms = rooms
                 .into_iter()
-                .map(|r| RoomEntry {
+                .map(|r| RoomSummary {
                     online: hub.online(&r.name),
                     name: r.name,
                     last_seq: r.last_seq,
@@ -95,7 +76,7 @@ pub async fn rooms(state: &AppState) -> Response<Body> {
                     last_message_at: r.last_message_at,
                 })
                 .collect();
-            json(StatusCode::OK, &serde_json::json!({ "rooms": rooms }))
+            json(StatusCode::OK, &RoomList { rooms })
         }
         Err(e) => store_error(&e),
     }

@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
+use whisper_core::codec::{HttpError, HttpErrorBody};
 
 use crate::server::AppState;
 
@@ -62,5 +63,5 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
 
 /// SPEC §4's error shape: `{"error":{"code","message"}}`.
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Body> {
-    json(status, &serde_json::json!({"error": {"code": code, "message": message.into()}}))
+    json(status, &HttpError { error: HttpErrorBody { code: code.into(), message: message.into() } })
 }
