@@ -1,5 +1,7 @@
-//! The web client's files. Served from `--web-dir` when given; otherwise `/`
-//! says plainly that no client is built.
+//! The web client's files: from `--web-dir` when given, else the copy of
+//! `web/dist` embedded in the binary (feature `web`; release builds embed the
+//! files, debug builds read `web/dist` from disk). Without either, `/` says
+//! plainly that no client is built.
 
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
@@ -15,22 +17,23 @@ const NO_CLIENT: &str = "<!doctype html><meta charset=utf-8><title>WhisperChat</
 /// Serves `path` from the web directory, falling back to `index.html` for
 /// client-side routes.
 pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
-    let Some(dir) = &state.config.web_dir else {
-        return if path == "/" { html(NO_CLIENT.as_bytes().to_vec(), "no-store") } else { not_found() };
-    };
     // Only plain relative paths: no `..`, no absolute, no backslashes.
     let rel = path.trim_start_matches('/');
     if rel.split('/').any(|seg| seg == ".." || seg.contains('\\')) {
         return not_found();
     }
+    let Some(dir) = &state.config.web_dir else {
+        if let Some(res) = embedded::serve(rel) {
+            return res;
+        }
+        return if path == "/" { html(NO_CLIENT.as_bytes().to_vec(), "no-store") } else { not_found() };
+    };
     let file = if rel.is_empty() { dir.join("index.html") } else { dir.join(rel) };
     match tokio::fs::read(&file).await {
         Ok(bytes) => {
             let mut res = Response::new(Body::from(bytes));
             res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(mime(&file)));
-            // Vite fingerprints assets; index.html must stay fresh.
-            let cache = if rel.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
-            res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+            res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache_for(rel)));
             res
         }
         Err(_) if !rel.contains('.') => match tokio::fs::read(dir.join("index.html")).await {
@@ -38,6 +41,53 @@ pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
             Err(_) => not_found(),
         },
         Err(_) => not_found(),
+    }
+}
+
+/// The cache policy for a file: Vite fingerprints everything under
+/// `assets/`, so those never change; the rest (index.html) must stay fresh.
+fn cache_for(rel: &str) -> &'static str {
+    if rel.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" }
+}
+
+#[cfg(feature = "web")]
+mod embedded {
+    use hyper::Response;
+    use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+
+    use super::{Body, cache_for};
+
+    #[derive(rust_embed::RustEmbed)]
+    #[folder = "../web/dist"]
+    #[allow_missing = true]
+    struct WebClient;
+
+    /// The embedded file at `rel`, or `index.html` for client-side routes;
+    /// `None` when no client was embedded.
+    pub(super) fn serve(rel: &str) -> Option<Response<Body>> {
+        let rel = if rel.is_empty() { "index.html" } else { rel };
+        let (name, file) = match WebClient::get(rel) {
+            Some(file) => (rel, file),
+            None if !rel.contains('.') => ("index.html", WebClient::get("index.html")?),
+            None => return None,
+        };
+        let mime = HeaderValue::from_str(file.metadata.mimetype()).ok()?;
+        let mut res = Response::new(Body::from(file.data.into_owned()));
+        res.headers_mut().insert(CONTENT_TYPE, mime);
+        res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache_for(name)));
+        Some(res)
+    }
+}
+
+#[cfg(not(feature = "web"))]
+mod embedded {
+    use hyper::Response;
+
+    use super::Body;
+
+    /// Built without the `web` feature: nothing is embedded.
+    pub(super) fn serve(_rel: &str) -> Option<Response<Body>> {
+        None
     }
 }
 
