@@ -8,12 +8,13 @@ DATA_DIR ?= ./data
 
 GENERATED_TS = web/src/core/protocol/generated
 
-## Build and start the server on http://$(BIND) with the embedded SQLite store.
-run:
+## Build the web client and the server (which embeds it), and start on
+## http://$(BIND) with the embedded SQLite store.
+run: web-build
 	$(CARGO) run --release -p whisper-server -- --bind $(BIND) --data-dir $(DATA_DIR)
 
 ## Every check and test CI runs.
-test: lint types-check rust-test
+test: lint types-check rust-test web-test web-e2e
 
 lint: fmt-check clippy
 
@@ -45,3 +46,28 @@ bench:
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+## ---- The web client (web/) ----------------------------------------------------
+## Node 20 and npm; the end-to-end tests also need Debian's chromium (/usr/bin/chromium).
+.PHONY: web-build web-test web-e2e
+
+NPM ?= npm
+WEB_DEPS = web/node_modules/.installed
+
+# `npm ci` (which also installs web/tools/eslint-config) when a lock file changed.
+$(WEB_DEPS): web/package-lock.json web/tools/eslint-config/package-lock.json
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(NPM) ci --no-audit --no-fund
+	touch $@
+
+## Type-check and build the client into web/dist (what whisper-server serves at /).
+web-build: $(WEB_DEPS)
+	cd web && $(NPM) run build
+
+## Type-check, lint and unit-test the client (vitest).
+web-test: $(WEB_DEPS)
+	cd web && $(NPM) run typecheck && $(NPM) run lint && $(NPM) test
+
+## End-to-end tests in headless Chromium against a real whisper-server.
+web-e2e: web-build
+	$(CARGO) build -p whisper-server
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(NPM) run e2e

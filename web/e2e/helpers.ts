@@ -1,0 +1,78 @@
+import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where screenshots go: `web/test-results/screenshots` (kept apart from Playwright's own output). */
+export const screenshotDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'screenshots');
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const file = path.join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+export interface Person {
+  context: BrowserContext;
+  page: Page;
+  name: string;
+  /** Every alert/confirm/prompt the page tried to open. */
+  dialogs: string[];
+}
+
+/** A new browser profile that opens WhisperChat and picks `name` on the first visit. */
+export async function join(
+  browser: Browser,
+  baseURL: string,
+  name: string,
+  options: { colorScheme?: 'light' | 'dark'; room?: string } = {},
+): Promise<Person> {
+  const context = await browser.newContext({ baseURL, colorScheme: options.colorScheme ?? 'light' });
+  const page = await context.newPage();
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await page.goto(`/chat/${options.room ?? 'lobby'}`);
+  const prompt = page.getByRole('dialog', { name: 'Welcome to WhisperChat' });
+  await prompt.getByRole('textbox', { name: 'Display name' }).fill(name);
+  await prompt.getByRole('button', { name: 'Start chatting' }).click();
+  await expectOnline(page);
+  return { context, page, name, dialogs };
+}
+
+export function status(page: Page) {
+  return page.getByTestId('connection-status').first();
+}
+
+export async function expectOnline(page: Page): Promise<void> {
+  await expect(status(page)).toHaveAttribute('data-state', 'online', { timeout: 45_000 });
+}
+
+export function composer(page: Page, room = 'lobby') {
+  return page.getByRole('textbox', { name: `Message #${room}` });
+}
+
+export async function send(page: Page, text: string, room = 'lobby'): Promise<void> {
+  const box = composer(page, room);
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** The message rows whose content is exactly `text`. */
+export function messagesWithText(page: Page, text: string) {
+  return page.getByTestId('message').filter({
+    has: page.getByTestId('message-content').getByText(text, { exact: true }),
+  });
+}
+
+export function presence(page: Page) {
+  return page.getByTestId('presence');
+}
+
+/** The identity the page keeps in localStorage. */
+export async function storedIdentity(page: Page): Promise<{ userId: string | null; token: string | null; name: string | null }> {
+  return page.evaluate(() => JSON.parse(localStorage.getItem('whisperchat.identity') ?? '{}'));
+}

@@ -1,0 +1,29 @@
+import { Navigate, Route, Routes } from 'react-router';
+import { AppShell } from './components/AppShell';
+import type { ChatClient } from './core/chat';
+import { ChatProvider, useChatSnapshot } from './hooks/use-chat';
+import { Home } from './pages/Home';
+import { NotFound } from './pages/NotFound';
+import { WhisperChat } from './pages/WhisperChat';
+
+/** The routes, under the app shell. The router itself comes from the caller (browser or memory). */
+export function App({ client }: { client: ChatClient }) {
+  return (
+    <ChatProvider client={client}>
+      <Routes>
+        <Route element={<AppShell />}>
+          <Route index element={<Home />} />
+          <Route path="chat" element={<ChatIndex />} />
+          <Route path="chat/*" element={<WhisperChat />} />
+          <Route path="*" element={<NotFound />} />
+        </Route>
+      </Routes>
+    </ChatProvider>
+  );
+}
+
+/** `/chat` opens the room you were in, or the first one. */
+function ChatIndex() {
+  const { currentRoom, myRooms } = useChatSnapshot();
+  return <Navigate to={`/chat/${currentRoom ?? myRooms[0] ?? 'lobby'}`} replace />;
+}

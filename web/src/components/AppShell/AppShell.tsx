@@ -1,0 +1,158 @@
+import { useEffect } from 'react';
+import { NavLink, Outlet } from 'react-router';
+import { useChatClient, useChatSnapshot } from '../../hooks/use-chat';
+import { Avatar } from '../Avatar';
+import { ConnectionBadge } from '../ConnectionBadge';
+import { Icon, type IconName } from '../Icon';
+import { ThemeToggle } from '../ThemeToggle';
+
+/** The app frame: a header, the main navigation (a rail on wide screens, a tab bar on phones), the page. */
+export function AppShell() {
+  const client = useChatClient();
+  const snapshot = useChatSnapshot();
+  const unread = Object.values(snapshot.rooms).reduce((n, r) => n + r.unread, 0);
+  const { identity } = snapshot;
+  const named = Boolean(identity.name);
+
+  // Connect once the user has a name (the chat page asks for it); stay connected
+  // on every page, so unread counts keep coming.
+  useEffect(() => {
+    if (named) client.start();
+  }, [client, named]);
+
+  return (
+    <div className="flex h-dvh flex-col bg-white text-zinc-900 dark:bg-zinc-900 dark:text-zinc-100">
+      <header className="flex h-14 shrink-0 items-center gap-3 border-b border-zinc-200 bg-white px-4 dark:border-zinc-800 dark:bg-zinc-950">
+        <NavLink to="/" className="flex items-center gap-2.5" aria-label="WhisperChat home">
+          <Logo />
+          <span className="text-[17px] font-bold tracking-tight">
+            Whisper<span className="text-indigo-600 dark:text-indigo-400">Chat</span>
+          </span>
+        </NavLink>
+        <div className="flex-1" />
+        <ConnectionBadge />
+        <ThemeToggle />
+        {identity.name && (
+          <div className="hidden items-center gap-2 border-l border-zinc-200 pl-3 sm:flex dark:border-zinc-800">
+            <Avatar name={identity.name} userId={identity.userId ?? ''} size="sm" />
+            <span className="max-w-40 truncate text-sm font-medium">{identity.name}</span>
+          </div>
+        )}
+      </header>
+      <div className="flex min-h-0 flex-1">
+        <nav
+          aria-label="Main"
+          className="hidden w-[76px] shrink-0 flex-col items-center gap-1 border-r border-zinc-200 bg-zinc-50 py-3 md:flex dark:border-zinc-800 dark:bg-zinc-950"
+        >
+          <RailLink to="/" icon="home" label="Home" end />
+          <RailLink to="/chat" icon="chat" label="WhisperChat" badge={unread} />
+        </nav>
+        <main className="flex min-w-0 flex-1 flex-col">
+          <Outlet />
+        </main>
+      </div>
+      <nav
+        aria-label="Main (mobile)"
+        className="flex shrink-0 border-t border-zinc-200 bg-white md:hidden dark:border-zinc-800 dark:bg-zinc-950"
+      >
+        <TabLink to="/" icon="home" label="Home" end />
+        <TabLink to="/chat" icon="chat" label="WhisperChat" badge={unread} />
+      </nav>
+    </div>
+  );
+}
+
+function Logo() {
+  return (
+    <span className="flex size-8 items-center justify-center rounded-lg bg-indigo-600 text-white shadow-md shadow-indigo-600/25">
+      <svg viewBox="0 0 24 24" className="size-[18px]" fill="currentColor" aria-hidden="true">
+        <path d="M4 6.5A2.5 2.5 0 0 1 6.5 4h11A2.5 2.5 0 0 1 20 6.5v7a2.5 2.5 0 0 1-2.5 2.5H11l-4.6 3.7c-.4.3-.9 0-.9-.4V16A1.5 1.5 0 0 1 4 14.5z" />
+      </svg>
+    </span>
+  );
+}
+
+function Badge({ count }: { count: number }) {
+  if (count <= 0) return null;
+  return (
+    <span className="absolute -top-1 -right-1 min-w-[18px] rounded-full bg-rose-500 px-1 text-center text-[10px] leading-[18px] font-bold text-white ring-2 ring-zinc-50 dark:ring-zinc-950">
+      {count > 99 ? '99+' : count}
+    </span>
+  );
+}
+
+function RailLink({
+  to,
+  icon,
+  label,
+  badge = 0,
+  end,
+}: {
+  to: string;
+  icon: IconName;
+  label: string;
+  badge?: number;
+  end?: boolean;
+}) {
+  return (
+    <NavLink
+      to={to}
+      end={end}
+      className={({ isActive }) =>
+        `group flex w-16 flex-col items-center gap-1 rounded-xl py-2 text-[10.5px] font-medium transition ${
+          isActive
+            ? 'text-indigo-700 dark:text-indigo-300'
+            : 'text-zinc-500 hover:text-zinc-900 dark:text-zinc-400 dark:hover:text-zinc-100'
+        }`
+      }
+    >
+      {({ isActive }) => (
+        <>
+          <span
+            className={`relative flex size-10 items-center justify-center rounded-xl transition ${
+              isActive
+                ? 'bg-indigo-100 dark:bg-indigo-500/20'
+                : 'group-hover:bg-zinc-200/70 dark:group-hover:bg-zinc-800'
+            }`}
+          >
+            <Icon name={icon} />
+            <Badge count={badge} />
+          </span>
+          {label}
+        </>
+      )}
+    </NavLink>
+  );
+}
+
+function TabLink({
+  to,
+  icon,
+  label,
+  badge = 0,
+  end,
+}: {
+  to: string;
+  icon: IconName;
+  label: string;
+  badge?: number;
+  end?: boolean;
+}) {
+  return (
+    <NavLink
+      to={to}
+      end={end}
+      className={({ isActive }) =>
+        `flex flex-1 flex-col items-center gap-0.5 py-2 text-[11px] font-medium ${
+          isActive ? 'text-indigo-600 dark:text-indigo-400' : 'text-zinc-500 dark:text-zinc-400'
+        }`
+      }
+    >
+      <span className="relative">
+        <Icon name={icon} />
+        <Badge count={badge} />
+      </span>
+      {label}
+    </NavLink>
+  );
+}

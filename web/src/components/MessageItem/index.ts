@@ -1,0 +1,1 @@
+export { MessageItem } from './MessageItem';

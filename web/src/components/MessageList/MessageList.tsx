@@ -1,0 +1,214 @@
+import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import type { ChatMessage } from '../../core/chat';
+import { dayKey, dayLabel } from '../../lib/format';
+import { Icon } from '../Icon';
+import { MessageItem } from '../MessageItem';
+
+/** Messages closer than this, by the same person, share one header. */
+const GROUP_MS = 5 * 60 * 1000;
+/** How near the bottom (px) still counts as "at the bottom". */
+const STICKY_PX = 120;
+
+export function isContinuation(prev: ChatMessage | undefined, msg: ChatMessage): boolean {
+  if (!prev || prev.userId !== msg.userId || prev.name !== msg.name) return false;
+  if (prev.status === 'failed') return false;
+  if (dayKey(prev.createdAt) !== dayKey(msg.createdAt)) return false;
+  const gap = new Date(msg.createdAt).getTime() - new Date(prev.createdAt).getTime();
+  return gap >= 0 && gap < GROUP_MS;
+}
+
+/**
+ * The scrolling list of a room's messages: sticks to the bottom while you are
+ * there, keeps your place when older pages load above, and reads older pages
+ * when you scroll to the top.
+ */
+export function MessageList({
+  room,
+  messages,
+  hasMoreBefore,
+  loadingOlder,
+  loading,
+  onLoadOlder,
+  onRetry,
+  onDiscard,
+}: {
+  room: string;
+  messages: readonly ChatMessage[];
+  hasMoreBefore: boolean;
+  loadingOlder: boolean;
+  loading: boolean;
+  onLoadOlder: () => void;
+  onRetry: (clientId: string) => void;
+  onDiscard: (clientId: string) => void;
+}) {
+  const scroller = useRef<HTMLDivElement>(null);
+  const atBottom = useRef(true);
+  const previous = useRef<{ room: string; first: string | undefined; last: string | undefined; height: number }>(
+    { room: '', first: undefined, last: undefined, height: 0 },
+  );
+  const [showJump, setShowJump] = useState(false);
+
+  const scrollToBottom = useCallback(() => {
+    const el = scroller.current;
+    if (el) el.scrollTop = el.scrollHeight;
+    atBottom.current = true;
+    setShowJump(false);
+  }, []);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const first = messages[0]?.key;
+    const lastMsg = messages.at(-1);
+    const last = lastMsg?.key;
+    const prev = previous.current;
+    if (prev.room !== room) {
+      el.scrollTop = el.scrollHeight;
+      atBottom.current = true;
+      setShowJump(false);
+    } else if (first !== prev.first && last === prev.last && prev.first !== undefined) {
+      // Older messages were added above: keep what the reader was looking at in place.
+      el.scrollTop += el.scrollHeight - prev.height;
+    } else if (last !== prev.last) {
+      if (atBottom.current || lastMsg?.own) {
+        el.scrollTop = el.scrollHeight;
+        atBottom.current = true;
+        setShowJump(false);
+      } else {
+        setShowJump(true);
+      }
+    } else if (atBottom.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+    previous.current = { room, first, last, height: el.scrollHeight };
+  }, [messages, room]);
+
+  // A short history does not fill the pane, so nobody can scroll up: read on.
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || !hasMoreBefore || loadingOlder) return;
+    if (el.scrollHeight <= el.clientHeight + 40 && messages.length > 0) onLoadOlder();
+  }, [hasMoreBefore, loadingOlder, messages.length, onLoadOlder]);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (!el) return;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICKY_PX;
+    if (atBottom.current) setShowJump(false);
+    if (el.scrollTop < 200 && hasMoreBefore && !loadingOlder) onLoadOlder();
+  };
+
+  return (
+    <div className="relative min-h-0 flex-1">
+      <div
+        ref={scroller}
+        onScroll={onScroll}
+        data-testid="message-scroller"
+        className="h-full overflow-y-auto overscroll-contain"
+      >
+        {loading ? (
+          <LoadingRows />
+        ) : messages.length === 0 ? (
+          <EmptyRoom room={room} />
+        ) : (
+          <ol aria-label={`Messages in ${room}`} className="flex min-h-full flex-col justify-end pb-3">
+            <li aria-hidden={!loadingOlder} className="flex justify-center py-3">
+              {loadingOlder ? (
+                <span className="text-xs text-zinc-400">Loading older messages…</span>
+              ) : hasMoreBefore ? (
+                <button
+                  type="button"
+                  onClick={onLoadOlder}
+                  className="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400"
+                >
+                  Load older messages
+                </button>
+              ) : (
+                <RoomStart room={room} />
+              )}
+            </li>
+            {messages.map((msg, i) => {
+              const prev = messages[i - 1];
+              const newDay = !prev || dayKey(prev.createdAt) !== dayKey(msg.createdAt);
+              return (
+                <Fragment key={msg.key}>
+                  {newDay && <DaySeparator iso={msg.createdAt} />}
+                  <MessageItem
+                    message={msg}
+                    continued={!newDay && isContinuation(prev, msg)}
+                    onRetry={onRetry}
+                    onDiscard={onDiscard}
+                  />
+                </Fragment>
+              );
+            })}
+          </ol>
+        )}
+      </div>
+      {showJump && (
+        <button
+          type="button"
+          onClick={scrollToBottom}
+          className="absolute bottom-3 left-1/2 inline-flex -translate-x-1/2 items-center gap-1.5 rounded-full bg-indigo-600 px-3.5 py-1.5 text-xs font-semibold text-white shadow-lg shadow-indigo-600/30 hover:bg-indigo-500"
+        >
+          <Icon name="arrowDown" className="size-3.5" />
+          New messages
+        </button>
+      )}
+    </div>
+  );
+}
+
+function DaySeparator({ iso }: { iso: string }) {
+  return (
+    <li role="separator" className="relative my-3 flex items-center px-6" aria-label={dayLabel(iso)}>
+      <span className="h-px flex-1 bg-zinc-200 dark:bg-zinc-800" />
+      <span className="mx-3 rounded-full border border-zinc-200 bg-white px-3 py-0.5 text-[11px] font-semibold text-zinc-500 dark:border-zinc-800 dark:bg-zinc-900 dark:text-zinc-400">
+        {dayLabel(iso)}
+      </span>
+      <span className="h-px flex-1 bg-zinc-200 dark:bg-zinc-800" />
+    </li>
+  );
+}
+
+function RoomStart({ room }: { room: string }) {
+  return (
+    <div className="w-full px-6 pt-4 pb-2">
+      <div className="flex size-12 items-center justify-center rounded-2xl bg-indigo-50 text-indigo-600 dark:bg-indigo-500/10 dark:text-indigo-400">
+        <Icon name="hash" className="size-6" />
+      </div>
+      <p className="mt-3 text-lg font-bold text-zinc-900 dark:text-zinc-50">Welcome to #{room}</p>
+      <p className="text-sm text-zinc-500 dark:text-zinc-400">This is the very beginning of the room.</p>
+    </div>
+  );
+}
+
+function EmptyRoom({ room }: { room: string }) {
+  return (
+    <div className="flex h-full flex-col items-center justify-center px-6 text-center">
+      <div className="flex size-16 items-center justify-center rounded-2xl bg-indigo-50 text-indigo-600 dark:bg-indigo-500/10 dark:text-indigo-400">
+        <Icon name="chat" className="size-8" />
+      </div>
+      <p className="mt-4 text-lg font-semibold text-zinc-900 dark:text-zinc-50">No messages in #{room} yet</p>
+      <p className="mt-1 max-w-sm text-sm text-zinc-500 dark:text-zinc-400">
+        Be the first to say something. Everyone in the room sees it the moment you press Enter.
+      </p>
+    </div>
+  );
+}
+
+function LoadingRows() {
+  return (
+    <div aria-label="Loading messages" className="flex h-full flex-col justify-end gap-5 px-6 pb-6">
+      {[60, 80, 45, 70].map((w, i) => (
+        <div key={i} className="flex animate-pulse gap-3">
+          <div className="size-9 rounded-lg bg-zinc-200 dark:bg-zinc-800" />
+          <div className="flex-1 space-y-2 pt-1">
+            <div className="h-3 w-28 rounded bg-zinc-200 dark:bg-zinc-800" />
+            <div className="h-3 rounded bg-zinc-100 dark:bg-zinc-800/60" style={{ width: `${w}%` }} />
+          </div>
+        </div>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,113 @@
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { checkDisplayName } from '../../core/protocol';
+
+/**
+ * Asks for a display name: on the first visit (no way to dismiss it), or to
+ * change it (with Cancel).
+ */
+export function NamePrompt({
+  initial = '',
+  onSubmit,
+  onCancel,
+}: {
+  initial?: string;
+  onSubmit: (name: string) => { ok: true } | { ok: false; reason: string };
+  onCancel?: () => void;
+}) {
+  const [value, setValue] = useState(initial);
+  const [error, setError] = useState<string | null>(null);
+  const input = useRef<HTMLInputElement>(null);
+  const titleId = useId();
+  const errorId = useId();
+  const firstVisit = !onCancel;
+
+  useEffect(() => {
+    input.current?.focus();
+    input.current?.select();
+  }, []);
+
+  useEffect(() => {
+    if (!onCancel) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') onCancel();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onCancel]);
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const checked = checkDisplayName(value);
+    if (!checked.ok) {
+      setError(checked.reason);
+      return;
+    }
+    const result = onSubmit(checked.name);
+    if (!result.ok) setError(result.reason);
+  };
+
+  return (
+    <div className="fixed inset-0 z-50 flex items-center justify-center bg-zinc-950/40 p-4 backdrop-blur-sm">
+      <form
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby={titleId}
+        onSubmit={submit}
+        className="w-full max-w-sm rounded-2xl bg-white p-6 shadow-2xl ring-1 ring-zinc-900/5 dark:bg-zinc-900 dark:ring-white/10"
+      >
+        <div className="mb-5 flex size-11 items-center justify-center rounded-xl bg-indigo-600 text-white shadow-lg shadow-indigo-600/30">
+          <svg viewBox="0 0 24 24" className="size-6" fill="currentColor" aria-hidden="true">
+            <path d="M4 6.5A2.5 2.5 0 0 1 6.5 4h11A2.5 2.5 0 0 1 20 6.5v7a2.5 2.5 0 0 1-2.5 2.5H11l-4.6 3.7c-.4.3-.9 0-.9-.4V16A1.5 1.5 0 0 1 4 14.5z" />
+          </svg>
+        </div>
+        <h2 id={titleId} className="text-lg font-semibold text-zinc-900 dark:text-zinc-50">
+          {firstVisit ? 'Welcome to WhisperChat' : 'Change your display name'}
+        </h2>
+        <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
+          {firstVisit
+            ? 'Pick a display name so people know who they are talking to. You can change it later.'
+            : 'Everyone in your rooms will see the new name.'}
+        </p>
+        <label className="mt-5 block text-sm font-medium text-zinc-700 dark:text-zinc-300">
+          Display name
+          <input
+            ref={input}
+            value={value}
+            onChange={(e) => {
+              setValue(e.target.value);
+              setError(null);
+            }}
+            maxLength={64}
+            autoComplete="nickname"
+            placeholder="e.g. Ada Lovelace"
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? errorId : undefined}
+            className="mt-1.5 block w-full rounded-lg border-0 bg-white px-3 py-2 text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-400 focus:ring-2 focus:ring-indigo-600 focus:outline-none dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700 dark:focus:ring-indigo-500"
+          />
+        </label>
+        {error && (
+          <p id={errorId} className="mt-2 text-sm text-rose-600 dark:text-rose-400">
+            {error}
+          </p>
+        )}
+        <div className="mt-6 flex justify-end gap-2">
+          {onCancel && (
+            <button
+              type="button"
+              onClick={onCancel}
+              className="rounded-lg px-3.5 py-2 text-sm font-medium text-zinc-700 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
+            >
+              Cancel
+            </button>
+          )}
+          <button
+            type="submit"
+            className="rounded-lg bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-500 focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600"
+          >
+            {firstVisit ? 'Start chatting' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </div>
+  );
+}

@@ -1,0 +1,1 @@
+export { RoomSidebar, groupRooms } from './RoomSidebar';

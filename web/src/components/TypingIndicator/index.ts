@@ -1,0 +1,1 @@
+export { TypingIndicator, typingText } from './TypingIndicator';

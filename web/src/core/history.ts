@@ -1,0 +1,87 @@
+/**
+ * The HTTP API: history pages (`GET /v1/chat/messages`) and the room directory
+ * (`GET /v1/rooms`), SPEC §4 and docs/protocol.md §11.
+ */
+import type { HistoryPage, HttpError, RoomList } from './protocol';
+
+export interface HistoryQuery {
+  room: string;
+  /** The last `limit` messages with a smaller seq. */
+  beforeSeq?: number;
+  /** The first `limit` messages with a larger seq (`0` pages from the start). */
+  afterSeq?: number;
+  /** 1..=500; the server's default is 50. */
+  limit?: number;
+}
+
+/** A refused or failed request, with the server's code when it sent one. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export type Fetch = typeof fetch;
+
+export class HistoryApi {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: Fetch;
+
+  /** `baseUrl` is the server's origin (`http://127.0.0.1:8080`), or `''` for the page's own. */
+  constructor(baseUrl = '', fetchImpl?: Fetch) {
+    this.baseUrl = baseUrl.replace(/\/$/, '');
+    // Looked up per call, so tests can stub the global after construction.
+    this.fetchImpl = fetchImpl ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** One page of a room's history, oldest first. */
+  async messages(query: HistoryQuery, signal?: AbortSignal): Promise<HistoryPage> {
+    const params = new URLSearchParams({ room: query.room });
+    if (query.beforeSeq !== undefined) params.set('before_seq', String(query.beforeSeq));
+    if (query.afterSeq !== undefined) params.set('after_seq', String(query.afterSeq));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const page = await this.get<HistoryPage>(`/v1/chat/messages?${params.toString()}`, signal);
+    if (!Array.isArray(page.data)) throw new ApiError(0, 'bad_response', 'the history page has no data');
+    return page;
+  }
+
+  /** The rooms that have history, with how many people are online in each. */
+  async rooms(signal?: AbortSignal): Promise<RoomList> {
+    const list = await this.get<RoomList>('/v1/rooms', signal);
+    if (!Array.isArray(list.rooms)) throw new ApiError(0, 'bad_response', 'the room list has no rooms');
+    return list;
+  }
+
+  /** Whether the server answers at all (used to tell a refused token from a server that is down). */
+  async reachable(): Promise<boolean> {
+    try {
+      const res = await this.fetchImpl(`${this.baseUrl}/healthz`, { cache: 'no-store' });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  private async get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(`${this.baseUrl}${path}`, {
+        headers: { Accept: 'application/json' },
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', e instanceof Error ? e.message : 'the server could not be reached');
+    }
+    if (!res.ok) {
+      const body = (await res.json().catch(() => null)) as Partial<HttpError> | null;
+      throw new ApiError(res.status, body?.error?.code ?? 'http_error', body?.error?.message ?? `HTTP ${res.status}`);
+    }
+    return (await res.json()) as T;
+  }
+}

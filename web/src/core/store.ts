@@ -1,0 +1,214 @@
+/**
+ * What the client keeps in the browser between visits, in IndexedDB: per room,
+ * the recent messages and where they end (so a reload shows them before the
+ * network answers); the draft being typed in each room; and the outbox of
+ * messages not yet acknowledged (so a reload does not lose them).
+ *
+ * `MemoryStore` has the same interface for tests and for browsers without
+ * IndexedDB (private modes that refuse it); nothing then survives a reload.
+ */
+import type { Message } from './protocol';
+
+/** A room's cached tail: messages with consecutive seqs ending at `contiguousSeq`. */
+export interface RoomCache {
+  room: string;
+  epoch: number;
+  contiguousSeq: number;
+  /** The highest seq the user has seen in this room. */
+  readSeq: number;
+  messages: Message[];
+}
+
+/** A message sent but not acknowledged yet. */
+export interface OutboxRecord {
+  client_id: string;
+  room: string;
+  content: string;
+  /** When it was written, by the browser's clock (for display until the server's arrives). */
+  created_at: string;
+  status: 'sending' | 'failed';
+  error?: string;
+}
+
+export interface LocalSnapshot {
+  rooms: RoomCache[];
+  drafts: Record<string, string>;
+  outbox: OutboxRecord[];
+}
+
+export interface LocalStore {
+  load(): Promise<LocalSnapshot>;
+  saveRoom(cache: RoomCache): Promise<void>;
+  deleteRoom(room: string): Promise<void>;
+  /** An empty draft is deleted. */
+  saveDraft(room: string, text: string): Promise<void>;
+  saveOutbox(record: OutboxRecord): Promise<void>;
+  deleteOutbox(clientId: string): Promise<void>;
+}
+
+export class MemoryStore implements LocalStore {
+  readonly rooms = new Map<string, RoomCache>();
+  readonly drafts = new Map<string, string>();
+  readonly outbox = new Map<string, OutboxRecord>();
+
+  load(): Promise<LocalSnapshot> {
+    return Promise.resolve({
+      rooms: [...this.rooms.values()].map((r) => structuredClone(r)),
+      drafts: Object.fromEntries(this.drafts),
+      outbox: [...this.outbox.values()].map((o) => ({ ...o })),
+    });
+  }
+
+  saveRoom(cache: RoomCache): Promise<void> {
+    this.rooms.set(cache.room, structuredClone(cache));
+    return Promise.resolve();
+  }
+
+  deleteRoom(room: string): Promise<void> {
+    this.rooms.delete(room);
+    return Promise.resolve();
+  }
+
+  saveDraft(room: string, text: string): Promise<void> {
+    if (text) this.drafts.set(room, text);
+    else this.drafts.delete(room);
+    return Promise.resolve();
+  }
+
+  saveOutbox(record: OutboxRecord): Promise<void> {
+    this.outbox.set(record.client_id, { ...record });
+    return Promise.resolve();
+  }
+
+  deleteOutbox(clientId: string): Promise<void> {
+    this.outbox.delete(clientId);
+    return Promise.resolve();
+  }
+}
+
+const DB_NAME = 'whisperchat';
+const DB_VERSION = 1;
+type StoreName = 'rooms' | 'drafts' | 'outbox';
+
+function promisify<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error ?? new Error('IndexedDB request failed'));
+  });
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+    tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+  });
+}
+
+export class IndexedDbStore implements LocalStore {
+  private readonly db: IDBDatabase;
+
+  private constructor(db: IDBDatabase) {
+    this.db = db;
+  }
+
+  static async open(factory: IDBFactory = indexedDB, name = DB_NAME): Promise<IndexedDbStore> {
+    const request = factory.open(name, DB_VERSION);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      if (!db.objectStoreNames.contains('rooms')) db.createObjectStore('rooms', { keyPath: 'room' });
+      if (!db.objectStoreNames.contains('drafts')) db.createObjectStore('drafts', { keyPath: 'room' });
+      if (!db.objectStoreNames.contains('outbox')) db.createObjectStore('outbox', { keyPath: 'client_id' });
+    };
+    const db = await promisify(request);
+    // Another tab upgrading the schema: let it, this tab reloads into the new one.
+    db.onversionchange = () => db.close();
+    return new IndexedDbStore(db);
+  }
+
+  async load(): Promise<LocalSnapshot> {
+    const tx = this.db.transaction(['rooms', 'drafts', 'outbox'], 'readonly');
+    const [rooms, drafts, outbox] = await Promise.all([
+      promisify(tx.objectStore('rooms').getAll() as IDBRequest<RoomCache[]>),
+      promisify(tx.objectStore('drafts').getAll() as IDBRequest<{ room: string; text: string }[]>),
+      promisify(tx.objectStore('outbox').getAll() as IDBRequest<OutboxRecord[]>),
+    ]);
+    return {
+      rooms,
+      drafts: Object.fromEntries(drafts.map((d) => [d.room, d.text])),
+      outbox: outbox.sort((a, b) => a.created_at.localeCompare(b.created_at)),
+    };
+  }
+
+  saveRoom(cache: RoomCache): Promise<void> {
+    return this.write('rooms', (s) => s.put(cache));
+  }
+
+  deleteRoom(room: string): Promise<void> {
+    return this.write('rooms', (s) => s.delete(room));
+  }
+
+  saveDraft(room: string, text: string): Promise<void> {
+    return this.write('drafts', (s) => (text ? s.put({ room, text }) : s.delete(room)));
+  }
+
+  saveOutbox(record: OutboxRecord): Promise<void> {
+    return this.write('outbox', (s) => s.put(record));
+  }
+
+  deleteOutbox(clientId: string): Promise<void> {
+    return this.write('outbox', (s) => s.delete(clientId));
+  }
+
+  private write(store: StoreName, op: (s: IDBObjectStore) => IDBRequest): Promise<void> {
+    const tx = this.db.transaction(store, 'readwrite');
+    op(tx.objectStore(store));
+    return done(tx);
+  }
+}
+
+/** IndexedDB when the browser allows it, memory otherwise. */
+export async function openLocalStore(): Promise<LocalStore> {
+  if (typeof indexedDB === 'undefined') return new MemoryStore();
+  try {
+    return await IndexedDbStore.open(indexedDB);
+  } catch {
+    return new MemoryStore();
+  }
+}
+
+/**
+ * A store that is still opening: calls wait for it. Lets the app construct its
+ * `ChatClient` synchronously while IndexedDB opens.
+ */
+export class DeferredStore implements LocalStore {
+  private readonly store: Promise<LocalStore>;
+
+  constructor(store: Promise<LocalStore>) {
+    this.store = store;
+  }
+
+  load(): Promise<LocalSnapshot> {
+    return this.store.then((s) => s.load());
+  }
+
+  saveRoom(cache: RoomCache): Promise<void> {
+    return this.store.then((s) => s.saveRoom(cache));
+  }
+
+  deleteRoom(room: string): Promise<void> {
+    return this.store.then((s) => s.deleteRoom(room));
+  }
+
+  saveDraft(room: string, text: string): Promise<void> {
+    return this.store.then((s) => s.saveDraft(room, text));
+  }
+
+  saveOutbox(record: OutboxRecord): Promise<void> {
+    return this.store.then((s) => s.saveOutbox(record));
+  }
+
+  deleteOutbox(clientId: string): Promise<void> {
+    return this.store.then((s) => s.deleteOutbox(clientId));
+  }
+}

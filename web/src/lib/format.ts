@@ -1,0 +1,83 @@
+/** Display helpers: times, day labels, initials and avatar colours. */
+
+/** `14:05` in the user's locale. */
+export function formatTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return d.toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
+}
+
+/** The full date and time, for tooltips. */
+export function formatFull(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+}
+
+/** The local day of a timestamp, `2026-11-22`, for grouping. */
+export function dayKey(iso: string): string {
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+/** "Today", "Yesterday", or "Monday, November 20". */
+export function dayLabel(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  const start = (x: Date) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
+  const days = Math.round((start(now) - start(d)) / 86_400_000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  return d.toLocaleDateString(undefined, {
+    weekday: 'long',
+    month: 'long',
+    day: 'numeric',
+    ...(d.getFullYear() !== now.getFullYear() ? { year: 'numeric' } : {}),
+  });
+}
+
+/** Up to two letters for an avatar: "Ada Lovelace" → "AL", "guest-1a0b" → "G1". */
+export function initials(name: string): string {
+  const words = name
+    .trim()
+    .split(/[\s\-_.]+/)
+    .filter(Boolean);
+  const letters = words.length > 1 ? [words[0], words[1]] : [words[0]];
+  const text = letters
+    .map((w) => (w ? [...w][0] ?? '' : ''))
+    .join('')
+    .toUpperCase();
+  return text || '?';
+}
+
+const AVATAR_COLORS = [
+  'bg-rose-500',
+  'bg-orange-500',
+  'bg-amber-500',
+  'bg-lime-600',
+  'bg-emerald-500',
+  'bg-teal-500',
+  'bg-cyan-600',
+  'bg-sky-500',
+  'bg-indigo-500',
+  'bg-violet-500',
+  'bg-fuchsia-500',
+  'bg-pink-500',
+];
+
+/** A stable colour class for a user. */
+export function avatarColor(key: string): string {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
+  return AVATAR_COLORS[h % AVATAR_COLORS.length] ?? 'bg-indigo-500';
+}
+
+/** "just now", "5 min ago", "3 h ago", or a date. */
+export function relativeTime(iso: string, now = Date.now()): string {
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return '';
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(t).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+}
