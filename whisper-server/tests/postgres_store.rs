@@ -10,10 +10,12 @@ mod support;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use support::pg::{TestDb, fresh_database};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
@@ -293,7 +295,7 @@ async fn recovers_after_the_database_was_unreachable() {
     let user = UserId::random();
     store.append(vec![draft(&lobby, user, "before", Some("c0"))]).await.expect("append");
 
-    proxy.set_up(false).await;
+    proxy.set(Mode::Down).await;
     for i in 0..3 {
         let start = Instant::now();
         let outcome = tokio::time::timeout(
@@ -309,7 +311,7 @@ async fn recovers_after_the_database_was_unreachable() {
         assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
     }
 
-    proxy.set_up(true).await;
+    proxy.set(Mode::Up).await;
     let stored = store.append(vec![draft(&lobby, user, "back", Some("c1"))]).await.expect("works once it is back");
     assert_eq!(stored[0].seq, Seq(2), "nothing was stored while down");
     store.ping().await.expect("ping");
@@ -318,11 +320,56 @@ async fn recovers_after_the_database_was_unreachable() {
     assert_eq!(all.len(), 2);
 }
 
-/// A TCP proxy to the test server that can be switched off: while off it
-/// refuses new connections and has cut every open one.
+/// The database stops answering without closing anything (a hung server, a
+/// network partition): an append gives up with `Unavailable` within the
+/// store's statement timeout instead of hanging, and once the database
+/// answers again the store works without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gives_up_on_a_database_that_stopped_answering() {
+    let Some(db) = fresh_database().await else { return };
+    let proxy = Proxy::start(&db).await;
+    let store = PostgresStore::connect(&proxy.url).await.expect("connect through the proxy");
+    let lobby = room("lobby");
+    let user = UserId::random();
+    store.append(vec![draft(&lobby, user, "before", Some("c0"))]).await.expect("append");
+
+    proxy.set(Mode::Stalled).await;
+    let start = Instant::now();
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(30), store.append(vec![draft(&lobby, user, "stalled", Some("c1"))]))
+            .await
+            .expect("an append never hangs");
+    assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "stalled: must be Unavailable, got {outcome:?}");
+    assert!(start.elapsed() < Duration::from_secs(20), "gave up after {:?}", start.elapsed());
+
+    proxy.set(Mode::Up).await;
+    // The stalled statement may have reached the server once the proxy let
+    // it through: the resend of c1 then returns it, stored once.
+    let stored = store.append(vec![draft(&lobby, user, "stalled", Some("c1"))]).await.expect("works once it answers");
+    let again = store.append(vec![draft(&lobby, user, "after", Some("c2"))]).await.expect("append");
+    assert_eq!(again[0].seq, stored[0].seq.next());
+    let all = history(&store, &lobby).await;
+    assert_gap_free(&all, "lobby");
+    assert_eq!(all.len(), 3);
+}
+
+/// What the proxy does with traffic.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Mode {
+    /// Forwards everything.
+    Up = 0,
+    /// Refuses new connections; open ones were cut when it went down.
+    Down = 1,
+    /// Accepts connections and holds every byte, as a hung server or a
+    /// network partition would: nobody hears back.
+    Stalled = 2,
+}
+
+/// A TCP proxy to the test server that can be switched off or stalled.
 struct Proxy {
     url: String,
-    up: Arc<AtomicBool>,
+    mode: Arc<AtomicU8>,
     connections: Arc<Mutex<JoinSet<()>>>,
 }
 
@@ -331,7 +378,7 @@ impl Proxy {
         let config = tokio_postgres::Config::from_str(db.url()).expect("valid url");
         let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
             (Some(tokio_postgres::config::Host::Tcp(host)), port) => (host.clone(), port.copied().unwrap_or(5432)),
-            _ => panic!("the proxy test needs a TCP host in WHISPER_TEST_DATABASE_URL"),
+            _ => panic!("the proxy tests need a TCP host in WHISPER_TEST_DATABASE_URL"),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -343,32 +390,51 @@ impl Proxy {
         if let Some(password) = config.get_password() {
             url.push_str(&format!(" password={}", quote(&String::from_utf8_lossy(password))));
         }
-        let up = Arc::new(AtomicBool::new(true));
+        let mode = Arc::new(AtomicU8::new(Mode::Up as u8));
         let connections = Arc::new(Mutex::new(JoinSet::new()));
-        let (flag, open) = (up.clone(), connections.clone());
+        let (shared_mode, open) = (mode.clone(), connections.clone());
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !flag.load(Ordering::SeqCst) {
+            while let Ok((inbound, _)) = listener.accept().await {
+                if shared_mode.load(Ordering::SeqCst) == Mode::Down as u8 {
                     // "Refused": closed before a byte is exchanged.
                     drop(inbound);
                     continue;
                 }
                 let target = format!("{host}:{port}");
+                let mode = shared_mode.clone();
                 open.lock().await.spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
+                    let Ok(outbound) = TcpStream::connect(target).await else { return };
+                    let (client_read, client_write) = inbound.into_split();
+                    let (server_read, server_write) = outbound.into_split();
+                    tokio::join!(pump(client_read, server_write, mode.clone()), pump(server_read, client_write, mode));
                 });
             }
         });
-        Proxy { url, up, connections }
+        Proxy { url, mode, connections }
     }
 
-    async fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
+    async fn set(&self, mode: Mode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+        if mode == Mode::Down {
             // Cut every open connection, as a crashed server would.
             self.connections.lock().await.abort_all();
+        }
+    }
+}
+
+/// Copies one direction of a connection, holding the bytes while stalled.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mode: Arc<AtomicU8>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while mode.load(Ordering::SeqCst) == Mode::Stalled as u8 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
         }
     }
 }

@@ -19,14 +19,21 @@
 //! # Writes: group commit
 //!
 //! Every [`Store::append`] goes to one writer task over a channel. The writer
-//! takes everything queued (up to [`MAX_GROUP_MESSAGES`]) and stores it with a
-//! single statement, which PostgreSQL runs as one transaction: it upserts
-//! every touched room's row, adding the number of new messages to `last_seq`
-//! (`RETURNING last_seq`), and inserts all new messages with seqs derived from
-//! it (`INSERT ... SELECT FROM UNNEST`). The room row stays locked until
-//! commit, so a room's seqs are assigned in commit order and without gaps
-//! across every node. Rooms are upserted in name order, so two nodes never
-//! deadlock on them.
+//! takes everything queued (up to [`MAX_GROUP_MESSAGES`]) as one group and
+//! stores it with a single statement, which PostgreSQL runs as one
+//! transaction: it upserts every touched room's row, adding the number of new
+//! messages to `last_seq` (`RETURNING last_seq`), and inserts all new messages
+//! with seqs derived from it (`INSERT ... SELECT FROM UNNEST`). The room row
+//! stays locked until commit, so a room's seqs are assigned in commit order
+//! and without gaps across every node and connection. Rooms are upserted in
+//! name order, so two transactions never deadlock on them.
+//!
+//! The writer has two connections. The second is used only for a large group
+//! while the first is still committing, so that under heavy load PostgreSQL
+//! starts on the next group while the previous one's reply is still on its way
+//! (see `dispatch`). Two appends in flight at once may thus commit in either
+//! order, as they may on two nodes; appends awaited one after the other are
+//! stored in that order.
 //!
 //! Idempotent resend rests on `UNIQUE (user_id, client_id)`. Resends are
 //! rare, so a group is first stored optimistically, as if none of its client
@@ -45,11 +52,26 @@
 //! # Failures
 //!
 //! Lost connections, timeouts, an administrator shutting the server down and
-//! the like become [`StoreError::Unavailable`], never an acknowledgement; the
-//! writer drops its connection and takes a fresh one from the pool for the
-//! next group, so the store recovers by itself once PostgreSQL is back. Every
-//! wait is bounded (connecting, waiting for the pool, each statement), so a
-//! dead database answers within seconds instead of hanging.
+//! the like become [`StoreError::Unavailable`], never an acknowledgement. A
+//! connection that failed is dropped, not returned to the pool, and the next
+//! request opens a fresh one, so the store recovers by itself once PostgreSQL
+//! is back. Every wait is bounded (connecting, waiting for the pool, each
+//! statement), so a dead database answers within seconds instead of hanging.
+//!
+//! A request is tried once more on a fresh connection when that is safe:
+//! reads always; a group when the connection failed before its statement was
+//! sent, or when every message in it has a client id (the retry then finds
+//! whatever a lost first try committed). Otherwise a statement whose reply
+//! was lost may or may not have committed, and the caller gets
+//! `Unavailable`; a client resending with its client id gets the original
+//! either way.
+//!
+//! # Connections
+//!
+//! [`PostgresStore::connect`] keeps the tables in the connection's default
+//! schema; [`PostgresStore::connect_with_schema`] in a schema of their own
+//! (set as `search_path` on every pooled connection), so that several stores
+//! can share a database, e.g. one per test.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -60,6 +82,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use whisper_core::model::{ClientId, DisplayName, Epoch, Message, MessageId, NewMessage, RoomName, Seq, UserId};
 use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
@@ -68,14 +92,25 @@ use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
 /// parameter arrays; a single larger batch is still committed whole.
 pub const MAX_GROUP_MESSAGES: usize = 2048;
 
-/// Connections in the pool: one is held by the writer, the rest serve reads.
+/// Connections in the pool: [`WRITER_CONNECTIONS`] are held by the writer,
+/// the rest serve reads.
 const POOL_SIZE: usize = 16;
+/// Connections the writer commits groups on; at most this many commits are
+/// in flight at once (see [`dispatch`]).
+const WRITER_CONNECTIONS: usize = 2;
+/// Least messages in a group sent while another group is being committed:
+/// about as many rows as cost PostgreSQL what one commit costs (a round trip
+/// and a WAL flush, ~0.3 ms, against ~10 µs per row), so that an overlapped
+/// commit is not mostly overhead.
+const OVERLAP_MIN_MESSAGES: usize = 32;
 /// How long a request may wait for a pooled connection, or for a new one to
 /// be established or an idle one checked, before the store reports itself
 /// unavailable.
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Connect timeout, when the URL sets none.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Idle time before TCP keep-alive probes start, at most.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 /// Bound on one statement (or one group's statements), measured here rather
 /// than by the server, so that a silently dead connection cannot hang a
 /// caller. Generous: a group commit normally takes milliseconds.
@@ -83,10 +118,11 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Append requests that may wait for the writer; beyond this, `append` waits
 /// for room in the queue (back-pressure).
 const QUEUE_CAPACITY: usize = 4096;
-/// Tries of one group when it keeps colliding with another node's writes.
+/// Tries of one group: the optimistic one, then retries while it keeps
+/// colliding with stored client ids or other nodes' writes.
 const MAX_ATTEMPTS: usize = 5;
 /// Key of the advisory lock that serialises migrations across nodes.
-const MIGRATION_LOCK: i64 = 0x5768_6973_7065_7231; // "Whispr1"
+const MIGRATION_LOCK: i64 = 0x5768_6973_7065_7231; // "Whisper1"
 
 /// The migrations, in order: `(version, SQL)`. Never edit one that shipped;
 /// add the next version instead.
@@ -114,17 +150,23 @@ const MIGRATIONS: &[(i32, &str)] = &[(
     "#,
 )];
 
-/// Columns that [`decode_message`] reads, in its order.
-const MESSAGE_COLUMNS: &str = "room, seq, id, user_id::text, name, content, client_id, created_at";
+/// A page read forward: the first `$4` messages of room `$1` with
+/// `$2 < seq < $3`. Columns as [`decode_message`] reads them.
+const READ_FORWARD_SQL: &str = "SELECT room, seq, id, user_id::text, name, content, client_id, created_at \
+     FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4";
+/// A page from the newest end: the last `$4` messages of room `$1` with
+/// `$2 < seq < $3`, newest first.
+const READ_NEWEST_SQL: &str = "SELECT room, seq, id, user_id::text, name, content, client_id, created_at \
+     FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4";
 
 /// The stored messages with any of the given `(user_id, client_id)` pairs.
 /// User ids travel as text: the driver is built without its UUID support.
 ///
 /// A `LATERAL ... LIMIT 1` subquery rather than a plain join: PostgreSQL
 /// cannot flatten it, so the plan is one probe of the unique index per pair
-/// whatever the statistics say. (A plain join's cached generic plan, made
-/// while the table was small, can be a hash join over a sequential scan,
-/// which slows every group down as the table grows.)
+/// whatever the statistics say. (A plain join's generic plan, made while the
+/// table was small, can be a hash join over a sequential scan, which gets
+/// slower with every message stored.)
 const LOOKUP_SQL: &str = "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, m.content, m.client_id, m.created_at \
      FROM UNNEST($1::text[], $2::text[]) AS k(user_id, client_id) \
      CROSS JOIN LATERAL ( \
@@ -219,17 +261,29 @@ impl PostgresStore {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         // TCP keep-alives notice a peer that vanished without closing the
-        // connection, so an idle pooled connection does not look alive forever.
-        config.keepalives_idle(Duration::from_secs(30));
-        if let Some(schema) = schema {
-            // A startup option rather than a `SET` after connecting: it holds
-            // for every connection the pool ever opens, reconnects included.
-            let options = match config.get_options() {
-                Some(existing) => format!("{existing} -c search_path={schema}"),
-                None => format!("-c search_path={schema}"),
-            };
-            config.options(options);
+        // connection, so an idle pooled connection does not look alive for
+        // hours (the driver's default).
+        if config.get_keepalives_idle() > KEEPALIVE_IDLE {
+            config.keepalives_idle(KEEPALIVE_IDLE);
         }
+        // Session settings go in the startup options rather than in `SET`s
+        // after connecting, so they hold for every connection the pool ever
+        // opens, reconnects included.
+        //
+        // Generic plans: every statement here is prepared once per connection
+        // and its generic plan is the right one whatever the parameters
+        // (index probes, or tiny tables). Left to itself PostgreSQL re-plans
+        // the group-commit statement on every execution, because its array
+        // parameters make custom plans look cheaper: about 0.2 ms per group.
+        // Options from the URL come after, so they can override this.
+        let mut options = String::from("-c plan_cache_mode=force_generic_plan");
+        if let Some(existing) = config.get_options() {
+            options = format!("{options} {existing}");
+        }
+        if let Some(schema) = schema {
+            options = format!("{options} -c search_path={schema}");
+        }
+        config.options(options);
         // `Fast` recycling only checks that the connection is not closed; a
         // connection that fails in use is discarded explicitly instead (see
         // `discard`), which saves a round trip per checkout.
@@ -245,8 +299,10 @@ impl PostgresStore {
         let mut client = pool.get().await.map_err(pool_error)?;
         bounded(migrate(&mut client, schema)).await?;
         let (writer, queue) = mpsc::channel(QUEUE_CAPACITY);
-        // The writer keeps the connection that migrated: it is known good.
-        tokio::spawn(Writer { pool: pool.clone(), conn: Some(client) }.run(queue));
+        // The first writer keeps the connection that migrated: it is known good.
+        let mut first = Some(client);
+        let writers = (0..WRITER_CONNECTIONS).map(|_| Writer { pool: pool.clone(), conn: first.take() }).collect();
+        tokio::spawn(dispatch(queue, writers, pool.clone()));
         Ok(PostgresStore { pool, writer, schema: schema.map(str::to_owned) })
     }
 
@@ -254,18 +310,39 @@ impl PostgresStore {
         self.pool.get().await.map_err(pool_error)
     }
 
-    /// Runs one read on a pooled connection, discarding the connection if it
-    /// turned out to be broken so that the next request gets a fresh one.
-    async fn with_client<T, F>(&self, read: F) -> Result<T, StoreError>
-    where
-        F: AsyncFnOnce(&Object) -> Result<T, StoreError>,
-    {
-        let client = self.client().await?;
-        let result = bounded(read(&client)).await;
-        if matches!(result, Err(StoreError::Unavailable(_))) {
-            discard(client);
+    /// Runs one read on a pooled connection. A connection that fails is
+    /// discarded, so that no later request gets it, and the read is tried
+    /// once more on another: reads are safe to repeat, and a pooled
+    /// connection may have been closed by the server since its last use
+    /// (restart, failover, idle timeout). A timeout is not retried: the
+    /// caller has waited long enough.
+    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let mut retried = false;
+        loop {
+            let client = self.client().await?;
+            let rows = bounded_raw(async {
+                let statement = client.prepare_cached(sql).await?;
+                client.query(&statement, params).await
+            })
+            .await;
+            match rows {
+                Some(Ok(rows)) => return Ok(rows),
+                Some(Err(e)) => match classify(&e) {
+                    StoreError::Unavailable(why) => {
+                        discard(client);
+                        if retried {
+                            return Err(StoreError::Unavailable(why));
+                        }
+                        retried = true;
+                    }
+                    other => return Err(other),
+                },
+                None => {
+                    discard(client);
+                    return Err(timed_out());
+                }
+            }
         }
-        result
     }
 }
 
@@ -289,16 +366,8 @@ impl Store for PostgresStore {
         let before = range.before_seq().map_or(i64::MAX, |s| to_i64(s.0));
         // One row beyond the limit tells whether more lie in the direction read.
         let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-        let order = if range.from_newest() { "DESC" } else { "ASC" };
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq {order} LIMIT $4"
-        );
-        let rows = self
-            .with_client(async |client| {
-                let statement = client.prepare_cached(&sql).await.map_err(|e| classify(&e))?;
-                client.query(&statement, &[&room.as_str(), &after, &before, &fetch]).await.map_err(|e| classify(&e))
-            })
-            .await?;
+        let sql = if range.from_newest() { READ_NEWEST_SQL } else { READ_FORWARD_SQL };
+        let rows = self.query(sql, &[&room.as_str(), &after, &before, &fetch]).await?;
         let has_more = rows.len() > limit;
         let mut messages = rows.iter().take(limit).map(decode_message).collect::<Result<Vec<_>, _>>()?;
         if range.from_newest() {
@@ -308,38 +377,24 @@ impl Store for PostgresStore {
     }
 
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
-        let row = self
-            .with_client(async |client| {
-                let statement = client
-                    .prepare_cached("SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE name = $1")
-                    .await
-                    .map_err(|e| classify(&e))?;
-                client.query_opt(&statement, &[&room.as_str()]).await.map_err(|e| classify(&e))
-            })
+        let rows = self
+            .query("SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE name = $1", &[&room.as_str()])
             .await?;
-        match row {
-            Some(row) => decode_room(&row),
+        match rows.first() {
+            Some(row) => decode_room(row),
             None => Ok(RoomInfo::empty(room.clone())),
         }
     }
 
     async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
         let rows = self
-            .with_client(async |client| {
-                let statement = client
-                    .prepare_cached(
-                        "SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE last_seq > 0 ORDER BY name",
-                    )
-                    .await
-                    .map_err(|e| classify(&e))?;
-                client.query(&statement, &[]).await.map_err(|e| classify(&e))
-            })
+            .query("SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE last_seq > 0 ORDER BY name", &[])
             .await?;
         rows.iter().map(decode_room).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with_client(async |client| client.simple_query("SELECT 1").await.map(drop).map_err(|e| classify(&e))).await
+        self.query("SELECT 1", &[]).await.map(drop)
     }
 }
 
@@ -349,7 +404,7 @@ struct AppendRequest {
     reply: oneshot::Sender<Result<Vec<Message>, StoreError>>,
 }
 
-/// The group-commit writer: owns one connection, commits groups one at a time.
+/// One of the writer's connections, committing one group at a time.
 struct Writer {
     pool: Pool,
     /// Its connection, kept between groups; `None` after a failure until the
@@ -365,29 +420,91 @@ enum Failure {
     /// The connection failed (or the server is going away). If the write had
     /// been sent, it may have committed all the same: the reply was lost.
     Lost { error: StoreError, maybe_stored: bool },
-    /// The store's answer for this attempt.
+    /// PostgreSQL refused the statement for another reason, perhaps one
+    /// request's data: nothing was stored.
+    Refused(StoreError),
+    /// Anything else (a bug, corrupt data): the store's final answer.
     Store(StoreError),
 }
 
-impl Writer {
-    async fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>) {
-        // Ends when every `PostgresStore` handle (every sender) is gone.
-        while let Some(first) = queue.recv().await {
-            let mut count = first.batch.len();
-            let mut group = vec![first];
-            while count < MAX_GROUP_MESSAGES {
-                match queue.try_recv() {
-                    Ok(request) => {
-                        count += request.batch.len();
-                        group.push(request);
-                    }
-                    Err(_) => break,
+/// Why a group was not stored, as [`Writer::attempt`] reports it.
+struct GroupError {
+    error: StoreError,
+    /// Whether the data of one request may be the cause, so that storing each
+    /// request alone could succeed for the others.
+    refused: bool,
+}
+
+impl From<StoreError> for GroupError {
+    fn from(error: StoreError) -> Self {
+        GroupError { error, refused: false }
+    }
+}
+
+/// Forms groups from the queue and commits them on the writers'
+/// connections. Ends when every `PostgresStore` handle (every sender) is gone
+/// and everything queued has been answered.
+///
+/// A group goes out as soon as a writer is free, except that while one group
+/// is being committed another is sent only if it is already large
+/// ([`OVERLAP_MIN_MESSAGES`]). Overlapping two commits keeps PostgreSQL busy
+/// while the other connection's reply travels and its callers are answered,
+/// but two commits to one room still queue on its row lock, so overlapping
+/// small groups would only spend a commit each on them; waiting lets them
+/// join into the next group instead.
+async fn dispatch(mut queue: mpsc::Receiver<AppendRequest>, mut idle: Vec<Writer>, pool: Pool) {
+    let mut busy: JoinSet<Writer> = JoinSet::new();
+    let mut pending: Vec<AppendRequest> = Vec::new();
+    let mut pending_messages = 0;
+    let mut open = true;
+    loop {
+        while open && pending_messages < MAX_GROUP_MESSAGES {
+            match queue.try_recv() {
+                Ok(request) => {
+                    pending_messages += request.batch.len();
+                    pending.push(request);
                 }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => open = false,
             }
-            self.commit(group).await;
+        }
+        if !pending.is_empty() && (busy.is_empty() || pending_messages >= OVERLAP_MIN_MESSAGES) {
+            if let Some(mut writer) = idle.pop() {
+                let group = std::mem::take(&mut pending);
+                pending_messages = 0;
+                busy.spawn(async move {
+                    writer.commit(group).await;
+                    writer
+                });
+                continue;
+            }
+        }
+        if !open && pending.is_empty() && busy.is_empty() {
+            return;
+        }
+        tokio::select! {
+            done = busy.join_next(), if !busy.is_empty() => match done {
+                Some(Ok(writer)) => idle.push(writer),
+                Some(Err(error)) => {
+                    // A commit panicked (a bug): its callers get an error
+                    // from their dropped replies; replace its writer.
+                    tracing::error!(%error, "a PostgreSQL commit task failed");
+                    idle.push(Writer { pool: pool.clone(), conn: None });
+                }
+                None => {}
+            },
+            request = queue.recv(), if open && pending_messages < MAX_GROUP_MESSAGES => match request {
+                Some(request) => {
+                    pending_messages += request.batch.len();
+                    pending.push(request);
+                }
+                None => open = false,
+            },
         }
     }
+}
 
+impl Writer {
     /// Stores a group and answers each of its requests.
     async fn commit(&mut self, group: Vec<AppendRequest>) {
         // A caller that gave up cannot learn the outcome; not storing its
@@ -404,25 +521,20 @@ impl Writer {
                     let _ = request.reply.send(Ok(messages));
                 }
             }
-            Err(error @ StoreError::Unavailable(_)) => {
-                for request in group {
-                    let _ = request.reply.send(Err(error.clone()));
-                }
-            }
-            Err(error) if group.len() == 1 => {
-                if let Some(request) = group.into_iter().next() {
-                    let _ = request.reply.send(Err(error));
-                }
-            }
-            Err(error) => {
+            Err(GroupError { error, refused: true }) if group.len() > 1 => {
                 // Perhaps one request's data made the statement fail: store
                 // each alone, in order, so only the culprit is refused.
-                tracing::warn!(%error, requests = group.len(), "group commit failed; committing its requests one by one");
+                tracing::warn!(%error, requests = group.len(), "group commit refused; committing its requests one by one");
                 let mut unavailable = None;
                 for request in group {
                     let result = match &unavailable {
                         Some(error) => Err(StoreError::clone(error)),
-                        None => self.attempt(&[request.batch.as_slice()]).await.map(|mut stored| stored.remove(0)),
+                        None => match self.attempt(&[request.batch.as_slice()]).await {
+                            Ok(stored) => stored.into_iter().next().ok_or_else(|| {
+                                StoreError::Internal("the PostgreSQL writer lost a batch's messages".into())
+                            }),
+                            Err(failure) => Err(failure.error),
+                        },
                     };
                     if let Err(error @ StoreError::Unavailable(_)) = &result {
                         // The database went away: fail the rest fast rather
@@ -432,12 +544,17 @@ impl Writer {
                     let _ = request.reply.send(result);
                 }
             }
+            Err(GroupError { error, .. }) => {
+                for request in group {
+                    let _ = request.reply.send(Err(error.clone()));
+                }
+            }
         }
     }
 
     /// Stores a group, retrying collisions with stored messages and other
     /// nodes; returns each batch's messages.
-    async fn attempt(&mut self, batches: &[&[NewMessage]]) -> Result<Vec<Vec<Message>>, StoreError> {
+    async fn attempt(&mut self, batches: &[&[NewMessage]]) -> Result<Vec<Vec<Message>>, GroupError> {
         let mut last_conflict = String::new();
         let mut reconnected = false;
         // Optimistic first: no lookup until a client id turns out to be known.
@@ -452,7 +569,7 @@ impl Writer {
                 Some(Err(failure)) => failure,
                 None => {
                     self.discard();
-                    return Err(timed_out());
+                    return Err(timed_out().into());
                 }
             };
             match failure {
@@ -471,12 +588,14 @@ impl Writer {
                 }
                 Failure::Lost { error, .. } => {
                     self.discard();
-                    return Err(error);
+                    return Err(error.into());
                 }
-                Failure::Store(error) => return Err(error),
+                Failure::Refused(error) => return Err(GroupError { error, refused: true }),
+                Failure::Store(error) => return Err(error.into()),
             }
         }
-        Err(StoreError::Unavailable(format!("gave up after {MAX_ATTEMPTS} conflicting attempts: {last_conflict}")))
+        Err(StoreError::Unavailable(format!("gave up after {MAX_ATTEMPTS} conflicting attempts: {last_conflict}"))
+            .into())
     }
 
     /// The writer's connection, from the pool if it has none (or its old one
@@ -551,7 +670,9 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
         let mut batch_slots = Vec::with_capacity(batch.len());
         for new in batch.iter() {
             if let Some(client_id) = &new.client_id {
-                if let Some(original) = known.get(&(new.user_id, client_id.clone())) {
+                if !known.is_empty()
+                    && let Some(original) = known.get(&(new.user_id, client_id.clone()))
+                {
                     batch_slots.push(Slot::Known(original.clone()));
                     continue;
                 }
@@ -632,7 +753,10 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
             return Err(Failure::Store(StoreError::Internal(format!("no head returned for room {}", new.room))));
         };
         let seq = last_seq - plan.count + ordinal;
-        let mut message = new.clone().stored_at(Seq(u64::try_from(seq).unwrap_or(0)));
+        let seq = u64::try_from(seq).ok().filter(|s| *s > 0).ok_or_else(|| {
+            Failure::Store(StoreError::Internal(format!("room {} returned impossible seq {seq}", new.room)))
+        })?;
+        let mut message = new.clone().stored_at(Seq(seq));
         message.created_at = from_millis(to_millis(new.created_at)).map_err(Failure::Store)?;
         stored.push(message);
     }
@@ -769,7 +893,7 @@ fn during_write(e: tokio_postgres::Error) -> Failure {
         Some(code @ ("23505" | "40001" | "40P01")) => Failure::Conflict(format!("{code}: {}", describe(&e))),
         _ => match classify(&e) {
             error @ StoreError::Unavailable(_) => Failure::Lost { error, maybe_stored: true },
-            error => Failure::Store(error),
+            error => Failure::Refused(error),
         },
     }
 }
@@ -806,12 +930,15 @@ fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// Not getting a connection, for whatever reason (refused, the database not
+/// accepting connections, a timeout), means the store cannot work now:
+/// always `Unavailable`, so clients retry rather than give up.
 fn pool_error(e: PoolError) -> StoreError {
     match e {
-        PoolError::Backend(e) => classify(&e),
+        PoolError::Backend(e) => StoreError::Unavailable(format!("cannot connect: {}", describe(&e))),
         PoolError::Timeout(kind) => StoreError::Unavailable(format!("PostgreSQL connection pool timed out ({kind:?})")),
         PoolError::Closed => StoreError::Unavailable("the PostgreSQL connection pool is closed".into()),
-        other => StoreError::Internal(format!("PostgreSQL connection pool: {other}")),
+        other => StoreError::Unavailable(format!("PostgreSQL connection pool: {other}")),
     }
 }
 
@@ -823,7 +950,8 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Internal(format!("stored {what} {value:?} is invalid"))
 }
 
-/// Reads a row of [`MESSAGE_COLUMNS`].
+/// Reads a message from columns `room, seq, id, user_id::text, name,
+/// content, client_id, created_at`.
 fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let text = |i: usize| row.try_get::<_, &str>(i).map_err(|e| decode_error(&e));
     let room = text(0)?;
