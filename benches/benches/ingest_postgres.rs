@@ -7,6 +7,8 @@
 //! - `group_commit/batch_of_1/N_tasks`: N tasks doing the same at once, as N
 //!   connected clients would; the writer commits whatever is queued as one
 //!   group (one lookup of client ids plus one multi-row statement).
+//! - `group_commit_batches/batch_of_B/64_tasks`: 64 tasks each appending
+//!   batches of B messages (one `messages` frame of B items).
 //!
 //! Every message has 100 bytes of content and a client id (so every group
 //! pays for the idempotency lookup) and goes to one room. Criterion's
@@ -111,7 +113,19 @@ fn main() {
         group.throughput(Throughput::Elements(1));
         for tasks in TASKS {
             group.bench_with_input(BenchmarkId::new("batch_of_1", format!("{tasks}_tasks")), &tasks, |b, &tasks| {
-                b.iter_custom(|iters| rt.block_on(concurrent(&store, &drafts, tasks, iters)));
+                b.iter_custom(|iters| rt.block_on(concurrent(&store, &drafts, tasks, 1, iters)));
+            });
+        }
+        group.finish();
+    }
+    {
+        // Clients that send several messages per frame (the protocol allows
+        // up to 100): the same 64 tasks, each appending batches.
+        let mut group = c.benchmark_group("ingest_postgres/group_commit_batches");
+        for batch in [10usize, 100] {
+            group.throughput(Throughput::Elements(batch as u64));
+            group.bench_with_input(BenchmarkId::new(format!("batch_of_{batch}"), "64_tasks"), &batch, |b, &batch| {
+                b.iter_custom(|iters| rt.block_on(concurrent(&store, &drafts, 64, batch, iters)));
             });
         }
         group.finish();
@@ -121,9 +135,10 @@ fn main() {
     drop(db);
 }
 
-/// `iters` messages appended by `tasks` tasks, each awaiting its appends one
-/// by one; returns the wall time until the last is committed.
-async fn concurrent(store: &Arc<dyn Store>, drafts: &Arc<Drafts>, tasks: usize, iters: u64) -> Duration {
+/// `iters` batches of `batch` messages appended by `tasks` tasks, each
+/// awaiting its appends one by one; returns the wall time until the last is
+/// committed.
+async fn concurrent(store: &Arc<dyn Store>, drafts: &Arc<Drafts>, tasks: usize, batch: usize, iters: u64) -> Duration {
     let per_task = iters.div_ceil(tasks as u64);
     let start = Instant::now();
     let handles: Vec<_> = (0..tasks)
@@ -134,7 +149,8 @@ async fn concurrent(store: &Arc<dyn Store>, drafts: &Arc<Drafts>, tasks: usize, 
             tokio::spawn(async move {
                 let user = UserId::random();
                 for _ in 0..mine {
-                    store.append(vec![drafts.draft(user)]).await.expect("append");
+                    let drafts = (0..batch).map(|_| drafts.draft(user)).collect();
+                    store.append(drafts).await.expect("append");
                 }
             })
         })
