@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 export const webDist = path.resolve(here, '..', 'dist');
-export const serverBin = process.env.WHISPER_SERVER_BIN ?? path.join(repo, 'target', 'debug', 'whisper-server');
+// Where `cargo build -p whisper-server` put the binary (honouring CARGO_TARGET_DIR).
+const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(repo, process.env.CARGO_TARGET_DIR) : path.join(repo, 'target');
+export const serverBin = process.env.WHISPER_SERVER_BIN ?? path.join(targetDir, 'debug', 'whisper-server');
 
 /** A port nobody listens on right now. */
 export function freePort(): Promise<number> {

@@ -40,6 +40,20 @@ fn socket_config() -> WebSocketConfig {
 
 /// Answers `GET /v1/chat/ws`.
 pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAddr) -> Response<Body> {
+    // The token first: a browser cannot see why an upgrade failed, so a
+    // client may check its token with a plain GET (401 here, 426 otherwise).
+    let query = req.uri().query();
+    let user = match param(query, "token").filter(|t| !t.is_empty()) {
+        None => UserId::random(),
+        Some(token) => match state.identity.verify(&token) {
+            Some(user) => user,
+            None => {
+                state.metrics.connections_refused.inc();
+                tracing::info!(%peer, "refused: bad token");
+                return error(StatusCode::UNAUTHORIZED, "unauthorized", "the token is not valid here");
+            }
+        },
+    };
     let headers = req.headers();
     if !has_token(headers, CONNECTION, "upgrade") || !has_token(headers, UPGRADE, "websocket") {
         return error(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this endpoint speaks WebSocket only");
@@ -58,18 +72,6 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
         tracing::info!(%peer, origin = ?headers.get(ORIGIN), "refused: origin not allowed");
         return error(StatusCode::FORBIDDEN, "forbidden", "this Origin may not open a WebSocket here");
     }
-    let query = req.uri().query();
-    let user = match param(query, "token").filter(|t| !t.is_empty()) {
-        None => UserId::random(),
-        Some(token) => match state.identity.verify(&token) {
-            Some(user) => user,
-            None => {
-                state.metrics.connections_refused.inc();
-                tracing::info!(%peer, "refused: bad token");
-                return error(StatusCode::UNAUTHORIZED, "unauthorized", "the token is not valid here");
-            }
-        },
-    };
     // No `room` joins the lobby; an empty `room=` joins nothing.
     let room = match param(query, "room") {
         None => Some(RoomName::lobby()),

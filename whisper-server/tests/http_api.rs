@@ -53,6 +53,9 @@ async fn bad_queries_are_json_errors() {
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
     let (status, body) = server.get("/v1/chat/ws").await;
     assert_eq!((status, body["error"]["code"].as_str()), (426, Some("upgrade_required")));
+    // A client can check its token with a plain GET: a bad one is 401.
+    let (status, body) = server.get("/v1/chat/ws?token=v1.forged.00").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
     server.stop().await;
 }
 
