@@ -81,19 +81,22 @@ function Badge({ count }: { count: number }) {
   );
 }
 
+/** A navigation entry: the desktop rail and the phone tab bar draw it differently. */
+type NavItemProps = {
+  to: string;
+  icon: IconName;
+  label: string;
+  badge?: number;
+  end?: boolean;
+};
+
 function RailLink({
   to,
   icon,
   label,
   badge = 0,
   end,
-}: {
-  to: string;
-  icon: IconName;
-  label: string;
-  badge?: number;
-  end?: boolean;
-}) {
+}: NavItemProps) {
   return (
     <NavLink
       to={to}
@@ -131,13 +134,7 @@ function TabLink({
   label,
   badge = 0,
   end,
-}: {
-  to: string;
-  icon: IconName;
-  label: string;
-  badge?: number;
-  end?: boolean;
-}) {
+}: NavItemProps) {
   return (
     <NavLink
       to={to}
