@@ -16,7 +16,7 @@ run: web-build
 ## Every check and test CI runs.
 test: lint types-check rust-test web-test web-e2e
 
-lint: fmt-check clippy
+lint: fmt-check clippy doc
 
 ## Regenerate the web client's protocol types from whisper-core's Rust types.
 types:

@@ -37,7 +37,7 @@ pub struct Config {
     pub server_id: Option<String>,
 
     /// An Origin allowed to open WebSockets besides the server's own (e.g.
-    /// https://chat.example.com). Repeat for several, or comma-separate in
+    /// `https://chat.example.com`). Repeat for several, or comma-separate in
     /// the environment variable. Requests without Origin (non-browser
     /// clients) are allowed.
     #[arg(long = "allowed-origin", env = "WHISPER_ALLOWED_ORIGINS", value_delimiter = ',')]
