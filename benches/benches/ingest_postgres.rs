@@ -6,12 +6,14 @@
 //!   awaiting each: one group commit per message, the latency-bound floor.
 //! - `group_commit/batch_of_1/N_tasks`: N tasks doing the same at once, as N
 //!   connected clients would; the writer commits whatever is queued as one
-//!   group (one lookup of client ids plus one multi-row statement).
+//!   group: one multi-row statement, overlapped with the next group's on a
+//!   second connection when that one is large.
 //! - `group_commit_batches/batch_of_B/64_tasks`: 64 tasks each appending
 //!   batches of B messages (one `messages` frame of B items).
 //!
-//! Every message has 100 bytes of content and a client id (so every group
-//! pays for the idempotency lookup) and goes to one room. Criterion's
+//! Every message has 100 bytes of content and a fresh client id (so the
+//! `UNIQUE (user_id, client_id)` index grows with every row, as it does in
+//! use; no message is a resend) and goes to one room. Criterion's
 //! "elem/s" is messages committed per second. Skips with a message if
 //! PostgreSQL is unreachable.
 //!

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ClientId;
+use crate::model::{ClientId, RoomName};
 
 /// The error codes of SPEC §3, as they appear on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,12 +64,22 @@ pub struct Refusal {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "typescript", ts(optional, as = "Option<Vec<String>>"))]
     pub details: Vec<String>,
+    /// The room the refused frame was about (`join`, `leave`, `typing`), so a
+    /// client can tell which of its rooms the refusal concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub room: Option<RoomName>,
 }
 
 impl Refusal {
     /// A refusal with no details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Refusal { code, message: message.into(), details: Vec::new() }
+        Refusal { code, message: message.into(), details: Vec::new(), room: None }
+    }
+
+    /// The same refusal, naming the room it is about.
+    pub fn in_room(self, room: &RoomName) -> Self {
+        Refusal { room: Some(room.clone()), ..self }
     }
 }
 

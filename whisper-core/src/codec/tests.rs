@@ -298,7 +298,12 @@ fn server_frames_round_trip() {
             status: AckStatus::Error,
             message_ids: vec![],
             client_ids: vec![Some(ClientId::parse("c").unwrap())],
-            error: Some(Refusal { code: ErrorCode::RateLimited, message: "slow".into(), details: vec!["x".into()] }),
+            error: Some(Refusal {
+                code: ErrorCode::RateLimited,
+                message: "slow".into(),
+                details: vec!["x".into()],
+                room: None,
+            }),
         },
         ServerFrame::Messages {
             room: RoomName::lobby(),
@@ -312,6 +317,7 @@ fn server_frames_round_trip() {
         },
         ServerFrame::Typing { room: RoomName::lobby(), user_id: user, name: DisplayName::parse("Ada").unwrap() },
         ServerFrame::Error(Refusal::new(ErrorCode::NotFound, "no such room")),
+        ServerFrame::Error(Refusal::new(ErrorCode::StorageUnavailable, "later").in_room(&RoomName::lobby())),
     ];
     for frame in frames {
         let encoded = frame.encode();

@@ -217,6 +217,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
                 code: ErrorCode::Forbidden,
                 message: "a connection may only send as its own user".into(),
                 details: forbidden,
+                room: None,
             };
             return self.nack(client_ids, refusal).await;
         }
@@ -238,6 +239,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
                 code: ErrorCode::InvalidFrame,
                 message: "the messages frame is invalid".into(),
                 details: missing_room,
+                room: None,
             };
             return self.nack(client_ids, refusal).await;
         }
@@ -265,7 +267,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         let rejoin = self.rooms.iter().any(|j| j.room == room);
         if !rejoin && self.rooms.len() >= self.chat.limits().max_rooms_per_connection {
             let message = format!("at most {} rooms per connection", self.chat.limits().max_rooms_per_connection);
-            return self.refuse(Refusal::new(ErrorCode::TooLarge, message)).await;
+            return self.refuse(Refusal::new(ErrorCode::TooLarge, message).in_room(&room)).await;
         }
         if rejoin {
             // Joining again restarts the subscription (e.g. to recover); the
@@ -276,7 +278,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             Ok(s) => s,
             Err(e) => {
                 self.rooms.retain(|j| j.room != room);
-                return self.refuse(store_refusal(&e)).await;
+                return self.refuse(store_refusal(&e).in_room(&room)).await;
             }
         };
         let head = subscribed.seq;
@@ -327,7 +329,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
 
     async fn leave(&mut self, room: RoomName) -> Step {
         let Some(i) = self.rooms.iter().position(|j| j.room == room) else {
-            return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}"))).await;
+            return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}")).in_room(&room)).await;
         };
         self.rooms.remove(i);
         self.chat.hub().unsubscribe(&room, &self.member);
@@ -336,7 +338,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
 
     async fn typing(&mut self, room: RoomName) -> Step {
         if !self.rooms.iter().any(|j| j.room == room) {
-            return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}"))).await;
+            return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}")).in_room(&room)).await;
         }
         self.chat.typing(&room, self.member.user(), &self.name).await;
         Ok(())

@@ -350,7 +350,9 @@ async fn refused_frames_get_the_right_code_and_the_socket_stays_open() {
     assert_eq!(ada.error().await.code, ErrorCode::UnknownType);
 
     ada.send(json!({"type":"leave","room":"lobby"}));
-    assert_eq!(ada.error().await.code, ErrorCode::NotFound);
+    let refusal = ada.error().await;
+    assert_eq!(refusal.code, ErrorCode::NotFound);
+    assert_eq!(refusal.room, Some(RoomName::lobby()), "a room refusal names its room");
     ada.send(json!({"type":"typing","room":"lobby"}));
     assert_eq!(ada.error().await.code, ErrorCode::NotFound);
 
@@ -376,7 +378,9 @@ async fn refused_frames_get_the_right_code_and_the_socket_stays_open() {
     ada.send(json!({"type":"join","room":"two"}));
     ada.joined().await;
     ada.send(json!({"type":"join","room":"three"}));
-    assert_eq!(ada.error().await.code, ErrorCode::TooLarge, "over max_rooms_per_connection");
+    let refusal = ada.error().await;
+    assert_eq!(refusal.code, ErrorCode::TooLarge, "over max_rooms_per_connection");
+    assert_eq!(refusal.room.as_ref().map(RoomName::as_str), Some("three"));
 
     // Still open: a valid message goes through.
     ada.send(json!({"type":"messages","data":[{"content":"still here"}]}));
