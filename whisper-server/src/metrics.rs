@@ -39,32 +39,30 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric but the hub's (see [`watch_hub`](Self::watch_hub)).
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("whisper");
-        let metrics = Metrics {
+        // 50 µs … ~1.6 s
+        let latency = || Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("whisper"),
             connections: Gauge::default(),
             connections_accepted: Counter::default(),
             connections_refused: Counter::default(),
             messages_in: Counter::default(),
-            // 50 µs … ~1.6 s
-            store_append: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
-            store_read: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
-            registry: Registry::default(),
+            store_append: latency(),
+            store_read: latency(),
         };
-        registry.register("connections", "WebSocket connections open now", metrics.connections.clone());
-        registry.register(
-            "connections_accepted",
-            "WebSocket connections accepted",
-            metrics.connections_accepted.clone(),
-        );
-        registry.register(
+        // Registered clones share their values with the fields above.
+        let r = &mut metrics.registry;
+        r.register("connections", "WebSocket connections open now", metrics.connections.clone());
+        r.register("connections_accepted", "WebSocket connections accepted", metrics.connections_accepted.clone());
+        r.register(
             "connections_refused",
             "WebSocket upgrades refused (token, origin, per-IP limit)",
             metrics.connections_refused.clone(),
         );
-        registry.register("messages_in", "Messages stored", metrics.messages_in.clone());
-        registry.register("store_append_seconds", "Time to durably append one batch", metrics.store_append.clone());
-        registry.register("store_read_seconds", "Time to read one page of history", metrics.store_read.clone());
-        Metrics { registry, ..metrics }
+        r.register("messages_in", "Messages stored", metrics.messages_in.clone());
+        r.register("store_append_seconds", "Time to durably append one batch", metrics.store_append.clone());
+        r.register("store_read_seconds", "Time to read one page of history", metrics.store_read.clone());
+        metrics
     }
 
     /// Reports the hub's counters (read at each scrape).

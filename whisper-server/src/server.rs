@@ -33,17 +33,17 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     connections_per_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
     stopping: watch::Sender<bool>,
-    sessions: Arc<SessionCount>,
+    live: Arc<LiveTasks>,
 }
 
 /// Counts the tasks shutdown must wait for: HTTP connections and sessions.
 #[derive(Debug, Default)]
-struct SessionCount {
+struct LiveTasks {
     active: AtomicUsize,
     all_done: Notify,
 }
 
-impl SessionCount {
+impl LiveTasks {
     fn enter(self: &Arc<Self>) -> TaskGuard {
         self.active.fetch_add(1, Ordering::AcqRel);
         TaskGuard(self.clone())
@@ -52,7 +52,7 @@ impl SessionCount {
 
 /// One tracked task; dropping it may wake the shutdown.
 #[derive(Debug)]
-struct TaskGuard(Arc<SessionCount>);
+struct TaskGuard(Arc<LiveTasks>);
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
@@ -110,7 +110,7 @@ impl AppState {
     pub fn session_started(&self) -> SessionGuard {
         self.metrics.connections.inc();
         self.metrics.connections_accepted.inc();
-        SessionGuard { _task: self.sessions.enter(), metrics: self.metrics.clone() }
+        SessionGuard { _task: self.live.enter(), metrics: self.metrics.clone() }
     }
 
     /// Turns `true` when the server starts shutting down.
@@ -163,7 +163,7 @@ impl Server {
                 metrics,
                 connections_per_ip: Arc::default(),
                 stopping,
-                sessions: Arc::default(),
+                live: Arc::default(),
             }),
         })
     }
@@ -198,7 +198,7 @@ impl Server {
                     let for_requests = state.clone();
                     let service = service_fn(move |req| crate::http::route(req, for_requests.clone(), peer));
                     let conn = http.serve_connection(TokioIo::new(tcp), service).with_upgrades();
-                    let task = state.sessions.enter();
+                    let task = state.live.enter();
                     let mut stop = state.shutdown_signal();
                     tokio::spawn(async move {
                         tokio::pin!(conn);
@@ -222,12 +222,12 @@ impl Server {
         }
         drop(listener);
         let grace = Duration::from_secs(state.config.shutdown_grace_secs.max(1));
-        tracing::info!(sessions = state.sessions.active.load(Ordering::Acquire), "shutting down");
+        tracing::info!(open = state.live.active.load(Ordering::Acquire), "shutting down");
         let _ = state.stopping.send(true);
         let drained = async {
             loop {
-                let all_done = state.sessions.all_done.notified();
-                if state.sessions.active.load(Ordering::Acquire) == 0 {
+                let all_done = state.live.all_done.notified();
+                if state.live.active.load(Ordering::Acquire) == 0 {
                     break;
                 }
                 all_done.await;
