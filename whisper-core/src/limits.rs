@@ -27,6 +27,11 @@ pub struct Limits {
     pub max_recover: u64,
     /// Most rooms one connection may have joined at once.
     pub max_rooms_per_connection: usize,
+    /// `messages` frames of one connection being stored at once. The session
+    /// reads the next frame while earlier ones wait for the store's commit
+    /// (acks still go out in order), so one connection can fill a group
+    /// commit; past this many it stops reading until an ack is sent.
+    pub max_posts_in_flight: usize,
     /// Frames a connection's outbound queue holds before the connection is
     /// cut off as a slow consumer (close 1013).
     pub outbox_capacity: usize,
@@ -62,6 +67,7 @@ impl Default for Limits {
             control_frame_burst: 40,
             max_recover: 1000,
             max_rooms_per_connection: 100,
+            max_posts_in_flight: 16,
             outbox_capacity: 1024,
             typing_interval: Duration::from_secs(1),
             presence_interval: Duration::from_millis(250),

@@ -14,7 +14,8 @@ use hyper::header::{
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes, error::CapacityError};
 use whisper_core::model::{DisplayName, RoomName, UserId};
@@ -149,9 +150,12 @@ async fn serve_socket<S>(
     }));
     let outgoing = sink.with(|out: Outgoing| async move {
         Ok::<_, WsError>(match out {
-            // The frame's bytes are shared by every recipient; only the UTF-8
-            // check runs per connection (tungstenite's text type demands it).
-            Outgoing::Frame(frame) => Message::Text(Utf8Bytes::try_from(Bytes::from(frame))?),
+            // The frame's bytes are shared by every recipient. They were
+            // encoded from a `String`, so they go out as a ready-made text
+            // frame: `Message::Text` would check the UTF-8 again for each.
+            Outgoing::Frame(frame) => {
+                Message::Frame(Frame::message(Bytes::from(frame), OpCode::Data(Data::Text), true))
+            }
             Outgoing::Ping => Message::Ping(Bytes::new()),
             Outgoing::Close { code, reason } => {
                 Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from(&*reason) }))

@@ -179,7 +179,12 @@ where
                         Err(OutboxClosed::SlowConsumer) => break SessionEnd::SlowConsumer,
                         Err(OutboxClosed::Closed) => break SessionEnd::Shutdown,
                     },
-                    frame = inbound.next() => {
+                    posted = session.next_posted(), if session.posting() => {
+                        if let Err(end) = session.ack(posted).await {
+                            break end;
+                        }
+                    }
+                    frame = inbound.next(), if session.may_read() => {
                         silent_ticks = 0;
                         let step = match frame {
                             None => Err(SessionEnd::ClientGone),

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use futures_util::{Sink, SinkExt};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{Sink, SinkExt, StreamExt};
 
 use super::rate::TokenBucket;
 use super::{Connection, Outgoing, SessionEnd, send_close};
@@ -29,7 +31,16 @@ pub(super) struct Session<O> {
     rooms: Vec<Joined>,
     message_rate: TokenBucket,
     control_rate: TokenBucket,
+    /// `messages` frames handed to the store, oldest first; each is acked
+    /// when it and every frame before it have committed.
+    posts: FuturesOrdered<BoxFuture<'static, Posted>>,
     out: O,
+}
+
+/// A `messages` frame the store has answered.
+pub(super) struct Posted {
+    client_ids: Vec<Option<ClientId>>,
+    stored: Result<Vec<Message>, StoreError>,
 }
 
 struct Joined {
@@ -48,7 +59,17 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
         let member = chat.hub().member(conn.user_id);
         let name = conn.name.clone().unwrap_or_else(|| DisplayName::guest(conn.user_id));
-        Session { chat, member, token: conn.token.clone(), name, rooms: Vec::new(), message_rate, control_rate, out }
+        Session {
+            chat,
+            member,
+            token: conn.token.clone(),
+            name,
+            rooms: Vec::new(),
+            message_rate,
+            control_rate,
+            posts: FuturesOrdered::new(),
+            out,
+        }
     }
 
     pub(super) fn outbox(&self) -> Arc<Outbox> {
@@ -88,7 +109,66 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
     }
 
     async fn refuse(&mut self, refusal: Refusal) -> Step {
+        self.settle_posts().await?;
         self.send(ServerFrame::Error(refusal)).await
+    }
+
+    /// Whether `messages` frames are waiting for the store.
+    pub(super) fn posting(&self) -> bool {
+        !self.posts.is_empty()
+    }
+
+    /// Whether the session may read another frame: not while it has as
+    /// many frames in the store as it may (backpressure on the client).
+    pub(super) fn may_read(&self) -> bool {
+        self.posts.len() < self.chat.limits().max_posts_in_flight.max(1)
+    }
+
+    /// The oldest `messages` frame, once the store answered it (pending
+    /// forever when there is none: check [`Self::posting`] first).
+    pub(super) async fn next_posted(&mut self) -> Posted {
+        match self.posts.next().await {
+            Some(posted) => posted,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Acks every frame still in the store, in order, so that the answer
+    /// to whatever the client sent next comes after them.
+    async fn settle_posts(&mut self) -> Step {
+        while let Some(posted) = self.posts.next().await {
+            self.ack(posted).await?;
+        }
+        Ok(())
+    }
+
+    /// Lets the store finish what the client sent before leaving: the
+    /// messages get stored and broadcast, even if no ack can be sent.
+    pub(super) async fn abandon_posts(&mut self) {
+        while self.posts.next().await.is_some() {}
+    }
+
+    /// Answers a `messages` frame the store has answered.
+    pub(super) async fn ack(&mut self, posted: Posted) -> Step {
+        let Posted { client_ids, stored } = posted;
+        let frame = match stored {
+            Ok(stored) => ServerFrame::MessageIds {
+                status: AckStatus::Success,
+                message_ids: stored.iter().map(|m| m.id).collect(),
+                client_ids,
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "messages not stored");
+                ServerFrame::MessageIds {
+                    status: AckStatus::Error,
+                    message_ids: Vec::new(),
+                    client_ids,
+                    error: Some(store_refusal(&e)),
+                }
+            }
+        };
+        self.send(frame).await
     }
 
     /// Sends `welcome` and joins the first room.
@@ -109,6 +189,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
 
     /// Leaves every room, closes the outbox, and sends the close frame.
     pub(super) async fn finish(&mut self, end: SessionEnd) {
+        self.abandon_posts().await;
         for joined in std::mem::take(&mut self.rooms) {
             self.chat.hub().unsubscribe(&joined.room, &self.member);
         }
@@ -160,6 +241,10 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         if !matches!(frame, ClientFrame::Messages { .. }) && !self.control_rate.try_take(1) {
             return self.refuse(Refusal::new(ErrorCode::RateLimited, "too many frames; slow down")).await;
         }
+        if !matches!(frame, ClientFrame::Messages { .. }) {
+            // Answers go out in the order the frames came in.
+            self.settle_posts().await?;
+        }
         match frame {
             ClientFrame::Messages { data } => self.post(data).await,
             ClientFrame::Join { room, since_seq, epoch } => self.join(room, since_seq, epoch).await,
@@ -183,6 +268,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
 
     /// Answers a `messages` frame that stored nothing.
     async fn nack(&mut self, client_ids: Vec<Option<ClientId>>, refusal: Refusal) -> Step {
+        self.settle_posts().await?;
         self.send(ServerFrame::MessageIds {
             status: AckStatus::Error,
             message_ids: Vec::new(),
@@ -243,21 +329,10 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             };
             return self.nack(client_ids, refusal).await;
         }
-        match self.chat.post(batch).await {
-            Ok(stored) => {
-                let ack = ServerFrame::MessageIds {
-                    status: AckStatus::Success,
-                    message_ids: stored.iter().map(|m| m.id).collect(),
-                    client_ids,
-                    error: None,
-                };
-                self.send(ack).await
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "messages not stored");
-                self.nack(client_ids, store_refusal(&e)).await
-            }
-        }
+        // The run loop acks it once it (and every frame before it) commits.
+        let chat = self.chat.clone();
+        self.posts.push_back(Box::pin(async move { Posted { client_ids, stored: chat.post(batch).await } }));
+        Ok(())
     }
 
     /// Subscribes, then replays from the store what lies between `since_seq`
@@ -288,7 +363,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         let recovered = match since {
             Some(since) if same_history && since == head => true,
             Some(since) if same_history && since < head && head.0 - since.0 <= self.chat.limits().max_recover => {
-                match self.read_between(&room, since, head).await {
+                match Self::read_between(&self.chat, &room, since, head).await {
                     Ok(messages) => {
                         replay = messages;
                         true
@@ -314,12 +389,14 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         Ok(())
     }
 
-    /// Every message with `after < seq <= up_to`, oldest first.
-    async fn read_between(&self, room: &RoomName, after: Seq, up_to: Seq) -> Result<Vec<Message>, StoreError> {
+    /// Every message with `after < seq <= up_to`, oldest first. (Takes the
+    /// store, not `&self`: the session holds futures that are `Send` but not
+    /// `Sync`, so no `&Session` may live across an await.)
+    async fn read_between(chat: &Chat, room: &RoomName, after: Seq, up_to: Seq) -> Result<Vec<Message>, StoreError> {
         let mut out = Vec::new();
         let mut cursor = after;
         while cursor < up_to {
-            let page = self.chat.store().read(room, ReadRange::between(cursor, up_to.next(), MAX_PAGE)).await?;
+            let page = chat.store().read(room, ReadRange::between(cursor, up_to.next(), MAX_PAGE)).await?;
             let Some(last) = page.messages.last() else { break };
             cursor = last.seq;
             out.extend(page.messages);

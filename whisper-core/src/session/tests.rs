@@ -641,3 +641,80 @@ async fn rooms_are_isolated_and_leave_stops_delivery() {
     bob.ack().await;
     assert_eq!(&*ada.messages().await[0].content, "two again", "nothing from a room left");
 }
+
+/// A memory store whose appends wait at a gate, counting how many wait.
+#[derive(Debug)]
+struct GatedStore {
+    inner: MemoryStore,
+    waiting: std::sync::atomic::AtomicUsize,
+    gate: tokio::sync::Semaphore,
+}
+
+#[async_trait]
+impl Store for GatedStore {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.gate.acquire().await.expect("gate open").forget();
+        self.inner.append(batch).await
+    }
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
+        self.inner.read(room, range).await
+    }
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        self.inner.room(room).await
+    }
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        self.inner.rooms().await
+    }
+}
+
+#[tokio::test]
+async fn messages_frames_are_stored_concurrently_and_acked_in_order() {
+    let store = Arc::new(GatedStore {
+        inner: MemoryStore::default(),
+        waiting: Default::default(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let limits = Limits { max_posts_in_flight: 3, ..Limits::default() };
+    let chat = Chat::new(store.clone(), limits);
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    ada.joined().await;
+    for i in 1..=4 {
+        ada.send(json!({"type":"messages","data":[{"content":format!("m{i}"),"client_id":format!("c{i}")}]}));
+    }
+    // Answered after the messages before it: a leave of a room never joined.
+    ada.send(json!({"type":"leave","room":"elsewhere"}));
+
+    // Three frames reach the store at once; the fourth waits for a free slot.
+    let waiting = || store.waiting.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..200 {
+        if waiting() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(waiting(), 3, "three frames in the store at once");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(waiting(), 3, "max_posts_in_flight holds the fourth back");
+
+    store.gate.add_permits(4);
+    let mut answers = Vec::new();
+    while answers.len() < 5 {
+        match ada.next().await {
+            ServerFrame::MessageIds { status, client_ids, .. } => {
+                assert_eq!(status, AckStatus::Success);
+                answers.push(client_ids[0].as_ref().map(|c| c.as_str().to_owned()).unwrap_or_default());
+            }
+            ServerFrame::Error(refusal) => {
+                assert_eq!(refusal.code, ErrorCode::NotFound);
+                answers.push("leave refused".into());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(answers, ["c1", "c2", "c3", "c4", "leave refused"], "answers in the order of the frames");
+    let stored = chat.store().read(&RoomName::lobby(), ReadRange::latest(10)).await.unwrap().messages;
+    let contents: Vec<&str> = stored.iter().map(|m| &*m.content).collect();
+    assert_eq!(contents, ["m1", "m2", "m3", "m4"], "stored in the order sent");
+}

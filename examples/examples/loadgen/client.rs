@@ -1,0 +1,238 @@
+//! One load connection: connects (from a chosen source address), reads every
+//! frame the server sends, and, if it is a sender, writes messages at its
+//! share of the rate (or keeps a window of them in flight).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpSocket;
+use tokio::sync::{Notify, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::histogram::Histogram;
+use crate::protocol::{Protocol, Received};
+use crate::tally::{Bits, Inbox};
+
+pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Where the run is; every connection watches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Connecting,
+    Sending,
+    Draining,
+    Done,
+}
+
+/// What every connection of one process shares.
+pub struct Shared {
+    pub protocol: Protocol,
+    pub server: String,
+    pub address: SocketAddr,
+    pub size: usize,
+    pub phase: watch::Receiver<Phase>,
+    /// Frames that mattered (deliveries and acks), to see when a drain is over.
+    pub progress: AtomicU64,
+}
+
+/// One connection's part in the run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub conn: u32,
+    pub room: String,
+    pub source: Option<IpAddr>,
+    pub send: Option<Sending>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Sending {
+    /// Messages per second, paced in 1 ms ticks.
+    Rate(f64),
+    /// Keep this many messages in flight (sent, own copy not yet delivered).
+    Window(u64),
+}
+
+/// What one connection saw.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub room: String,
+    pub conn: u32,
+    pub sender: bool,
+    pub sent: u64,
+    /// Stored (whisper: acked) or, for the baseline, written.
+    pub acked: Bits,
+    pub refused: u64,
+    pub inbox: Inbox,
+    pub deliveries: u64,
+    pub deliveries_in_window: u64,
+    pub delivery: Histogram,
+    pub ack: Histogram,
+    /// Set when the connection ended before the run did.
+    pub dropped: Option<String>,
+}
+
+pub fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Opens the WebSocket and waits until the server says the room is joined.
+pub async fn connect(shared: &Shared, plan: &Plan) -> anyhow::Result<Socket> {
+    let socket = TcpSocket::new_v4()?;
+    if let Some(ip) = plan.source {
+        socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding {ip}"))?;
+    }
+    let stream = socket.connect(shared.address).await.context("TCP connect")?;
+    stream.set_nodelay(true)?;
+    let url = shared.protocol.url(&shared.server, &plan.room, plan.conn);
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(16 * 1024);
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(stream), Some(config))
+        .await
+        .context("WebSocket handshake")?;
+    if shared.protocol == Protocol::Whisper {
+        // Subscribed only once `joined` arrives; a message sent before would not count.
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.starts_with(r#"{"type":"joined""#) => break,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => anyhow::bail!("closed before joining"),
+            }
+        }
+    }
+    Ok(ws)
+}
+
+/// Runs a connected socket until the run is done.
+pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket) -> Outcome {
+    let (mut sink, mut stream) = ws.split();
+    let own_seen = Arc::new((AtomicU64::new(0), Notify::new()));
+    let mut out =
+        Outcome { room: plan.room.clone(), conn: plan.conn, sender: plan.send.is_some(), ..Outcome::default() };
+    let writer = {
+        let shared = shared.clone();
+        let own_seen = own_seen.clone();
+        async move {
+            let mut sent = 0u64;
+            if let Some(send) = plan.send {
+                if let Err(e) = write(&shared, plan.conn, send, &mut sink, &own_seen, &mut sent).await {
+                    tracing_error(plan.conn, &e);
+                }
+            }
+            // Stay until the run is done, then close politely.
+            let mut phase = shared.phase.clone();
+            let _ = phase.wait_for(|p| *p == Phase::Done).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
+            sent
+        }
+    };
+    let reader = async {
+        let mut phase = shared.phase.clone();
+        loop {
+            let frame = tokio::select! {
+                frame = stream.next() => frame,
+                _ = phase.wait_for(|p| *p == Phase::Done) => break,
+            };
+            let text = match frame {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Close(close))) => {
+                    out.dropped = Some(close.map_or("closed".into(), |c| format!("closed {}: {}", c.code, c.reason)));
+                    break;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    out.dropped = Some(e.to_string());
+                    break;
+                }
+                None => {
+                    out.dropped = Some("connection ended".into());
+                    break;
+                }
+            };
+            let now = now_us();
+            match shared.protocol.parse(&text) {
+                Received::Delivered(seen) => {
+                    let in_window = *phase.borrow() == Phase::Sending;
+                    for s in seen {
+                        out.deliveries += 1;
+                        out.deliveries_in_window += u64::from(in_window);
+                        out.delivery.record(now.saturating_sub(s.sent_at));
+                        out.inbox.receive(s.sender, s.n);
+                        if s.sender == plan.conn {
+                            if shared.protocol == Protocol::Baseline {
+                                out.acked.insert(s.n);
+                            }
+                            own_seen.0.fetch_add(1, Ordering::Relaxed);
+                            own_seen.1.notify_one();
+                        }
+                    }
+                    shared.progress.fetch_add(1, Ordering::Relaxed);
+                }
+                Received::Acked { sent_at, n } => {
+                    out.ack.record(now.saturating_sub(sent_at));
+                    out.acked.insert(n);
+                    shared.progress.fetch_add(1, Ordering::Relaxed);
+                }
+                Received::Refused { .. } => {
+                    out.refused += 1;
+                    // A refused message is never delivered: free its window slot.
+                    own_seen.0.fetch_add(1, Ordering::Relaxed);
+                    own_seen.1.notify_one();
+                    shared.progress.fetch_add(1, Ordering::Relaxed);
+                }
+                Received::Other => {}
+            }
+        }
+    };
+    let ((), sent) = tokio::join!(reader, writer);
+    out.sent = sent;
+    out
+}
+
+async fn write<S>(
+    shared: &Shared,
+    conn: u32,
+    send: Sending,
+    sink: &mut S,
+    own_seen: &(AtomicU64, Notify),
+    sent: &mut u64,
+) -> anyhow::Result<()>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    let mut phase = shared.phase.clone();
+    phase.wait_for(|p| *p != Phase::Connecting).await?;
+    let started = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    loop {
+        if *phase.borrow() != Phase::Sending {
+            return Ok(());
+        }
+        let due = match send {
+            Sending::Rate(per_sec) => (started.elapsed().as_secs_f64() * per_sec) as u64,
+            Sending::Window(w) => own_seen.0.load(Ordering::Relaxed) + w,
+        };
+        if *sent < due {
+            let at = now_us();
+            while *sent < due {
+                sink.feed(Message::text(shared.protocol.message(conn, *sent, at, shared.size))).await?;
+                *sent += 1;
+            }
+            sink.flush().await?;
+        }
+        tokio::select! {
+            _ = phase.changed() => {}
+            _ = tick.tick(), if matches!(send, Sending::Rate(_)) => {}
+            () = own_seen.1.notified(), if matches!(send, Sending::Window(_)) => {}
+        }
+    }
+}
+
+fn tracing_error(conn: u32, e: &anyhow::Error) {
+    eprintln!("loadgen: sender {conn} stopped: {e:#}");
+}

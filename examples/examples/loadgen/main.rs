@@ -1,0 +1,403 @@
+//! The load generator: many WebSocket clients against whisper-server or the
+//! baseline broadcast server, measuring deliveries per second, delivery and
+//! ack latency, losses and duplicates, and the server's CPU and memory.
+//!
+//! ```sh
+//! # 100 subscribers in one room, 10 of them sending 1,000 msg/s in total, for 10 s:
+//! cargo run --release -p whisper-examples --example loadgen -- \
+//!     --server ws://127.0.0.1:8080 --connections 100 --senders 10 --rate 1000
+//! # as fast as the server goes: each sender keeps 8 messages in flight
+//! ... --rate 0 --window 8
+//! # JSON lines from several runs, as one markdown table:
+//! cargo run --release -p whisper-examples --example loadgen -- --markdown runs.jsonl
+//! ```
+//!
+//! Connection `i` joins room `i % rooms`; the first `senders` connections send.
+//! `--idle N` adds N connections in quiet rooms. Past `--per-source` sockets
+//! it connects from 127.0.0.2, 127.0.0.3, … (a source address has ~28k
+//! ephemeral ports), and `--processes P` splits the rooms across P processes
+//! (each process may hold at most its open-files limit of sockets).
+//! `--server-pid` adds the server's CPU time and memory to the report.
+
+// A binary's modules: `pub` in them means "for the rest of the generator".
+#![allow(unreachable_pub)]
+
+mod client;
+mod histogram;
+mod protocol;
+mod report;
+mod tally;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use client::{Outcome, Phase, Plan, Sending, Shared};
+use protocol::Protocol;
+use report::Report;
+
+#[derive(Clone, Debug, Parser)]
+#[command(name = "loadgen", about = "Load generator for WhisperChat and the baseline broadcast server")]
+struct Args {
+    /// The server's WebSocket base URL.
+    #[arg(long, default_value = "ws://127.0.0.1:8080")]
+    server: String,
+    /// What the server speaks.
+    #[arg(long, value_enum, default_value = "whisper")]
+    protocol: Protocol,
+    /// Connections in the measured rooms (senders included).
+    #[arg(long, default_value_t = 100)]
+    connections: u32,
+    /// Rooms the connections are spread over.
+    #[arg(long, default_value_t = 1)]
+    rooms: u32,
+    /// How many of the connections send (spread over the rooms).
+    #[arg(long, default_value_t = 10)]
+    senders: u32,
+    /// Messages per second, all senders together. 0: as fast as `--window` allows.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// With `--rate 0`, messages each sender keeps in flight.
+    #[arg(long, default_value_t = 8)]
+    window: u64,
+    /// Message size in bytes (the text of each message).
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Extra connections that join quiet rooms and only listen.
+    #[arg(long, default_value_t = 0)]
+    idle: u32,
+    /// After sending, wait at most this many seconds for the last deliveries.
+    #[arg(long, default_value_t = 10.0)]
+    drain: f64,
+    /// Connection attempts in flight at once.
+    #[arg(long, default_value_t = 200)]
+    connect_concurrency: usize,
+    /// Sockets per 127.0.0.x source address before moving to the next.
+    #[arg(long, default_value_t = 28_000)]
+    per_source: u32,
+    /// Processes to split the rooms and idle connections across.
+    #[arg(long, default_value_t = 1)]
+    processes: u32,
+    /// The server's process id, to report its CPU time and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Prefix of the room names (change it to keep runs apart).
+    #[arg(long, default_value = "load")]
+    room_prefix: String,
+    /// A name for this run in the report.
+    #[arg(long, default_value = "")]
+    label: String,
+    /// Print the report as one JSON line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Print the JSON reports in this file (one per line) as a markdown table, and exit.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Internal: run as worker K of `--processes`, driven over stdin/stdout.
+    #[arg(long, hide = true)]
+    worker: Option<u32>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(path) = &args.markdown {
+        return print_markdown(path);
+    }
+    anyhow::ensure!(args.processes >= 1 && args.rooms >= 1, "--processes and --rooms must be at least 1");
+    anyhow::ensure!(args.senders <= args.connections, "--senders cannot exceed --connections");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(async {
+        match args.worker {
+            Some(k) => run_worker(&args, k).await.map(|()| None),
+            None => coordinate(&args).await.map(Some),
+        }
+    })?;
+    if let Some(report) = report {
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            report.print_table();
+        }
+    }
+    Ok(())
+}
+
+/// Runs the whole load: in this process, or across `--processes` workers.
+async fn coordinate(args: &Args) -> anyhow::Result<Report> {
+    let mut report = if args.processes == 1 {
+        let load = Load::connect(args, 0).await?;
+        let server_rss_kib = args.server_pid.and_then(rss_kib);
+        let cpu_before = args.server_pid.and_then(cpu_seconds);
+        let window = tokio::spawn(load.run(args.clone()));
+        tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+        let cpu_after = args.server_pid.and_then(cpu_seconds);
+        let mut report = window.await??;
+        report.server_rss_kib = server_rss_kib;
+        report.server_cpu_s = cpu_before.zip(cpu_after).map(|(a, b)| b - a);
+        report
+    } else {
+        coordinate_workers(args).await?
+    };
+    report.label =
+        if args.label.is_empty() { format!("{:?}", args.protocol).to_lowercase() } else { args.label.clone() };
+    report.protocol = Some(args.protocol);
+    report.rooms = u64::from(args.rooms);
+    report.rate = args.rate;
+    report.window = args.window;
+    report.size = args.size;
+    report.duration_s = args.duration;
+    Ok(report)
+}
+
+async fn coordinate_workers(args: &Args) -> anyhow::Result<Report> {
+    let exe = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for k in 0..args.processes {
+        let mut child = tokio::process::Command::new(&exe)
+            .args(std::env::args().skip(1))
+            .args(["--worker", &k.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting a worker process")?;
+        let stdin = child.stdin.take().context("worker stdin")?;
+        let lines = BufReader::new(child.stdout.take().context("worker stdout")?).lines();
+        children.push((child, stdin, lines));
+    }
+    for (_, _, lines) in &mut children {
+        let line = lines.next_line().await?.context("a worker exited before connecting")?;
+        anyhow::ensure!(line == "ready", "worker said {line:?}");
+    }
+    let server_rss_kib = args.server_pid.and_then(rss_kib);
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    for (_, stdin, _) in &mut children {
+        stdin.write_all(b"go\n").await?;
+        stdin.flush().await?;
+    }
+    tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+    let cpu_after = args.server_pid.and_then(cpu_seconds);
+    let mut report = Report::default();
+    for (mut child, _, mut lines) in children {
+        let line = lines.next_line().await?.context("a worker exited without a report")?;
+        report.merge(&serde_json::from_str(&line)?);
+        child.wait().await?;
+    }
+    report.server_rss_kib = server_rss_kib;
+    report.server_cpu_s = cpu_before.zip(cpu_after).map(|(a, b)| b - a);
+    Ok(report)
+}
+
+/// A worker process: connect its share, say `ready`, wait for `go`, run, report.
+async fn run_worker(args: &Args, k: u32) -> anyhow::Result<()> {
+    let load = Load::connect(args, k).await?;
+    println!("ready");
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    anyhow::ensure!(stdin.next_line().await?.as_deref() == Some("go"), "expected go");
+    let report = load.run(args.clone()).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// One process's share of the connections, connected and waiting to send.
+struct Load {
+    shared: Arc<Shared>,
+    phase: watch::Sender<Phase>,
+    tasks: Vec<tokio::task::JoinHandle<Outcome>>,
+    report: Report,
+}
+
+impl Load {
+    async fn connect(args: &Args, k: u32) -> anyhow::Result<Load> {
+        let address = args
+            .server
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .and_then(|host| host.to_socket_addrs().ok()?.next())
+            .with_context(|| format!("cannot resolve the server address in {}", args.server))?;
+        let (phase, phase_rx) = watch::channel(Phase::Connecting);
+        let shared = Arc::new(Shared {
+            protocol: args.protocol,
+            server: args.server.clone(),
+            address,
+            size: args.size,
+            phase: phase_rx,
+            progress: AtomicU64::new(0),
+        });
+        let plans = plans(args, k);
+        let mut report = Report {
+            connections: plans.iter().filter(|p| !p.room.contains("-idle-")).count() as u64,
+            idle: plans.iter().filter(|p| p.room.contains("-idle-")).count() as u64,
+            senders: plans.iter().filter(|p| p.send.is_some()).count() as u64,
+            ..Report::default()
+        };
+        let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+        let (connected_tx, mut connected_rx) = mpsc::unbounded_channel::<Result<(), String>>();
+        let started = Instant::now();
+        let mut tasks = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let (shared, gate, connected) = (shared.clone(), gate.clone(), connected_tx.clone());
+            tasks.push(tokio::spawn(async move {
+                let permit = gate.acquire_owned().await;
+                let socket = client::connect(&shared, &plan).await;
+                drop(permit);
+                match socket {
+                    Ok(ws) => {
+                        let _ = connected.send(Ok(()));
+                        client::run(shared, plan, ws).await
+                    }
+                    Err(e) => {
+                        let _ = connected.send(Err(format!("{e:#}")));
+                        Outcome { dropped: Some(format!("{e:#}")), ..Outcome::default() }
+                    }
+                }
+            }));
+        }
+        drop(connected_tx);
+        // Each task reports once, then keeps its sender for the rest of the run.
+        for _ in 0..tasks.len() {
+            let Some(result) = connected_rx.recv().await else { break };
+            match result {
+                Ok(()) => report.connected += 1,
+                Err(e) => {
+                    if report.connect_errors == 0 {
+                        eprintln!("loadgen: connect failed: {e}");
+                    }
+                    report.connect_errors += 1;
+                }
+            }
+        }
+        report.connect_s = started.elapsed().as_secs_f64();
+        // Let the server finish joining the last connections before we send.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(Load { shared, phase, tasks, report })
+    }
+
+    /// Sends for the run's duration, drains, and tallies what every connection saw.
+    async fn run(self, args: Args) -> anyhow::Result<Report> {
+        let Load { shared, phase, tasks, mut report } = self;
+        let cpu_before = cpu_seconds_self();
+        phase.send_replace(Phase::Sending);
+        tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+        phase.send_replace(Phase::Draining);
+        // Done when nothing has arrived for half a second, or at the drain limit.
+        let drain_until = Instant::now() + Duration::from_secs_f64(args.drain);
+        let mut last = u64::MAX;
+        while Instant::now() < drain_until {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = shared.progress.load(Ordering::Relaxed);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        phase.send_replace(Phase::Done);
+        report.loadgen_cpu_s = cpu_seconds_self().zip(cpu_before).map_or(0.0, |(b, a)| b - a);
+        let mut outcomes = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            outcomes.push(task.await?);
+        }
+        tally(&mut report, &outcomes);
+        Ok(report)
+    }
+}
+
+/// Which connections this process opens: the rooms `r` with `r % processes == k`.
+fn plans(args: &Args, k: u32) -> Vec<Plan> {
+    let total = args.connections + args.idle;
+    let source = |g: u32| {
+        (total > args.per_source).then(|| IpAddr::V4(Ipv4Addr::new(127, 0, 0, (1 + g / args.per_source) as u8)))
+    };
+    let per_sender = if args.senders == 0 { 0.0 } else { args.rate / f64::from(args.senders) };
+    let mut plans = Vec::new();
+    for i in (0..args.connections).filter(|i| (i % args.rooms) % args.processes == k) {
+        let send = (i < args.senders).then_some(if args.rate > 0.0 {
+            Sending::Rate(per_sender)
+        } else {
+            Sending::Window(args.window)
+        });
+        plans.push(Plan { conn: i, room: format!("{}-{}", args.room_prefix, i % args.rooms), source: source(i), send });
+    }
+    for j in (0..args.idle).filter(|j| j % args.processes == k) {
+        let g = args.connections + j;
+        plans.push(Plan {
+            conn: g,
+            room: format!("{}-idle-{}", args.room_prefix, j % 100),
+            source: source(g),
+            send: None,
+        });
+    }
+    plans
+}
+
+/// Adds up the outcomes: totals, latencies, and losses and duplicates per room.
+fn tally(report: &mut Report, outcomes: &[Outcome]) {
+    let mut stored: HashMap<(&str, u32), &tally::Bits> = HashMap::new();
+    for o in outcomes {
+        report.sent += o.sent;
+        report.acked += o.acked.len();
+        report.refused += o.refused;
+        report.deliveries += o.deliveries;
+        report.deliveries_in_window += o.deliveries_in_window;
+        report.delivery_us.merge(&o.delivery);
+        report.ack_us.merge(&o.ack);
+        report.duplicates += o.inbox.duplicates;
+        if let Some(why) = &o.dropped {
+            report.dropped += 1;
+            report.first_drop.get_or_insert_with(|| why.clone());
+        }
+        if o.sender {
+            stored.insert((o.room.as_str(), o.conn), &o.acked);
+        }
+    }
+    let empty = tally::Bits::default();
+    for o in outcomes.iter().filter(|o| o.dropped.is_none()) {
+        for ((_, sender), acked) in stored.iter().filter(|((room, _), _)| *room == o.room) {
+            report.lost += acked.missing_from(o.inbox.by_sender.get(sender).unwrap_or(&empty));
+        }
+    }
+}
+
+fn print_markdown(path: &PathBuf) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    println!("{}", Report::MARKDOWN_HEADER);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let report: Report = serde_json::from_str(line)?;
+        println!("{}", report.markdown_row());
+    }
+    Ok(())
+}
+
+/// User plus system CPU seconds of a process (Linux `/proc`; 100 ticks/s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    cpu_from_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn cpu_seconds_self() -> Option<f64> {
+    cpu_from_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+fn cpu_from_stat(stat: &str) -> Option<f64> {
+    // Fields after the `(comm)`: state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Resident memory of a process in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()
+}

@@ -1,0 +1,157 @@
+//! The result of a run: what it measured, merged across processes, printed as
+//! JSON (one line, for scripts) or as a table (for people).
+
+use serde::{Deserialize, Serialize};
+
+use crate::histogram::Histogram;
+use crate::protocol::Protocol;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub label: String,
+    pub protocol: Option<Protocol>,
+    /// Connections that join the measured rooms (senders included).
+    pub connections: u64,
+    pub idle: u64,
+    pub rooms: u64,
+    pub senders: u64,
+    /// Messages per second asked for in total; 0 means as fast as the window allows.
+    pub rate: f64,
+    pub window: u64,
+    pub size: usize,
+    pub duration_s: f64,
+    pub connected: u64,
+    pub connect_errors: u64,
+    pub connect_s: f64,
+    pub sent: u64,
+    pub acked: u64,
+    pub refused: u64,
+    pub deliveries: u64,
+    pub deliveries_in_window: u64,
+    pub delivery_us: Histogram,
+    pub ack_us: Histogram,
+    /// Stored (or, for the baseline, sent) and never delivered to a subscriber that stayed connected.
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Connections that ended before the run did (slow consumer, errors).
+    pub dropped: u64,
+    pub first_drop: Option<String>,
+    /// CPU seconds the server process used while messages were sent.
+    pub server_cpu_s: Option<f64>,
+    /// The server's resident memory with every connection open, in KiB.
+    pub server_rss_kib: Option<u64>,
+    /// CPU seconds the load generator used over the same window.
+    pub loadgen_cpu_s: f64,
+}
+
+impl Report {
+    pub fn merge(&mut self, other: &Report) {
+        self.connections += other.connections;
+        self.idle += other.idle;
+        self.senders += other.senders;
+        self.connected += other.connected;
+        self.connect_errors += other.connect_errors;
+        self.connect_s = self.connect_s.max(other.connect_s);
+        self.sent += other.sent;
+        self.acked += other.acked;
+        self.refused += other.refused;
+        self.deliveries += other.deliveries;
+        self.deliveries_in_window += other.deliveries_in_window;
+        self.delivery_us.merge(&other.delivery_us);
+        self.ack_us.merge(&other.ack_us);
+        self.lost += other.lost;
+        self.duplicates += other.duplicates;
+        self.dropped += other.dropped;
+        if self.first_drop.is_none() {
+            self.first_drop.clone_from(&other.first_drop);
+        }
+        self.loadgen_cpu_s += other.loadgen_cpu_s;
+    }
+
+    pub fn deliveries_per_s(&self) -> f64 {
+        self.deliveries_in_window as f64 / self.duration_s.max(1e-9)
+    }
+
+    pub fn connects_per_s(&self) -> f64 {
+        self.connected as f64 / self.connect_s.max(1e-9)
+    }
+
+    /// Server CPU seconds per million deliveries.
+    pub fn cpu_per_million(&self) -> Option<f64> {
+        let cpu = self.server_cpu_s?;
+        (self.deliveries_in_window > 0).then(|| cpu * 1e6 / self.deliveries_in_window as f64)
+    }
+
+    pub fn print_table(&self) {
+        let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
+        let d = &self.delivery_us;
+        let rows: Vec<(&str, String)> = vec![
+            ("run", self.label.clone()),
+            (
+                "load",
+                format!(
+                    "{} connections in {} rooms (+{} idle), {} senders, {}, {} B, {:.0} s",
+                    self.connections,
+                    self.rooms,
+                    self.idle,
+                    self.senders,
+                    if self.rate > 0.0 { format!("{} msg/s", self.rate) } else { format!("window {}", self.window) },
+                    self.size,
+                    self.duration_s
+                ),
+            ),
+            (
+                "connected",
+                format!("{} ({} errors) at {:.0}/s", self.connected, self.connect_errors, self.connects_per_s()),
+            ),
+            ("sent / acked / refused", format!("{} / {} / {}", self.sent, self.acked, self.refused)),
+            ("deliveries/s", format!("{:.0}", self.deliveries_per_s())),
+            (
+                "delivery latency",
+                format!(
+                    "p50 {}  p99 {}  p99.9 {}  max {}",
+                    ms(d.quantile(0.5)),
+                    ms(d.quantile(0.99)),
+                    ms(d.quantile(0.999)),
+                    ms(d.max())
+                ),
+            ),
+            ("ack latency", format!("p50 {}  p99 {}", ms(self.ack_us.quantile(0.5)), ms(self.ack_us.quantile(0.99)))),
+            ("lost / duplicates", format!("{} / {}", self.lost, self.duplicates)),
+            ("dropped connections", format!("{} {}", self.dropped, self.first_drop.as_deref().unwrap_or(""))),
+            (
+                "server CPU",
+                self.server_cpu_s.map_or("-".into(), |c| {
+                    format!("{c:.2} s ({:.2} s per 1M deliveries)", self.cpu_per_million().unwrap_or(f64::NAN))
+                }),
+            ),
+            ("server RSS", self.server_rss_kib.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))),
+            ("load generator CPU", format!("{:.2} s", self.loadgen_cpu_s)),
+        ];
+        for (k, v) in rows {
+            println!("{k:>22}  {v}");
+        }
+    }
+
+    pub const MARKDOWN_HEADER: &str = "| run | deliveries/s | p50 | p99 | p99.9 | max | ack p99 | server CPU s / 1M | server RSS | lost | dup | dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+    pub fn markdown_row(&self) -> String {
+        let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
+        let d = &self.delivery_us;
+        format!(
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            self.label,
+            self.deliveries_per_s(),
+            ms(d.quantile(0.5)),
+            ms(d.quantile(0.99)),
+            ms(d.quantile(0.999)),
+            ms(d.max()),
+            if self.ack_us.count() > 0 { ms(self.ack_us.quantile(0.99)) } else { "—".into() },
+            self.cpu_per_million().map_or("—".into(), |c| format!("{c:.2}")),
+            self.server_rss_kib.map_or("—".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+            self.lost,
+            self.duplicates,
+            self.dropped,
+        )
+    }
+}
