@@ -88,7 +88,7 @@ impl Chat {
     /// so no subscriber sees a message that could still be lost.
     pub async fn post(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
         let stored = self.inner.store.append(batch).await?;
-        self.inner.hub.deliver(&stored);
+        self.inner.hub.deliver_together(&stored).await;
         let event = RoomEvent::Messages(&stored);
         if let Err(e) = self.inner.broker.publish(&self.inner.server_id, &event).await {
             // The messages are stored; other nodes fill the gap from the store.

@@ -95,6 +95,15 @@ pub struct HubStats {
     pub fanout_time: std::time::Duration,
 }
 
+/// Most messages in one broadcast frame: a burst becomes several moderate
+/// frames rather than one huge one.
+pub const MAX_BROADCAST: usize = 100;
+
+/// Runs of messages of the same room, in the order given.
+fn by_room(messages: &[Message]) -> impl Iterator<Item = &[Message]> {
+    messages.chunk_by(|a, b| a.room == b.room)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Hub state stays consistent across a panic in a fan-out (every change is
     // a single insert, remove or counter), so a poisoned lock is still usable.
@@ -222,19 +231,47 @@ impl Hub {
     /// Broadcasts stored messages (of one or several rooms) to their rooms'
     /// subscribers, in seq order, each run of consecutive messages encoded once.
     pub fn deliver(&self, messages: &[Message]) {
-        let mut start = 0;
-        // Messages of a batch are grouped by room in the order given.
-        while start < messages.len() {
-            let room_name = &messages[start].room;
-            let end = messages[start..].iter().position(|m| &m.room != room_name).map_or(messages.len(), |n| start + n);
-            self.deliver_room(room_name, &messages[start..end]);
-            start = end;
+        for run in by_room(messages) {
+            let Some(room) = self.room(&run[0].room) else { continue };
+            self.publish(&run[0].room, lock(&room), run);
         }
     }
 
-    fn deliver_room(&self, name: &RoomName, messages: &[Message]) {
-        let Some(room) = self.room(name) else { return };
-        let mut guard = lock(&room);
+    /// Broadcasts like [`Hub::deliver`], but first lets the other publishers
+    /// that are ready to run add their messages: the publishers of one group
+    /// commit wake together, and their messages then leave as one frame per
+    /// room instead of one each. Under load that divides the per-frame cost
+    /// (an outbox push and a WebSocket frame per subscriber) by the group
+    /// size; when idle the wait is one turn of the scheduler.
+    ///
+    /// It returns once its messages are pushed to every subscriber, by this
+    /// call or by another that took them along.
+    pub async fn deliver_together(&self, messages: &[Message]) {
+        let mut staged = Vec::new();
+        for run in by_room(messages) {
+            let Some(room) = self.room(&run[0].room) else { continue };
+            lock(&room).staged.extend_from_slice(run);
+            staged.push(room);
+        }
+        if staged.is_empty() {
+            return;
+        }
+        tokio::task::yield_now().await;
+        for room in staged {
+            let mut guard = lock(&room);
+            let mut messages = std::mem::take(&mut guard.staged);
+            if messages.is_empty() {
+                continue; // another publisher sent ours along with theirs
+            }
+            messages.sort_unstable_by_key(|m| m.seq);
+            let name = guard.name.clone();
+            self.publish(&name, guard, &messages);
+        }
+    }
+
+    /// Sequences messages of one room and broadcasts what is ready, in
+    /// frames of at most [`MAX_BROADCAST`] messages.
+    fn publish(&self, name: &RoomName, mut guard: MutexGuard<'_, Room>, messages: &[Message]) {
         let sequenced = if messages.windows(2).all(|w| w[0].seq < w[1].seq) {
             guard.sequence(messages)
         } else {
@@ -244,10 +281,17 @@ impl Hub {
         };
         if !sequenced.ready.is_empty() {
             let started = std::time::Instant::now();
-            let delivery = Delivery::Messages(Arc::new(Broadcast::new(name.clone(), sequenced.ready)));
-            self.fan_out(&guard, &delivery, None);
+            let mut ready = sequenced.ready;
+            let mut broadcasts = 0;
+            while !ready.is_empty() {
+                let rest = ready.split_off(ready.len().min(MAX_BROADCAST));
+                let delivery = Delivery::Messages(Arc::new(Broadcast::new(name.clone(), ready)));
+                self.fan_out(&guard, &delivery, None);
+                ready = rest;
+                broadcasts += 1;
+            }
             let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            self.inner.broadcasts.fetch_add(1, Ordering::Relaxed);
+            self.inner.broadcasts.fetch_add(broadcasts, Ordering::Relaxed);
             self.inner.fanout_nanos.fetch_add(nanos, Ordering::Relaxed);
         }
         if sequenced.gap && !guard.gap_fill_armed {
@@ -283,9 +327,9 @@ impl Hub {
                     Ok(page) => {
                         if !page.messages.is_empty() {
                             hub.inner.gap_fills.fetch_add(1, Ordering::Relaxed);
-                            hub.deliver_room(&name, &page.messages);
+                            hub.publish(&name, lock(&room), &page.messages);
                         }
-                        // Checked under the room lock that `deliver_room` also
+                        // Checked under the room lock that `publish` also
                         // takes to see whether a fill is armed, so a gap found
                         // concurrently is either seen here or re-arms a fill.
                         let mut guard = lock(&room);

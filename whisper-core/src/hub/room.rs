@@ -27,6 +27,9 @@ pub(crate) struct Room {
     delivered: Seq,
     /// Messages that arrived ahead of a missing seq, waiting for it.
     pending: BTreeMap<Seq, Message>,
+    /// Stored messages waiting to be broadcast together with those of other
+    /// publishers (see `Hub::deliver_together`).
+    pub(crate) staged: Vec<Message>,
     /// Whether a task will look for missing seqs in the store.
     pub(crate) gap_fill_armed: bool,
     pub(crate) subscribers: Vec<Subscriber>,
@@ -51,6 +54,7 @@ impl Room {
             epoch,
             delivered: head,
             pending: BTreeMap::new(),
+            staged: Vec::new(),
             gap_fill_armed: false,
             subscribers: Vec::new(),
             presence: Presence::default(),

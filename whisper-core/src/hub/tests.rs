@@ -162,3 +162,34 @@ async fn two_nodes_on_one_broker_see_each_others_messages() {
     }
     assert_eq!(drained_seqs(&on_b), [1, 2, 3, 4, 5]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn publishers_that_wake_together_share_one_frame() {
+    let (hub, store) = hub_with(Limits::default());
+    let member = hub.member(UserId::random());
+    hub.subscribe(&lobby(), &member, &name("a")).await.unwrap();
+    let stored = store_messages(&store, 3).await;
+    // Three publishers of one group commit, the last to commit first.
+    let (a, b, c) = (hub.clone(), hub.clone(), hub.clone());
+    let (m1, m2, m3) = (stored[0..1].to_vec(), stored[1..2].to_vec(), stored[2..3].to_vec());
+    tokio::join!(
+        async move { c.deliver_together(&m3).await },
+        async move { a.deliver_together(&m1).await },
+        async move { b.deliver_together(&m2).await },
+    );
+    let mut frames = Vec::new();
+    member.outbox().try_drain(&mut frames).unwrap();
+    let broadcasts: Vec<Vec<u64>> = frames
+        .iter()
+        .filter_map(|d| match d {
+            Delivery::Messages(b) => Some(b.messages.iter().map(|m| m.seq.0).collect()),
+            Delivery::Event { .. } => None,
+        })
+        .collect();
+    assert_eq!(broadcasts, [vec![1, 2, 3]], "one frame, in seq order");
+
+    // Alone, a publisher's messages go out without waiting for company.
+    let more = store_messages(&store, 1).await;
+    hub.deliver_together(&more).await;
+    assert_eq!(drained_seqs(&member), [4]);
+}
