@@ -32,8 +32,9 @@ fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME))
-        // Small buffers keep an idle socket cheap; chat frames are small.
-        .read_buffer_size(4 * 1024)
+        // Small buffers keep an idle socket cheap; chat frames are small
+        // (a larger one grows the buffer while it is read).
+        .read_buffer_size(1024)
         .write_buffer_size(8 * 1024)
         // Must hold the write buffer plus one largest frame.
         .max_write_buffer_size(8 * 1024 + 2 * MAX_FRAME)
@@ -148,20 +149,7 @@ async fn serve_socket<S>(
             return Some((inbound, stream));
         }
     }));
-    let outgoing = sink.with(|out: Outgoing| async move {
-        Ok::<_, WsError>(match out {
-            // The frame's bytes are shared by every recipient. They were
-            // encoded from a `String`, so they go out as a ready-made text
-            // frame: `Message::Text` would check the UTF-8 again for each.
-            Outgoing::Frame(frame) => {
-                Message::Frame(Frame::message(Bytes::from(frame), OpCode::Data(Data::Text), true))
-            }
-            Outgoing::Ping => Message::Ping(Bytes::new()),
-            Outgoing::Close { code, reason } => {
-                Message::Close(Some(CloseFrame { code: CloseCode::from(code), reason: Utf8Bytes::from(&*reason) }))
-            }
-        })
-    });
+    let outgoing = sink.with_flat_map(|out: Outgoing| futures_util::stream::iter(WireFrames::of(out)));
     let mut stop = state.shutdown_signal();
     let shutdown = async move {
         let _ = stop.wait_for(|stopping| *stopping).await;
@@ -169,6 +157,58 @@ async fn serve_socket<S>(
     let end = session::run(state.chat.clone(), conn, inbound, Box::pin(outgoing), shutdown).await;
     drop(permit);
     tracing::info!(%peer, %user, end = ?end, "disconnected");
+}
+
+/// Server frames go out in WebSocket fragments of at most this many bytes:
+/// a socket's write buffer keeps the capacity of the largest frame it ever
+/// held, so without fragments one big presence list or batch would stay
+/// allocated for the life of every connection that received it.
+const FRAGMENT: usize = 4 * 1024;
+
+/// The WebSocket frames of one `Outgoing`, made without copying or
+/// allocating: a shared frame's fragments are slices of its bytes.
+enum WireFrames {
+    /// The fragments of a text message still to send, from byte `at`.
+    Text { bytes: Bytes, at: usize },
+    /// A control frame, until it is taken.
+    One(Option<Message>),
+}
+
+impl WireFrames {
+    fn of(out: Outgoing) -> Self {
+        match out {
+            Outgoing::Frame(frame) => WireFrames::Text { bytes: Bytes::from(frame), at: 0 },
+            Outgoing::Ping => WireFrames::One(Some(Message::Ping(Bytes::new()))),
+            Outgoing::Close { code, reason } => WireFrames::One(Some(Message::Close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: Utf8Bytes::from(&*reason),
+            })))),
+        }
+    }
+}
+
+impl Iterator for WireFrames {
+    type Item = Result<Message, WsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            WireFrames::One(message) => message.take().map(Ok),
+            WireFrames::Text { bytes, at } => {
+                // An empty message is still one (final) frame.
+                if *at > 0 && *at >= bytes.len() {
+                    return None;
+                }
+                let end = bytes.len().min(*at + FRAGMENT);
+                let opcode = if *at == 0 { Data::Text } else { Data::Continue };
+                // The bytes were encoded from a `String`: valid UTF-8 as a
+                // whole, which is what RFC 6455 asks of a fragmented message
+                // (`Message::Text` would check it again for every recipient).
+                let frame = Frame::message(bytes.slice(*at..end), OpCode::Data(opcode), end == bytes.len());
+                *at = end.max(1);
+                Some(Ok(Message::Frame(frame)))
+            }
+        }
+    }
 }
 
 /// Whether a comma-separated header holds `token` (case-insensitive).
@@ -218,6 +258,29 @@ mod tests {
         let list = vec!["https://chat.example.com".to_string()];
         assert!(origin_allowed(&headers(&[("host", "10.0.0.1"), ("origin", "https://chat.example.com")]), &list));
         assert!(!origin_allowed(&headers(&[("host", "10.0.0.1"), ("origin", "https://chat.example.co")]), &list));
+    }
+
+    #[test]
+    fn large_frames_are_fragmented_without_copying() {
+        let text = "é".repeat(FRAGMENT); // 2 bytes each: fragments split characters
+        let frame = Bytes::from(text.clone());
+        let frames: Vec<Frame> = WireFrames::Text { bytes: frame.clone(), at: 0 }
+            .map(|m| match m.unwrap() {
+                Message::Frame(f) => f,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].header().opcode, OpCode::Data(Data::Text));
+        assert!(!frames[0].header().is_final);
+        assert_eq!(frames[1].header().opcode, OpCode::Data(Data::Continue));
+        assert!(frames[1].header().is_final);
+        let joined: Vec<u8> = frames.iter().flat_map(|f| f.payload().to_vec()).collect();
+        assert_eq!(joined, text.as_bytes());
+        let small: Vec<_> = WireFrames::Text { bytes: Bytes::from_static(b"{}"), at: 0 }.collect();
+        assert_eq!(small.len(), 1);
+        let empty: Vec<_> = WireFrames::Text { bytes: Bytes::new(), at: 0 }.collect();
+        assert_eq!(empty.len(), 1, "an empty message is one final frame");
     }
 
     #[test]

@@ -294,3 +294,22 @@ async fn shutdown_closes_sockets_with_1001_and_returns() {
     assert_eq!(frame.code, CloseCode::Away);
     stopping.await.unwrap();
 }
+
+#[tokio::test]
+async fn large_frames_arrive_whole_across_fragments() {
+    let server = start().await;
+    let mut ada = server.join("").await;
+    let mut bob = server.join("").await;
+    // 4,000 characters of 2 and 3 bytes: an ack-then-broadcast well over one
+    // 4 KiB fragment, split in the middle of characters.
+    let content: String = "é€".repeat(2000);
+    let drafts: Vec<_> = (0..5).map(|i| json!({"content": content, "client_id": format!("big-{i}")})).collect();
+    ada.send(json!({"type":"messages","data":drafts})).await;
+    assert_eq!(ada.ack().await.0, AckStatus::Success);
+    for client in [&mut ada, &mut bob] {
+        let got = client.messages().await;
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|m| *m.content == *content), "content intact");
+    }
+    server.stop().await;
+}

@@ -77,6 +77,9 @@ struct Args {
     /// Extra connections that join quiet rooms and only listen.
     #[arg(long, default_value_t = 0)]
     idle: u32,
+    /// Quiet rooms the idle connections are spread over.
+    #[arg(long, default_value_t = 100)]
+    idle_rooms: u32,
     /// After sending, wait at most this many seconds for the last deliveries.
     #[arg(long, default_value_t = 10.0)]
     drain: f64,
@@ -135,6 +138,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Runs the whole load: in this process, or across `--processes` workers.
 async fn coordinate(args: &Args) -> anyhow::Result<Report> {
+    let server_rss_before_kib = args.server_pid.and_then(rss_kib);
     let mut report = if args.processes == 1 {
         let load = Load::connect(args, 0).await?;
         let server_rss_kib = args.server_pid.and_then(rss_kib);
@@ -149,6 +153,7 @@ async fn coordinate(args: &Args) -> anyhow::Result<Report> {
     } else {
         coordinate_workers(args).await?
     };
+    report.server_rss_before_kib = server_rss_before_kib;
     report.label =
         if args.label.is_empty() { format!("{:?}", args.protocol).to_lowercase() } else { args.label.clone() };
     report.protocol = Some(args.protocol);
@@ -334,7 +339,7 @@ fn plans(args: &Args, k: u32) -> Vec<Plan> {
         let g = args.connections + j;
         plans.push(Plan {
             conn: g,
-            room: format!("{}-idle-{}", args.room_prefix, j % 100),
+            room: format!("{}-idle-{}", args.room_prefix, j % args.idle_rooms.max(1)),
             source: source(g),
             send: None,
         });

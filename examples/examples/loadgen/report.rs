@@ -40,6 +40,8 @@ pub struct Report {
     pub server_cpu_s: Option<f64>,
     /// The server's resident memory with every connection open, in KiB.
     pub server_rss_kib: Option<u64>,
+    /// The same before the load generator connected.
+    pub server_rss_before_kib: Option<u64>,
     /// CPU seconds the load generator used over the same window.
     pub loadgen_cpu_s: f64,
 }
@@ -80,6 +82,12 @@ impl Report {
     pub fn cpu_per_million(&self) -> Option<f64> {
         let cpu = self.server_cpu_s?;
         (self.deliveries_in_window > 0).then(|| cpu * 1e6 / self.deliveries_in_window as f64)
+    }
+
+    /// Server memory per open socket (KiB): the growth from connecting them all.
+    pub fn rss_per_socket_kib(&self) -> Option<f64> {
+        let (after, before) = self.server_rss_kib.zip(self.server_rss_before_kib)?;
+        (self.connected > 0).then(|| after.saturating_sub(before) as f64 / self.connected as f64)
     }
 
     pub fn print_table(&self) {
@@ -125,7 +133,16 @@ impl Report {
                     format!("{c:.2} s ({:.2} s per 1M deliveries)", self.cpu_per_million().unwrap_or(f64::NAN))
                 }),
             ),
-            ("server RSS", self.server_rss_kib.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))),
+            (
+                "server RSS",
+                self.server_rss_kib.map_or("-".into(), |k| {
+                    format!(
+                        "{:.1} MiB ({:.1} KiB per socket)",
+                        k as f64 / 1024.0,
+                        self.rss_per_socket_kib().unwrap_or(f64::NAN)
+                    )
+                }),
+            ),
             ("load generator CPU", format!("{:.2} s", self.loadgen_cpu_s)),
         ];
         for (k, v) in rows {
@@ -133,13 +150,14 @@ impl Report {
         }
     }
 
-    pub const MARKDOWN_HEADER: &str = "| run | deliveries/s | p50 | p99 | p99.9 | max | ack p99 | server CPU s / 1M | server RSS | lost | dup | dropped |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+    /// Labels of the form `server | load` fill the first two columns.
+    pub const MARKDOWN_HEADER: &str = "| server | load | deliveries/s | delivery p50 | p99 | p99.9 | max | ack p99 | server CPU s per 1M deliveries | server RSS | KiB per socket | lost | dup | dropped |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     pub fn markdown_row(&self) -> String {
         let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
         let d = &self.delivery_us;
         format!(
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             self.label,
             self.deliveries_per_s(),
             ms(d.quantile(0.5)),
@@ -149,6 +167,7 @@ impl Report {
             if self.ack_us.count() > 0 { ms(self.ack_us.quantile(0.99)) } else { "—".into() },
             self.cpu_per_million().map_or("—".into(), |c| format!("{c:.2}")),
             self.server_rss_kib.map_or("—".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+            self.rss_per_socket_kib().map_or("—".into(), |k| format!("{k:.1}")),
             self.lost,
             self.duplicates,
             self.dropped,

@@ -155,7 +155,9 @@ where
     let heartbeat = chat.limits().heartbeat_interval.filter(|d| !d.is_zero());
     let missed_limit = chat.limits().missed_heartbeats.max(1);
     let mut session = Session::new(chat, &conn, outgoing);
-    let end = match session.start(conn.room).await {
+    // The futures of `start` and `handle` are boxed: inline, they would
+    // make every idle connection's task as big as the largest of them.
+    let end = match Box::pin(session.start(conn.room)).await {
         Err(end) => end,
         Ok(()) => {
             tokio::pin!(shutdown);
@@ -188,7 +190,7 @@ where
                         silent_ticks = 0;
                         let step = match frame {
                             None => Err(SessionEnd::ClientGone),
-                            Some(Inbound::Text(text)) => session.handle(text.as_ref()).await,
+                            Some(Inbound::Text(text)) => Box::pin(session.handle(text.as_ref())).await,
                             Some(Inbound::Pong) => Ok(()),
                             Some(Inbound::Binary) => Err(SessionEnd::BinaryFrame),
                             Some(Inbound::TooLarge) => Err(SessionEnd::FrameTooLarge),
