@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint fmt-check clippy rust-test bench doc types types-check
+.PHONY: run test lint fmt-check clippy rust-test bench bench-load doc types types-check
 
 GENERATED_TS = web/src/core/protocol/generated
 
@@ -43,6 +43,12 @@ rust-test:
 ## Criterion benchmarks (results: docs/performance.md).
 bench:
 	$(CARGO) bench -p whisper-benches
+
+## The baseline broadcast server, then whisper-server on SQLite and on
+## PostgreSQL, under the same WebSocket loads (about 6 minutes, both cores);
+## writes the table into docs/performance.md.
+bench-load:
+	benches/load/bench-load.sh
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps

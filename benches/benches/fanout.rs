@@ -10,6 +10,12 @@
 //! No subscriber task is waiting on its outbox while a frame is pushed, so no
 //! waker is woken: this is the hub's own cost, not a scheduler's.
 //!
+//! `fanout_parked` measures the live case instead: every subscriber is a task
+//! parked in `Outbox::drain` on a two-worker runtime, as each connection is in
+//! the server. An iteration publishes one message and ends when every reader
+//! has drained it, so it includes waking N tasks, their drains, and the
+//! publisher racing the readers for the outbox locks.
+//!
 //! Run: `cargo bench -p whisper-benches --bench fanout`
 //! (short run: append `-- --warm-up-time 1 --measurement-time 3`).
 
@@ -138,5 +144,75 @@ fn fanout(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fanout);
+/// Readers parked on their outboxes, counting the messages they drain.
+fn fanout_parked(c: &mut Criterion) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::sync::Notify;
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut group = c.benchmark_group("fanout_parked");
+    for n in [100, 1_000, 10_000] {
+        let limits = Limits { outbox_capacity: 1_000_000, ..Limits::default() };
+        let wait = limits.presence_interval + limits.gap_grace + Duration::from_millis(50);
+        let hub = Hub::new(Arc::new(MemoryStore::new()), Arc::new(limits));
+        let room = RoomName::lobby();
+        let received = Arc::new(AtomicU64::new(0));
+        let wanted = Arc::new(AtomicU64::new(u64::MAX));
+        let all_in = Arc::new(Notify::new());
+        let mut next_seq = rt.block_on(async {
+            let mut head = Seq::ZERO;
+            for _ in 0..n {
+                let member = hub.member(UserId::random());
+                head = hub.subscribe(&room, &member, &DisplayName::guest(member.user())).await.expect("subscribe").seq;
+                let (received, wanted, all_in) = (received.clone(), wanted.clone(), all_in.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    while member.outbox().drain(&mut buf).await.is_ok() {
+                        let k: u64 = buf
+                            .drain(..)
+                            .map(|d| match d {
+                                Delivery::Messages(b) => b.messages.len() as u64,
+                                Delivery::Event { .. } => 0,
+                            })
+                            .sum();
+                        if k > 0 && received.fetch_add(k, Ordering::AcqRel) + k >= wanted.load(Ordering::Acquire) {
+                            all_in.notify_one();
+                        }
+                    }
+                });
+            }
+            tokio::time::sleep(wait).await; // presence flush and join-time gap fill
+            head.0 + 1
+        });
+        let author = UserId::random();
+        let author_name = DisplayName::guest(author);
+        let text = content();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut timed = Duration::ZERO;
+                    for _ in 0..iters {
+                        let m = message(&room, author, &author_name, &text, Seq(next_seq));
+                        next_seq += 1;
+                        let target = received.load(Ordering::Acquire) + n as u64;
+                        wanted.store(target, Ordering::Release);
+                        let start = Instant::now();
+                        hub.deliver(std::slice::from_ref(&m));
+                        while received.load(Ordering::Acquire) < target {
+                            all_in.notified().await;
+                        }
+                        timed += start.elapsed();
+                    }
+                    timed
+                })
+            });
+        });
+        let stats = hub.stats();
+        assert_eq!(stats.slow_consumers, 0, "no subscriber may be cut off");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fanout, fanout_parked);
 criterion_main!(benches);

@@ -25,12 +25,17 @@ cargo build --release -q -p whisper-examples --example loadgen --example baselin
 mkdir -p "$OUT"
 : > "$RESULTS"
 
-# Each load: a name for the table, then the load generator's arguments.
+# Each load: a name for the table, the load generator's arguments, and
+# optionally the only server kind it runs against.
 LOADS=(
   "100 subscribers, as fast as it goes|--connections 100 --senders 10 --rate 0 --window 16"
   "1,000 subscribers, as fast as it goes|--connections 1000 --senders 10 --rate 0 --window 16"
   "1,000 subscribers at 100k deliveries/s|--connections 1000 --senders 10 --rate 100"
-  "10,000 idle + 100 active at 100k deliveries/s|--connections 100 --senders 10 --rate 1000 --idle 10000"
+  "10,000 idle (rooms of 1) + 100 active at 100k deliveries/s|--connections 100 --senders 10 --rate 1000 --idle 10000 --idle-rooms 10000"
+  "10,000 idle (rooms of 100) + 100 active at 100k deliveries/s|--connections 100 --senders 10 --rate 1000 --idle 10000 --idle-rooms 100"
+  # whisper-server's frames carry ~320 bytes per 100-byte message (the message
+  # object's id, seq, user, name, times): the baseline with as many bytes.
+  "100 subscribers, as fast as it goes, 320-byte messages|--connections 100 --senders 10 --rate 0 --window 16 --size 320|baseline"
 )
 
 SERVER_PID=
@@ -89,8 +94,9 @@ for kind in $SERVERS; do
     *) echo "unknown server kind $kind" >&2; exit 2 ;;
   esac
   for i in "${!LOADS[@]}"; do
-    name=${LOADS[$i]%%|*}
-    read -r -a load_args <<< "${LOADS[$i]#*|}"
+    IFS='|' read -r name args only <<< "${LOADS[$i]}"
+    if [[ -n $only && $only != "$kind" ]]; then continue; fi
+    read -r -a load_args <<< "$args"
     port=$(free_port)
     start_server "$kind" "$port"
     echo "== $server_name: $name" >&2

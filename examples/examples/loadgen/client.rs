@@ -71,6 +71,8 @@ pub struct Outcome {
     pub inbox: Inbox,
     pub deliveries: u64,
     pub deliveries_in_window: u64,
+    /// Bytes of the text frames that carried deliveries.
+    pub delivery_bytes: u64,
     pub delivery: Histogram,
     pub ack: Histogram,
     /// Set when the connection ended before the run did.
@@ -135,16 +137,21 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket) -> Outcome {
         let mut phase = shared.phase.clone();
         loop {
             let frame = tokio::select! {
-                frame = stream.next() => frame,
+                biased;
                 _ = phase.wait_for(|p| *p == Phase::Done) => break,
+                frame = stream.next() => frame,
             };
+            // Our own close at the end of the run is answered; that is no drop.
+            let ended = *phase.borrow() == Phase::Done;
             let text = match frame {
                 Some(Ok(Message::Text(text))) => text,
+                Some(Ok(_)) if ended => break,
                 Some(Ok(Message::Close(close))) => {
                     out.dropped = Some(close.map_or("closed".into(), |c| format!("closed {}: {}", c.code, c.reason)));
                     break;
                 }
                 Some(Ok(_)) => continue,
+                _ if ended => break,
                 Some(Err(e)) => {
                     out.dropped = Some(e.to_string());
                     break;
@@ -157,6 +164,7 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket) -> Outcome {
             let now = now_us();
             match shared.protocol.parse(&text) {
                 Received::Delivered(seen) => {
+                    out.delivery_bytes += text.len() as u64;
                     let in_window = *phase.borrow() == Phase::Sending;
                     for s in seen {
                         out.deliveries += 1;

@@ -356,6 +356,7 @@ fn tally(report: &mut Report, outcomes: &[Outcome]) {
         report.refused += o.refused;
         report.deliveries += o.deliveries;
         report.deliveries_in_window += o.deliveries_in_window;
+        report.delivery_bytes += o.delivery_bytes;
         report.delivery_us.merge(&o.delivery);
         report.ack_us.merge(&o.ack);
         report.duplicates += o.inbox.duplicates;

@@ -28,6 +28,8 @@ pub struct Report {
     pub refused: u64,
     pub deliveries: u64,
     pub deliveries_in_window: u64,
+    /// Bytes of the frames that carried the deliveries.
+    pub delivery_bytes: u64,
     pub delivery_us: Histogram,
     pub ack_us: Histogram,
     /// Stored (or, for the baseline, sent) and never delivered to a subscriber that stayed connected.
@@ -59,6 +61,7 @@ impl Report {
         self.refused += other.refused;
         self.deliveries += other.deliveries;
         self.deliveries_in_window += other.deliveries_in_window;
+        self.delivery_bytes += other.delivery_bytes;
         self.delivery_us.merge(&other.delivery_us);
         self.ack_us.merge(&other.ack_us);
         self.lost += other.lost;
@@ -72,6 +75,11 @@ impl Report {
 
     pub fn deliveries_per_s(&self) -> f64 {
         self.deliveries_in_window as f64 / self.duration_s.max(1e-9)
+    }
+
+    /// Bytes on the wire per delivered message (frame payload, WebSocket header not counted).
+    pub fn bytes_per_delivery(&self) -> f64 {
+        self.delivery_bytes as f64 / self.deliveries.max(1) as f64
     }
 
     pub fn connects_per_s(&self) -> f64 {
@@ -113,7 +121,10 @@ impl Report {
                 format!("{} ({} errors) at {:.0}/s", self.connected, self.connect_errors, self.connects_per_s()),
             ),
             ("sent / acked / refused", format!("{} / {} / {}", self.sent, self.acked, self.refused)),
-            ("deliveries/s", format!("{:.0}", self.deliveries_per_s())),
+            (
+                "deliveries/s",
+                format!("{:.0} ({:.0} bytes per delivery)", self.deliveries_per_s(), self.bytes_per_delivery()),
+            ),
             (
                 "delivery latency",
                 format!(
@@ -151,15 +162,16 @@ impl Report {
     }
 
     /// Labels of the form `server | load` fill the first two columns.
-    pub const MARKDOWN_HEADER: &str = "| server | load | deliveries/s | delivery p50 | p99 | p99.9 | max | ack p99 | server CPU s per 1M deliveries | server RSS | KiB per socket | lost | dup | dropped |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+    pub const MARKDOWN_HEADER: &str = "| server | load | deliveries/s | bytes per delivery | delivery p50 | p99 | p99.9 | max | ack p99 | server CPU s per 1M deliveries | server RSS | KiB per socket | lost | dup | dropped |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
     pub fn markdown_row(&self) -> String {
         let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
         let d = &self.delivery_us;
         format!(
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             self.label,
             self.deliveries_per_s(),
+            self.bytes_per_delivery(),
             ms(d.quantile(0.5)),
             ms(d.quantile(0.99)),
             ms(d.quantile(0.999)),
