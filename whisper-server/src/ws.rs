@@ -32,9 +32,10 @@ fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME))
-        // Small buffers keep an idle socket cheap; chat frames are small
-        // (a larger one grows the buffer while it is read).
-        .read_buffer_size(1024)
+        // Small buffers keep an idle socket cheap. Client frames are small
+        // (a message is a few hundred bytes); a larger one grows the buffer
+        // and is read in 512-byte steps, at most 128 reads for the largest.
+        .read_buffer_size(512)
         .write_buffer_size(8 * 1024)
         // Must hold the write buffer plus one largest frame.
         .max_write_buffer_size(8 * 1024 + 2 * MAX_FRAME)

@@ -52,8 +52,10 @@ pub struct Plan {
 
 #[derive(Clone, Copy, Debug)]
 pub enum Sending {
-    /// Messages per second, paced in 1 ms ticks.
-    Rate(f64),
+    /// Messages per second, paced in 1 ms ticks, the first one `offset`
+    /// seconds in: senders are staggered so that together they send evenly
+    /// rather than all in the same tick (which would flatter group commit).
+    Rate { per_sec: f64, offset: f64 },
     /// Keep this many messages in flight (sent, own copy not yet delivered).
     Window(u64),
 }
@@ -222,7 +224,10 @@ where
             return Ok(());
         }
         let due = match send {
-            Sending::Rate(per_sec) => (started.elapsed().as_secs_f64() * per_sec) as u64,
+            Sending::Rate { per_sec, offset } => {
+                let t = started.elapsed().as_secs_f64() - offset;
+                if t < 0.0 { 0 } else { (t * per_sec) as u64 + 1 }
+            }
             Sending::Window(w) => own_seen.0.load(Ordering::Relaxed) + w,
         };
         if *sent < due {
@@ -235,7 +240,7 @@ where
         }
         tokio::select! {
             _ = phase.changed() => {}
-            _ = tick.tick(), if matches!(send, Sending::Rate(_)) => {}
+            _ = tick.tick(), if matches!(send, Sending::Rate { .. }) => {}
             () = own_seen.1.notified(), if matches!(send, Sending::Window(_)) => {}
         }
     }

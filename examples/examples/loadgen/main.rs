@@ -329,7 +329,8 @@ fn plans(args: &Args, k: u32) -> Vec<Plan> {
     let mut plans = Vec::new();
     for i in (0..args.connections).filter(|i| (i % args.rooms) % args.processes == k) {
         let send = (i < args.senders).then_some(if args.rate > 0.0 {
-            Sending::Rate(per_sender)
+            // Sender i starts i/rate seconds in: together they send one message every 1/rate s.
+            Sending::Rate { per_sec: per_sender, offset: f64::from(i) / args.rate }
         } else {
             Sending::Window(args.window)
         });

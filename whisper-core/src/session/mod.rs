@@ -154,10 +154,13 @@ where
 {
     let heartbeat = chat.limits().heartbeat_interval.filter(|d| !d.is_zero());
     let missed_limit = chat.limits().missed_heartbeats.max(1);
-    let mut session = Session::new(chat, &conn, outgoing);
+    // Taken apart so that nothing of it but what the session needs stays in
+    // this (long-lived) future: the token goes out in `welcome` and is dropped.
+    let Connection { user_id, token, name, room } = conn;
+    let mut session = Session::new(chat, user_id, name, outgoing);
     // The futures of `start` and `handle` are boxed: inline, they would
     // make every idle connection's task as big as the largest of them.
-    let end = match Box::pin(session.start(conn.room)).await {
+    let end = match Box::pin(session.start(token, room)).await {
         Err(end) => end,
         Ok(()) => {
             tokio::pin!(shutdown);

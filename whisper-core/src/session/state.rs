@@ -7,14 +7,14 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, StreamExt};
 
 use super::rate::TokenBucket;
-use super::{Connection, Outgoing, SessionEnd, send_close};
+use super::{Outgoing, SessionEnd, send_close};
 use crate::chat::Chat;
 use crate::codec::{
     AckStatus, ClientFrame, DecodeError, Draft, EncodedFrame, ErrorCode, FrameType, Refusal, ServerFrame,
 };
 use crate::hub::{Broadcast, Delivery, Member, Outbox};
 use crate::limits::WireLimits;
-use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, now_millis};
+use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId, now_millis};
 use crate::store::{MAX_PAGE, ReadRange, StoreError};
 
 /// Most messages in one replay frame, so a large recovery is several
@@ -24,7 +24,6 @@ const REPLAY_CHUNK: usize = 100;
 pub(super) struct Session<O> {
     chat: Chat,
     member: Member,
-    token: String,
     name: DisplayName,
     /// Joined rooms in join order; the first is where messages without a
     /// `room` go.
@@ -53,23 +52,13 @@ struct Joined {
 type Step = Result<(), SessionEnd>;
 
 impl<O: Sink<Outgoing> + Unpin> Session<O> {
-    pub(super) fn new(chat: Chat, conn: &Connection, out: O) -> Self {
+    pub(super) fn new(chat: Chat, user: UserId, name: Option<DisplayName>, out: O) -> Self {
         let limits = chat.limits();
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
-        let member = chat.hub().member(conn.user_id);
-        let name = conn.name.clone().unwrap_or_else(|| DisplayName::guest(conn.user_id));
-        Session {
-            chat,
-            member,
-            token: conn.token.clone(),
-            name,
-            rooms: Vec::new(),
-            message_rate,
-            control_rate,
-            posts: FuturesOrdered::new(),
-            out,
-        }
+        let member = chat.hub().member(user);
+        let name = name.unwrap_or_else(|| DisplayName::guest(user));
+        Session { chat, member, name, rooms: Vec::new(), message_rate, control_rate, posts: FuturesOrdered::new(), out }
     }
 
     pub(super) fn outbox(&self) -> Arc<Outbox> {
@@ -171,11 +160,11 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         self.send(frame).await
     }
 
-    /// Sends `welcome` and joins the first room.
-    pub(super) async fn start(&mut self, room: Option<RoomName>) -> Step {
+    /// Sends `welcome` (the token is not kept after it) and joins the first room.
+    pub(super) async fn start(&mut self, token: String, room: Option<RoomName>) -> Step {
         let welcome = ServerFrame::Welcome {
             user_id: self.member.user(),
-            token: self.token.as_str().into(),
+            token: token.into(),
             server_id: self.chat.server_id().into(),
             limits: WireLimits::from(self.chat.limits()),
         }
