@@ -21,7 +21,7 @@ RESULTS=$OUT/results.jsonl
 DOC=docs/performance.md
 
 cargo build --release -q -p whisper-server --no-default-features
-cargo build --release -q -p whisper-examples --example loadgen --example baseline_server
+cargo build --release -q -p whisper-examples --bin loadgen --bin baseline_server
 mkdir -p "$OUT"
 : > "$RESULTS"
 
@@ -64,7 +64,7 @@ start_server() {
   local kind=$1 port=$2
   case $kind in
     baseline)
-      taskset -c "$SERVER_CPU" target/release/examples/baseline_server "127.0.0.1:$port" > "$OUT/server.log" 2>&1 &
+      taskset -c "$SERVER_CPU" target/release/baseline_server "127.0.0.1:$port" > "$OUT/server.log" 2>&1 &
       ;;
     sqlite | postgres)
       local data="$OUT/data-$kind"
@@ -100,10 +100,10 @@ for kind in $SERVERS; do
     port=$(free_port)
     start_server "$kind" "$port"
     echo "== $server_name: $name" >&2
-    taskset -c "$LOAD_CPU" target/release/examples/loadgen --server "ws://127.0.0.1:$port" \
+    taskset -c "$LOAD_CPU" target/release/loadgen --server "ws://127.0.0.1:$port" \
       --protocol "$protocol" --server-pid "$SERVER_PID" --duration "$DURATION" \
       --room-prefix "run$i" --label "$server_name | $name" --json "${load_args[@]}" | tee -a "$RESULTS" |
-      target/release/examples/loadgen --markdown /dev/stdin | tail -n 1 >&2
+      target/release/loadgen --markdown /dev/stdin | tail -n 1 >&2
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
   done
@@ -121,7 +121,7 @@ done
   echo "$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1)), $(uname -r), $(rustc --version)."
   echo "Server pinned to CPU $SERVER_CPU, load generator to CPU $LOAD_CPU; 100-byte messages; $DURATION s of sending per run."
   echo
-  target/release/examples/loadgen --markdown "$RESULTS"
+  target/release/loadgen --markdown "$RESULTS"
   echo
   echo "<!-- bench-load:end -->"
 } > "$OUT/table.md"

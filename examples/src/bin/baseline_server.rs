@@ -10,7 +10,7 @@
 //! for any chat server on the same stack.
 //!
 //! ```sh
-//! cargo run --release -p whisper-examples --example baseline_server -- 127.0.0.1:9000
+//! cargo run --release -p whisper-examples --bin baseline_server -- 127.0.0.1:9000
 //! ```
 
 use std::collections::HashMap;

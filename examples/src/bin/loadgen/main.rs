@@ -4,19 +4,20 @@
 //!
 //! ```sh
 //! # 100 subscribers in one room, 10 of them sending 1,000 msg/s in total, for 10 s:
-//! cargo run --release -p whisper-examples --example loadgen -- \
+//! cargo run --release -p whisper-examples --bin loadgen -- \
 //!     --server ws://127.0.0.1:8080 --connections 100 --senders 10 --rate 1000
 //! # as fast as the server goes: each sender keeps 8 messages in flight
 //! ... --rate 0 --window 8
 //! # JSON lines from several runs, as one markdown table:
-//! cargo run --release -p whisper-examples --example loadgen -- --markdown runs.jsonl
+//! cargo run --release -p whisper-examples --bin loadgen -- --markdown runs.jsonl
 //! ```
 //!
 //! Connection `i` joins room `i % rooms`; the first `senders` connections send.
 //! `--idle N` adds N connections in quiet rooms. Past `--per-source` sockets
 //! it connects from 127.0.0.2, 127.0.0.3, … (a source address has ~28k
-//! ephemeral ports), and `--processes P` splits the rooms across P processes
-//! (each process may hold at most its open-files limit of sockets).
+//! ephemeral ports). Past the open-files limit of one process (`ulimit -n`)
+//! it splits the rooms and idle connections across several processes of
+//! itself (`--processes P` to choose).
 //! `--server-pid` adds the server's CPU time and memory to the report.
 
 // A binary's modules: `pub` in them means "for the rest of the generator".
@@ -89,9 +90,10 @@ struct Args {
     /// Sockets per 127.0.0.x source address before moving to the next.
     #[arg(long, default_value_t = 28_000)]
     per_source: u32,
-    /// Processes to split the rooms and idle connections across.
-    #[arg(long, default_value_t = 1)]
-    processes: u32,
+    /// Processes to split the rooms and idle connections across. By default
+    /// as many as the open-files limit (`ulimit -n`) asks for.
+    #[arg(long)]
+    processes: Option<u32>,
     /// The server's process id, to report its CPU time and memory.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -117,7 +119,10 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = &args.markdown {
         return print_markdown(path);
     }
-    anyhow::ensure!(args.processes >= 1 && args.rooms >= 1, "--processes and --rooms must be at least 1");
+    let mut args = args;
+    let processes = args.processes.unwrap_or_else(|| processes_for(args.connections + args.idle));
+    args.processes = Some(processes);
+    anyhow::ensure!(processes >= 1 && args.rooms >= 1, "--processes and --rooms must be at least 1");
     anyhow::ensure!(args.senders <= args.connections, "--senders cannot exceed --connections");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
@@ -139,7 +144,7 @@ fn main() -> anyhow::Result<()> {
 /// Runs the whole load: in this process, or across `--processes` workers.
 async fn coordinate(args: &Args) -> anyhow::Result<Report> {
     let server_rss_before_kib = args.server_pid.and_then(rss_kib);
-    let mut report = if args.processes == 1 {
+    let mut report = if args.processes() == 1 {
         let load = Load::connect(args, 0).await?;
         let server_rss_kib = args.server_pid.and_then(rss_kib);
         let cpu_before = args.server_pid.and_then(cpu_seconds);
@@ -168,10 +173,10 @@ async fn coordinate(args: &Args) -> anyhow::Result<Report> {
 async fn coordinate_workers(args: &Args) -> anyhow::Result<Report> {
     let exe = std::env::current_exe()?;
     let mut children = Vec::new();
-    for k in 0..args.processes {
+    for k in 0..args.processes() {
         let mut child = tokio::process::Command::new(&exe)
-            .args(std::env::args().skip(1))
-            .args(["--worker", &k.to_string()])
+            .args(args_without_processes())
+            .args(["--processes", &args.processes().to_string(), "--worker", &k.to_string()])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -327,7 +332,7 @@ fn plans(args: &Args, k: u32) -> Vec<Plan> {
     };
     let per_sender = if args.senders == 0 { 0.0 } else { args.rate / f64::from(args.senders) };
     let mut plans = Vec::new();
-    for i in (0..args.connections).filter(|i| (i % args.rooms) % args.processes == k) {
+    for i in (0..args.connections).filter(|i| (i % args.rooms) % args.processes() == k) {
         let send = (i < args.senders).then_some(if args.rate > 0.0 {
             // Sender i starts i/rate seconds in: together they send one message every 1/rate s.
             Sending::Rate { per_sec: per_sender, offset: f64::from(i) / args.rate }
@@ -336,7 +341,7 @@ fn plans(args: &Args, k: u32) -> Vec<Plan> {
         });
         plans.push(Plan { conn: i, room: format!("{}-{}", args.room_prefix, i % args.rooms), source: source(i), send });
     }
-    for j in (0..args.idle).filter(|j| j % args.processes == k) {
+    for j in (0..args.idle).filter(|j| j % args.processes() == k) {
         let g = args.connections + j;
         plans.push(Plan {
             conn: g,
@@ -375,6 +380,38 @@ fn tally(report: &mut Report, outcomes: &[Outcome]) {
             report.lost += acked.missing_from(o.inbox.by_sender.get(sender).unwrap_or(&empty));
         }
     }
+}
+
+/// This process's arguments without `--processes` (the workers get it explicitly).
+fn args_without_processes() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--processes" {
+            args.next();
+        } else if !arg.starts_with("--processes=") {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+impl Args {
+    fn processes(&self) -> u32 {
+        self.processes.unwrap_or(1)
+    }
+}
+
+/// Processes needed for `sockets` under this process's open-files limit
+/// (keeping 64 descriptors for everything else).
+fn processes_for(sockets: u32) -> u32 {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse::<u32>().ok())
+        .unwrap_or(1024);
+    sockets.div_ceil(soft.saturating_sub(64).max(1)).max(1)
 }
 
 fn print_markdown(path: &PathBuf) -> anyhow::Result<()> {
