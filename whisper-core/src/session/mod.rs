@@ -175,6 +175,13 @@ where
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break SessionEnd::Shutdown,
+                    // Before the outbox: an ack usually precedes the broadcast
+                    // of its own messages (not always: see docs/protocol.md §6).
+                    posted = session.next_posted(), if session.posting() => {
+                        if let Err(end) = session.ack(posted).await {
+                            break end;
+                        }
+                    }
                     drained = outbox.drain(&mut batch) => match drained {
                         Ok(()) => {
                             if let Err(end) = session.write_deliveries(&mut batch).await {
@@ -184,11 +191,6 @@ where
                         Err(OutboxClosed::SlowConsumer) => break SessionEnd::SlowConsumer,
                         Err(OutboxClosed::Closed) => break SessionEnd::Shutdown,
                     },
-                    posted = session.next_posted(), if session.posting() => {
-                        if let Err(end) = session.ack(posted).await {
-                            break end;
-                        }
-                    }
                     frame = inbound.next(), if session.may_read() => {
                         silent_ticks = 0;
                         let step = match frame {
