@@ -71,6 +71,7 @@
 pub mod broker;
 pub mod chat;
 pub mod codec;
+pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod model;

@@ -2,4 +2,5 @@
 #![allow(unreachable_pub, dead_code)]
 
 pub mod pg;
+pub mod resilient;
 pub mod server;

@@ -1,0 +1,174 @@
+//! Faults, judged by the history checker: the whisper-server process is
+//! killed with SIGKILL in the middle of a load and started again on the same
+//! data, on SQLite and on PostgreSQL. Clients reconnect with their tokens,
+//! resend what was not acked with the same `client_id`s and recover with
+//! `since_seq`; in the end nothing acked may be lost, nothing stored twice or
+//! out of thin air, and every subscriber must have every message, in order.
+//!
+//! Loopback only; each test is bounded (a few hundred messages, a deadline).
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use whisper_core::codec::HistoryPage;
+use whisper_core::history::HistoryChecker;
+use whisper_core::model::{Message, RoomName};
+
+use support::resilient::{History, Resilient};
+
+/// The server binary as a child process, so that it can be SIGKILLed.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `whisper-server` on `addr` and waits until it answers.
+    async fn start(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) -> ServerProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_whisper-server"));
+        cmd.args(["--bind", &addr.to_string()])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--messages-per-second", "100000", "--message-burst", "100000"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(url) = database_url {
+            cmd.args(["--database-url", url]);
+        }
+        let child = cmd.spawn().expect("whisper-server starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok()
+                && support::server::http_get(addr, "/readyz", &[]).await.0 == 200
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "whisper-server did not become ready on {addr}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        ServerProcess { child, addr }
+    }
+
+    /// SIGKILL: no shutdown, no flush, no goodbye.
+    fn kill9(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free port on loopback (bound and released; the server takes it next).
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Every stored message of `room`, oldest first, over the HTTP API.
+async fn stored_history(addr: SocketAddr, room: &RoomName) -> Vec<Message> {
+    let mut out: Vec<Message> = Vec::new();
+    loop {
+        let after = out.last().map_or(0, |m| m.seq.0);
+        let path = format!("/v1/chat/messages?room={room}&after_seq={after}&limit=500");
+        let (status, body) = support::server::http_get(addr, &path, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let page: HistoryPage = serde_json::from_str(&body).expect("a history page");
+        let more = page.has_more;
+        out.extend(page.data.into_owned());
+        if !more {
+            return out;
+        }
+    }
+}
+
+/// Runs `clients` resilient clients over two rooms, kills the server with
+/// SIGKILL twice while they send, restarts it each time on the same data,
+/// and checks the history.
+async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
+    const CLIENTS: usize = 6;
+    const EACH: u64 = 60;
+    let rooms = [RoomName::parse("faults/a").unwrap(), RoomName::parse("faults/b").unwrap()];
+    let addr = free_addr();
+    let mut server = ServerProcess::start(addr, data_dir, database_url).await;
+
+    let history: History = Arc::new(std::sync::Mutex::new(HistoryChecker::default()));
+    let (addr_tx, addr_rx) = watch::channel(addr);
+    let (done_tx, done_rx) = watch::channel(false);
+    let finished = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let client = Resilient::new(&format!("c{i}"), &rooms[i % 2], EACH, Duration::from_millis(5), &history);
+        tasks.push(tokio::spawn(client.run(addr_rx.clone(), finished.clone(), done_rx.clone())));
+    }
+
+    // Two crashes while messages flow.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for kill_at in [CLIENTS as u64 * EACH / 4, CLIENTS as u64 * EACH / 2] {
+        while acked(&history) < kill_at {
+            assert!(Instant::now() < deadline, "the load stalled before the crash");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.kill9();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server = ServerProcess::start(addr, data_dir, database_url).await;
+        let _ = addr_tx.send(addr);
+    }
+    while finished.load(Ordering::SeqCst) < CLIENTS {
+        assert!(Instant::now() < deadline, "clients did not get every message acked: {}", report(&history, &[]));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Let the last broadcasts reach everyone, then stop the clients.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    done_tx.send(true).expect("clients listen");
+    let mut reconnects = 0;
+    for t in tasks {
+        reconnects += t.await.expect("client task").connections;
+    }
+
+    let mut stored = Vec::new();
+    for room in &rooms {
+        stored.extend(stored_history(server.addr, room).await);
+    }
+    let report = report(&history, &stored);
+    eprintln!("after two SIGKILLs ({reconnects} connections): {report}");
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.sent, CLIENTS as u64 * EACH);
+    assert_eq!(report.acked, report.sent, "every message acked in the end: {report}");
+    assert_eq!(report.stored, report.sent, "each stored once: {report}");
+    assert!(report.attempts > report.sent, "the crashes made clients resend: {report}");
+    assert!(reconnects >= 3 * CLIENTS as u32, "every client reconnected after each crash: {reconnects}");
+}
+
+fn acked(history: &History) -> u64 {
+    history.lock().unwrap().check(&[]).acked
+}
+
+fn report(history: &History, stored: &[Message]) -> whisper_core::history::CheckReport {
+    history.lock().unwrap().check(stored)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_load_loses_nothing_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    kill9_mid_load(dir.path(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_load_loses_nothing_on_postgres() {
+    let Some(db) = support::pg::fresh_database().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    kill9_mid_load(dir.path(), Some(db.url())).await;
+}

@@ -1,0 +1,236 @@
+//! A client that survives server crashes the way a real one must: it
+//! reconnects with its token, rejoins with `since_seq`, and resends every
+//! unacked message with the same `client_id`. Everything it sends and
+//! receives goes into a shared [`HistoryChecker`].
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use whisper_core::codec::{AckStatus, ServerFrame};
+use whisper_core::history::{HistoryChecker, SubscriberId};
+use whisper_core::model::{RoomName, Seq, UserId};
+
+/// Shared by every client of a run.
+pub type History = Arc<Mutex<HistoryChecker>>;
+
+/// What a client did, for the test's own accounting.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    pub connections: u32,
+    pub acked: u64,
+    pub refused: u64,
+}
+
+/// One client: `total` messages to `room`, one every `pace`.
+pub struct Resilient {
+    pub name: String,
+    pub room: RoomName,
+    pub total: u64,
+    pub pace: Duration,
+    history: History,
+    sub: SubscriberId,
+    user: Option<UserId>,
+    token: Option<String>,
+    last_seq: Option<Seq>,
+    /// Sent and not acked, oldest first.
+    unacked: VecDeque<String>,
+    /// Refused (the store was down): sent again on the next retry tick.
+    retry: Vec<String>,
+    next: u64,
+    stats: ClientStats,
+}
+
+/// Waits until the run is over (without holding the watch's guard across an await).
+async fn wait_done(done: &mut watch::Receiver<bool>) {
+    let _ = done.wait_for(|d| *d).await;
+}
+
+fn lock(h: &History) -> std::sync::MutexGuard<'_, HistoryChecker> {
+    h.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Resilient {
+    pub fn new(name: &str, room: &RoomName, total: u64, pace: Duration, history: &History) -> Resilient {
+        let sub = lock(history).subscriber();
+        Resilient {
+            name: name.to_owned(),
+            room: room.clone(),
+            total,
+            pace,
+            history: history.clone(),
+            sub,
+            user: None,
+            token: None,
+            last_seq: None,
+            unacked: VecDeque::new(),
+            retry: Vec::new(),
+            next: 0,
+            stats: ClientStats::default(),
+        }
+    }
+
+    /// Whether everything this client means to send is sent and acked.
+    pub fn finished(&self) -> bool {
+        self.next == self.total && self.unacked.is_empty()
+    }
+
+    /// Runs until every message is acked and `done` says the run is over
+    /// (so that it goes on receiving what others send), reconnecting to
+    /// `addr` (read anew each time: a restarted server may move) whenever
+    /// the connection fails. `finished` counts clients that have all their
+    /// acks.
+    pub async fn run(
+        mut self,
+        addr: watch::Receiver<SocketAddr>,
+        finished: Arc<std::sync::atomic::AtomicUsize>,
+        mut done: watch::Receiver<bool>,
+    ) -> ClientStats {
+        let mut counted = false;
+        loop {
+            if *done.borrow() {
+                break;
+            }
+            let url = self.url(*addr.borrow());
+            let socket = tokio::select! {
+                s = tokio_tungstenite::connect_async(url.as_str()) => s,
+                () = wait_done(&mut done) => break,
+            };
+            let Ok((ws, _)) = socket else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            self.stats.connections += 1;
+            let (mut tx, mut rx) = ws.split();
+            let mut joined = false;
+            let mut tick = tokio::time::interval(self.pace);
+            let mut retry_tick = tokio::time::interval(Duration::from_millis(200));
+            self.retry.clear(); // the rejoin resends everything unacked
+            let ended = loop {
+                if self.finished() && !counted {
+                    counted = true;
+                    finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                tokio::select! {
+                    frame = rx.next() => {
+                        let Some(Ok(WsMessage::Text(text))) = frame else {
+                            match frame {
+                                Some(Ok(_)) => continue,
+                                _ => break false, // the server went away
+                            }
+                        };
+                        let Ok(frame) = ServerFrame::decode(&text) else { continue };
+                        match frame {
+                            ServerFrame::Welcome { user_id, token, .. } => {
+                                self.user.get_or_insert(user_id);
+                                assert_eq!(self.user, Some(user_id), "the token keeps the identity");
+                                self.token = Some(token.into_owned());
+                                let join = match self.last_seq {
+                                    Some(seq) => json!({"type":"join","room":self.room,"since_seq":seq.0}),
+                                    None => json!({"type":"join","room":self.room}),
+                                };
+                                if tx.send(WsMessage::text(join.to_string())).await.is_err() {
+                                    break false;
+                                }
+                            }
+                            ServerFrame::Joined { seq, .. } => {
+                                lock(&self.history).joined(self.sub, &self.room, seq);
+                                if self.last_seq.is_none() {
+                                    self.last_seq = Some(seq);
+                                }
+                                joined = true;
+                                // Everything unacked goes again, same client ids.
+                                let pending: Vec<String> = self.unacked.iter().cloned().collect();
+                                if !pending.is_empty() && self.send(&mut tx, &pending).await.is_err() {
+                                    break false;
+                                }
+                            }
+                            ServerFrame::Messages { data, .. } => {
+                                let mut h = lock(&self.history);
+                                for m in data.iter() {
+                                    h.delivered(self.sub, m);
+                                    self.last_seq = Some(self.last_seq.map_or(m.seq, |s| s.max(m.seq)));
+                                }
+                            }
+                            ServerFrame::MessageIds { status, client_ids, .. } => {
+                                let user = self.user.expect("welcome first");
+                                for id in client_ids.iter().flatten() {
+                                    let id = id.as_str();
+                                    if status == AckStatus::Success {
+                                        lock(&self.history).acked(user, id);
+                                        self.unacked.retain(|u| u != id);
+                                        self.stats.acked += 1;
+                                    } else {
+                                        // Refused (the store is down, say): keep it
+                                        // and resend on the next connection.
+                                        lock(&self.history).refused(user, id);
+                                        self.stats.refused += 1;
+                                        self.retry.push(id.to_owned());
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    _ = tick.tick(), if joined && self.next < self.total => {
+                        let id = format!("{}-{}", self.name, self.next);
+                        self.next += 1;
+                        self.unacked.push_back(id.clone());
+                        if self.send(&mut tx, &[id]).await.is_err() {
+                            break false;
+                        }
+                    }
+                    _ = retry_tick.tick(), if joined && !self.retry.is_empty() => {
+                        let again = std::mem::take(&mut self.retry);
+                        if self.send(&mut tx, &again).await.is_err() {
+                            break false;
+                        }
+                    }
+                    () = wait_done(&mut done) => break true,
+                }
+            };
+            if ended {
+                let _ = tx.close().await;
+                break;
+            }
+            // Refusals are retried on the next connection; don't spin.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.stats
+    }
+
+    fn url(&self, addr: SocketAddr) -> String {
+        let mut url = format!("ws://{addr}/v1/chat/ws?room=&name={}", self.name);
+        if let Some(token) = &self.token {
+            url.push_str("&token=");
+            url.push_str(token);
+        }
+        url
+    }
+
+    async fn send<S>(&self, tx: &mut S, ids: &[String]) -> Result<(), ()>
+    where
+        S: futures_util::Sink<WsMessage> + Unpin,
+    {
+        let user = self.user.expect("welcome first");
+        for chunk in ids.chunks(50) {
+            let data: Vec<_> = chunk
+                .iter()
+                .map(|id| {
+                    lock(&self.history).sent(user, &self.room, id);
+                    json!({"content": format!("message {id}"), "client_id": id, "room": self.room})
+                })
+                .collect();
+            let frame = json!({"type":"messages","data":data}).to_string();
+            tx.send(WsMessage::text(frame)).await.map_err(|_| ())?;
+        }
+        Ok(())
+    }
+}
