@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use whisper_core::codec::{AckStatus, ServerFrame};
+use whisper_core::codec::{AckStatus, ErrorCode, ServerFrame};
 use whisper_core::history::{HistoryChecker, SubscriberId};
 use whisper_core::model::{RoomName, Seq, UserId};
 
@@ -27,6 +27,8 @@ pub struct ClientStats {
     pub connections: u32,
     pub acked: u64,
     pub refused: u64,
+    /// Refusals that said `storage_unavailable`.
+    pub unavailable: u64,
 }
 
 /// One client: `total` messages to `room`, one every `pace`.
@@ -159,7 +161,10 @@ impl Resilient {
                                     self.last_seq = Some(self.last_seq.map_or(m.seq, |s| s.max(m.seq)));
                                 }
                             }
-                            ServerFrame::MessageIds { status, client_ids, .. } => {
+                            ServerFrame::MessageIds { status, client_ids, error, .. } => {
+                                if error.as_ref().is_some_and(|e| e.code == ErrorCode::StorageUnavailable) {
+                                    self.stats.unavailable += client_ids.len() as u64;
+                                }
                                 let user = self.user.expect("welcome first");
                                 for id in client_ids.iter().flatten() {
                                     let id = id.as_str();
