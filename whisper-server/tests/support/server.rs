@@ -167,6 +167,11 @@ impl Client {
             request.headers_mut().insert(*k, v.parse().expect("header value"));
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await?;
+        Client::from_socket(ws).await
+    }
+
+    /// Wraps a socket opened by other means, and reads `welcome`.
+    pub async fn from_socket(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Result<Client, tungstenite::Error> {
         let mut client = Client { ws, user_id: UserId::random(), token: String::new() };
         match client.next().await {
             ServerFrame::Welcome { user_id, token, .. } => {

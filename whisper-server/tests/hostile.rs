@@ -1,0 +1,168 @@
+//! Hostile input over a real socket: every kind of broken frame gets the
+//! right error frame, nack or close code, the connection survives what it
+//! should survive, nothing refused is stored, and the server never falls
+//! over. Floods from one address hit the limits without hurting anyone else.
+
+mod support;
+
+use serde_json::json;
+use support::server::{Client, start_with};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use whisper_core::codec::{AckStatus, ErrorCode, ServerFrame};
+
+/// What the server answered to one frame.
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Error(ErrorCode),
+    Nack(ErrorCode),
+}
+
+async fn answer(client: &mut Client, text: &str) -> Answer {
+    client.send_raw(Message::text(text.to_owned())).await;
+    client
+        .next_where(|f| match f {
+            ServerFrame::Error(r) => Some(Answer::Error(r.code)),
+            ServerFrame::MessageIds { status: AckStatus::Error, error: Some(r), .. } => Some(Answer::Nack(r.code)),
+            ServerFrame::MessageIds { status: AckStatus::Success, .. } => panic!("{text:?} was stored"),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test]
+async fn every_broken_frame_gets_its_answer_and_the_socket_stays_open() {
+    use Answer::{Error, Nack};
+    use ErrorCode::{InvalidFrame, UnknownType};
+    let server = start_with(|_| {}).await;
+    let mut eve = server.join("").await;
+    let deep = format!("{{\"type\":\"join\",\"room\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let cases: Vec<(String, Answer)> = vec![
+        // Not JSON, or not an object.
+        ("{oops".into(), Error(InvalidFrame)),
+        ("".into(), Error(InvalidFrame)),
+        ("null".into(), Error(InvalidFrame)),
+        ("[1,2,3]".into(), Error(InvalidFrame)),
+        ("\"messages\"".into(), Error(InvalidFrame)),
+        (deep, Error(InvalidFrame)),
+        // Types.
+        (r#"{"type":"shout"}"#.into(), Error(UnknownType)),
+        (r#"{"type":5}"#.into(), Error(InvalidFrame)),
+        (r#"{"data":[]}"#.into(), Error(InvalidFrame)),
+        // Numbers too large, negative, fractional, or strings.
+        (r#"{"type":"join","room":"lobby","since_seq":1e400}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"join","room":"lobby","since_seq":123456789012345678901234567890}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"join","room":"lobby","since_seq":-1}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"join","room":"lobby","since_seq":1.5}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"join","room":"lobby","since_seq":"3"}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"join","room":"lobby","epoch":"x"}"#.into(), Error(InvalidFrame)),
+        // Every field of every frame with the wrong type.
+        (r#"{"type":"join","room":7}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"join"}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"leave","room":["lobby"]}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"typing","room":{}}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"profile","name":{"first":"Eve"}}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"messages","data":"hello"}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[{"content":42}]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[{"content":"x","client_id":42}]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[{"content":"x","room":true}]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[{"content":"x","user_id":1}]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[7]}"#.into(), Nack(InvalidFrame)),
+        // Values of the right type that break the rules.
+        (r#"{"type":"messages","data":[{"content":"bell \u0007"}]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[{"content":"   "}]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"messages","data":[{"content":"x","client_id":"has space"}]}"#.into(), Nack(InvalidFrame)),
+        (r#"{"type":"join","room":"Lobby!"}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"join","room":"a/b/c"}"#.into(), Error(InvalidFrame)),
+        (r#"{"type":"profile","name":"\u202eevil"}"#.into(), Error(InvalidFrame)),
+        (format!(r#"{{"type":"messages","data":[{{"content":"{}"}}]}}"#, "x".repeat(4001)), Nack(ErrorCode::TooLarge)),
+    ];
+    for (text, expected) in cases {
+        let got = answer(&mut eve, &text).await;
+        let shown: String = text.chars().take(80).collect();
+        assert_eq!(got, expected, "for {shown:?}");
+    }
+    // Still open, and nothing of the above was stored.
+    eve.send(json!({"type":"messages","data":[{"content":"still here","client_id":"ok-1"}]})).await;
+    assert_eq!(eve.ack().await.0, AckStatus::Success);
+    let (_, body) = server.get("/v1/chat/messages").await;
+    assert_eq!(body["data"].as_array().unwrap().len(), 1, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_one_megabyte_frame_closes_with_1009_and_the_server_carries_on() {
+    let server = start_with(|_| {}).await;
+    let mut eve = server.join("").await;
+    let mut ada = server.join("").await;
+    let huge = format!(r#"{{"type":"messages","data":[{{"content":"{}"}}]}}"#, "x".repeat(1024 * 1024));
+    eve.send_raw(Message::text(huge)).await;
+    let close = eve.closed().await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Size);
+    // The others never noticed.
+    ada.send(json!({"type":"messages","data":[{"content":"unaffected"}]})).await;
+    assert_eq!(ada.ack().await.0, AckStatus::Success);
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}
+
+/// A WebSocket client connecting from another loopback address.
+async fn connect_from(source: &str, url: &str) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+    let addr: std::net::SocketAddr = url.trim_start_matches("ws://").split('/').next().unwrap().parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await?;
+    Client::from_socket(ws).await
+}
+
+#[tokio::test]
+async fn floods_from_one_address_hit_the_limits_and_nobody_else_notices() {
+    let server = start_with(|c| {
+        c.max_connections_per_ip = 10;
+        c.messages_per_second = 5;
+        c.message_burst = 10;
+    })
+    .await;
+    let url = server.ws_url("");
+    // Someone else, from another address, in the same room.
+    let mut ada = connect_from("127.0.0.2", &url).await.expect("ada connects");
+    ada.joined().await;
+
+    // A connection flood from 127.0.0.1: ten get in, the rest get 429.
+    let mut flood = Vec::new();
+    let mut refused = 0;
+    for _ in 0..60 {
+        match Client::connect(&url).await {
+            Ok(c) => flood.push(c),
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) if res.status() == 429 => refused += 1,
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(flood.len(), 10);
+    assert_eq!(refused, 50);
+
+    // A message flood from one of them: the burst passes, the rest is refused.
+    let flooder = &mut flood[0];
+    let mut nacked = 0;
+    for i in 0..40 {
+        flooder.send(json!({"type":"messages","data":[{"content":format!("spam {i}")}]})).await;
+    }
+    for _ in 0..40 {
+        if flooder.ack().await.0 == AckStatus::Error {
+            nacked += 1;
+        }
+    }
+    assert!(nacked >= 25, "the rate limit held: {nacked} of 40 refused");
+
+    // Ada, from her own address, still connects again and chats at once.
+    let mut bob = connect_from("127.0.0.2", &url).await.expect("a second connection from 127.0.0.2");
+    bob.joined().await;
+    ada.send(json!({"type":"messages","data":[{"content":"hello from ada","client_id":"ada-1"}]})).await;
+    assert_eq!(ada.ack().await.0, AckStatus::Success);
+    let got = bob.messages().await;
+    assert!(got.iter().any(|m| &*m.content == "hello from ada"), "bob got ada's message");
+    server.stop().await;
+}
