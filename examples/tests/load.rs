@@ -42,7 +42,24 @@ async fn every_acked_message_reaches_every_whisper_subscriber_once() {
     let url = format!("ws://{addr}");
     let pid = std::process::id().to_string();
     let report = tokio::task::spawn_blocking(move || {
-        loadgen(&url, &["--connections", "20", "--senders", "4", "--rate", "0", "--window", "4", "--server-pid", &pid])
+        loadgen(
+            &url,
+            &[
+                "--connections",
+                "20",
+                "--rooms",
+                "2",
+                "--senders",
+                "4",
+                "--rate",
+                "0",
+                "--window",
+                "4",
+                "--server-pid",
+                &pid,
+                "--check",
+            ],
+        )
     })
     .await
     .expect("loadgen thread");
@@ -52,15 +69,22 @@ async fn every_acked_message_reaches_every_whisper_subscriber_once() {
     let sent = n(&report, "sent");
     assert!(sent >= 4, "each sender sent its window at least: {report}");
     assert_eq!(n(&report, "refused"), 0);
-    // Every sent message was acked, and each of the 20 subscribers (senders
-    // included) got every acked one, once.
+    // Every sent message was acked, and each of the 10 subscribers of its
+    // room (senders included) got every acked one, once.
     assert_eq!(n(&report, "acked"), sent);
-    assert_eq!(n(&report, "deliveries"), sent * 20);
+    assert_eq!(n(&report, "deliveries"), sent * 10);
     assert_eq!(n(&report, "lost"), 0);
     assert_eq!(n(&report, "duplicates"), 0);
     assert_eq!(n(&report, "dropped"), 0);
     assert_eq!(report["ack_us"]["count"].as_u64(), Some(sent));
     assert!(report["server_rss_kib"].as_u64().is_some_and(|kib| kib > 0), "server memory is read: {report}");
+    // The history checker agrees, against the rooms' stored histories.
+    let check = &report["check"];
+    assert_eq!(n(check, "sent"), sent);
+    assert_eq!(n(check, "stored"), sent);
+    for fault in ["lost", "unexpected", "duplicated", "out_of_order", "gaps"] {
+        assert_eq!(n(check, fault), 0, "{fault}: {check}");
+    }
 
     let _ = stop.send(());
     running.await.expect("server task").expect("server stops cleanly");

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::check::{Check, Checked};
 use crate::histogram::Histogram;
 use crate::protocol::{Protocol, Received};
 use crate::tally::{Bits, Inbox};
@@ -39,6 +40,8 @@ pub struct Shared {
     pub phase: watch::Receiver<Phase>,
     /// Frames that mattered (deliveries and acks), to see when a drain is over.
     pub progress: AtomicU64,
+    /// With `--check` (whisper only): the history checker.
+    pub check: Option<Check>,
 }
 
 /// One connection's part in the run.
@@ -86,7 +89,7 @@ pub fn now_us() -> u64 {
 }
 
 /// Opens the WebSocket and waits until the server says the room is joined.
-pub async fn connect(shared: &Shared, plan: &Plan) -> anyhow::Result<Socket> {
+pub async fn connect(shared: &Shared, plan: &Plan) -> anyhow::Result<(Socket, Option<Checked>)> {
     let socket = TcpSocket::new_v4()?;
     if let Some(ip) = plan.source {
         socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding {ip}"))?;
@@ -98,22 +101,31 @@ pub async fn connect(shared: &Shared, plan: &Plan) -> anyhow::Result<Socket> {
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(stream), Some(config))
         .await
         .context("WebSocket handshake")?;
+    let mut checked = None;
     if shared.protocol == Protocol::Whisper {
         // Subscribed only once `joined` arrives; a message sent before would not count.
+        let mut user = None;
         loop {
             match ws.next().await {
-                Some(Ok(Message::Text(t))) if t.starts_with(r#"{"type":"joined""#) => break,
+                Some(Ok(Message::Text(t))) => {
+                    if let Some(check) = &shared.check {
+                        checked = check.connecting(&t, &mut user, &plan.room);
+                    }
+                    if t.starts_with(r#"{"type":"joined""#) {
+                        break;
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
                 None => anyhow::bail!("closed before joining"),
             }
         }
     }
-    Ok(ws)
+    Ok((ws, checked))
 }
 
 /// Runs a connected socket until the run is done.
-pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket) -> Outcome {
+pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket, checked: Option<Checked>) -> Outcome {
     let (mut sink, mut stream) = ws.split();
     let own_seen = Arc::new((AtomicU64::new(0), Notify::new()));
     let mut out =
@@ -121,10 +133,12 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket) -> Outcome {
     let writer = {
         let shared = shared.clone();
         let own_seen = own_seen.clone();
+        let checked = checked.clone();
         async move {
             let mut sent = 0u64;
             if let Some(send) = plan.send {
-                if let Err(e) = write(&shared, plan.conn, send, &mut sink, &own_seen, &mut sent).await {
+                let who = checked.as_ref();
+                if let Err(e) = write(&shared, plan.conn, send, &mut sink, &own_seen, &mut sent, who).await {
                     tracing_error(plan.conn, &e);
                 }
             }
@@ -164,6 +178,9 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket) -> Outcome {
                 }
             };
             let now = now_us();
+            if let (Some(check), Some(who)) = (&shared.check, &checked) {
+                check.received(who, &text);
+            }
             match shared.protocol.parse(&text) {
                 Received::Delivered(seen) => {
                     out.delivery_bytes += text.len() as u64;
@@ -211,6 +228,7 @@ async fn write<S>(
     sink: &mut S,
     own_seen: &(AtomicU64, Notify),
     sent: &mut u64,
+    checked: Option<&Checked>,
 ) -> anyhow::Result<()>
 where
     S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
@@ -233,6 +251,9 @@ where
         if *sent < due {
             let at = now_us();
             while *sent < due {
+                if let (Some(check), Some(who)) = (&shared.check, checked) {
+                    check.sent(who, &Protocol::client_id(at, *sent));
+                }
                 sink.feed(Message::text(shared.protocol.message(conn, *sent, at, shared.size))).await?;
                 *sent += 1;
             }

@@ -23,6 +23,7 @@
 // A binary's modules: `pub` in them means "for the rest of the generator".
 #![allow(unreachable_pub)]
 
+mod check;
 mod client;
 mod histogram;
 mod protocol;
@@ -44,6 +45,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use client::{Outcome, Phase, Plan, Sending, Shared};
 use protocol::Protocol;
 use report::Report;
+use whisper_core::model::RoomName;
 
 #[derive(Clone, Debug, Parser)]
 #[command(name = "loadgen", about = "Load generator for WhisperChat and the baseline broadcast server")]
@@ -103,6 +105,11 @@ struct Args {
     /// A name for this run in the report.
     #[arg(long, default_value = "")]
     label: String,
+    /// Judge the run with the history checker (whisper only): every send,
+    /// ack and delivery is recorded, and the rooms' stored histories are
+    /// read at the end. Costs the load generator CPU: for correctness runs.
+    #[arg(long)]
+    check: bool,
     /// Print the report as one JSON line instead of a table.
     #[arg(long)]
     json: bool,
@@ -136,6 +143,12 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
         } else {
             report.print_table();
+        }
+        if let Some(check) = report.check.as_ref().filter(|c| !c.passed()) {
+            for problem in &check.problems {
+                eprintln!("loadgen: {problem}");
+            }
+            anyhow::bail!("the history check failed");
         }
     }
     Ok(())
@@ -245,6 +258,7 @@ impl Load {
             size: args.size,
             phase: phase_rx,
             progress: AtomicU64::new(0),
+            check: (args.check && args.protocol == Protocol::Whisper).then(check::Check::default),
         });
         let plans = plans(args, k);
         let mut report = Report {
@@ -264,9 +278,9 @@ impl Load {
                 let socket = client::connect(&shared, &plan).await;
                 drop(permit);
                 match socket {
-                    Ok(ws) => {
+                    Ok((ws, checked)) => {
                         let _ = connected.send(Ok(()));
-                        client::run(shared, plan, ws).await
+                        client::run(shared, plan, ws, checked).await
                     }
                     Err(e) => {
                         let _ = connected.send(Err(format!("{e:#}")));
@@ -320,6 +334,13 @@ impl Load {
             outcomes.push(task.await?);
         }
         tally(&mut report, &outcomes);
+        if let Some(check) = &shared.check {
+            let mut rooms: Vec<RoomName> =
+                outcomes.iter().filter(|o| o.sender).filter_map(|o| RoomName::parse(&o.room).ok()).collect();
+            rooms.sort();
+            rooms.dedup();
+            report.check = Some(check.finish(shared.address, &rooms).await?);
+        }
         Ok(report)
     }
 }

@@ -60,9 +60,15 @@ impl Protocol {
         match self {
             Protocol::Baseline => body,
             Protocol::Whisper => {
-                format!(r#"{{"type":"messages","data":[{{"content":"{body}","client_id":"{sent_at}-{n}"}}]}}"#)
+                let client_id = Protocol::client_id(sent_at, n);
+                format!(r#"{{"type":"messages","data":[{{"content":"{body}","client_id":"{client_id}"}}]}}"#)
             }
         }
+    }
+
+    /// The `client_id` of message `n` (unique per sender, which is a user).
+    pub fn client_id(sent_at: u64, n: u64) -> String {
+        format!("{sent_at}-{n}")
     }
 
     /// Reads a frame the server sent.

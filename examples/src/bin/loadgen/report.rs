@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::CheckSummary;
 use crate::histogram::Histogram;
 use crate::protocol::Protocol;
 
@@ -46,6 +47,8 @@ pub struct Report {
     pub server_rss_before_kib: Option<u64>,
     /// CPU seconds the load generator used over the same window.
     pub loadgen_cpu_s: f64,
+    /// With `--check`: what the history checker found.
+    pub check: Option<CheckSummary>,
 }
 
 impl Report {
@@ -71,6 +74,11 @@ impl Report {
             self.first_drop.clone_from(&other.first_drop);
         }
         self.loadgen_cpu_s += other.loadgen_cpu_s;
+        match (&mut self.check, &other.check) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, Some(theirs)) => self.check = Some(theirs.clone()),
+            _ => {}
+        }
     }
 
     pub fn deliveries_per_s(&self) -> f64 {
@@ -156,6 +164,22 @@ impl Report {
             ),
             ("load generator CPU", format!("{:.2} s", self.loadgen_cpu_s)),
         ];
+        let check = self.check.as_ref().map(|c| {
+            format!(
+                "{}: {} sent, {} acked, {} timed out, {} stored; lost {}, unexpected {}, duplicated {}, out of order {}, gaps {}",
+                if c.passed() { "passed" } else { "FAILED" },
+                c.sent,
+                c.acked,
+                c.timed_out,
+                c.stored,
+                c.lost,
+                c.unexpected,
+                c.duplicated,
+                c.out_of_order,
+                c.gaps
+            )
+        });
+        let rows = rows.into_iter().chain(check.map(|c| ("history check", c)));
         for (k, v) in rows {
             println!("{k:>22}  {v}");
         }
