@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint fmt-check clippy rust-test bench bench-load doc types types-check
+.PHONY: run test lint fmt-check clippy rust-test bench bench-load doc types types-check fuzz
 
 GENERATED_TS = web/src/core/protocol/generated
 
@@ -77,3 +77,23 @@ web-test: $(WEB_DEPS)
 web-e2e: web-build
 	$(CARGO) build -p whisper-server
 	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(NPM) run e2e
+
+## ---- Fuzzing (fuzz/, a cargo workspace of its own) ---------------------------
+## Hostile-input fuzzing with cargo-fuzz (libFuzzer) on the stable toolchain:
+## no sanitizer (-s none), debug assertions on (-a). Runs each target for
+## FUZZ_SECONDS; new inputs go to fuzz/corpus/<target>/ (seeds/ stays clean),
+## a crash to fuzz/artifacts/<target>/, and the run then fails. See fuzz/README.md.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= codec_client_frame session_frames
+CARGO_FUZZ_VERSION ?= 0.13.2
+
+fuzz:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+	@failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		( cd fuzz && $(CARGO) fuzz run -s none -a $$t corpus/$$t seeds/$$t $$( [ -d regressions/$$t ] && echo regressions/$$t ) \
+			-- -max_total_time=$(FUZZ_SECONDS) -max_len=70000 -print_final_stats=1 ) || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crash in:$$failed (inputs in fuzz/artifacts/, see fuzz/README.md)"; exit 1; fi
