@@ -26,6 +26,18 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// NATS server for several nodes (e.g. nats://127.0.0.1:4222): each node
+    /// publishes its room events there and receives the others'. All nodes
+    /// share one PostgreSQL database and one --secret. Without it the server
+    /// is a single node. Needs the `nats` feature (on by default).
+    #[arg(long, env = "WHISPER_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// The NATS subject the nodes of this cluster share; give each cluster
+    /// on one NATS server its own.
+    #[arg(long, env = "WHISPER_NATS_SUBJECT", default_value = "whisper.rooms")]
+    pub nats_subject: String,
+
     /// Secret that signs identity tokens. Defaults to one generated once and
     /// kept in `<data dir>/secret`, so a restart keeps identities valid. Set it
     /// (the same on every node) when running several nodes.
@@ -86,6 +98,7 @@ impl Config {
         config.bind = bind;
         config.data_dir = data_dir.into();
         config.database_url = None;
+        config.nats_url = None;
         config.secret = None;
         config.server_id = None;
         config.allowed_origins = Vec::new();

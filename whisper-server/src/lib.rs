@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+pub mod broker;
 pub mod config;
 pub mod http;
 pub mod identity;

@@ -15,8 +15,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;
     let address = listener.local_addr()?;
     let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    let nodes = if config.nats_url.is_some() { "cluster over NATS" } else { "single node" };
     let server = whisper_server::Server::build(config).await?;
-    tracing::info!(%address, store, "WhisperChat listening on http://{address}");
+    tracing::info!(%address, store, nodes, "WhisperChat listening on http://{address}");
     server.run(listener, whisper_server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use whisper_core::Chat;
+use whisper_core::broker::Broker;
 use whisper_core::store::Store;
 
 use crate::config::Config;
@@ -125,6 +126,56 @@ pub struct Server {
     state: Arc<AppState>,
 }
 
+/// Everything a server needs besides its chat service.
+struct Parts {
+    config: Config,
+    store: Arc<dyn Store>,
+    identity: Identity,
+    metrics: Metrics,
+    server_id: String,
+}
+
+impl Parts {
+    fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Parts> {
+        let identity = Identity::load_or_create(&config.data_dir, config.secret.as_deref())
+            .context("loading the identity secret")?;
+        let metrics = Metrics::new();
+        let store = metrics.metered(store);
+        let server_id = config
+            .server_id
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+        Ok(Parts { config, store, identity, metrics, server_id })
+    }
+
+    fn into_server(self, chat: Chat) -> Server {
+        let Parts { config, identity, mut metrics, .. } = self;
+        metrics.watch_hub(chat.hub().clone());
+        let (stopping, _) = watch::channel(false);
+        Server {
+            state: Arc::new(AppState {
+                chat,
+                identity,
+                config,
+                metrics: Arc::new(metrics),
+                connections_per_ip: Arc::default(),
+                stopping,
+                live: Arc::default(),
+            }),
+        }
+    }
+}
+
+#[cfg(feature = "nats")]
+async fn connect_broker(url: &str, subject: &str) -> anyhow::Result<Arc<dyn Broker>> {
+    Ok(Arc::new(crate::broker::NatsBroker::connect(url, subject).await?))
+}
+
+#[cfg(not(feature = "nats"))]
+async fn connect_broker(_url: &str, _subject: &str) -> anyhow::Result<Arc<dyn Broker>> {
+    anyhow::bail!("--nats-url: this server was built without the `nats` feature")
+}
+
 impl Server {
     /// Opens the configured store (PostgreSQL if `database_url` is set, else
     /// SQLite in the data directory) and the identity secret.
@@ -138,34 +189,34 @@ impl Server {
                 Arc::new(SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?)
             }
         };
-        Server::with_store(config, store)
+        let broker = match &config.nats_url {
+            None => None,
+            Some(url) => Some(connect_broker(url, &config.nats_subject).await?),
+        };
+        Server::with_broker(config, store, broker).await
     }
 
-    /// A server on a store of the caller's choosing.
+    /// A server on a store of the caller's choosing (a single node).
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Server> {
-        let identity = Identity::load_or_create(&config.data_dir, config.secret.as_deref())
-            .context("loading the identity secret")?;
-        let mut metrics = Metrics::new();
-        let store = metrics.metered(store);
-        let server_id = config
-            .server_id
-            .clone()
-            .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
-        let chat = Chat::with_id(store, config.limits(), server_id);
-        metrics.watch_hub(chat.hub().clone());
-        let metrics = Arc::new(metrics);
-        let (stopping, _) = watch::channel(false);
-        Ok(Server {
-            state: Arc::new(AppState {
-                chat,
-                identity,
-                config,
-                metrics,
-                connections_per_ip: Arc::default(),
-                stopping,
-                live: Arc::default(),
-            }),
-        })
+        let parts = Parts::new(config, store)?;
+        let chat = Chat::with_id(parts.store.clone(), parts.config.limits(), parts.server_id.clone());
+        Ok(parts.into_server(chat))
+    }
+
+    /// A server on `store` whose room events also go through `broker` (a
+    /// node of a cluster), or a single node without one.
+    pub async fn with_broker(
+        config: Config,
+        store: Arc<dyn Store>,
+        broker: Option<Arc<dyn Broker>>,
+    ) -> anyhow::Result<Server> {
+        let parts = Parts::new(config, store)?;
+        let (store, limits, id) = (parts.store.clone(), parts.config.limits(), parts.server_id.clone());
+        let chat = match broker {
+            Some(broker) => Chat::with_broker(store, limits, broker, id).await?,
+            None => Chat::with_id(store, limits, id),
+        };
+        Ok(parts.into_server(chat))
     }
 
     /// The chat service (to post or read from the embedding program).

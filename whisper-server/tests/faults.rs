@@ -11,87 +11,24 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use whisper_core::codec::HistoryPage;
 use whisper_core::history::HistoryChecker;
 use whisper_core::model::{Message, RoomName};
 
+use support::process::{ServerProcess, args, free_addr, stored_history};
 use support::resilient::{History, Resilient};
 
-/// The server binary as a child process, so that it can be SIGKILLed.
-struct ServerProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServerProcess {
-    /// Starts `whisper-server` on `addr` and waits until it answers.
-    async fn start(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) -> ServerProcess {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_whisper-server"));
-        cmd.args(["--bind", &addr.to_string()])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(["--messages-per-second", "100000", "--message-burst", "100000"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        if let Some(url) = database_url {
-            cmd.args(["--database-url", url]);
-        }
-        let child = cmd.spawn().expect("whisper-server starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if tokio::net::TcpStream::connect(addr).await.is_ok()
-                && support::server::http_get(addr, "/readyz", &[]).await.0 == 200
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "whisper-server did not become ready on {addr}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        ServerProcess { child, addr }
+/// The server on `addr` over the data in `data_dir` (and PostgreSQL, if given).
+async fn start(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) -> ServerProcess {
+    let mut argv = args(["--data-dir".as_ref(), data_dir.as_os_str()]);
+    if let Some(url) = database_url {
+        argv.extend(args(["--database-url", url]));
     }
-
-    /// SIGKILL: no shutdown, no flush, no goodbye.
-    fn kill9(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A free port on loopback (bound and released; the server takes it next).
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-/// Every stored message of `room`, oldest first, over the HTTP API.
-async fn stored_history(addr: SocketAddr, room: &RoomName) -> Vec<Message> {
-    let mut out: Vec<Message> = Vec::new();
-    loop {
-        let after = out.last().map_or(0, |m| m.seq.0);
-        let path = format!("/v1/chat/messages?room={room}&after_seq={after}&limit=500");
-        let (status, body) = support::server::http_get(addr, &path, &[]).await;
-        assert_eq!(status, 200, "{body}");
-        let page: HistoryPage = serde_json::from_str(&body).expect("a history page");
-        let more = page.has_more;
-        out.extend(page.data.into_owned());
-        if !more {
-            return out;
-        }
-    }
+    ServerProcess::start(addr, &argv).await
 }
 
 /// Runs `clients` resilient clients over two rooms, kills the server with
@@ -102,7 +39,7 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
     const EACH: u64 = 60;
     let rooms = [RoomName::parse("faults/a").unwrap(), RoomName::parse("faults/b").unwrap()];
     let addr = free_addr();
-    let mut server = ServerProcess::start(addr, data_dir, database_url).await;
+    let mut server = start(addr, data_dir, database_url).await;
 
     let history: History = Arc::new(std::sync::Mutex::new(HistoryChecker::default()));
     let (addr_tx, addr_rx) = watch::channel(addr);
@@ -123,7 +60,7 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
         }
         server.kill9();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        server = ServerProcess::start(addr, data_dir, database_url).await;
+        server = start(addr, data_dir, database_url).await;
         let _ = addr_tx.send(addr);
     }
     while finished.load(Ordering::SeqCst) < CLIENTS {

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use whisper_core::codec::HistoryPage;
 use whisper_core::history::HistoryChecker;
-use whisper_core::model::{Message, RoomName};
+use whisper_core::model::RoomName;
 
+use support::process::stored_history;
 use support::resilient::{History, Resilient};
 use support::server::start_with;
 
@@ -105,23 +105,7 @@ async fn postgres_stopped_mid_load_loses_nothing_and_the_server_recovers() {
         unavailable += stats.unavailable;
     }
 
-    let mut stored: Vec<Message> = Vec::new();
-    loop {
-        let after = stored.last().map_or(0, |m| m.seq.0);
-        let (status, body) = support::server::http_get(
-            server.addr,
-            &format!("/v1/chat/messages?room=outage&after_seq={after}&limit=500"),
-            &[],
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        let page: HistoryPage = serde_json::from_str(&body).expect("a page");
-        let more = page.has_more;
-        stored.extend(page.data.into_owned());
-        if !more {
-            break;
-        }
-    }
+    let stored = stored_history(server.addr, &room).await;
     let report = history.lock().unwrap().check(&stored);
     eprintln!("PostgreSQL stopped for 1.5 s ({refused} refusals): {report}");
     assert!(report.passed(), "{report}");

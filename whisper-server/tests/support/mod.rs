@@ -2,5 +2,6 @@
 #![allow(unreachable_pub, dead_code)]
 
 pub mod pg;
+pub mod process;
 pub mod resilient;
 pub mod server;
