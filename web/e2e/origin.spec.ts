@@ -267,32 +267,26 @@ test('a page from another origin cannot open a WebSocket to the server', async (
   }
 });
 
-test('the same page served from the server’s own origin connects and is welcomed', async ({ browser }) => {
-  const refusedBefore = await strict!.refused();
-  const { context, page, socketErrors } = await openProbe(browser, strict!.url, strict!.wsUrl);
+/** The probe page from `pageOrigin` opens a socket to `server`, is welcomed, and nothing is refused. */
+async function expectWelcomed(browser: Browser, pageOrigin: string, server: Whisper): Promise<void> {
+  const refusedBefore = await server.refused();
+  const { context, page, socketErrors } = await openProbe(browser, pageOrigin, server.wsUrl);
   try {
     const probe = await welcomed(page);
     expect(probe.events[0]).toBe('open');
     expect(probe.events).not.toContain('error');
     expect(probe.messages.filter(isWelcome)).toHaveLength(1);
     expect(socketErrors).toEqual([]);
-    expect(await strict!.refused()).toBe(refusedBefore);
+    expect(await server.refused()).toBe(refusedBefore);
   } finally {
     await context.close();
   }
+}
+
+test('the same page served from the server’s own origin connects and is welcomed', async ({ browser }) => {
+  await expectWelcomed(browser, strict!.url, strict!);
 });
 
 test('with --allowed-origin, the page from the other origin connects and is welcomed', async ({ browser }) => {
-  const refusedBefore = await allowing!.refused();
-  const { context, page, socketErrors } = await openProbe(browser, foreign!.url, allowing!.wsUrl);
-  try {
-    const probe = await welcomed(page);
-    expect(probe.events[0]).toBe('open');
-    expect(probe.events).not.toContain('error');
-    expect(probe.messages.filter(isWelcome)).toHaveLength(1);
-    expect(socketErrors).toEqual([]);
-    expect(await allowing!.refused()).toBe(refusedBefore);
-  } finally {
-    await context.close();
-  }
+  await expectWelcomed(browser, foreign!.url, allowing!);
 });

@@ -35,6 +35,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{Message, RoomName, Seq, UserId};
 
 /// What a client knows about one message it sent.
@@ -77,8 +79,9 @@ pub struct HistoryChecker {
     subscribers: Vec<HashMap<RoomName, Stream>>,
 }
 
-/// What [`HistoryChecker::check`] found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What [`HistoryChecker::check`] found. Serializable, and reports of runs
+/// over disjoint rooms add up with [`CheckReport::merge`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckReport {
     /// Distinct messages sent (by `user` and `client_id`).
     pub sent: u64,
@@ -110,6 +113,24 @@ impl CheckReport {
     /// Nothing lost, unexpected, duplicated, out of order or missing.
     pub fn passed(&self) -> bool {
         self.lost == 0 && self.unexpected == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.gaps == 0
+    }
+
+    /// Adds another run's report (over other rooms) to this one.
+    pub fn merge(&mut self, other: &CheckReport) {
+        self.sent += other.sent;
+        self.attempts += other.attempts;
+        self.acked += other.acked;
+        self.refused += other.refused;
+        self.timed_out += other.timed_out;
+        self.stored += other.stored;
+        self.lost += other.lost;
+        self.unexpected += other.unexpected;
+        self.duplicated += other.duplicated;
+        self.out_of_order += other.out_of_order;
+        self.gaps += other.gaps;
+        for p in &other.problems {
+            self.problem(|| p.clone());
+        }
     }
 
     fn problem(&mut self, what: impl FnOnce() -> String) {
@@ -169,6 +190,11 @@ impl HistoryChecker {
                 sent.outcome = SendOutcome::Refused;
             }
         }
+    }
+
+    /// Messages acked so far (cheap: for watching a run's progress).
+    pub fn acked_so_far(&self) -> u64 {
+        self.sends.values().filter(|s| s.outcome == SendOutcome::Acked).count() as u64
     }
 
     /// What is known of a message.

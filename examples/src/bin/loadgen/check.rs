@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use whisper_core::codec::{AckStatus, HistoryPage, ServerFrame};
 use whisper_core::history::{CheckReport, HistoryChecker, SubscriberId};
@@ -20,57 +19,6 @@ pub struct Checked {
     pub user: UserId,
     pub sub: SubscriberId,
     pub room: RoomName,
-}
-
-/// What the checker found, as the report carries it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct CheckSummary {
-    pub sent: u64,
-    pub acked: u64,
-    pub timed_out: u64,
-    pub stored: u64,
-    pub lost: u64,
-    pub unexpected: u64,
-    pub duplicated: u64,
-    pub out_of_order: u64,
-    pub gaps: u64,
-    pub problems: Vec<String>,
-}
-
-impl CheckSummary {
-    pub fn passed(&self) -> bool {
-        self.lost == 0 && self.unexpected == 0 && self.duplicated == 0 && self.out_of_order == 0 && self.gaps == 0
-    }
-
-    pub fn merge(&mut self, other: &CheckSummary) {
-        self.sent += other.sent;
-        self.acked += other.acked;
-        self.timed_out += other.timed_out;
-        self.stored += other.stored;
-        self.lost += other.lost;
-        self.unexpected += other.unexpected;
-        self.duplicated += other.duplicated;
-        self.out_of_order += other.out_of_order;
-        self.gaps += other.gaps;
-        self.problems.extend(other.problems.iter().take(20usize.saturating_sub(self.problems.len())).cloned());
-    }
-}
-
-impl From<CheckReport> for CheckSummary {
-    fn from(r: CheckReport) -> Self {
-        CheckSummary {
-            sent: r.sent,
-            acked: r.acked,
-            timed_out: r.timed_out,
-            stored: r.stored,
-            lost: r.lost,
-            unexpected: r.unexpected,
-            duplicated: r.duplicated,
-            out_of_order: r.out_of_order,
-            gaps: r.gaps,
-            problems: r.problems,
-        }
-    }
 }
 
 /// The checker shared by every connection of this process.
@@ -127,12 +75,12 @@ impl Check {
     }
 
     /// Reads the stored history of `rooms` from the server and judges the run.
-    pub async fn finish(&self, server: SocketAddr, rooms: &[RoomName]) -> anyhow::Result<CheckSummary> {
+    pub async fn finish(&self, server: SocketAddr, rooms: &[RoomName]) -> anyhow::Result<CheckReport> {
         let mut stored = Vec::new();
         for room in rooms {
             stored.extend(room_history(server, room).await?);
         }
-        Ok(self.lock().check(&stored).into())
+        Ok(self.lock().check(&stored))
     }
 }
 

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::CheckSummary;
+use whisper_core::history::CheckReport;
+
 use crate::histogram::Histogram;
 use crate::protocol::Protocol;
 
@@ -48,7 +49,7 @@ pub struct Report {
     /// CPU seconds the load generator used over the same window.
     pub loadgen_cpu_s: f64,
     /// With `--check`: what the history checker found.
-    pub check: Option<CheckSummary>,
+    pub check: Option<CheckReport>,
 }
 
 impl Report {
