@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use crate::codec::PresenceUser;
 use crate::hub::Hub;
 use crate::model::{DisplayName, Message, RoomName, UserId};
 
-/// Something that happened in a room on one node, for the others.
+/// What one node tells the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RoomEvent<'a> {
+pub enum NodeEvent<'a> {
     /// Messages stored (and acked) on the origin node.
     Messages(&'a [Message]),
     /// A relayed typing notice.
@@ -25,16 +26,42 @@ pub enum RoomEvent<'a> {
         /// Their display name.
         name: &'a DisplayName,
     },
+    /// The origin node's users of a room, replacing what it said before
+    /// (empty: it has none there now).
+    Presence {
+        /// The room.
+        room: &'a RoomName,
+        /// The users connected to the origin node in that room.
+        users: &'a [PresenceUser],
+    },
+    /// The origin node is alive. Sent every [`Limits::peer_heartbeat`]; a
+    /// node silent for [`Limits::peer_timeout`] is forgotten with its users.
+    ///
+    /// [`Limits::peer_heartbeat`]: crate::Limits::peer_heartbeat
+    /// [`Limits::peer_timeout`]: crate::Limits::peer_timeout
+    Heartbeat {
+        /// The origin just republished all its rosters (after a hello): the
+        /// others drop those of its rosters it did not renew.
+        synced: bool,
+    },
+    /// The origin node joined, or may have missed events or had its own
+    /// missed: every node republishes its rosters and reads its rooms' new
+    /// messages from the store.
+    Hello,
 }
 
-impl RoomEvent<'_> {
-    /// Hands the event to a hub, as if it had happened on its node.
-    pub fn apply(&self, hub: &Hub) {
-        match self {
-            RoomEvent::Messages(messages) => hub.deliver(messages),
-            RoomEvent::Typing { room, user_id, name } => {
-                hub.typing(room, *user_id, name);
+impl NodeEvent<'_> {
+    /// Hands an event of node `origin` to a hub.
+    pub fn apply(&self, hub: &Hub, origin: &str) {
+        hub.heard_from(origin);
+        match *self {
+            NodeEvent::Messages(messages) => hub.deliver(messages),
+            NodeEvent::Typing { room, user_id, name } => {
+                hub.typing(room, user_id, name);
             }
+            NodeEvent::Presence { room, users } => hub.peer_roster(origin, room, users),
+            NodeEvent::Heartbeat { synced } => hub.peer_heartbeat(origin, synced),
+            NodeEvent::Hello => hub.peer_hello(origin),
         }
     }
 }
@@ -49,15 +76,17 @@ pub struct BrokerError(pub String);
 #[async_trait]
 pub trait Broker: Debug + Send + Sync + 'static {
     /// Starts handing other nodes' events to `hub`, the hub of node `node`.
+    /// A broker that notices it may have lost events (a reconnect, a
+    /// dropped event) calls [`Hub::link_lost`].
     async fn attach(&self, node: &str, hub: Hub) -> Result<(), BrokerError>;
 
     /// Tells every other node about an event of node `node`.
-    async fn publish(&self, node: &str, event: &RoomEvent<'_>) -> Result<(), BrokerError>;
+    async fn publish(&self, node: &str, event: &NodeEvent<'_>) -> Result<(), BrokerError>;
 }
 
-/// The in-process broker: nodes in one process (a single server, or several
-/// hubs in a test) share one `LocalBroker`. With one node it has nobody to
-/// tell and costs nothing.
+/// The in-process broker: several nodes in one process (hubs in a test, or
+/// an application that runs more than one `Chat`) share one `LocalBroker`.
+/// A lone node needs none.
 #[derive(Debug, Default, Clone)]
 pub struct LocalBroker {
     nodes: Arc<Mutex<Vec<(String, Hub)>>>,
@@ -67,6 +96,14 @@ impl LocalBroker {
     /// A broker with no node attached.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Cuts `node` off, as if it had died: it hears nothing more, and its
+    /// publishing fails, until it is attached again.
+    pub fn detach(&self, node: &str) {
+        if let Ok(mut nodes) = self.nodes.lock() {
+            nodes.retain(|(id, _)| id != node);
+        }
     }
 }
 
@@ -79,13 +116,16 @@ impl Broker for LocalBroker {
         Ok(())
     }
 
-    async fn publish(&self, node: &str, event: &RoomEvent<'_>) -> Result<(), BrokerError> {
+    async fn publish(&self, node: &str, event: &NodeEvent<'_>) -> Result<(), BrokerError> {
         let others: Vec<Hub> = {
             let nodes = self.nodes.lock().map_err(|_| BrokerError("local broker lock poisoned".into()))?;
+            if !nodes.iter().any(|(id, _)| id == node) {
+                return Err(BrokerError(format!("node {node} is not attached")));
+            }
             nodes.iter().filter(|(id, _)| id != node).map(|(_, hub)| hub.clone()).collect()
         };
         for hub in &others {
-            event.apply(hub);
+            event.apply(hub, node);
         }
         Ok(())
     }

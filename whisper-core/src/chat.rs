@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::broker::{Broker, BrokerError, LocalBroker, RoomEvent};
+use crate::broker::{Broker, BrokerError, NodeEvent};
 use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::model::{DisplayName, Message, NewMessage, RoomName, UserId};
@@ -19,14 +19,24 @@ pub struct Chat {
 struct Inner {
     store: Arc<dyn Store>,
     hub: Hub,
-    broker: Arc<dyn Broker>,
+    /// The other nodes, if any: a lone node has nobody to tell.
+    broker: Option<Arc<dyn Broker>>,
     limits: Arc<Limits>,
     server_id: String,
+    /// The node's cluster task, if it has a broker.
+    cluster: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = &self.cluster {
+            task.abort();
+        }
+    }
 }
 
 impl Chat {
-    /// A single node on `store`, with its own in-process broker and a random
-    /// server id.
+    /// A single node on `store`, with a random server id.
     pub fn new(store: Arc<dyn Store>, limits: Limits) -> Chat {
         Chat::with_id(store, limits, format!("node-{}", &crate::model::UserId::random().to_string()[..8]))
     }
@@ -35,19 +45,14 @@ impl Chat {
     pub fn with_id(store: Arc<dyn Store>, limits: Limits, server_id: impl Into<String>) -> Chat {
         let limits = Arc::new(limits);
         let hub = Hub::new(store.clone(), limits.clone());
-        Chat {
-            inner: Arc::new(Inner {
-                store,
-                hub,
-                broker: Arc::new(LocalBroker::new()),
-                limits,
-                server_id: server_id.into(),
-            }),
-        }
+        Chat { inner: Arc::new(Inner { store, hub, broker: None, limits, server_id: server_id.into(), cluster: None }) }
     }
 
     /// A node named `server_id` that shares events with other nodes through
-    /// `broker`.
+    /// `broker`: messages, typing and presence (each room's users are those
+    /// of every node). It runs a task for its part in the cluster (see
+    /// the `cluster` module) until the last clone is dropped. Node ids must be
+    /// unique in the cluster.
     pub async fn with_broker(
         store: Arc<dyn Store>,
         limits: Limits,
@@ -58,7 +63,9 @@ impl Chat {
         let hub = Hub::new(store.clone(), limits.clone());
         let server_id = server_id.into();
         broker.attach(&server_id, hub.clone()).await?;
-        Ok(Chat { inner: Arc::new(Inner { store, hub, broker, limits, server_id }) })
+        let task = crate::cluster::run(hub.clone(), broker.clone(), server_id.clone(), limits.clone());
+        let cluster = Some(tokio::spawn(task).abort_handle());
+        Ok(Chat { inner: Arc::new(Inner { store, hub, broker: Some(broker), limits, server_id, cluster }) })
     }
 
     /// The store.
@@ -89,19 +96,23 @@ impl Chat {
     pub async fn post(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
         let stored = self.inner.store.append(batch).await?;
         self.inner.hub.deliver_together(&stored).await;
-        let event = RoomEvent::Messages(&stored);
-        if let Err(e) = self.inner.broker.publish(&self.inner.server_id, &event).await {
-            // The messages are stored; other nodes fill the gap from the store.
+        let Some(broker) = &self.inner.broker else { return Ok(stored) };
+        if let Err(e) = broker.publish(&self.inner.server_id, &NodeEvent::Messages(&stored)).await {
+            // The messages are stored; the other nodes read them from the
+            // store when they hear our hello.
             tracing::warn!(error = %e, "could not publish messages to other nodes");
+            self.inner.hub.owe_hello();
         }
         Ok(stored)
     }
 
     /// Relays a typing notice here and on the other nodes (best effort).
     pub async fn typing(&self, room: &RoomName, user: UserId, name: &DisplayName) {
-        if self.inner.hub.typing(room, user, name) {
-            let event = RoomEvent::Typing { room, user_id: user, name };
-            if let Err(e) = self.inner.broker.publish(&self.inner.server_id, &event).await {
+        if self.inner.hub.typing(room, user, name)
+            && let Some(broker) = &self.inner.broker
+        {
+            let event = NodeEvent::Typing { room, user_id: user, name };
+            if let Err(e) = broker.publish(&self.inner.server_id, &event).await {
                 tracing::debug!(error = %e, "could not publish typing to other nodes");
             }
         }

@@ -14,11 +14,15 @@
 //! - [`hub`] — rooms and their subscribers: in-order, encode-once fan-out into
 //!   bounded outboxes, presence, typing.
 //! - [`broker`] — the [`Broker`](broker::Broker) trait for fan-out across nodes,
-//!   with the in-process [`LocalBroker`](broker::LocalBroker).
+//!   with the in-process [`LocalBroker`](broker::LocalBroker); a node in a
+//!   cluster also publishes its rosters and heartbeats, so presence is the
+//!   union of every node's users.
 //! - [`chat`] — [`Chat`], one node's service: store + hub + broker + limits.
 //! - [`session`] — [`session::run`], one connection's conversation over any
 //!   `Stream`/`Sink` of text frames.
 //! - [`limits`] — SPEC §6's limits and their defaults.
+//! - [`history`] — the history checker: judges a run (a test, a load) by
+//!   what was sent, acked and delivered against the stored history.
 //!
 //! # Example
 //!
@@ -70,6 +74,7 @@
 
 pub mod broker;
 pub mod chat;
+mod cluster;
 pub mod codec;
 pub mod history;
 pub mod hub;
@@ -78,5 +83,10 @@ pub mod model;
 pub mod session;
 pub mod store;
 
+/// The attribute [`Store`](store::Store) and [`Broker`](broker::Broker) are
+/// declared with, so that a store or broker outside this crate is written
+/// with `#[whisper_core::async_trait]` and plain `async fn`s, without a
+/// dependency of its own.
+pub use async_trait::async_trait;
 pub use chat::Chat;
 pub use limits::Limits;

@@ -53,6 +53,11 @@ pub struct Limits {
     /// reads it from the store (a publisher that died between commit and
     /// broadcast, or a message lost between nodes).
     pub gap_grace: Duration,
+    /// In a cluster, how often a node tells the others it is alive.
+    pub peer_heartbeat: Duration,
+    /// In a cluster, how long a node may stay silent before the others
+    /// forget it and its users (a node that died).
+    pub peer_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -75,6 +80,8 @@ impl Default for Limits {
             missed_heartbeats: 2,
             close_timeout: Duration::from_secs(5),
             gap_grace: Duration::from_millis(100),
+            peer_heartbeat: Duration::from_secs(1),
+            peer_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -115,7 +115,19 @@ impl prometheus_client::collector::Collector for HubCollector {
             fanout.metric_type(),
         )?)?;
         let rooms = ConstGauge::new(stats.rooms as i64);
-        rooms.encode(encoder.encode_descriptor("rooms_live", "Rooms with subscribers", None, rooms.metric_type())?)
+        rooms.encode(encoder.encode_descriptor(
+            "rooms_live",
+            "Rooms with subscribers",
+            None,
+            rooms.metric_type(),
+        )?)?;
+        let peers = ConstGauge::new(self.0.peers().len() as i64);
+        peers.encode(encoder.encode_descriptor(
+            "cluster_peers",
+            "Other nodes heard from within the peer timeout",
+            None,
+            peers.metric_type(),
+        )?)
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
+use whisper_core::codec::ServerFrame;
 use whisper_core::history::HistoryChecker;
 use whisper_core::model::RoomName;
 
@@ -28,6 +29,11 @@ fn nats_url() -> String {
 
 /// One node of the cluster.
 async fn node(name: &str, dir: &Path, database_url: &str, subject: &str) -> ServerProcess {
+    node_via(name, dir, database_url, subject, &nats_url()).await
+}
+
+/// One node of the cluster, reaching NATS at `nats`.
+async fn node_via(name: &str, dir: &Path, database_url: &str, subject: &str, nats: &str) -> ServerProcess {
     let data_dir = dir.join(name);
     let argv = args([
         "--server-id".as_ref(),
@@ -37,7 +43,7 @@ async fn node(name: &str, dir: &Path, database_url: &str, subject: &str) -> Serv
         "--database-url".as_ref(),
         database_url.as_ref(),
         "--nats-url".as_ref(),
-        nats_url().as_ref(),
+        nats.as_ref(),
         "--nats-subject".as_ref(),
         subject.as_ref(),
         // One secret for the cluster: a token from one node is good on all.
@@ -47,13 +53,22 @@ async fn node(name: &str, dir: &Path, database_url: &str, subject: &str) -> Serv
     ServerProcess::start(free_addr(), &argv).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
+/// NATS's host:port, or `None` (after saying so) when it is unreachable
+/// outside CI.
+async fn nats_addr() -> Option<String> {
     let nats = nats_url();
-    let nats_addr = nats.trim_start_matches("nats://").to_owned();
-    if tokio::net::TcpStream::connect(&nats_addr).await.is_err() {
+    let addr = nats.trim_start_matches("nats://").to_owned();
+    if tokio::net::TcpStream::connect(&addr).await.is_err() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "NATS unreachable at {nats} and CI=true");
         eprintln!("skipped: NATS unreachable at {nats}");
+        return None;
+    }
+    Some(addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
+    if nats_addr().await.is_none() {
         return;
     }
     let Some(db) = support::pg::fresh_database().await else { return };
@@ -88,6 +103,21 @@ async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
     assert_eq!(&*got[0].content, "over NATS");
     drop((listener, speaker));
 
+    // Presence is the union of the nodes' users: one watcher per node.
+    let presence_room =
+        |addr: SocketAddr, name: &str| format!("ws://{addr}/v1/chat/ws?room=cluster/presence&name={name}");
+    let mut watchers = Vec::new();
+    for (node, name) in nodes.iter().zip(["wa", "wb", "wc"]) {
+        let mut watcher = support::server::Client::connect(&presence_room(node.addr, name)).await.unwrap();
+        watcher.joined().await;
+        watchers.push(watcher);
+    }
+    watchers[0].say("here").await; // /v1/rooms lists rooms with history
+    for watcher in &mut watchers {
+        assert_eq!(presence_until(watcher, |names| names.len() == 3).await, ["wa", "wb", "wc"]);
+    }
+    assert_eq!(online(nodes[1].addr, "cluster/presence").await, 3, "/v1/rooms counts every node's users");
+
     const CLIENTS: usize = 9;
     const EACH: u64 = 40;
     let rooms = [RoomName::parse("cluster/a").unwrap(), RoomName::parse("cluster/b").unwrap()];
@@ -111,11 +141,21 @@ async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     nodes[2].kill9();
+    let killed = Instant::now();
     for (i, home) in homes.iter().enumerate() {
         if i % 3 == 2 {
             home.send(nodes[0].addr).expect("the client listens");
         }
     }
+    // The killed node's user leaves everyone's presence within 10 s.
+    for watcher in &mut watchers[..2] {
+        assert_eq!(presence_until(watcher, |names| names.len() == 2).await, ["wa", "wb"]);
+    }
+    let gone_after = killed.elapsed();
+    assert!(gone_after < Duration::from_secs(10), "node C's users were still shown {gone_after:?} after it died");
+    eprintln!("node C's users left the other nodes' presence {gone_after:?} after it was killed");
+    assert_eq!(online(nodes[0].addr, "cluster/presence").await, 2);
+
     while finished.load(Ordering::SeqCst) < CLIENTS {
         assert!(Instant::now() < deadline, "not everything was acked: {}", history.lock().unwrap().check(&[]));
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -135,4 +175,75 @@ async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
     assert!(report.passed(), "{report}");
     assert_eq!(report.acked, CLIENTS as u64 * EACH);
     assert_eq!(report.stored, report.acked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_nats_catches_up_when_the_link_is_back() {
+    let Some(nats) = nats_addr().await else { return };
+    let Some(db) = support::pg::fresh_database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let subject = format!("whisper.test.{}", uuid::Uuid::new_v4().simple());
+    let proxy = support::proxy::CutProxy::start(nats).await;
+    let a = node("node-a", dir.path(), db.url(), &subject).await;
+    let b = node_via("node-b", dir.path(), db.url(), &subject, &format!("nats://{}", proxy.addr)).await;
+
+    let url = |addr: SocketAddr, name: &str| format!("ws://{addr}/v1/chat/ws?room=cluster/link&name={name}");
+    let mut listener = support::server::Client::connect(&url(b.addr, "listener")).await.unwrap();
+    listener.joined().await;
+    let mut speaker = support::server::Client::connect(&url(a.addr, "speaker")).await.unwrap();
+    speaker.joined().await;
+    assert_eq!(presence_until(&mut listener, |n| n.len() == 2).await, ["listener", "speaker"]);
+
+    // B's link to NATS breaks. Meanwhile the speaker says one thing in a room
+    // that then stays quiet, and leaves: B hears neither.
+    proxy.cut();
+    speaker.say("while B was cut off").await;
+    drop(speaker);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.restore();
+
+    // Reconnected, B reads the room's new messages from the store, and node
+    // A republishes its rosters for B (in either order).
+    let (mut said, mut online) = (Vec::new(), Vec::new());
+    let caught_up = async {
+        while said.is_empty() || online != ["listener"] {
+            match listener.next().await {
+                ServerFrame::Messages { data, .. } => said.extend(data.iter().map(|m| m.content.to_string())),
+                ServerFrame::Presence { users, .. } => online = users.iter().map(|u| u.name.to_string()).collect(),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), caught_up).await.expect("B caught up");
+    assert_eq!(said, ["while B was cut off"]);
+    drop((a, b));
+}
+
+/// Reads `presence` frames until one satisfies `done`; returns its names.
+async fn presence_until(client: &mut support::server::Client, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let wait = async {
+        loop {
+            let names = client
+                .next_where(|f| match f {
+                    whisper_core::codec::ServerFrame::Presence { users, .. } => {
+                        Some(users.iter().map(|u| u.name.to_string()).collect::<Vec<_>>())
+                    }
+                    _ => None,
+                })
+                .await;
+            if done(&names) {
+                return names;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), wait).await.expect("presence converges")
+}
+
+/// The `online` count `GET /v1/rooms` gives for `room`.
+async fn online(addr: SocketAddr, room: &str) -> u64 {
+    let (status, body) = support::server::http_get(addr, "/v1/rooms", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let rooms = body["rooms"].as_array().expect("a list of rooms");
+    rooms.iter().find(|r| r["name"] == room).map_or(0, |r| r["online"].as_u64().unwrap())
 }

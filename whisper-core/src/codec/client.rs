@@ -132,7 +132,7 @@ impl ClientFrame {
 
 fn plain(code: ErrorCode, message: impl Into<String>, details: Vec<String>) -> DecodeError {
     DecodeError {
-        refusal: Refusal { code, message: message.into(), details, room: None },
+        refusal: Refusal { details, ..Refusal::new(code, message) },
         frame_type: None,
         client_ids: Vec::new(),
     }
@@ -189,7 +189,7 @@ impl Problems {
                 .collect(),
             _ => Vec::new(),
         };
-        DecodeError { refusal: Refusal { code, message, details: self.list, room: None }, frame_type, client_ids }
+        DecodeError { refusal: Refusal { details: self.list, ..Refusal::new(code, message) }, frame_type, client_ids }
     }
 
     /// A required room name at `obj[key]`.

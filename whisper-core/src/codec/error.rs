@@ -69,12 +69,23 @@ pub struct Refusal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "typescript", ts(optional))]
     pub room: Option<RoomName>,
+    /// With `rate_limited`: how long to wait before the same frame would be
+    /// accepted, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Refusal {
     /// A refusal with no details.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Refusal { code, message: message.into(), details: Vec::new(), room: None }
+        Refusal { code, message: message.into(), details: Vec::new(), room: None, retry_after_ms: None }
+    }
+
+    /// The same refusal, saying how long to wait before retrying.
+    pub fn retry_after(self, wait: std::time::Duration) -> Self {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        Refusal { retry_after_ms: Some(ms), ..self }
     }
 
     /// The same refusal, naming the room it is about.

@@ -299,10 +299,8 @@ fn server_frames_round_trip() {
             message_ids: vec![],
             client_ids: vec![Some(ClientId::parse("c").unwrap())],
             error: Some(Refusal {
-                code: ErrorCode::RateLimited,
-                message: "slow".into(),
                 details: vec!["x".into()],
-                room: None,
+                ..Refusal::new(ErrorCode::RateLimited, "slow").retry_after(std::time::Duration::from_millis(50))
             }),
         },
         ServerFrame::Messages {

@@ -8,7 +8,11 @@
 //! commit and broadcast, or another node's message was lost) it is read from
 //! the store.
 
+mod cluster;
+#[cfg(test)]
+mod cluster_tests;
 mod outbox;
+mod peers;
 mod presence;
 mod room;
 #[cfg(test)]
@@ -26,6 +30,9 @@ use crate::codec::ServerFrame;
 use crate::limits::Limits;
 use crate::model::{DisplayName, Epoch, Message, RoomName, Seq, UserId};
 use crate::store::{MAX_PAGE, ReadRange, RoomInfo, Store, StoreError};
+use cluster::Owed;
+use peers::Peers;
+use presence::Presence;
 use room::{Room, Subscriber};
 
 /// The hub. Cheap to clone; clones share the same rooms.
@@ -40,6 +47,12 @@ struct Inner {
     rooms: Mutex<HashMap<RoomName, Arc<Mutex<Room>>>>,
     store: Arc<dyn Store>,
     limits: Arc<Limits>,
+    /// Other nodes' users. Lock order: a room, then this.
+    peers: Mutex<Peers>,
+    /// What this node owes the other nodes. Taken after any other lock.
+    owed: Mutex<Owed>,
+    /// Wakes the node's cluster task when something is owed.
+    cluster_work: tokio::sync::Notify,
     next_member: AtomicU64,
     deliveries: AtomicU64,
     slow_consumers: AtomicU64,
@@ -118,6 +131,9 @@ impl Hub {
                 rooms: Mutex::new(HashMap::new()),
                 store,
                 limits,
+                peers: Mutex::new(Peers::default()),
+                owed: Mutex::new(Owed::default()),
+                cluster_work: tokio::sync::Notify::new(),
                 next_member: AtomicU64::new(1),
                 deliveries: AtomicU64::new(0),
                 slow_consumers: AtomicU64::new(0),
@@ -199,12 +215,11 @@ impl Hub {
         guard.subscribers.retain(|s| s.member != member.id);
         guard.subscribers.push(Subscriber { member: member.id, user: member.user, outbox: member.outbox.clone() });
         if guard.presence.arrive(member.user, display) {
-            self.presence_changed(&mut guard);
+            self.local_presence_changed(&mut guard);
         } else {
             // Another socket of the same user: the room's list did not
             // change, but this connection has not seen it yet.
-            let frame = ServerFrame::Presence { room: name.clone(), users: guard.presence.users().into() }.encode();
-            member.outbox.push(Delivery::Event { room: name.clone(), frame });
+            member.outbox.push(self.presence_delivery(&guard));
         }
         Some(Subscribed { seq: guard.delivered(), epoch: guard.epoch })
     }
@@ -220,7 +235,7 @@ impl Hub {
         guard.subscribers.swap_remove(i);
         if guard.presence.depart(member.user) {
             guard.forget_typing(member.user);
-            self.presence_changed(&mut guard);
+            self.local_presence_changed(&mut guard);
         }
         if guard.subscribers.is_empty() {
             rooms.remove(name);
@@ -363,15 +378,21 @@ impl Hub {
             if let Some(room) = self.room(name) {
                 let mut guard = lock(&room);
                 if guard.presence.rename(member.user, display) {
-                    self.presence_changed(&mut guard);
+                    self.local_presence_changed(&mut guard);
                 }
             }
         }
     }
 
-    /// Users online in a room.
+    /// Users online in a room, on this node or (in a cluster) on any other.
     pub fn online(&self, name: &RoomName) -> usize {
-        self.room(name).map_or(0, |room| lock(&room).presence.len())
+        match self.room(name) {
+            Some(room) => {
+                let room = lock(&room);
+                room.presence.len_with(lock(&self.inner.peers).users(name))
+            }
+            None => Presence::default().len_with(lock(&self.inner.peers).users(name)),
+        }
     }
 
     /// Counters for metrics.
@@ -412,10 +433,23 @@ impl Hub {
         }
     }
 
+    /// Like [`Hub::presence_changed`], for a change of this node's users,
+    /// which the other nodes of a cluster are told about too.
+    fn local_presence_changed(&self, room: &mut Room) {
+        self.roster_changed(&room.name);
+        self.presence_changed(room);
+    }
+
     fn send_presence(&self, room: &mut Room) {
-        let users = room.presence.users();
-        let frame = ServerFrame::Presence { room: room.name.clone(), users: users.into() }.encode();
-        self.fan_out(room, &Delivery::Event { room: room.name.clone(), frame }, None);
+        let delivery = self.presence_delivery(room);
+        self.fan_out(room, &delivery, None);
         room.presence_sent(Instant::now());
+    }
+
+    /// The room's `presence` frame: its users here and on other nodes.
+    fn presence_delivery(&self, room: &Room) -> Delivery {
+        let users = room.presence.users_with(lock(&self.inner.peers).users(&room.name));
+        let frame = ServerFrame::Presence { room: room.name.clone(), users: users.into() }.encode();
+        Delivery::Event { room: room.name.clone(), frame }
     }
 }

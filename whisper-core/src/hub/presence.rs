@@ -1,6 +1,6 @@
 //! Who is online in one room: one entry per user, however many connections.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::codec::PresenceUser;
 use crate::model::{DisplayName, UserId};
@@ -60,19 +60,29 @@ impl Presence {
         }
     }
 
-    /// The list, sorted by name (case-insensitively) then id, so it reads the
-    /// same on every client.
-    pub(crate) fn users(&self) -> Vec<PresenceUser> {
+    /// The list with the users other nodes reported (`remote`), one entry
+    /// per user, sorted by name (case-insensitively) then id, so it reads the
+    /// same on every client. A user on this node keeps the name given here.
+    pub(crate) fn users_with<'a>(&self, remote: impl Iterator<Item = &'a PresenceUser>) -> Vec<PresenceUser> {
         let mut users: Vec<PresenceUser> =
             self.users.iter().map(|(id, e)| PresenceUser { user_id: *id, name: e.name.clone() }).collect();
+        let mut seen: HashSet<UserId> = self.users.keys().copied().collect();
+        users.extend(remote.filter(|u| seen.insert(u.user_id)).cloned());
         users.sort_by(|a, b| {
             a.name.as_str().to_lowercase().cmp(&b.name.as_str().to_lowercase()).then(a.user_id.cmp(&b.user_id))
         });
         users
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.users.len()
+    /// This node's users only, as it reports them to the others.
+    pub(crate) fn users(&self) -> Vec<PresenceUser> {
+        self.users_with(std::iter::empty())
+    }
+
+    /// How many users, counting those of `remote` not on this node.
+    pub(crate) fn len_with<'a>(&self, remote: impl Iterator<Item = &'a PresenceUser>) -> usize {
+        let mut seen: HashSet<UserId> = HashSet::new();
+        self.users.len() + remote.filter(|u| !self.users.contains_key(&u.user_id) && seen.insert(u.user_id)).count()
     }
 }
 
@@ -89,9 +99,9 @@ mod tests {
         assert!(!p.arrive(ada, &name), "a second socket of the same user changes nothing");
         assert_eq!(p.users().len(), 1);
         assert!(!p.depart(ada), "one socket left, the user is still online");
-        assert_eq!(p.len(), 1);
+        assert_eq!(p.len_with(std::iter::empty()), 1);
         assert!(p.depart(ada), "the last socket left");
-        assert_eq!(p.len(), 0);
+        assert_eq!(p.len_with(std::iter::empty()), 0);
         assert!(!p.depart(ada));
     }
 
@@ -103,5 +113,21 @@ mod tests {
         }
         let names: Vec<String> = p.users().iter().map(|u| u.name.to_string()).collect();
         assert_eq!(names, ["Ada", "bob", "carol"]);
+    }
+
+    #[test]
+    fn remote_users_join_the_list_once() {
+        let mut p = Presence::default();
+        let (ada, bob) = (UserId::random(), UserId::random());
+        p.arrive(ada, &DisplayName::parse("Ada").unwrap());
+        let remote = [
+            PresenceUser { user_id: ada, name: DisplayName::parse("Ada elsewhere").unwrap() },
+            PresenceUser { user_id: bob, name: DisplayName::parse("bob").unwrap() },
+            PresenceUser { user_id: bob, name: DisplayName::parse("bob").unwrap() },
+        ];
+        let names: Vec<String> = p.users_with(remote.iter()).iter().map(|u| u.name.to_string()).collect();
+        assert_eq!(names, ["Ada", "bob"], "one entry per user; a local user keeps the local name");
+        assert_eq!(p.len_with(remote.iter()), 2);
+        assert_eq!(p.len_with(std::iter::empty()), 1);
     }
 }

@@ -228,7 +228,9 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             Err(e) => return self.refuse_decoded(e).await,
         };
         if !matches!(frame, ClientFrame::Messages { .. }) && !self.control_rate.try_take(1) {
-            return self.refuse(Refusal::new(ErrorCode::RateLimited, "too many frames; slow down")).await;
+            let refusal = Refusal::new(ErrorCode::RateLimited, "too many frames; slow down")
+                .retry_after(self.control_rate.wait_for(1));
+            return self.refuse(refusal).await;
         }
         if !matches!(frame, ClientFrame::Messages { .. }) {
             // Answers go out in the order the frames came in.
@@ -278,7 +280,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
                 limits.message_burst,
                 wait.as_millis().max(1)
             );
-            return self.nack(client_ids, Refusal::new(ErrorCode::RateLimited, message)).await;
+            return self.nack(client_ids, Refusal::new(ErrorCode::RateLimited, message).retry_after(wait)).await;
         }
         let me = self.member.user();
         let forbidden: Vec<String> = drafts
@@ -289,10 +291,8 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             .collect();
         if !forbidden.is_empty() {
             let refusal = Refusal {
-                code: ErrorCode::Forbidden,
-                message: "a connection may only send as its own user".into(),
                 details: forbidden,
-                room: None,
+                ..Refusal::new(ErrorCode::Forbidden, "a connection may only send as its own user")
             };
             return self.nack(client_ids, refusal).await;
         }
@@ -311,10 +311,8 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         }
         if !missing_room.is_empty() {
             let refusal = Refusal {
-                code: ErrorCode::InvalidFrame,
-                message: "the messages frame is invalid".into(),
                 details: missing_room,
-                room: None,
+                ..Refusal::new(ErrorCode::InvalidFrame, "the messages frame is invalid")
             };
             return self.nack(client_ids, refusal).await;
         }
@@ -345,9 +343,21 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
                 return self.refuse(store_refusal(&e).in_room(&room)).await;
             }
         };
-        let head = subscribed.seq;
+        let mut head = subscribed.seq;
         // Epoch 0 means "no history yet" on either side: nothing to compare.
         let same_history = epoch.is_none_or(|e| e == Epoch(0) || subscribed.epoch == Epoch(0) || e == subscribed.epoch);
+        if let Some(since) = since
+            && same_history
+            && since > head
+            && Self::stored_up_to(&self.chat, &room, since, epoch).await
+        {
+            // The client saw, on another node, messages this node has not
+            // broadcast yet. They are stored: it has everything up to
+            // `since`, and gets what follows live once this node catches up
+            // (now, from the store, rather than at the room's next message).
+            self.chat.hub().catch_up(&room);
+            head = since;
+        }
         let mut replay = Vec::new();
         let recovered = match since {
             Some(since) if same_history && since == head => true,
@@ -376,6 +386,19 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             self.send(ServerFrame::Messages { room: room.clone(), data: chunk.into(), recovered: Some(true) }).await?;
         }
         Ok(())
+    }
+
+    /// Whether the store holds `room` up to `since` in the client's history
+    /// (`epoch`), so that a `since` ahead of this node is real, not a history
+    /// that was reset.
+    async fn stored_up_to(chat: &Chat, room: &RoomName, since: Seq, epoch: Option<Epoch>) -> bool {
+        match chat.store().room(room).await {
+            Ok(info) => since <= info.last_seq && epoch.is_none_or(|e| e == Epoch(0) || e == info.epoch),
+            Err(e) => {
+                tracing::warn!(room = %room, error = %e, "could not read the room's head");
+                false
+            }
+        }
     }
 
     /// Every message with `after < seq <= up_to`, oldest first. (Takes the

@@ -1,18 +1,22 @@
 //! Room events between nodes over NATS core pub/sub.
 //!
-//! Every node publishes its events (stored messages, typing) as JSON on the
-//! cluster's subject (`--nats-subject`) and hands the other nodes' events to
-//! its hub. NATS core delivery
-//! is at most once: a node that misses an event sees the next message's seq
-//! jump and reads the missing ones from the shared store, so the broker may
-//! lose or reorder events without losing messages.
+//! Every node publishes its events (stored messages, typing, its users per
+//! room, heartbeats) as JSON on the cluster's subject (`--nats-subject`) and
+//! hands the other nodes' events to its hub. NATS core delivery is at most
+//! once, and loses events only around a broken link: after a reconnect, or
+//! when this node reads too slowly, the hub is told ([`Hub::link_lost`]) and
+//! catches up from the shared store and the other nodes' rosters.
 
 use std::borrow::Cow;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use whisper_core::broker::{Broker, BrokerError, RoomEvent};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use whisper_core::broker::{Broker, BrokerError, NodeEvent};
+use whisper_core::codec::PresenceUser;
 use whisper_core::hub::Hub;
 use whisper_core::model::{DisplayName, Message, RoomName, UserId};
 
@@ -22,6 +26,8 @@ pub struct NatsBroker {
     client: async_nats::Client,
     /// The subject every node of the cluster publishes on and listens to.
     subject: String,
+    /// The hub to tell when events may have been lost.
+    hub: Arc<OnceLock<Hub>>,
 }
 
 impl std::fmt::Debug for NatsBroker {
@@ -34,13 +40,53 @@ impl NatsBroker {
     /// Connects to the NATS server at `url` (e.g. `nats://127.0.0.1:4222`).
     /// The client reconnects by itself if the connection drops later.
     pub async fn connect(url: &str, subject: &str) -> Result<NatsBroker, BrokerError> {
+        let hub: Arc<OnceLock<Hub>> = Arc::default();
+        let watcher = hub.clone();
+        let was_disconnected = Arc::new(AtomicBool::new(false));
         let client = async_nats::ConnectOptions::new()
             .name("whisper-server")
+            // Our own events are already delivered here: NATS need not send
+            // them back for us to decode and drop.
+            .no_echo()
             .retry_on_initial_connect()
+            .event_callback(move |event| {
+                let (hub, was_disconnected) = (watcher.clone(), was_disconnected.clone());
+                async move { on_link_event(event, hub.get(), &was_disconnected) }
+            })
             .connect(url)
             .await
             .map_err(|e| BrokerError(format!("connecting to NATS at {url}: {e}")))?;
-        Ok(NatsBroker { client, subject: subject.to_owned() })
+        Ok(NatsBroker { client, subject: subject.to_owned(), hub })
+    }
+}
+
+/// Events published while the link was down, or dropped because we read too
+/// slowly, are lost to us: the hub catches up.
+fn on_link_event(event: async_nats::Event, hub: Option<&Hub>, was_disconnected: &AtomicBool) {
+    let lost = match event {
+        async_nats::Event::Disconnected => {
+            tracing::warn!("lost the link to NATS; reconnecting");
+            was_disconnected.store(true, Ordering::Relaxed);
+            false
+        }
+        async_nats::Event::Connected => {
+            let again = was_disconnected.swap(false, Ordering::Relaxed);
+            if again {
+                tracing::info!("reconnected to NATS; catching up on what other nodes said meanwhile");
+            }
+            again
+        }
+        async_nats::Event::SlowConsumer(_) => {
+            tracing::warn!("events from other nodes were dropped (read too slowly); catching up");
+            true
+        }
+        other => {
+            tracing::info!(event = %other, "NATS");
+            false
+        }
+    };
+    if lost && let Some(hub) = hub {
+        hub.link_lost();
     }
 }
 
@@ -55,13 +101,58 @@ struct Envelope<'a> {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum WireEvent<'a> {
-    Messages { messages: Cow<'a, [Message]> },
-    Typing { room: Cow<'a, RoomName>, user_id: UserId, name: Cow<'a, DisplayName> },
+    Messages {
+        messages: Cow<'a, [Message]>,
+    },
+    Typing {
+        room: Cow<'a, RoomName>,
+        user_id: UserId,
+        name: Cow<'a, DisplayName>,
+    },
+    Presence {
+        room: Cow<'a, RoomName>,
+        users: Cow<'a, [PresenceUser]>,
+    },
+    Heartbeat {
+        #[serde(default)]
+        synced: bool,
+    },
+    Hello,
+}
+
+impl WireEvent<'_> {
+    fn as_node_event(&self) -> NodeEvent<'_> {
+        match self {
+            WireEvent::Messages { messages } => NodeEvent::Messages(messages),
+            WireEvent::Typing { room, user_id, name } => NodeEvent::Typing { room, user_id: *user_id, name },
+            WireEvent::Presence { room, users } => NodeEvent::Presence { room, users },
+            WireEvent::Heartbeat { synced } => NodeEvent::Heartbeat { synced: *synced },
+            WireEvent::Hello => NodeEvent::Hello,
+        }
+    }
+}
+
+/// The JSON payload of `node`'s event.
+fn encode(node: &str, event: &NodeEvent<'_>) -> Result<Vec<u8>, BrokerError> {
+    let event = match *event {
+        NodeEvent::Messages(messages) => WireEvent::Messages { messages: Cow::Borrowed(messages) },
+        NodeEvent::Typing { room, user_id, name } => {
+            WireEvent::Typing { room: Cow::Borrowed(room), user_id, name: Cow::Borrowed(name) }
+        }
+        NodeEvent::Presence { room, users } => {
+            WireEvent::Presence { room: Cow::Borrowed(room), users: Cow::Borrowed(users) }
+        }
+        NodeEvent::Heartbeat { synced } => WireEvent::Heartbeat { synced },
+        NodeEvent::Hello => WireEvent::Hello,
+    };
+    serde_json::to_vec(&Envelope { node: Cow::Borrowed(node), event })
+        .map_err(|e| BrokerError(format!("encoding an event: {e}")))
 }
 
 #[async_trait]
 impl Broker for NatsBroker {
     async fn attach(&self, node: &str, hub: Hub) -> Result<(), BrokerError> {
+        let _ = self.hub.set(hub.clone());
         let subject = self.subject.clone();
         let mut events = self
             .client
@@ -79,14 +170,9 @@ impl Broker for NatsBroker {
                     }
                 };
                 if envelope.node == node {
-                    continue; // our own, already delivered here
+                    continue; // our own (another connection with our id?), already delivered here
                 }
-                match &envelope.event {
-                    WireEvent::Messages { messages } => RoomEvent::Messages(messages).apply(&hub),
-                    WireEvent::Typing { room, user_id, name } => {
-                        RoomEvent::Typing { room, user_id: *user_id, name }.apply(&hub)
-                    }
-                }
+                envelope.event.as_node_event().apply(&hub, &envelope.node);
             }
             tracing::warn!("the NATS subscription ended: no more events from other nodes");
         });
@@ -95,18 +181,35 @@ impl Broker for NatsBroker {
         Ok(())
     }
 
-    async fn publish(&self, node: &str, event: &RoomEvent<'_>) -> Result<(), BrokerError> {
-        let event = match *event {
-            RoomEvent::Messages(messages) => WireEvent::Messages { messages: Cow::Borrowed(messages) },
-            RoomEvent::Typing { room, user_id, name } => {
-                WireEvent::Typing { room: Cow::Borrowed(room), user_id, name: Cow::Borrowed(name) }
-            }
-        };
-        let payload = serde_json::to_vec(&Envelope { node: Cow::Borrowed(node), event })
-            .map_err(|e| BrokerError(format!("encoding an event: {e}")))?;
+    async fn publish(&self, node: &str, event: &NodeEvent<'_>) -> Result<(), BrokerError> {
+        let payload = encode(node, event)?;
         self.client
             .publish(self.subject.clone(), payload.into())
             .await
             .map_err(|e| BrokerError(format!("publishing: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_survives_the_wire() {
+        let room = RoomName::lobby();
+        let users = [PresenceUser { user_id: UserId::random(), name: DisplayName::parse("Ada").unwrap() }];
+        let events = [
+            NodeEvent::Presence { room: &room, users: &users },
+            NodeEvent::Heartbeat { synced: true },
+            NodeEvent::Heartbeat { synced: false },
+            NodeEvent::Hello,
+            NodeEvent::Typing { room: &room, user_id: users[0].user_id, name: &users[0].name },
+        ];
+        for event in events {
+            let payload = encode("node-a", &event).unwrap();
+            let envelope: Envelope<'_> = serde_json::from_slice(&payload).unwrap();
+            assert_eq!(envelope.node, "node-a");
+            assert_eq!(envelope.event.as_node_event(), event, "{}", String::from_utf8_lossy(&payload));
+        }
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod pg;
 pub mod process;
+pub mod proxy;
 pub mod resilient;
 pub mod server;

@@ -29,12 +29,15 @@ pub fn free_addr() -> SocketAddr {
 impl ServerProcess {
     /// Starts the binary on `addr` with `args` (and lifted message rate
     /// limits, `RUST_LOG=warn`), and waits until `/readyz` answers 200.
+    /// `WHISPER_TEST_SERVER_LOG=whisper_core=debug` (a `RUST_LOG` filter)
+    /// shows the servers' logs instead, to see what a failing test's nodes did.
     pub async fn start(addr: SocketAddr, args: &[OsString]) -> ServerProcess {
+        let log = std::env::var("WHISPER_TEST_SERVER_LOG").ok();
         let child = Command::new(env!("CARGO_BIN_EXE_whisper-server"))
             .args(["--bind", &addr.to_string(), "--messages-per-second", "100000", "--message-burst", "100000"])
             .args(args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", log.as_deref().unwrap_or("warn"))
+            .stdout(if log.is_some() { Stdio::inherit() } else { Stdio::null() })
             .stderr(Stdio::inherit())
             .spawn()
             .expect("whisper-server starts");

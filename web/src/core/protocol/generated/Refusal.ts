@@ -22,4 +22,9 @@ details?: Array<string>,
  * The room the refused frame was about (`join`, `leave`, `typing`), so a
  * client can tell which of its rooms the refusal concerns.
  */
-room?: RoomName, };
+room?: RoomName, 
+/**
+ * With `rate_limited`: how long to wait before the same frame would be
+ * accepted, in milliseconds.
+ */
+retry_after_ms?: bigint, };

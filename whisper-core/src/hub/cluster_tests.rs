@@ -1,0 +1,194 @@
+//! Presence across nodes: the union of every node's users, a dead node's
+//! users gone within the peer timeout, and a node that lost its link caught
+//! up on messages and presence. Nodes share a [`LocalBroker`] and time is
+//! paused, so timeouts pass instantly and in order.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::Chat;
+use crate::broker::{Broker, LocalBroker};
+use crate::model::NewMessage;
+use crate::store::MemoryStore;
+
+fn lobby() -> RoomName {
+    RoomName::lobby()
+}
+
+fn name(n: &str) -> DisplayName {
+    DisplayName::parse(n).unwrap()
+}
+
+struct Cluster {
+    store: Arc<dyn Store>,
+    broker: Arc<LocalBroker>,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        Cluster { store: Arc::new(MemoryStore::new()), broker: Arc::new(LocalBroker::new()) }
+    }
+
+    async fn node(&self, id: &str) -> Chat {
+        Chat::with_broker(self.store.clone(), Limits::default(), self.broker.clone(), id).await.unwrap()
+    }
+}
+
+/// Subscribes a new connection of `user` to the lobby of `chat`.
+async fn join(chat: &Chat, user: UserId, display: &str) -> Member {
+    let member = chat.hub().member(user);
+    chat.hub().subscribe(&lobby(), &member, &name(display)).await.unwrap();
+    member
+}
+
+/// What the member saw: the names in its latest `presence` frame, and the
+/// seqs of the messages it was sent.
+fn seen(member: &Member) -> (Vec<String>, Vec<u64>) {
+    let (mut names, mut seqs) = (Vec::new(), Vec::new());
+    let mut buf = Vec::new();
+    while let Ok(true) = member.outbox().try_drain(&mut buf) {
+        for delivery in buf.drain(..) {
+            match delivery {
+                Delivery::Messages(b) => seqs.extend(b.messages.iter().map(|m| m.seq.0)),
+                Delivery::Event { frame, .. } => {
+                    let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
+                    if frame["type"] == "presence" {
+                        let users = frame["users"].as_array().unwrap();
+                        names = users.iter().map(|u| u["name"].as_str().unwrap().to_string()).collect();
+                    }
+                }
+            }
+        }
+    }
+    (names, seqs)
+}
+
+/// Lets the cluster tasks exchange rosters and heartbeats.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn presence_is_every_nodes_users_once_each() {
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let (ada, bob) = (UserId::random(), UserId::random());
+    let ada_on_a = join(&a, ada, "ada").await;
+    let bob_on_b = join(&b, bob, "bob").await;
+    let _ada_on_b = join(&b, ada, "ada").await;
+    settle().await;
+    assert_eq!(seen(&ada_on_a).0, ["ada", "bob"], "ada, on two nodes, is listed once");
+    assert_eq!(seen(&bob_on_b).0, ["ada", "bob"]);
+    assert_eq!((a.hub().online(&lobby()), b.hub().online(&lobby())), (2, 2));
+    assert_eq!(a.hub().peers(), ["b"]);
+
+    // A node that joins later learns the others' users from their answer to its hello.
+    let c = cluster.node("c").await;
+    assert_eq!(c.hub().online(&lobby()), 0, "c has heard nothing yet");
+    settle().await;
+    assert_eq!(c.hub().online(&lobby()), 2, "c counts users without having any of its own");
+    let cy_on_c = join(&c, UserId::random(), "cy").await;
+    settle().await;
+    assert_eq!(seen(&cy_on_c).0, ["ada", "bob", "cy"]);
+    assert_eq!(seen(&ada_on_a).0, ["ada", "bob", "cy"]);
+
+    // Leaving on one node shows on the others.
+    b.hub().unsubscribe(&lobby(), &bob_on_b);
+    settle().await;
+    assert_eq!(seen(&ada_on_a).0, ["ada", "cy"]);
+    assert_eq!(seen(&cy_on_c).0, ["ada", "cy"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_nodes_users_disappear() {
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let ada_on_a = join(&a, UserId::random(), "ada").await;
+    let _bob_on_b = join(&b, UserId::random(), "bob").await;
+    settle().await;
+    assert_eq!(seen(&ada_on_a).0, ["ada", "bob"]);
+
+    // b dies without a word (kill -9): it is simply never heard from again.
+    cluster.broker.detach("b");
+    drop(b);
+    tokio::time::sleep(Limits::default().peer_timeout - Duration::from_secs(1)).await;
+    assert_eq!(seen(&ada_on_a).0, Vec::<String>::new(), "no news within the timeout");
+    tokio::time::sleep(Duration::from_secs(2) + Limits::default().peer_heartbeat).await;
+    assert_eq!(seen(&ada_on_a).0, ["ada"], "bob is gone with his node");
+    assert_eq!(a.hub().online(&lobby()), 1);
+    assert!(a.hub().peers().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_that_lost_its_link_catches_up() {
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let listener_on_b = join(&b, UserId::random(), "bo").await;
+    let ada = UserId::random();
+    let ada_on_a = join(&a, ada, "ada").await;
+    settle().await;
+    assert_eq!(seen(&listener_on_b).0, ["ada", "bo"]);
+
+    // b's link drops, briefly (within the peer timeout): it misses a's
+    // message in a room that then stays quiet, and ada leaving.
+    cluster.broker.detach("b");
+    a.post(vec![NewMessage::now(lobby(), ada, name("ada"), "while you were away", None)]).await.unwrap();
+    a.hub().unsubscribe(&lobby(), &ada_on_a);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(seen(&listener_on_b), (vec![], vec![]), "b heard nothing");
+
+    // The link is back; the broker reports it may have lost events.
+    cluster.broker.attach("b", b.hub().clone()).await.unwrap();
+    b.hub().link_lost();
+    settle().await;
+    let (names, seqs) = seen(&listener_on_b);
+    assert_eq!(seqs, [1], "the missed message was read from the store");
+    assert_eq!(names, ["bo"], "ada's departure, missed, was corrected by a's republished rosters");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_killed_between_commit_and_publish_loses_nothing_for_the_others() {
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let listener_on_a = join(&a, UserId::random(), "lis").await;
+    settle().await;
+    let _ = seen(&listener_on_a);
+
+    // b stores a message in a room that then stays quiet, and dies before
+    // anyone hears of it.
+    cluster.broker.detach("b");
+    let bob = UserId::random();
+    b.post(vec![NewMessage::now(lobby(), bob, name("bob"), "last words", None)]).await.unwrap();
+    drop(b);
+    assert_eq!(seen(&listener_on_a).1, Vec::<u64>::new());
+
+    // Once a gives b up for dead, it reads its rooms from the store.
+    tokio::time::sleep(Limits::default().peer_timeout + Duration::from_secs(2)).await;
+    assert_eq!(seen(&listener_on_a).1, [1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_lost_link_only_a_synced_heartbeat_drops_rosters() {
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let _ada_on_a = join(&a, UserId::random(), "ada").await;
+    let _bob_on_b = join(&b, UserId::random(), "bob").await;
+    settle().await;
+    assert_eq!(a.hub().online(&lobby()), 2);
+
+    // a's link broke: b's roster is in doubt until b republishes it. A
+    // heartbeat b sent before it heard a's hello must not drop it.
+    cluster.broker.detach("a");
+    a.hub().link_lost();
+    crate::broker::NodeEvent::Heartbeat { synced: false }.apply(a.hub(), "b");
+    assert_eq!(a.hub().online(&lobby()), 2, "bob does not flicker out");
+    // The heartbeat that ends a republishing drops what it did not renew.
+    crate::broker::NodeEvent::Heartbeat { synced: true }.apply(a.hub(), "b");
+    assert_eq!(a.hub().online(&lobby()), 1);
+
+    // Once the link is back, a's hello makes b republish, and bob returns.
+    cluster.broker.attach("a", a.hub().clone()).await.unwrap();
+    settle().await;
+    assert_eq!(a.hub().online(&lobby()), 2);
+}
