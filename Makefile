@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint fmt-check clippy rust-test bench bench-load doc types types-check fuzz
+.PHONY: run test lint features fmt-check clippy rust-test bench bench-load bench-cluster doc types types-check fuzz
 
 GENERATED_TS = web/src/core/protocol/generated
 
@@ -16,7 +16,11 @@ run: web-build
 ## Every check and test CI runs.
 test: lint types-check rust-test web-test web-e2e
 
-lint: fmt-check clippy doc
+lint: fmt-check clippy doc features
+
+## Every combination of whisper-server's features builds warning-free.
+features:
+	.ci/check-features
 
 ## Regenerate the web client's protocol types from whisper-core's Rust types.
 types:
@@ -49,6 +53,12 @@ bench:
 ## writes the table into docs/performance.md.
 bench-load:
 	benches/load/bench-load.sh
+
+## whisper-server as one node, then as three nodes over PostgreSQL and NATS
+## (127.0.0.1:4222), under the same WebSocket loads spread over the nodes
+## (about 2 minutes after the build); writes the table into docs/performance.md.
+bench-cluster:
+	benches/load/bench-cluster.sh
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps

@@ -20,7 +20,7 @@ OUT=target/bench-load
 RESULTS=$OUT/results.jsonl
 DOC=docs/performance.md
 
-cargo build --release -q -p whisper-server --no-default-features
+cargo build --release -q -p whisper-server --no-default-features --features sqlite,postgres
 cargo build --release -q -p whisper-examples --bin loadgen --bin baseline_server
 mkdir -p "$OUT"
 : > "$RESULTS"

@@ -31,11 +31,19 @@ pub enum Phase {
     Done,
 }
 
+/// One server (node) the load connects to.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Its WebSocket base URL, as given to `--server`.
+    pub url: String,
+    pub address: SocketAddr,
+}
+
 /// What every connection of one process shares.
 pub struct Shared {
     pub protocol: Protocol,
-    pub server: String,
-    pub address: SocketAddr,
+    /// The servers from `--server`; a plan's `node` indexes them.
+    pub servers: Vec<Target>,
     pub size: usize,
     pub phase: watch::Receiver<Phase>,
     /// Frames that mattered (deliveries and acks), to see when a drain is over.
@@ -49,6 +57,8 @@ pub struct Shared {
 pub struct Plan {
     pub conn: u32,
     pub room: String,
+    /// Which of `Shared::servers` it connects to.
+    pub node: usize,
     pub source: Option<IpAddr>,
     pub send: Option<Sending>,
 }
@@ -94,9 +104,10 @@ pub async fn connect(shared: &Shared, plan: &Plan) -> anyhow::Result<(Socket, Op
     if let Some(ip) = plan.source {
         socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding {ip}"))?;
     }
-    let stream = socket.connect(shared.address).await.context("TCP connect")?;
+    let server = &shared.servers[plan.node];
+    let stream = socket.connect(server.address).await.with_context(|| format!("TCP connect to {}", server.url))?;
     stream.set_nodelay(true)?;
-    let url = shared.protocol.url(&shared.server, &plan.room, plan.conn);
+    let url = shared.protocol.url(&server.url, &plan.room, plan.conn);
     let config = WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(16 * 1024);
     let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(stream), Some(config))
         .await

@@ -19,6 +19,17 @@
 //! it splits the rooms and idle connections across several processes of
 //! itself (`--processes P` to choose).
 //! `--server-pid` adds the server's CPU time and memory to the report.
+//!
+//! Several nodes of one cluster: `--server` more than once (or
+//! comma-separated), and `--server-pid` likewise (CPU and memory are summed).
+//! Connection `i`, the `(i / rooms)`-th member of its room, goes to server
+//! `(i % rooms + i / rooms) % servers`: each room's members go round-robin
+//! over the servers, from a different one in each room, so every room (of at
+//! least as many members as servers) has members on every node and the
+//! senders (the first members of the rooms) are spread too. With one room
+//! that is plain round-robin, `i % servers`; idle connections are spread the
+//! same way over their rooms. `--check` reads the stored histories from the
+//! first server (the nodes share one store).
 
 // A binary's modules: `pub` in them means "for the rest of the generator".
 #![allow(unreachable_pub)]
@@ -42,17 +53,18 @@ use clap::Parser;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use client::{Outcome, Phase, Plan, Sending, Shared};
+use client::{Outcome, Phase, Plan, Sending, Shared, Target};
 use protocol::Protocol;
-use report::Report;
+use report::{Columns, Report, ServerShare};
 use whisper_core::model::RoomName;
 
 #[derive(Clone, Debug, Parser)]
 #[command(name = "loadgen", about = "Load generator for WhisperChat and the baseline broadcast server")]
 struct Args {
-    /// The server's WebSocket base URL.
-    #[arg(long, default_value = "ws://127.0.0.1:8080")]
-    server: String,
+    /// The server's WebSocket base URL. Several (repeated or comma-separated):
+    /// nodes of one cluster, the connections spread over them.
+    #[arg(long = "server", value_name = "URL", default_value = "ws://127.0.0.1:8080", value_delimiter = ',')]
+    servers: Vec<String>,
     /// What the server speaks.
     #[arg(long, value_enum, default_value = "whisper")]
     protocol: Protocol,
@@ -96,9 +108,10 @@ struct Args {
     /// as many as the open-files limit (`ulimit -n`) asks for.
     #[arg(long)]
     processes: Option<u32>,
-    /// The server's process id, to report its CPU time and memory.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    /// The server's process id, to report its CPU time and memory. Several
+    /// (repeated or comma-separated, e.g. one per node): their sums.
+    #[arg(long = "server-pid", value_name = "PID", value_delimiter = ',')]
+    server_pids: Vec<u32>,
     /// Prefix of the room names (change it to keep runs apart).
     #[arg(long, default_value = "load")]
     room_prefix: String,
@@ -116,6 +129,9 @@ struct Args {
     /// Print the JSON reports in this file (one per line) as a markdown table, and exit.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// With `--markdown`: the table's columns.
+    #[arg(long, value_enum, default_value = "servers")]
+    columns: Columns,
     /// Internal: run as worker K of `--processes`, driven over stdin/stdout.
     #[arg(long, hide = true)]
     worker: Option<u32>,
@@ -124,13 +140,14 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(path) = &args.markdown {
-        return print_markdown(path);
+        return print_markdown(path, args.columns);
     }
     let mut args = args;
     let processes = args.processes.unwrap_or_else(|| processes_for(args.connections + args.idle));
     args.processes = Some(processes);
     anyhow::ensure!(processes >= 1 && args.rooms >= 1, "--processes and --rooms must be at least 1");
     anyhow::ensure!(args.senders <= args.connections, "--senders cannot exceed --connections");
+    anyhow::ensure!(!args.servers.is_empty(), "--server needs a URL");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
         match args.worker {
@@ -156,14 +173,14 @@ fn main() -> anyhow::Result<()> {
 
 /// Runs the whole load: in this process, or across `--processes` workers.
 async fn coordinate(args: &Args) -> anyhow::Result<Report> {
-    let server_rss_before_kib = args.server_pid.and_then(rss_kib);
+    let server_rss_before_kib = args.server_rss_kib();
     let mut report = if args.processes() == 1 {
         let load = Load::connect(args, 0).await?;
-        let server_rss_kib = args.server_pid.and_then(rss_kib);
-        let cpu_before = args.server_pid.and_then(cpu_seconds);
+        let server_rss_kib = args.server_rss_kib();
+        let cpu_before = args.server_cpu_seconds();
         let window = tokio::spawn(load.run(args.clone()));
         tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
-        let cpu_after = args.server_pid.and_then(cpu_seconds);
+        let cpu_after = args.server_cpu_seconds();
         let mut report = window.await??;
         report.server_rss_kib = server_rss_kib;
         report.server_cpu_s = cpu_before.zip(cpu_after).map(|(a, b)| b - a);
@@ -175,6 +192,11 @@ async fn coordinate(args: &Args) -> anyhow::Result<Report> {
     report.label =
         if args.label.is_empty() { format!("{:?}", args.protocol).to_lowercase() } else { args.label.clone() };
     report.protocol = Some(args.protocol);
+    report.nodes = args.servers.len() as u64;
+    report.servers.resize_with(args.servers.len(), ServerShare::default);
+    for (share, url) in report.servers.iter_mut().zip(&args.servers) {
+        share.url.clone_from(url);
+    }
     report.rooms = u64::from(args.rooms);
     report.rate = args.rate;
     report.window = args.window;
@@ -203,14 +225,14 @@ async fn coordinate_workers(args: &Args) -> anyhow::Result<Report> {
         let line = lines.next_line().await?.context("a worker exited before connecting")?;
         anyhow::ensure!(line == "ready", "worker said {line:?}");
     }
-    let server_rss_kib = args.server_pid.and_then(rss_kib);
-    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let server_rss_kib = args.server_rss_kib();
+    let cpu_before = args.server_cpu_seconds();
     for (_, stdin, _) in &mut children {
         stdin.write_all(b"go\n").await?;
         stdin.flush().await?;
     }
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
-    let cpu_after = args.server_pid.and_then(cpu_seconds);
+    let cpu_after = args.server_cpu_seconds();
     let mut report = Report::default();
     for (mut child, _, mut lines) in children {
         let line = lines.next_line().await?.context("a worker exited without a report")?;
@@ -243,18 +265,23 @@ struct Load {
 
 impl Load {
     async fn connect(args: &Args, k: u32) -> anyhow::Result<Load> {
-        let address = args
-            .server
-            .trim_start_matches("ws://")
-            .split('/')
-            .next()
-            .and_then(|host| host.to_socket_addrs().ok()?.next())
-            .with_context(|| format!("cannot resolve the server address in {}", args.server))?;
+        let servers = args
+            .servers
+            .iter()
+            .map(|url| {
+                let address = url
+                    .trim_start_matches("ws://")
+                    .split('/')
+                    .next()
+                    .and_then(|host| host.to_socket_addrs().ok()?.next())
+                    .with_context(|| format!("cannot resolve the server address in {url}"))?;
+                Ok(Target { url: url.clone(), address })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let (phase, phase_rx) = watch::channel(Phase::Connecting);
         let shared = Arc::new(Shared {
             protocol: args.protocol,
-            server: args.server.clone(),
-            address,
+            servers,
             size: args.size,
             phase: phase_rx,
             progress: AtomicU64::new(0),
@@ -265,8 +292,18 @@ impl Load {
             connections: plans.iter().filter(|p| !p.room.contains("-idle-")).count() as u64,
             idle: plans.iter().filter(|p| p.room.contains("-idle-")).count() as u64,
             senders: plans.iter().filter(|p| p.send.is_some()).count() as u64,
+            servers: vec![ServerShare::default(); args.servers.len()],
             ..Report::default()
         };
+        for plan in &plans {
+            let share = &mut report.servers[plan.node];
+            if plan.room.contains("-idle-") {
+                share.idle += 1;
+            } else {
+                share.connections += 1;
+            }
+            share.senders += u64::from(plan.send.is_some());
+        }
         let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
         let (connected_tx, mut connected_rx) = mpsc::unbounded_channel::<Result<(), String>>();
         let started = Instant::now();
@@ -339,7 +376,8 @@ impl Load {
                 outcomes.iter().filter(|o| o.sender).filter_map(|o| RoomName::parse(&o.room).ok()).collect();
             rooms.sort();
             rooms.dedup();
-            report.check = Some(check.finish(shared.address, &rooms).await?);
+            // The nodes of a cluster share one store: any of them has every room's history.
+            report.check = Some(check.finish(shared.servers[0].address, &rooms).await?);
         }
         Ok(report)
     }
@@ -360,18 +398,32 @@ fn plans(args: &Args, k: u32) -> Vec<Plan> {
         } else {
             Sending::Window(args.window)
         });
-        plans.push(Plan { conn: i, room: format!("{}-{}", args.room_prefix, i % args.rooms), source: source(i), send });
+        plans.push(Plan {
+            conn: i,
+            room: format!("{}-{}", args.room_prefix, i % args.rooms),
+            node: node_of(i, args.rooms, args.servers.len()),
+            source: source(i),
+            send,
+        });
     }
     for j in (0..args.idle).filter(|j| j % args.processes() == k) {
         let g = args.connections + j;
         plans.push(Plan {
             conn: g,
             room: format!("{}-idle-{}", args.room_prefix, j % args.idle_rooms.max(1)),
+            node: node_of(j, args.idle_rooms.max(1), args.servers.len()),
             source: source(g),
             send: None,
         });
     }
     plans
+}
+
+/// The server of the `(i / rooms)`-th member of room `i % rooms`: round-robin
+/// over the servers within each room, each room starting one server further
+/// on (so rooms' first members, the senders, are spread too).
+fn node_of(i: u32, rooms: u32, servers: usize) -> usize {
+    (i % rooms + i / rooms) as usize % servers.max(1)
 }
 
 /// Adds up the outcomes: totals, latencies, and losses and duplicates per room.
@@ -421,6 +473,22 @@ impl Args {
     fn processes(&self) -> u32 {
         self.processes.unwrap_or(1)
     }
+
+    /// The CPU seconds of the `--server-pid` processes together (none if any is unreadable).
+    fn server_cpu_seconds(&self) -> Option<f64> {
+        if self.server_pids.is_empty() {
+            return None;
+        }
+        self.server_pids.iter().map(|&pid| cpu_seconds(pid)).sum()
+    }
+
+    /// The resident memory of the `--server-pid` processes together, in KiB.
+    fn server_rss_kib(&self) -> Option<u64> {
+        if self.server_pids.is_empty() {
+            return None;
+        }
+        self.server_pids.iter().map(|&pid| rss_kib(pid)).sum()
+    }
 }
 
 /// Processes needed for `sockets` under this process's open-files limit
@@ -435,12 +503,12 @@ fn processes_for(sockets: u32) -> u32 {
     sockets.div_ceil(soft.saturating_sub(64).max(1)).max(1)
 }
 
-fn print_markdown(path: &PathBuf) -> anyhow::Result<()> {
+fn print_markdown(path: &PathBuf, columns: Columns) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    println!("{}", Report::MARKDOWN_HEADER);
+    println!("{}", Report::markdown_header(columns));
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let report: Report = serde_json::from_str(line)?;
-        println!("{}", report.markdown_row());
+        println!("{}", report.markdown_row_with(columns));
     }
     Ok(())
 }
@@ -465,4 +533,60 @@ fn cpu_from_stat(stat: &str) -> Option<f64> {
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_repeat_or_comma_separate() {
+        let args = Args::parse_from(["loadgen", "--server", "ws://a:1", "--server", "ws://b:2,ws://c:3"]);
+        assert_eq!(args.servers, ["ws://a:1", "ws://b:2", "ws://c:3"]);
+        assert_eq!(Args::parse_from(["loadgen"]).servers, ["ws://127.0.0.1:8080"]);
+        let args = Args::parse_from(["loadgen", "--server-pid", "1,2", "--server-pid", "3"]);
+        assert_eq!(args.server_pids, [1, 2, 3]);
+    }
+
+    #[test]
+    fn every_room_and_the_senders_are_spread_over_the_servers() {
+        let parse = |extra: &[&str]| {
+            let mut args = Args::parse_from(["loadgen", "--server", "ws://a:1,ws://b:2,ws://c:3"].iter().chain(extra));
+            args.processes = Some(1);
+            plans(&args, 0)
+        };
+        for rooms in ["1", "3", "10"] {
+            let plans = parse(&[
+                "--connections",
+                "60",
+                "--senders",
+                "10",
+                "--rooms",
+                rooms,
+                "--idle",
+                "9",
+                "--idle-rooms",
+                "3",
+            ]);
+            let mut members: HashMap<&str, [u32; 3]> = HashMap::new();
+            let mut senders = [0; 3];
+            for plan in &plans {
+                members.entry(plan.room.as_str()).or_default()[plan.node] += 1;
+                senders[plan.node] += u32::from(plan.send.is_some());
+            }
+            for (room, on) in &members {
+                let (least, most) = (on.iter().min().unwrap(), on.iter().max().unwrap());
+                assert!(*least > 0 && most - least <= 1, "{rooms} rooms: {room} has {on:?}");
+            }
+            assert_eq!(senders.iter().sum::<u32>(), 10);
+            assert!(senders.iter().all(|&s| s >= 3), "{rooms} rooms: senders {senders:?}");
+        }
+        // One room: plain round-robin by connection index.
+        let nodes: Vec<usize> = parse(&["--connections", "6"]).iter().map(|p| p.node).collect();
+        assert_eq!(nodes, [0, 1, 2, 0, 1, 2]);
+        // One server: everything on it.
+        let mut args = Args::parse_from(["loadgen", "--connections", "20", "--rooms", "3", "--idle", "5"]);
+        args.processes = Some(1);
+        assert!(plans(&args, 0).iter().all(|p| p.node == 0));
+    }
 }

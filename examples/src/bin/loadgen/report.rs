@@ -12,6 +12,12 @@ use crate::protocol::Protocol;
 pub struct Report {
     pub label: String,
     pub protocol: Option<Protocol>,
+    /// How many servers (`--server`) the connections were spread over.
+    #[serde(default = "one")]
+    pub nodes: u64,
+    /// Each server and its share of the connections.
+    #[serde(default)]
+    pub servers: Vec<ServerShare>,
     /// Connections that join the measured rooms (senders included).
     pub connections: u64,
     pub idle: u64,
@@ -52,8 +58,43 @@ pub struct Report {
     pub check: Option<CheckReport>,
 }
 
+/// One server of the run and the connections that went to it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ServerShare {
+    pub url: String,
+    pub connections: u64,
+    pub idle: u64,
+    pub senders: u64,
+}
+
+/// Reports from before `nodes` was recorded had one server.
+fn one() -> u64 {
+    1
+}
+
+/// The columns of `--markdown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Columns {
+    /// One server per run: throughput, latency, the server's CPU and memory.
+    Servers,
+    /// Runs over one or several nodes: the node count, CPU summed over the
+    /// nodes, the load generator's CPU, connect errors and refusals; no memory.
+    Cluster,
+}
+
 impl Report {
     pub fn merge(&mut self, other: &Report) {
+        if self.servers.len() < other.servers.len() {
+            self.servers.resize_with(other.servers.len(), ServerShare::default);
+        }
+        for (mine, theirs) in self.servers.iter_mut().zip(&other.servers) {
+            if mine.url.is_empty() {
+                mine.url.clone_from(&theirs.url);
+            }
+            mine.connections += theirs.connections;
+            mine.idle += theirs.idle;
+            mine.senders += theirs.senders;
+        }
         self.connections += other.connections;
         self.idle += other.idle;
         self.senders += other.senders;
@@ -180,6 +221,19 @@ impl Report {
                 c.gaps
             )
         });
+        // Which servers, when there were several (one is in the run's command).
+        let servers = (self.servers.len() > 1).then(|| {
+            let each: Vec<String> = self
+                .servers
+                .iter()
+                .map(|s| format!("{} ({} connections, {} senders, {} idle)", s.url, s.connections, s.senders, s.idle))
+                .collect();
+            format!("{} nodes: {}", self.servers.len(), each.join(", "))
+        });
+        let mut rows = rows;
+        if let Some(servers) = servers {
+            rows.insert(2, ("servers", servers));
+        }
         let rows = rows.into_iter().chain(check.map(|c| ("history check", c)));
         for (k, v) in rows {
             println!("{k:>22}  {v}");
@@ -189,20 +243,62 @@ impl Report {
     /// Labels of the form `server | load` fill the first two columns.
     pub const MARKDOWN_HEADER: &str = "| server | load | deliveries/s | bytes per delivery | delivery p50 | p99 | p99.9 | max | ack p99 | server CPU s per 1M deliveries | server RSS | KiB per socket | lost | dup | dropped |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
-    pub fn markdown_row(&self) -> String {
+    /// The header of `--markdown --columns cluster`; labels `setup | load`.
+    pub const CLUSTER_MARKDOWN_HEADER: &str = "| setup | load | nodes | deliveries/s | delivery p50 | p99 | p99.9 | max | ack p99 | server CPU s per 1M deliveries (all nodes) | load generator CPU s | connect errors | refused | lost | dup | dropped |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+    pub fn markdown_header(columns: Columns) -> &'static str {
+        match columns {
+            Columns::Servers => Report::MARKDOWN_HEADER,
+            Columns::Cluster => Report::CLUSTER_MARKDOWN_HEADER,
+        }
+    }
+
+    pub fn markdown_row_with(&self, columns: Columns) -> String {
+        match columns {
+            Columns::Servers => self.markdown_row(),
+            Columns::Cluster => self.cluster_markdown_row(),
+        }
+    }
+
+    /// The cells both tables share: delivery p50, p99, p99.9 and max, ack
+    /// p99, server CPU seconds per 1M deliveries.
+    fn latency_and_cpu_cells(&self) -> String {
         let ms = |us: u64| format!("{:.2} ms", us as f64 / 1000.0);
         let d = &self.delivery_us;
-        format!(
-            "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            self.label,
-            self.deliveries_per_s(),
-            self.bytes_per_delivery(),
+        [
             ms(d.quantile(0.5)),
             ms(d.quantile(0.99)),
             ms(d.quantile(0.999)),
             ms(d.max()),
             if self.ack_us.count() > 0 { ms(self.ack_us.quantile(0.99)) } else { "—".into() },
             self.cpu_per_million().map_or("—".into(), |c| format!("{c:.2}")),
+        ]
+        .join(" | ")
+    }
+
+    pub fn cluster_markdown_row(&self) -> String {
+        format!(
+            "| {} | {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} |",
+            self.label,
+            self.nodes,
+            self.deliveries_per_s(),
+            self.latency_and_cpu_cells(),
+            self.loadgen_cpu_s,
+            self.connect_errors,
+            self.refused,
+            self.lost,
+            self.duplicates,
+            self.dropped,
+        )
+    }
+
+    pub fn markdown_row(&self) -> String {
+        format!(
+            "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            self.label,
+            self.deliveries_per_s(),
+            self.bytes_per_delivery(),
+            self.latency_and_cpu_cells(),
             self.server_rss_kib.map_or("—".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
             self.rss_per_socket_kib().map_or("—".into(), |k| format!("{k:.1}")),
             self.lost,
