@@ -1,38 +1,92 @@
-//! A terminal chat client: connects to a WhisperChat server, prints what the
-//! room says, and sends every line you type. `/join ROOM`, `/name NAME` and
-//! `/quit` are commands; everything else is a message to the current room.
+//! A terminal chat client for a running WhisperChat server: rooms, history,
+//! sending and presence.
 //!
-//! Run with: `cargo run -p whisper-examples --example chat_cli -- ws://127.0.0.1:8080 [room] [name]`
-//! (the token it is given is printed; pass it as `TOKEN=... cargo run ...` to
-//! keep your identity).
+//! ```text
+//! cargo run -p whisper-examples --example chat_cli -- ws://127.0.0.1:8080 lobby Ada
+//! ```
+//!
+//! Every line you type is a message to the current room; lines starting with
+//! `/` are commands (`/help` lists them). On joining a room it prints the last
+//! messages from the HTTP API, then follows the room live. The token printed
+//! at the start keeps your identity: `TOKEN=... cargo run ...`.
+//!
+//! The client itself is [`run`], over any line input and text output, so a
+//! test drives it exactly as a person at a terminal would.
+
+use std::collections::BTreeMap;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
-use whisper_core::codec::{AckStatus, ServerFrame};
+use whisper_core::codec::{AckStatus, HistoryPage, RoomList, ServerFrame};
 
+/// How many messages `/join` and `/history` show by default.
+const HISTORY: usize = 10;
+
+const HELP: &str = "\
+commands:
+  /rooms            rooms with history, who is online, last seq
+  /join ROOM        join ROOM (it becomes the current room) and show its last messages
+  /leave [ROOM]     leave ROOM (default: the current room)
+  /switch ROOM      send to ROOM, one you joined
+  /history [N]      the current room's last N messages (default 10)
+  /who              who is online in the current room
+  /name NAME        change your display name
+  /quit             leave
+anything else is a message to the current room";
+
+#[allow(dead_code)] // the test includes this file for `run`
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let server = args.next().unwrap_or_else(|| "ws://127.0.0.1:8080".into());
-    let mut room = args.next().unwrap_or_else(|| "lobby".into());
+    let room = args.next().unwrap_or_else(|| "lobby".into());
     let name = args.next();
-    let mut url = format!("{}/v1/chat/ws?room={room}", server.trim_end_matches('/'));
-    if let Some(name) = &name {
+    let token = std::env::var("TOKEN").ok();
+    let input = BufReader::new(tokio::io::stdin());
+    run(&server, &room, name.as_deref(), token.as_deref(), input, tokio::io::stdout()).await
+}
+
+/// The client's state: where it sends, and what it knows of its rooms.
+struct Client<W> {
+    out: W,
+    http: String,
+    room: String,
+    /// The last presence of each joined room.
+    online: BTreeMap<String, Vec<String>>,
+}
+
+/// Runs the client against `server` (a `ws://host:port` URL) until the input
+/// ends, `/quit`, or the server closes the connection.
+pub(crate) async fn run(
+    server: &str,
+    room: &str,
+    name: Option<&str>,
+    token: Option<&str>,
+    input: impl AsyncBufRead + Unpin,
+    out: impl AsyncWrite + Unpin,
+) -> anyhow::Result<()> {
+    let base = server.trim_end_matches('/');
+    let mut url = format!("{base}/v1/chat/ws?room={room}");
+    if let Some(name) = name {
         url.push_str(&format!("&name={name}"));
     }
-    if let Ok(token) = std::env::var("TOKEN") {
+    if let Some(token) = token {
         url.push_str(&format!("&token={token}"));
     }
     let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
     let (mut tx, mut rx) = ws.split();
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let http = base.replacen("ws://", "", 1);
+    let mut client = Client { out, http, room: room.to_owned(), online: BTreeMap::new() };
+    client.history(room, HISTORY).await?;
+    let mut lines = input.lines();
     loop {
         tokio::select! {
             frame = rx.next() => match frame {
-                Some(Ok(Message::Text(text))) => show(&text),
+                Some(Ok(Message::Text(text))) => client.show(&text).await?,
                 Some(Ok(Message::Close(frame))) => {
-                    println!("* closed: {frame:?}");
+                    let why = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
+                    client.say(&format!("* the server closed the connection {why}")).await?;
                     break;
                 }
                 Some(Ok(_)) => {}
@@ -41,43 +95,142 @@ async fn main() -> anyhow::Result<()> {
             },
             line = lines.next_line() => {
                 let Some(line) = line? else { break };
-                let frame = match line.trim() {
-                    "" => continue,
-                    "/quit" => break,
-                    cmd if cmd.starts_with("/join ") => {
-                        room = cmd["/join ".len()..].trim().to_string();
-                        serde_json::json!({"type": "join", "room": room})
-                    }
-                    cmd if cmd.starts_with("/name ") => {
-                        serde_json::json!({"type": "profile", "name": cmd["/name ".len()..].trim()})
-                    }
-                    text => serde_json::json!({"type": "messages", "data": [{"content": text, "room": room}]}),
-                };
-                tx.send(Message::text(frame.to_string())).await?;
+                match client.command(line.trim()).await? {
+                    Action::Send(frame) => tx.send(Message::text(frame.to_string())).await?,
+                    Action::Nothing => {}
+                    Action::Quit => break,
+                }
             }
         }
     }
+    let _ = tx.close().await;
     Ok(())
 }
 
-/// Prints a server frame the way a person wants to read it.
-fn show(text: &str) {
-    match ServerFrame::decode(text) {
-        Ok(ServerFrame::Welcome { user_id, token, .. }) => println!("* you are {user_id} (TOKEN={token})"),
-        Ok(ServerFrame::Joined { room, seq, .. }) => println!("* joined {room} at #{seq}"),
-        Ok(ServerFrame::Messages { data, .. }) => {
-            for m in data.iter() {
-                println!("[{}] #{} {}: {}", m.room, m.seq, m.name, m.content);
-            }
-        }
-        Ok(ServerFrame::Presence { room, users }) => {
-            let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
-            println!("* online in {room}: {}", names.join(", "));
-        }
-        Ok(ServerFrame::Typing { name, room, .. }) => println!("* {name} is typing in {room}…"),
-        Ok(ServerFrame::MessageIds { status: AckStatus::Error, error, .. }) => println!("! not sent: {error:?}"),
-        Ok(ServerFrame::MessageIds { .. }) => {}
-        Ok(ServerFrame::Error(refusal)) => println!("! {}: {}", refusal.code, refusal.message),
-        Err(_) => println!("? {text}"),
+enum Action {
+    Send(serde_json::Value),
+    Nothing,
+    Quit,
+}
+
+impl<W: AsyncWrite + Unpin> Client<W> {
+    async fn say(&mut self, line: &str) -> anyhow::Result<()> {
+        self.out.write_all(format!("{line}\n").as_bytes()).await?;
+        self.out.flush().await?;
+        Ok(())
     }
+
+    /// What a typed line asks for.
+    async fn command(&mut self, line: &str) -> anyhow::Result<Action> {
+        let (cmd, arg) = line.split_once(' ').map_or((line, ""), |(c, a)| (c, a.trim()));
+        let action = match (cmd, arg) {
+            ("", _) => Action::Nothing,
+            ("/quit", _) => Action::Quit,
+            ("/help", _) => {
+                self.say(HELP).await?;
+                Action::Nothing
+            }
+            ("/rooms", _) => {
+                self.rooms().await?;
+                Action::Nothing
+            }
+            ("/history", n) => {
+                let room = self.room.clone();
+                self.history(&room, n.parse().unwrap_or(HISTORY)).await?;
+                Action::Nothing
+            }
+            ("/who", _) => {
+                let names = self.online.get(&self.room).map(|n| n.join(", ")).unwrap_or_default();
+                self.say(&format!("* online in {}: {names}", self.room)).await?;
+                Action::Nothing
+            }
+            ("/join", room) if !room.is_empty() => {
+                self.room = room.to_owned();
+                self.history(room, HISTORY).await?;
+                Action::Send(serde_json::json!({"type": "join", "room": room}))
+            }
+            ("/switch", room) if !room.is_empty() => {
+                self.room = room.to_owned();
+                self.say(&format!("* now sending to {room}")).await?;
+                Action::Nothing
+            }
+            ("/leave", room) => {
+                let room = if room.is_empty() { self.room.clone() } else { room.to_owned() };
+                self.online.remove(&room);
+                Action::Send(serde_json::json!({"type": "leave", "room": room}))
+            }
+            ("/name", name) if !name.is_empty() => Action::Send(serde_json::json!({"type": "profile", "name": name})),
+            (cmd, _) if cmd.starts_with('/') => {
+                self.say(&format!("? unknown command {line:?}; /help lists them")).await?;
+                Action::Nothing
+            }
+            _ => Action::Send(serde_json::json!({"type": "messages", "data": [{"content": line, "room": self.room}]})),
+        };
+        Ok(action)
+    }
+
+    /// Prints a server frame the way a person wants to read it.
+    async fn show(&mut self, text: &str) -> anyhow::Result<()> {
+        let line = match ServerFrame::decode(text) {
+            Ok(ServerFrame::Welcome { user_id, token, .. }) => format!("* you are {user_id} (TOKEN={token})"),
+            Ok(ServerFrame::Joined { room, seq, .. }) => format!("* joined {room} at #{seq}"),
+            Ok(ServerFrame::Messages { data, .. }) => data
+                .iter()
+                .map(|m| format!("[{}] #{} {}: {}", m.room, m.seq, m.name, m.content))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Ok(ServerFrame::Presence { room, users }) => {
+                let names: Vec<String> = users.iter().map(|u| u.name.to_string()).collect();
+                let line = format!("* online in {room}: {}", names.join(", "));
+                self.online.insert(room.to_string(), names);
+                line
+            }
+            Ok(ServerFrame::Typing { name, room, .. }) => format!("* {name} is typing in {room}…"),
+            Ok(ServerFrame::MessageIds { status: AckStatus::Error, error, .. }) => {
+                format!("! not sent: {}", error.map(|e| e.message).unwrap_or_default())
+            }
+            Ok(ServerFrame::MessageIds { .. }) => return Ok(()),
+            Ok(ServerFrame::Error(refusal)) => format!("! {}: {}", refusal.code, refusal.message),
+            Err(_) => format!("? {text}"),
+        };
+        self.say(&line).await
+    }
+
+    /// `GET /v1/rooms`, as a table.
+    async fn rooms(&mut self) -> anyhow::Result<()> {
+        let body = http_get(&self.http, "/v1/rooms").await?;
+        let list: RoomList = serde_json::from_str(&body)?;
+        let mut lines = vec![format!("{:<24} {:>6} {:>8}", "room", "online", "last seq")];
+        // `to_string` first: the domain types' Display ignores widths.
+        lines.extend(
+            list.rooms
+                .iter()
+                .map(|r| format!("{:<24} {:>6} {:>8}", r.name.to_string(), r.online, r.last_seq.to_string())),
+        );
+        self.say(&lines.join("\n")).await
+    }
+
+    /// The last `n` messages of `room`, from `GET /v1/chat/messages`.
+    async fn history(&mut self, room: &str, n: usize) -> anyhow::Result<()> {
+        let n = n.clamp(1, 500);
+        let body = http_get(&self.http, &format!("/v1/chat/messages?room={room}&limit={n}")).await?;
+        let page: HistoryPage<'_> = match serde_json::from_str(&body) {
+            Ok(page) => page,
+            Err(_) => return self.say(&format!("! history of {room}: {body}")).await,
+        };
+        let mut lines = vec![format!("* history of {room}: {} message(s)", page.data.len())];
+        lines.extend(page.data.iter().map(|m| format!("[{}] #{} {}: {}", m.room, m.seq, m.name, m.content)));
+        self.say(&lines.join("\n")).await
+    }
+}
+
+/// A plain HTTP/1.1 GET (the server answers with a `Content-Length` body).
+async fn http_get(host: &str, path: &str) -> anyhow::Result<String> {
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let (_, body) = response.split_once("\r\n\r\n").ok_or_else(|| anyhow::anyhow!("a malformed HTTP response"))?;
+    Ok(body.to_owned())
 }

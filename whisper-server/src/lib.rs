@@ -22,6 +22,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod broker;
 pub mod config;
 pub mod http;

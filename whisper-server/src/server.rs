@@ -19,7 +19,6 @@ use whisper_core::store::Store;
 use crate::config::Config;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
-use crate::store::{PostgresStore, SqliteStore};
 
 /// What every request handler shares.
 #[derive(Debug)]
@@ -166,6 +165,31 @@ impl Parts {
     }
 }
 
+/// PostgreSQL if `database_url` is set, else SQLite in the data directory.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.database_url {
+        #[cfg(feature = "postgres")]
+        Some(url) => {
+            let store = crate::store::PostgresStore::connect(url).await.context("connecting to PostgreSQL")?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => anyhow::bail!("--database-url: this server was built without the `postgres` feature"),
+        #[cfg(feature = "sqlite")]
+        None => {
+            let path = config.data_dir.join("whisper.db");
+            let store =
+                crate::store::SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(feature = "sqlite"))]
+        None => anyhow::bail!(
+            "this server was built without the `sqlite` feature: give --database-url (feature `postgres`), \
+             or host the chat on a store of your own with `Server::with_store`"
+        ),
+    }
+}
+
 #[cfg(feature = "nats")]
 async fn connect_broker(url: &str, subject: &str) -> anyhow::Result<Arc<dyn Broker>> {
     Ok(Arc::new(crate::broker::NatsBroker::connect(url, subject).await?))
@@ -182,13 +206,7 @@ impl Server {
     pub async fn build(config: Config) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let store: Arc<dyn Store> = match &config.database_url {
-            Some(url) => Arc::new(PostgresStore::connect(url).await.context("connecting to PostgreSQL")?),
-            None => {
-                let path = config.data_dir.join("whisper.db");
-                Arc::new(SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?)
-            }
-        };
+        let store = open_store(&config).await?;
         let broker = match &config.nats_url {
             None => None,
             Some(url) => Some(connect_broker(url, &config.nats_subject).await?),

@@ -1,0 +1,166 @@
+//! The axum example's app on a real socket: two WebSocket clients chat
+//! through its `/chat` route, and its own routes still answer.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use whisper_core::store::MemoryStore;
+use whisper_core::{Chat, Limits};
+
+// An example cannot be imported: the test compiles its source as a module.
+#[path = "../examples/axum_room.rs"]
+#[allow(dead_code)] // its `main`
+mod axum_room;
+
+type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Longest wait for any one frame: a hang fails the test instead of stalling it.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Serves the example's app on a free loopback port.
+async fn start() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let chat = Chat::new(Arc::new(MemoryStore::new()), Limits::default());
+    tokio::spawn(async move { axum::serve(listener, axum_room::app(chat)).await });
+    addr
+}
+
+async fn connect(addr: SocketAddr, query: &str) -> Client {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/chat{query}")).await.expect("upgrade");
+    ws
+}
+
+/// The next text frame, as JSON.
+async fn next(ws: &mut Client) -> Value {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).expect("JSON"),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until a frame of `kind` that `accept` takes.
+async fn next_of(ws: &mut Client, kind: &str, accept: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let frame = next(ws).await;
+        if frame["type"] == kind && accept(&frame) {
+            return frame;
+        }
+    }
+}
+
+/// The close code the server ends with, after any frames before it.
+async fn close_code(ws: &mut Client) -> CloseCode {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a close in time") {
+            Some(Ok(Message::Close(Some(close)))) => return close.code,
+            Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+async fn send(ws: &mut Client, frame: Value) {
+    ws.send(Message::text(frame.to_string())).await.expect("send");
+}
+
+/// A plain HTTP/1.1 GET: the status line and the body.
+async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, tcp.read_to_string(&mut response)).await.expect("in time").expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a complete response");
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+#[tokio::test]
+async fn two_clients_chat_through_the_axum_route() {
+    let addr = start().await;
+    let mut ada = connect(addr, "?name=Ada").await;
+    let mut bob = connect(addr, "").await;
+
+    let ada_welcome = next(&mut ada).await;
+    assert_eq!(ada_welcome["type"], "welcome", "the first frame: {ada_welcome}");
+    let ada_id = ada_welcome["user_id"].as_str().expect("a user id").to_string();
+    let bob_welcome = next(&mut bob).await;
+    assert_eq!(bob_welcome["type"], "welcome", "the first frame: {bob_welcome}");
+    let bob_id = bob_welcome["user_id"].as_str().expect("a user id").to_string();
+    assert_ne!(ada_id, bob_id, "each connection is its own user");
+
+    // Both see both in the lobby, Ada under the name from her query.
+    let both_in = |frame: &Value| frame["users"].as_array().is_some_and(|users| users.len() == 2);
+    for ws in [&mut ada, &mut bob] {
+        let presence = next_of(ws, "presence", both_in).await;
+        assert_eq!(presence["room"], "lobby");
+        let users = presence["users"].as_array().expect("users");
+        let ada_entry = users.iter().find(|u| u["user_id"] == ada_id.as_str()).expect("Ada is online");
+        assert_eq!(ada_entry["name"], "Ada");
+        assert!(users.iter().any(|u| u["user_id"] == bob_id.as_str()), "Bob is online: {presence}");
+    }
+
+    // Ada's message is acked to her and delivered to Bob as the room's first.
+    send(&mut ada, json!({"type": "messages", "data": [{"content": "Hello, Bob!", "client_id": "ada-1"}]})).await;
+    let ack = next_of(&mut ada, "message_ids", |_| true).await;
+    assert_eq!(ack["status"], "success", "{ack}");
+    assert_eq!(ack["client_ids"], json!(["ada-1"]));
+    let ids = ack["message_ids"].as_array().expect("ids");
+    assert_eq!(ids.len(), 1);
+    let delivered = next_of(&mut bob, "messages", |_| true).await;
+    let message = &delivered["data"][0];
+    assert_eq!(message["seq"], 1, "{delivered}");
+    assert_eq!(message["id"], ids[0]);
+    assert_eq!(message["user_id"], ada_id.as_str());
+    assert_eq!(message["name"], "Ada");
+    assert_eq!(message["content"], "Hello, Bob!");
+    assert_eq!(message["room"], "lobby");
+
+    // A bad frame is refused with an error frame; the socket stays usable.
+    ada.send(Message::text("{not json")).await.expect("send");
+    let error = next_of(&mut ada, "error", |_| true).await;
+    assert_eq!(error["code"], "invalid_frame", "{error}");
+    send(&mut bob, json!({"type": "messages", "data": [{"content": "Hi Ada"}]})).await;
+    let reply = next_of(&mut ada, "messages", |f| f["data"][0]["user_id"] == bob_id.as_str()).await;
+    assert_eq!(reply["data"][0]["seq"], 2, "{reply}");
+    assert_eq!(reply["data"][0]["content"], "Hi Ada");
+
+    // Binary frames and frames over the limit close with their codes.
+    ada.send(Message::binary(vec![1, 2, 3])).await.expect("send");
+    assert_eq!(close_code(&mut ada).await, CloseCode::Unsupported);
+    let too_big = json!({"type": "messages", "data": [{"content": "x".repeat(70 * 1024)}]});
+    send(&mut bob, too_big).await;
+    assert_eq!(close_code(&mut bob).await, CloseCode::Size);
+}
+
+#[tokio::test]
+async fn the_app_serves_its_own_routes_beside_the_chat() {
+    let addr = start().await;
+    let (status, body) = http_get(addr, "/").await;
+    assert!(status.ends_with("200 OK"), "{status}");
+    assert!(body.contains("/chat"), "the home page points at the chat: {body}");
+    let (status, body) = http_get(addr, "/healthz").await;
+    assert!(status.ends_with("200 OK"), "{status}");
+    assert_eq!(body, "ok\n");
+    let (status, _) = http_get(addr, "/chat").await;
+    assert!(status.starts_with("HTTP/1.1 4"), "a plain GET of the chat is no upgrade: {status}");
+
+    // A name the chat refuses is refused before the upgrade.
+    let long_name = "a".repeat(40);
+    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/chat?name={long_name}")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("expected HTTP 400, got {other:?}"),
+    }
+}
