@@ -21,7 +21,7 @@ use whisper_core::history::HistoryChecker;
 use whisper_core::model::RoomName;
 
 use support::process::{ServerProcess, args, free_addr, stored_history};
-use support::resilient::{History, Resilient};
+use support::resilient::{History, Resilient, settle};
 
 fn nats_url() -> String {
     std::env::var("WHISPER_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
@@ -160,15 +160,14 @@ async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
         assert!(Instant::now() < deadline, "not everything was acked: {}", history.lock().unwrap().check(&[]));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    done_tx.send(true).expect("clients listen");
-    for t in tasks {
-        t.await.expect("client task");
-    }
-
     let mut stored = Vec::new();
     for room in &rooms {
         stored.extend(stored_history(nodes[1].addr, room).await);
+    }
+    settle(&history, &stored, Duration::from_secs(20)).await;
+    done_tx.send(true).expect("clients listen");
+    for t in tasks {
+        t.await.expect("client task");
     }
     let report = history.lock().unwrap().check(&stored);
     eprintln!("three nodes, one killed: {report}");

@@ -12,7 +12,7 @@ mod support;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -20,7 +20,7 @@ use whisper_core::history::HistoryChecker;
 use whisper_core::model::{Message, RoomName};
 
 use support::process::{ServerProcess, args, free_addr, stored_history};
-use support::resilient::{History, Resilient};
+use support::resilient::{History, Resilient, settle};
 
 /// The server on `addr` over the data in `data_dir` (and PostgreSQL, if given).
 async fn start(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) -> ServerProcess {
@@ -45,47 +45,58 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
     let (addr_tx, addr_rx) = watch::channel(addr);
     let (done_tx, done_rx) = watch::channel(false);
     let finished = Arc::new(AtomicUsize::new(0));
+    let connected = Arc::new(AtomicU32::new(0));
     let mut tasks = Vec::new();
     for i in 0..CLIENTS {
-        let client = Resilient::new(&format!("c{i}"), &rooms[i % 2], EACH, Duration::from_millis(5), &history);
+        let client = Resilient::new(&format!("c{i}"), &rooms[i % 2], EACH, Duration::from_millis(5), &history)
+            .counting_connections(&connected);
         tasks.push(tokio::spawn(client.run(addr_rx.clone(), finished.clone(), done_rx.clone())));
     }
 
-    // Two crashes while messages flow.
+    // Two crashes while messages flow. Before each, every client is
+    // connected to the current server, so each crash hits all of them.
     let deadline = Instant::now() + Duration::from_secs(60);
-    for kill_at in [CLIENTS as u64 * EACH / 4, CLIENTS as u64 * EACH / 2] {
-        while acked(&history) < kill_at {
+    let mut in_flight_at_crashes = 0;
+    for (crash, kill_at) in [CLIENTS as u64 * EACH / 4, CLIENTS as u64 * EACH / 2].into_iter().enumerate() {
+        let lives = (crash + 1) as u32;
+        while acked(&history) < kill_at || connected.load(Ordering::SeqCst) < lives * CLIENTS as u32 {
             assert!(Instant::now() < deadline, "the load stalled before the crash");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         server.kill9();
+        // Every client sees its connection fail well within this; what is
+        // still unacked then must be sent again.
         tokio::time::sleep(Duration::from_millis(200)).await;
+        let so_far = report(&history, &[]);
+        in_flight_at_crashes += so_far.sent - so_far.acked;
         server = start(addr, data_dir, database_url).await;
         let _ = addr_tx.send(addr);
     }
-    while finished.load(Ordering::SeqCst) < CLIENTS {
+    while finished.load(Ordering::SeqCst) < CLIENTS || connected.load(Ordering::SeqCst) < 3 * CLIENTS as u32 {
         assert!(Instant::now() < deadline, "clients did not get every message acked: {}", report(&history, &[]));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Let the last broadcasts reach everyone, then stop the clients.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut stored = Vec::new();
+    for room in &rooms {
+        stored.extend(stored_history(server.addr, room).await);
+    }
+    settle(&history, &stored, Duration::from_secs(20)).await;
     done_tx.send(true).expect("clients listen");
     let mut reconnects = 0;
     for t in tasks {
         reconnects += t.await.expect("client task").connections;
     }
 
-    let mut stored = Vec::new();
-    for room in &rooms {
-        stored.extend(stored_history(server.addr, room).await);
-    }
     let report = report(&history, &stored);
-    eprintln!("after two SIGKILLs ({reconnects} connections): {report}");
+    eprintln!("after two SIGKILLs ({reconnects} connections, {in_flight_at_crashes} in flight): {report}");
     assert!(report.passed(), "{report}");
     assert_eq!(report.sent, CLIENTS as u64 * EACH);
     assert_eq!(report.acked, report.sent, "every message acked in the end: {report}");
     assert_eq!(report.stored, report.sent, "each stored once: {report}");
-    assert!(report.attempts > report.sent, "the crashes made clients resend: {report}");
+    assert!(
+        report.attempts >= report.sent + in_flight_at_crashes,
+        "every message in flight at a crash was sent again: {in_flight_at_crashes} in flight, {report}"
+    );
     assert!(reconnects >= 3 * CLIENTS as u32, "every client reconnected after each crash: {reconnects}");
 }
 

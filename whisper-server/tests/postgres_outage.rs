@@ -20,7 +20,7 @@ use whisper_core::history::HistoryChecker;
 use whisper_core::model::RoomName;
 
 use support::process::stored_history;
-use support::resilient::{History, Resilient};
+use support::resilient::{History, Resilient, settle};
 use support::server::start_with;
 
 /// The local cluster, as `pg_ctlcluster` names it: (version, "main").
@@ -96,7 +96,8 @@ async fn postgres_stopped_mid_load_loses_nothing_and_the_server_recovers() {
         assert!(Instant::now() < deadline, "the server did not recover: {}", history.lock().unwrap().check(&[]));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = stored_history(server.addr, &room).await;
+    settle(&history, &stored, Duration::from_secs(20)).await;
     done_tx.send(true).expect("clients listen");
     let (mut refused, mut unavailable) = (0, 0);
     for t in tasks {
@@ -105,7 +106,6 @@ async fn postgres_stopped_mid_load_loses_nothing_and_the_server_recovers() {
         unavailable += stats.unavailable;
     }
 
-    let stored = stored_history(server.addr, &room).await;
     let report = history.lock().unwrap().check(&stored);
     eprintln!("PostgreSQL stopped for 1.5 s ({refused} refusals): {report}");
     assert!(report.passed(), "{report}");

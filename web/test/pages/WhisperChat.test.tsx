@@ -288,11 +288,13 @@ describe('WhisperChat page', () => {
 
   it('shows who is typing, and sends typing while you type', async () => {
     const server = mockServer();
-    renderApp(setup({ typingShowMs: 100 }));
+    // Shown long enough that a slow render cannot miss it, short enough to
+    // watch it go away.
+    renderApp(setup({ typingShowMs: 1000 }));
     await handshake(server);
     await serverSends(server, { type: 'typing', room: 'lobby', user_id: BOB, name: 'Bob' });
     expect(await screen.findByTestId('typing')).toHaveTextContent('Bob is typing…');
-    await waitFor(() => expect(screen.queryByTestId('typing')).not.toBeInTheDocument());
+    await waitFor(() => expect(screen.queryByTestId('typing')).not.toBeInTheDocument(), { timeout: 5000 });
 
     const user = userEvent.setup();
     await user.type(screen.getByRole('textbox', { name: 'Message #lobby' }), 'hmm');

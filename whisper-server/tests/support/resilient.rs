@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use whisper_core::codec::{AckStatus, ErrorCode, ServerFrame};
 use whisper_core::history::{HistoryChecker, SubscriberId};
-use whisper_core::model::{RoomName, Seq, UserId};
+use whisper_core::model::{Message, RoomName, Seq, UserId};
 
 /// Shared by every client of a run.
 pub type History = Arc<Mutex<HistoryChecker>>;
@@ -48,6 +48,20 @@ pub struct Resilient {
     retry: Vec<String>,
     next: u64,
     stats: ClientStats,
+    /// Shared by the clients of a run that counts their connections.
+    connected: Option<Arc<std::sync::atomic::AtomicU32>>,
+}
+
+/// Once every message is acked (so `stored` is final): waits, up to
+/// `within`, until the history check passes, that is until every client has
+/// been delivered every stored message of its room. Broadcasts still in
+/// flight are waited for rather than raced with a fixed sleep; what is
+/// really lost or duplicated still fails the check the caller makes next.
+pub async fn settle(history: &History, stored: &[Message], within: Duration) {
+    let until = tokio::time::Instant::now() + within;
+    while !lock(history).check(stored).passed() && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the run is over (without holding the watch's guard across an await).
@@ -76,7 +90,15 @@ impl Resilient {
             retry: Vec::new(),
             next: 0,
             stats: ClientStats::default(),
+            connected: None,
         }
+    }
+
+    /// Adds each of this client's connections to `counter` as it opens, so
+    /// that a test can wait until every client is back after a crash.
+    pub fn counting_connections(mut self, counter: &Arc<std::sync::atomic::AtomicU32>) -> Resilient {
+        self.connected = Some(counter.clone());
+        self
     }
 
     /// Whether everything this client means to send is sent and acked.
@@ -110,6 +132,9 @@ impl Resilient {
                 continue;
             };
             self.stats.connections += 1;
+            if let Some(counter) = &self.connected {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             let (mut tx, mut rx) = ws.split();
             let mut joined = false;
             let mut tick = tokio::time::interval(self.pace);

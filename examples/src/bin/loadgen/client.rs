@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -48,6 +48,10 @@ pub struct Shared {
     pub phase: watch::Receiver<Phase>,
     /// Frames that mattered (deliveries and acks), to see when a drain is over.
     pub progress: AtomicU64,
+    /// Messages sent whose own copy (or refusal) has not come back to their
+    /// sender yet: the drain waits for them rather than for a quiet moment
+    /// alone, which a stall on a busy machine could fake.
+    pub unanswered: AtomicI64,
     /// With `--check` (whisper only): the history checker.
     pub check: Option<Check>,
 }
@@ -207,6 +211,7 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket, checked: Option<Ch
                             }
                             own_seen.0.fetch_add(1, Ordering::Relaxed);
                             own_seen.1.notify_one();
+                            shared.unanswered.fetch_sub(1, Ordering::Relaxed);
                         }
                     }
                     shared.progress.fetch_add(1, Ordering::Relaxed);
@@ -221,6 +226,7 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket, checked: Option<Ch
                     // A refused message is never delivered: free its window slot.
                     own_seen.0.fetch_add(1, Ordering::Relaxed);
                     own_seen.1.notify_one();
+                    shared.unanswered.fetch_sub(1, Ordering::Relaxed);
                     shared.progress.fetch_add(1, Ordering::Relaxed);
                 }
                 Received::Other => {}
@@ -265,6 +271,7 @@ where
                 if let (Some(check), Some(who)) = (&shared.check, checked) {
                     check.sent(who, &Protocol::client_id(at, *sent));
                 }
+                shared.unanswered.fetch_add(1, Ordering::Relaxed);
                 sink.feed(Message::text(shared.protocol.message(conn, *sent, at, shared.size))).await?;
                 *sent += 1;
             }

@@ -45,7 +45,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -285,6 +285,7 @@ impl Load {
             size: args.size,
             phase: phase_rx,
             progress: AtomicU64::new(0),
+            unanswered: AtomicI64::new(0),
             check: (args.check && args.protocol == Protocol::Whisper).then(check::Check::default),
         });
         let plans = plans(args, k);
@@ -353,13 +354,15 @@ impl Load {
         phase.send_replace(Phase::Sending);
         tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
         phase.send_replace(Phase::Draining);
-        // Done when nothing has arrived for half a second, or at the drain limit.
+        // Done when every sender has its own copies back (so the server has
+        // broadcast everything) and then nothing has arrived for half a
+        // second (the other members' copies are read); or at the drain limit.
         let drain_until = Instant::now() + Duration::from_secs_f64(args.drain);
         let mut last = u64::MAX;
         while Instant::now() < drain_until {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let now = shared.progress.load(Ordering::Relaxed);
-            if now == last {
+            if now == last && shared.unanswered.load(Ordering::Relaxed) <= 0 {
                 break;
             }
             last = now;
