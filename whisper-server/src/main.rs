@@ -1,5 +1,7 @@
 //! `whisper-server`: parse the configuration, log, listen, run until a signal.
 
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -10,6 +12,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        // Colours for a person at a terminal; plain text for a log file or journald.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let listener =
         tokio::net::TcpListener::bind(config.bind).await.with_context(|| format!("binding {}", config.bind))?;

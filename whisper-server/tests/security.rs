@@ -100,6 +100,7 @@ async fn logs_hold_no_message_bodies_and_no_tokens() {
     assert!(log.contains("connected"), "the log is there and at debug level:\n{log}");
     assert!(log.contains("refused: bad token"), "refusals are logged, without the token");
     assert!(!log.contains("WARN"), "a lone node chatting normally has nothing to warn about:\n{log}");
+    assert!(!log.contains('\u{1b}'), "a log that is not a terminal has no colour codes:\n{log}");
     for (what, needle) in
         [("message body", &secret), ("token", &token), ("tampered token", &tampered), ("forged token", &forged)]
     {

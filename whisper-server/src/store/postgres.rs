@@ -780,6 +780,9 @@ async fn migrate(client: &mut Object, schema: Option<&str>) -> Result<(), StoreE
     let latest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     let tx = client.transaction().await.map_err(|e| classify(&e))?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(|e| classify(&e))?;
+    // `IF NOT EXISTS` on an existing table is a NOTICE that the driver logs
+    // at INFO on every start; this transaction keeps only warnings.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await.map_err(|e| classify(&e))?;
     if let Some(schema) = schema {
         tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await.map_err(|e| classify(&e))?;
     }
