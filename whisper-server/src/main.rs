@@ -1,6 +1,7 @@
 //! `whisper-server`: parse the configuration, log, listen, run until a signal.
 
 use std::io::IsTerminal as _;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -8,8 +9,19 @@ use tracing_subscriber::EnvFilter;
 use whisper_server::Config;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+async fn main() -> ExitCode {
+    match run(Config::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole cause chain: a configuration mistake
+            // is not a crash, so no backtrace even under RUST_BACKTRACE=1.
+            eprintln!("whisper-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         // Colours for a person at a terminal; plain text for a log file or journald.
