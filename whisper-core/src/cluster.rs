@@ -1,7 +1,8 @@
 //! A node's part in a cluster: the task that says hello, publishes the
 //! node's rosters when they change (all of them after a hello, ending with a
-//! `synced` heartbeat), sends heartbeats and forgets nodes that went silent. It runs only for a [`Chat`](crate::Chat) made with a broker;
-//! a lone node has no such task.
+//! `synced` heartbeat), sends heartbeats and forgets nodes that went silent.
+//! It runs only for a [`Chat`](crate::Chat) made with a broker; a lone node
+//! has no such task.
 
 use std::sync::Arc;
 
