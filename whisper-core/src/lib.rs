@@ -5,7 +5,7 @@
 //!
 //! - [`model`] — the domain's validated values: [`RoomName`](model::RoomName),
 //!   [`UserId`](model::UserId), [`Seq`](model::Seq), [`Message`](model::Message)…
-//! - [`codec`] — the wire protocol (SPEC §3): [`ClientFrame::decode`](codec::ClientFrame::decode)
+//! - [`codec`] — the wire protocol (`docs/protocol.md` §3–§5): [`ClientFrame::decode`](codec::ClientFrame::decode)
 //!   reports every problem of a bad frame; [`ServerFrame::encode`](codec::ServerFrame::encode)
 //!   encodes once into shared bytes.
 //! - [`store`] — the async [`Store`](store::Store) trait, the in-memory
@@ -20,7 +20,7 @@
 //! - [`chat`] — [`Chat`], one node's service: store + hub + broker + limits.
 //! - [`session`] — [`session::run`], one connection's conversation over any
 //!   `Stream`/`Sink` of text frames.
-//! - [`limits`] — SPEC §6's limits and their defaults.
+//! - [`limits`] — the limits of `docs/protocol.md` §10 and their defaults.
 //! - [`history`] — the history checker: judges a run (a test, a load) by
 //!   what was sent, acked and delivered against the stored history.
 //!

@@ -1,11 +1,11 @@
-//! The limits of SPEC §6, in one place, with their defaults.
+//! The limits of protocol.md §10, in one place, with their defaults.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 /// Every limit a session and the hub enforce. All configurable; the defaults
-/// are SPEC §6's.
+/// are those protocol.md §10 lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Most characters of message content after trimming.

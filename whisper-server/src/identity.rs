@@ -1,4 +1,4 @@
-//! Identity tokens (SPEC §2): `v1.<user id>.<hex HMAC-SHA256 of the user id>`
+//! Identity tokens (protocol.md §1): `v1.<user id>.<hex HMAC-SHA256 of the user id>`
 //! under a server secret. The token proves the user id was issued here; it
 //! carries nothing else, so it never expires with the server's restarts.
 

@@ -25,7 +25,7 @@ use crate::http::query::param;
 use crate::http::{Body, error};
 use crate::server::{AppState, IpPermit};
 
-/// Frames and messages over this close the socket with 1009 (SPEC §6).
+/// Frames and messages over this close the socket with 1009 (protocol.md §5, §10).
 const MAX_FRAME: usize = 64 * 1024;
 
 fn socket_config() -> WebSocketConfig {

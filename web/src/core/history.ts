@@ -1,6 +1,6 @@
 /**
  * The HTTP API: history pages (`GET /v1/chat/messages`) and the room directory
- * (`GET /v1/rooms`), SPEC §4 and docs/protocol.md §11.
+ * (`GET /v1/rooms`), docs/protocol.md §11.
  */
 import type { HistoryPage, HttpError, RoomList } from './protocol';
 

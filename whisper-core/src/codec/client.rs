@@ -1,4 +1,4 @@
-//! Frames a client sends (SPEC §3 "Client → server"), and their validation.
+//! Frames a client sends (protocol.md §3), and their validation.
 //!
 //! Decoding walks the JSON once and collects every problem as `path: problem`
 //! instead of stopping at the first, so a client author sees all that is wrong
@@ -329,7 +329,7 @@ fn decode_draft(i: usize, item: &Value, limits: &Limits, p: &mut Problems) -> Op
     Some(Draft { content: content?, client_id: client_id?, room: room?, user_id: user_id? })
 }
 
-/// Trims `s` and checks SPEC §6's content rules. The error says whether the
+/// Trims `s` and checks the content rules of protocol.md §10. The error says whether the
 /// only fault is length.
 fn validate_content(s: &str, limits: &Limits) -> Result<Arc<str>, (bool, String)> {
     let trimmed = s.trim();

@@ -1,4 +1,4 @@
-//! Error codes (SPEC §3) and the typed error that decoding returns.
+//! Error codes (protocol.md §5) and the typed error that decoding returns.
 
 use std::fmt;
 
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ClientId, RoomName};
 
-/// The error codes of SPEC §3, as they appear on the wire.
+/// The error codes of protocol.md §5, as they appear on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]

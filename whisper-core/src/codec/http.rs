@@ -1,4 +1,4 @@
-//! Bodies of the HTTP API (SPEC §4), shared by the server that writes them
+//! Bodies of the HTTP API (protocol.md §11), shared by the server that writes them
 //! and the clients that read them.
 
 use std::borrow::Cow;

@@ -1,4 +1,4 @@
-//! The wire codec (SPEC §3): pure functions from text to frames and back.
+//! The wire codec (protocol.md §3–§5): pure functions from text to frames and back.
 //!
 //! - [`ClientFrame::decode`] validates a client frame and reports every problem.
 //! - [`ServerFrame::encode`] encodes a server frame once into an [`EncodedFrame`]

@@ -1,4 +1,4 @@
-//! Frames the server sends (SPEC §3 "Server → client"), encoded once into
+//! Frames the server sends (protocol.md §4), encoded once into
 //! shared bytes.
 
 use std::borrow::Cow;

@@ -1,4 +1,4 @@
-//! Messages and the identifiers that order them (SPEC §3, §5).
+//! Messages and the identifiers that order them (protocol.md §2, §6).
 
 use std::fmt;
 use std::sync::Arc;
@@ -122,7 +122,7 @@ impl Epoch {
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 
 /// A client-chosen id for one message, unique per user: resending a message
-/// with the same `client_id` never stores it twice (SPEC §5).
+/// with the same `client_id` never stores it twice (protocol.md §7).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
@@ -182,7 +182,7 @@ impl<'de> Deserialize<'de> for ClientId {
     }
 }
 
-/// A stored message, as every reader sees it (SPEC §3).
+/// A stored message, as every reader sees it (protocol.md §2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 pub struct Message {

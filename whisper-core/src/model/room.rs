@@ -1,4 +1,4 @@
-//! Room names (SPEC §4).
+//! Room names (protocol.md §2).
 
 use std::fmt;
 use std::sync::Arc;

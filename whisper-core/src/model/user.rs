@@ -1,4 +1,4 @@
-//! Who speaks: user ids and display names (SPEC §2).
+//! Who speaks: user ids and display names (protocol.md §1, §2).
 
 use std::fmt;
 use std::sync::Arc;
@@ -68,7 +68,7 @@ impl<'de> Deserialize<'de> for UserId {
 /// The most characters a display name may have.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
 
-/// A display name: 1–32 printable characters after trimming (SPEC §2).
+/// A display name: 1–32 printable characters after trimming (protocol.md §2).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]

@@ -16,7 +16,7 @@ pub use memory::MemoryStore;
 
 use crate::model::{Epoch, Message, NewMessage, RoomName, Seq};
 
-/// The most messages one read returns (SPEC §4: `limit` max 500).
+/// The most messages one read returns (protocol.md §11: `limit` max 500).
 pub const MAX_PAGE: usize = 500;
 /// The page size when a reader names none.
 pub const DEFAULT_PAGE: usize = 50;

@@ -1,4 +1,4 @@
-//! HTTP routing and the JSON error shape shared by every endpoint (SPEC §4).
+//! HTTP routing and the JSON error shape shared by every endpoint (protocol.md §11).
 
 pub mod api;
 pub mod query;
@@ -61,7 +61,7 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     res
 }
 
-/// SPEC §4's error shape: `{"error":{"code","message"}}`.
+/// The error shape of protocol.md §11: `{"error":{"code","message"}}`.
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Body> {
     json(status, &HttpError { error: HttpErrorBody { code: code.into(), message: message.into() } })
 }

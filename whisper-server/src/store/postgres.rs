@@ -1,4 +1,4 @@
-//! The PostgreSQL store: several nodes may share one database (SPEC §8).
+//! The PostgreSQL store: several nodes may share one database (docs/deployment.md).
 //!
 //! # Schema (migration 1)
 //!

@@ -1,11 +1,11 @@
-//! The embedded SQLite store, the server's default (SPEC §7): one file
+//! The embedded SQLite store, the server's default: one file
 //! (`<data dir>/whisper.db`), nothing to install.
 //!
 //! # Durability
 //!
 //! The file is in WAL mode with `synchronous=FULL`: `COMMIT` returns only once
 //! the write-ahead log is synced to disk, and an append is answered only after
-//! its `COMMIT` returned, so an ack means durable (SPEC §5).
+//! its `COMMIT` returned, so an ack means durable (protocol.md §6).
 //!
 //! # Writes: one writer, group commit
 //!
@@ -89,7 +89,7 @@ const MIGRATIONS: &[&str] = &[
     // text so the file reads well in the `sqlite3` shell. `created_at` is
     // Unix milliseconds: a message's time is truncated to milliseconds, so it
     // round-trips exactly. The partial unique index enforces idempotent resend
-    // (SPEC §5) and finds the original of a resend.
+    // (protocol.md §7) and finds the original of a resend.
     //
     // `rooms` holds each room's head, so a room's latest seq is one lookup and
     // rooms are listed without scanning messages. No foreign key from

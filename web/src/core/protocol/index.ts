@@ -1,5 +1,5 @@
 /**
- * The WhisperChat wire protocol as the client sees it (SPEC §3, docs/protocol.md).
+ * The WhisperChat wire protocol as the client sees it (docs/protocol.md §3–§5).
  *
  * The types come from `generated/`, which `make types` writes from whisper-core's
  * Rust types; this module adds only what a client needs on top: decoding server
