@@ -2,6 +2,6 @@
 
 /**
  * A client-chosen id for one message, unique per user: resending a message
- * with the same `client_id` never stores it twice (SPEC §5).
+ * with the same `client_id` never stores it twice (protocol.md §7).
  */
 export type ClientId = string;

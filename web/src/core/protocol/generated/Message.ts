@@ -7,7 +7,7 @@ import type { Seq } from "./Seq";
 import type { UserId } from "./UserId";
 
 /**
- * A stored message, as every reader sees it (SPEC §3).
+ * A stored message, as every reader sees it (protocol.md §2).
  */
 export type Message = { 
 /**
