@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint features fmt-check clippy rust-test bench bench-load bench-cluster doc types types-check fuzz
+.PHONY: run test lint features fmt-check clippy clippy-all-features rust-test bench bench-load bench-cluster doc doc-all-features fuzz-check types types-check fuzz
 
 GENERATED_TS = web/src/core/protocol/generated
 
@@ -16,7 +16,7 @@ run: web-build
 ## Every check and test CI runs.
 test: lint types-check rust-test web-test web-e2e
 
-lint: fmt-check clippy doc features
+lint: fmt-check clippy clippy-all-features doc doc-all-features features fuzz-check
 
 ## Every combination of whisper-server's features builds warning-free.
 features:
@@ -41,6 +41,10 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+## The same with every feature on (whisper-core's `typescript` and `test-util` too).
+clippy-all-features:
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
 rust-test:
 	$(CARGO) test --workspace
 
@@ -62,6 +66,15 @@ bench-cluster:
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+doc-all-features:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --all-features
+
+## fuzz/ is a workspace of its own: check that its targets still build against
+## whisper-core (and are formatted), without the fuzzing toolchain.
+fuzz-check:
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
+	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 
 ## ---- The web client (web/) ----------------------------------------------------
 ## Node 20 and npm; the end-to-end tests also need Debian's chromium (/usr/bin/chromium).
