@@ -10,17 +10,18 @@ use std::sync::Arc;
 
 use file_store::{FileStore, LOG_FILE};
 use whisper_core::model::{ClientId, DisplayName, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{ReadRange, Store, conformance};
+use whisper_core::store::conformance::Guarded;
+use whisper_core::store::{ReadRange, Store};
 
 /// Every conformance check, each its own test on a fresh store in its own
 /// directory (removed after the store is closed).
-mod conformance {
+mod conformance_suite {
     use super::*;
 
     whisper_core::store_conformance_tests!(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = FileStore::open(dir.path()).expect("store opens");
-        Arc::new(conformance::Guarded::new(store, dir))
+        Arc::new(Guarded::new(store, dir))
     });
 }
 

@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use tokio::task::JoinSet;
 use whisper_core::model::{ClientId, DisplayName, Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{MAX_PAGE, Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_core::store::conformance::Guarded;
+use whisper_core::store::{MAX_PAGE, ReadRange, Store, StoreError};
 use whisper_core::testing::{Mode, Proxy};
 use whisper_store::PostgresStore;
 use whisper_store::testing::pg::{TestDb, fresh_database};
@@ -54,46 +54,19 @@ fn assert_gap_free(messages: &[Message], what: &str) {
     assert_eq!(seqs, want, "{what}: seqs must be exactly 1..={}", messages.len());
 }
 
-/// A store in a database of its own, dropped with it (after the store: fields
-/// drop in order), so that no two checks see each other's rows.
-#[derive(Debug)]
-struct OwnDatabase {
-    store: PostgresStore,
-    _db: TestDb,
-}
-
-impl OwnDatabase {
-    async fn new() -> Option<OwnDatabase> {
-        let db = fresh_database().await?;
-        let store = PostgresStore::connect(db.url()).await.expect("connect");
-        Some(OwnDatabase { store, _db: db })
-    }
-}
-
-#[async_trait]
-impl Store for OwnDatabase {
-    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
-        self.store.append(batch).await
-    }
-    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
-        self.store.read(room, range).await
-    }
-    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
-        self.store.room(room).await
-    }
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.store.rooms().await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
-}
-
 /// The shared conformance suite, each check its own test on its own database.
 mod conformance {
     use super::*;
 
-    whisper_core::store_conformance_tests!(maybe async { OwnDatabase::new().await.map(Arc::new) });
+    /// A store in a database of its own, dropped after the store, so that no
+    /// two checks see each other's rows.
+    async fn own_database() -> Option<Arc<Guarded<PostgresStore, TestDb>>> {
+        let db = fresh_database().await?;
+        let store = PostgresStore::connect(db.url()).await.expect("connect");
+        Some(Arc::new(Guarded::new(store, db)))
+    }
+
+    whisper_core::store_conformance_tests!(maybe own_database());
 }
 
 /// History, seqs, epochs and idempotency survive closing and reopening the store.

@@ -9,48 +9,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use tempfile::TempDir;
 use whisper_core::model::{ClientId, DisplayName, Message, MessageId, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{MAX_PAGE, Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_core::store::conformance::Guarded;
+use whisper_core::store::{MAX_PAGE, ReadRange, Store, StoreError};
 use whisper_store::SqliteStore;
 
-/// A store in its own temporary directory, removed when the store is dropped
-/// (after the store has closed the file: fields drop in order).
-#[derive(Debug)]
-struct TempStore {
-    store: SqliteStore,
-    _dir: TempDir,
-}
+/// The shared conformance suite, each check its own test on a store in a
+/// temporary directory of its own, removed after the store closed the file.
+mod conformance {
+    use super::*;
 
-impl TempStore {
-    async fn new() -> TempStore {
+    whisper_core::store_conformance_tests!(async {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("whisper.db")).await.unwrap();
-        TempStore { store, _dir: dir }
-    }
+        Arc::new(Guarded::new(store, dir))
+    });
 }
-
-#[async_trait]
-impl Store for TempStore {
-    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
-        self.store.append(batch).await
-    }
-    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
-        self.store.read(room, range).await
-    }
-    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
-        self.store.room(room).await
-    }
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.store.rooms().await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
-}
-
-whisper_core::store_conformance_tests!(async { Arc::new(TempStore::new().await) });
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
