@@ -23,7 +23,7 @@
 //! - [`limits`] — the limits of `docs/protocol.md` §10 and their defaults.
 //! - [`history`] — the history checker: judges a run (a test, a load) by
 //!   what was sent, acked and delivered against the stored history.
-//! - [`testing`] — (feature `test-util`) test doubles shared by the
+//! - `testing` — (feature `test-util`) test doubles shared by the
 //!   workspace's tests: a failing store, a TCP proxy that can be cut.
 //!
 //! # Example

@@ -22,7 +22,7 @@
 //!
 //! - [`sqlite`] — the embedded SQLite store (feature `sqlite`).
 //! - [`postgres`] — the PostgreSQL store (feature `postgres`).
-//! - [`testing`] — a throwaway PostgreSQL database per test (feature `test-util`).
+//! - `testing` — a throwaway PostgreSQL database per test (feature `test-util`).
 
 #![warn(missing_docs)]
 

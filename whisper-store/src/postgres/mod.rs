@@ -49,6 +49,10 @@
 //! availability (so possibly caused by one request's data), every request is
 //! retried on its own so that one bad request does not sink the others.
 //!
+//! A request whose caller stopped waiting before its group was sent is
+//! skipped, and a store whose writer task is gone answers `Unavailable`, as
+//! [`Store::append`] promises.
+//!
 //! # Failures
 //!
 //! Lost connections, timeouts, an administrator shutting the server down and
