@@ -18,7 +18,7 @@ test: lint types-check rust-test web-test web-e2e
 
 lint: fmt-check clippy clippy-all-features doc doc-all-features features fuzz-check
 
-## Every combination of whisper-server's features builds warning-free.
+## Every combination of whisper-server's and whisper-store's features builds warning-free.
 features:
 	.ci/check-features
 

@@ -30,7 +30,7 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use whisper_benches::content;
 use whisper_core::model::{ClientId, DisplayName, NewMessage, RoomName, UserId};
 use whisper_core::store::Store;
-use whisper_server::store::PostgresStore;
+use whisper_store::PostgresStore;
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// Concurrent appenders in the group-commit benchmarks.

@@ -31,7 +31,7 @@ use tempfile::TempDir;
 use whisper_benches::content;
 use whisper_core::model::{ClientId, DisplayName, NewMessage, RoomName, UserId};
 use whisper_core::store::Store;
-use whisper_server::store::SqliteStore;
+use whisper_store::SqliteStore;
 
 const TASKS: usize = 64;
 const BATCHES: [usize; 3] = [1, 10, 100];

@@ -40,12 +40,18 @@
 //!    has messages (fixed when the room's first message is stored, kept for
 //!    as long as its history is) and `last_message_at`; an unknown room is
 //!    [`RoomInfo::empty`]. `rooms` lists the rooms that have messages, by name.
+//! 6. **Cancellation and time.** An append whose caller stopped waiting
+//!    before the store began writing it is skipped; once begun, it completes
+//!    all or nothing (here: the blocking task runs to the end whether or not
+//!    anyone awaits it). `created_at` is kept to whole milliseconds. A store
+//!    whose writer is gone answers `Unavailable`.
 //!
 //! Then run the conformance suite on it, with whisper-core's `test-util`
 //! feature: `whisper_core::store_conformance_tests!(async { Arc::new(MyStore::open().await) })`
-//! generates one test per check, or `conformance::run_all(factory)` runs them
-//! all in one test, as `tests/file_store.rs` does (its factory keeps each
-//! store's temporary directory alive until the end of the test).
+//! generates one test per check, as `tests/file_store.rs` does (its factory
+//! wraps each store in `conformance::Guarded` with its temporary directory,
+//! removed after the store is closed); `conformance::run_all(factory)` runs
+//! them all in one test.
 //!
 //! `Store` is declared with `#[async_trait]`, which whisper-core re-exports:
 //! write `#[whisper_core::async_trait] impl Store for MyStore { async fn … }`.
@@ -260,7 +266,11 @@ impl Index {
             let n = taken.entry(new.room.clone()).or_insert(0);
             *n += 1;
             let seq = Seq(self.head(&new.room) + *n);
-            let message = new.stored_at(seq);
+            let mut message = new.stored_at(seq);
+            // Whole milliseconds, as every store keeps them (`Store::append`),
+            // and as the log's JSON writes them.
+            message.created_at =
+                message.created_at.replace_millisecond(message.created_at.millisecond()).unwrap_or(message.created_at);
             if let Some(key) = key {
                 placed.insert(key, record.messages.len());
             }

@@ -6,24 +6,23 @@
 mod file_store;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use file_store::{FileStore, LOG_FILE};
 use whisper_core::model::{ClientId, DisplayName, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{ReadRange, Store, conformance};
+use whisper_core::store::conformance::Guarded;
+use whisper_core::store::{ReadRange, Store};
 
-/// Every conformance check, each on a fresh store in its own directory.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn conformance_suite() {
-    let dirs = Mutex::new(Vec::new());
-    conformance::run_all(|| {
+/// Every conformance check, each its own test on a fresh store in its own
+/// directory (removed after the store is closed).
+mod conformance_suite {
+    use super::*;
+
+    whisper_core::store_conformance_tests!(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = FileStore::open(dir.path()).expect("store opens");
-        dirs.lock().expect("dirs").push(dir);
-        async move { Arc::new(store) as Arc<dyn Store> }
-    })
-    .await;
-    assert_eq!(dirs.lock().expect("dirs").len(), conformance::CHECKS.len(), "every check ran");
+        Arc::new(Guarded::new(store, dir))
+    });
 }
 
 fn draft(room: &RoomName, user: UserId, content: &str, client_id: &str) -> NewMessage {

@@ -23,6 +23,8 @@
 //! - [`limits`] — the limits of `docs/protocol.md` §10 and their defaults.
 //! - [`history`] — the history checker: judges a run (a test, a load) by
 //!   what was sent, acked and delivered against the stored history.
+//! - `testing` — (feature `test-util`) test doubles shared by the
+//!   workspace's tests: a failing store, a TCP proxy that can be cut.
 //!
 //! # Example
 //!
@@ -82,6 +84,8 @@ pub mod limits;
 pub mod model;
 pub mod session;
 pub mod store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
 /// The attribute [`Store`](store::Store) and [`Broker`](broker::Broker) are
 /// declared with, so that a store or broker outside this crate is written

@@ -10,7 +10,7 @@
 //! - [`http`] — routing, the JSON API (`/v1/chat/messages`, `/v1/rooms`,
 //!   health), static files of the web client, JSON errors.
 //! - [`identity`] — HMAC-signed identity tokens and the server secret.
-//! - [`store`] — the SQLite and PostgreSQL stores.
+//! - [`store`] — the SQLite and PostgreSQL stores, from `whisper-store`.
 //! - [`metrics`] — Prometheus metrics.
 //! - [`config`] — command-line options with environment fallbacks.
 //!

@@ -71,7 +71,7 @@ async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
     if nats_addr().await.is_none() {
         return;
     }
-    let Some(db) = support::pg::fresh_database().await else { return };
+    let Some(db) = whisper_store::testing::pg::fresh_database().await else { return };
     let dir = tempfile::tempdir().unwrap();
     // A subject of this run's own, so that other clusters on this NATS stay apart.
     let subject = format!("whisper.test.{}", uuid::Uuid::new_v4().simple());
@@ -179,12 +179,12 @@ async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_cut_off_from_nats_catches_up_when_the_link_is_back() {
     let Some(nats) = nats_addr().await else { return };
-    let Some(db) = support::pg::fresh_database().await else { return };
+    let Some(db) = whisper_store::testing::pg::fresh_database().await else { return };
     let dir = tempfile::tempdir().unwrap();
     let subject = format!("whisper.test.{}", uuid::Uuid::new_v4().simple());
-    let proxy = support::proxy::CutProxy::start(nats).await;
+    let proxy = whisper_core::testing::Proxy::start(nats).await;
     let a = node("node-a", dir.path(), db.url(), &subject).await;
-    let b = node_via("node-b", dir.path(), db.url(), &subject, &format!("nats://{}", proxy.addr)).await;
+    let b = node_via("node-b", dir.path(), db.url(), &subject, &format!("nats://{}", proxy.addr())).await;
 
     let url = |addr: SocketAddr, name: &str| format!("ws://{addr}/v1/chat/ws?room=cluster/link&name={name}");
     let mut listener = support::server::Client::connect(&url(b.addr, "listener")).await.unwrap();

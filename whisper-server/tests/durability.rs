@@ -4,12 +4,11 @@ mod support;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::json;
 use support::server::{start_in, start_on_store};
 use whisper_core::codec::{AckStatus, ErrorCode};
-use whisper_core::model::{Message, NewMessage, RoomName};
-use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_core::store::StoreError;
+use whisper_core::testing::FailingStore;
 
 #[tokio::test]
 async fn restarting_the_server_keeps_history_and_identities_on_sqlite() {
@@ -33,36 +32,13 @@ async fn restarting_the_server_keeps_history_and_identities_on_sqlite() {
     server.stop().await;
 }
 
-/// A store whose writes fail the way a broken database does.
-#[derive(Debug)]
-struct BrokenStore(StoreError);
-
-#[async_trait]
-impl Store for BrokenStore {
-    async fn append(&self, _: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
-        Err(self.0.clone())
-    }
-    async fn read(&self, _: &RoomName, _: ReadRange) -> Result<Page, StoreError> {
-        Err(self.0.clone())
-    }
-    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
-        Ok(RoomInfo::empty(room.clone()))
-    }
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        Err(self.0.clone())
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        Err(self.0.clone())
-    }
-}
-
 #[tokio::test]
 async fn store_failures_become_nacks_and_http_errors() {
     for (error, code, status) in [
         (StoreError::Unavailable("connection refused".into()), ErrorCode::StorageUnavailable, 503),
         (StoreError::Internal("corrupt page".into()), ErrorCode::Internal, 500),
     ] {
-        let server = start_on_store(Arc::new(BrokenStore(error)), |_| {}).await;
+        let server = start_on_store(Arc::new(FailingStore::everything(error)), |_| {}).await;
         let mut ada = server.join("").await;
         ada.send(json!({"type":"messages","data":[{"content":"kept?","client_id":"k1"}]})).await;
         let (ack, ids, refusal) = ada.ack().await;

@@ -116,7 +116,7 @@ async fn sigkill_mid_load_loses_nothing_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_load_loses_nothing_on_postgres() {
-    let Some(db) = support::pg::fresh_database().await else { return };
+    let Some(db) = whisper_store::testing::pg::fresh_database().await else { return };
     let dir = tempfile::tempdir().expect("temp dir");
     kill9_mid_load(dir.path(), Some(db.url())).await;
 }

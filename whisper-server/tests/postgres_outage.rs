@@ -59,7 +59,7 @@ async fn postgres_stopped_mid_load_loses_nothing_and_the_server_recovers() {
         eprintln!("skipped: no pg_ctlcluster here");
         return;
     };
-    let Some(db) = support::pg::fresh_database().await else { return };
+    let Some(db) = whisper_store::testing::pg::fresh_database().await else { return };
     let server = start_with(|c| {
         c.database_url = Some(db.url().to_owned());
         c.messages_per_second = 100_000;

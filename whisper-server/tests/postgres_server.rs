@@ -4,9 +4,9 @@
 mod support;
 
 use serde_json::json;
-use support::pg::fresh_database;
 use support::server::start_in;
 use whisper_core::codec::{AckStatus, ErrorCode};
+use whisper_store::testing::pg::fresh_database;
 
 #[tokio::test]
 async fn chat_on_postgres_survives_a_server_restart() {

@@ -13,6 +13,7 @@ use super::*;
 use crate::codec::{AckStatus, ErrorCode, ServerFrame};
 use crate::model::{Message, MessageId, NewMessage, Seq};
 use crate::store::{MemoryStore, Page, ReadRange, RoomInfo, Store, StoreError};
+use crate::testing::FailingStore;
 use crate::{Chat, Limits};
 
 /// One client of a session, over channels.
@@ -389,33 +390,13 @@ async fn refused_frames_get_the_right_code_and_the_socket_stays_open() {
     assert_eq!(ada.ack().await.0, AckStatus::Success);
 }
 
-/// A store that refuses every write, as a database that is down would.
-#[derive(Debug)]
-struct FailingStore(StoreError);
-
-#[async_trait]
-impl Store for FailingStore {
-    async fn append(&self, _: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
-        Err(self.0.clone())
-    }
-    async fn read(&self, _: &RoomName, _: ReadRange) -> Result<Page, StoreError> {
-        Ok(Page { messages: Vec::new(), has_more: false })
-    }
-    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
-        Ok(RoomInfo::empty(room.clone()))
-    }
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        Ok(Vec::new())
-    }
-}
-
 #[tokio::test]
 async fn store_failures_are_nacked_never_acked() {
     for (error, code) in [
         (StoreError::Unavailable("db down".into()), ErrorCode::StorageUnavailable),
         (StoreError::Internal("bug".into()), ErrorCode::Internal),
     ] {
-        let chat = Chat::new(Arc::new(FailingStore(error)), Limits::default());
+        let chat = Chat::new(Arc::new(FailingStore::writes(error)), Limits::default());
         let mut ada = connect(&chat, Some("lobby"));
         ada.handshake().await;
         ada.send(json!({"type":"messages","data":[{"content":"lost?","client_id":"s1"}]}));

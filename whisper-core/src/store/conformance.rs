@@ -1,57 +1,61 @@
 //! The conformance suite: what every [`Store`] must do, written once and run
-//! against every backend (memory here; SQLite and PostgreSQL in the server).
+//! against every backend: memory here, SQLite and PostgreSQL in
+//! `whisper-store`, the file store of `examples/`.
 //!
 //! Each check takes a fresh, empty store and panics with a readable message on
-//! the first violation. Run them all with [`run_all`], or generate one test per
-//! check with [`store_conformance_tests!`](crate::store_conformance_tests):
+//! the first violation. The list of checks lives in one place, the `@list` arm
+//! of [`store_conformance_tests!`](crate::store_conformance_tests), from which
+//! [`CHECKS`], [`run_all`] and the generated tests all derive. Generate one
+//! `#[tokio::test]` per check, so that one failure does not hide the others:
 //!
 //! ```text
 //! whisper_core::store_conformance_tests!(async { Arc::new(MyStore::open().await) });
+//! // A factory that may find no backend (a database not running) yields an
+//! // Option; a `None` skips the test.
+//! whisper_core::store_conformance_tests!(maybe async { MyStore::connect().await.ok().map(Arc::new) });
 //! ```
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::{MAX_PAGE, ReadRange, Store};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{MAX_PAGE, Page, ReadRange, RoomInfo, Store, StoreError};
 use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId};
-
-/// Every check, by name, in the order [`run_all`] runs them.
-pub const CHECKS: &[&str] = &[
-    "seqs_gap_free_per_room",
-    "concurrent_appends_gap_free",
-    "idempotent_resend",
-    "paging_exact_at_edges",
-    "rooms_isolated",
-    "limits_honoured",
-    "content_round_trips",
-];
-
-/// Runs every check, each on a fresh store from `factory`.
-pub async fn run_all<F, Fut>(factory: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Arc<dyn Store>>,
-{
-    seqs_gap_free_per_room(factory().await).await;
-    concurrent_appends_gap_free(factory().await).await;
-    idempotent_resend(factory().await).await;
-    paging_exact_at_edges(factory().await).await;
-    rooms_isolated(factory().await).await;
-    limits_honoured(factory().await).await;
-    content_round_trips(factory().await).await;
-}
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is an
 /// expression evaluating to a future of an `Arc<dyn Store>` (or of an `Arc` of
-/// a concrete store); it is evaluated once per test. The calling crate needs
-/// `tokio` with the `macros` and `rt-multi-thread` features.
+/// a concrete store); it is evaluated once per test. With `maybe`, the future
+/// yields an `Option` of one, and a test whose factory gives `None` returns
+/// at once (for a backend that is not there; the factory says so). The
+/// calling crate needs `tokio` with the `macros` and `rt-multi-thread`
+/// features.
 #[macro_export]
 macro_rules! store_conformance_tests {
-    ($factory:expr) => {
-        $crate::store_conformance_tests!(@each $factory;
-            seqs_gap_free_per_room, concurrent_appends_gap_free, idempotent_resend,
-            paging_exact_at_edges, rooms_isolated, limits_honoured, content_round_trips);
+    // The checks, in the order `run_all` runs them: the only list.
+    (@list [$($args:tt)*]) => {
+        $crate::store_conformance_tests!($($args)*;
+            seqs_gap_free_per_room,
+            concurrent_appends_gap_free,
+            idempotent_resend,
+            paging_exact_at_edges,
+            rooms_isolated,
+            limits_honoured,
+            content_round_trips,
+            created_at_truncated_to_millis,
+            cancelled_appends_resent_stored_once
+        );
+    };
+    (@names; $($check:ident),*) => {
+        /// Every check, by name, in the order [`run_all`] runs them.
+        pub const CHECKS: &[&str] = &[$(stringify!($check)),*];
+    };
+    (@run $factory:ident; $($check:ident),*) => {
+        $( $check($factory().await).await; )*
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -62,6 +66,68 @@ macro_rules! store_conformance_tests {
             }
         )*
     };
+    (@each_maybe $factory:expr; $($check:ident),*) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let Some(store) = $factory.await else { return };
+                let store: ::std::sync::Arc<dyn $crate::store::Store> = store;
+                $crate::store::conformance::$check(store).await;
+            }
+        )*
+    };
+    (maybe $factory:expr) => {
+        $crate::store_conformance_tests!(@list [@each_maybe $factory]);
+    };
+    ($factory:expr) => {
+        $crate::store_conformance_tests!(@list [@each $factory]);
+    };
+}
+
+crate::store_conformance_tests!(@list [@names]);
+
+/// A store together with what must outlive it (a temporary directory, a
+/// throwaway database), dropped in that order: the store first. For
+/// factories whose store lives somewhere that must be cleaned up after it.
+#[derive(Debug)]
+pub struct Guarded<S, G> {
+    store: S,
+    _guard: G,
+}
+
+impl<S: Store, G: Debug + Send + Sync + 'static> Guarded<S, G> {
+    /// `store`, keeping `guard` alive until after it is dropped.
+    pub fn new(store: S, guard: G) -> Self {
+        Guarded { store, _guard: guard }
+    }
+}
+
+#[async_trait]
+impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        self.store.append(batch).await
+    }
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
+        self.store.read(room, range).await
+    }
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        self.store.room(room).await
+    }
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        self.store.rooms().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+}
+
+/// Runs every check, each on a fresh store from `factory`.
+pub async fn run_all<F, Fut>(factory: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    crate::store_conformance_tests!(@list [@run factory]);
 }
 
 fn room(name: &str) -> RoomName {
@@ -307,5 +373,122 @@ pub async fn content_round_trips(store: Arc<dyn Store>) {
     for (new, got) in batch.into_iter().zip(&page.messages) {
         let want = new.stored_at(got.seq);
         assert_eq!(&want, got, "every field round-trips");
+    }
+}
+
+/// Every store keeps `created_at` to whole milliseconds (truncating), so
+/// what `append` returns is what `read` returns later, and the room's
+/// `last_message_at` is the same instant.
+pub async fn created_at_truncated_to_millis(store: Arc<dyn Store>) {
+    let lobby = room("lobby");
+    let user = UserId::random();
+    let mut new = draft(&lobby, user, "precise", Some("t1"));
+    let whole = OffsetDateTime::from_unix_timestamp(1_764_000_000).expect("valid time");
+    new.created_at = whole + Duration::from_nanos(123_456_789);
+    let want = whole + Duration::from_millis(123);
+    let stored = append(&*store, vec![new]).await;
+    assert_eq!(stored[0].created_at, want, "append returns created_at truncated to milliseconds");
+    let page = store.read(&lobby, ReadRange::latest(10)).await.expect("read");
+    assert_eq!(page.messages, stored, "read returns what append returned");
+    let head = store.room(&lobby).await.expect("room");
+    assert_eq!(head.last_message_at, Some(want), "last_message_at is the same instant");
+    let again = append(&*store, vec![draft(&lobby, user, "precise", Some("t1"))]).await;
+    assert_eq!(again[0].created_at, want, "a resend returns the stored time");
+}
+
+/// Appends whose callers give up at various points (the task running them
+/// is aborted), then resent with the same client ids: whatever was stored
+/// was stored whole, the resend stores the rest, and every message is stored
+/// exactly once with gap-free seqs. Nothing is ever half stored.
+pub async fn cancelled_appends_resent_stored_once(store: Arc<dyn Store>) {
+    const ROUNDS: usize = 12;
+    const BATCH: usize = 3;
+    let lobby = room("lobby");
+    let user = UserId::random();
+    let batch = |round: usize, task: usize| -> Vec<NewMessage> {
+        (0..BATCH)
+            .map(|j| draft(&lobby, user, &format!("r{round} t{task} m{j}"), Some(&format!("x{round}-{task}-{j}"))))
+            .collect()
+    };
+    let mut sent = Vec::new();
+    for round in 0..ROUNDS {
+        let tasks: Vec<_> = (0..2)
+            .map(|task| {
+                let (store, batch) = (store.clone(), batch(round, task));
+                sent.push((round, task));
+                tokio::spawn(async move { store.append(batch).await })
+            })
+            .collect();
+        // Give up after nothing, a few scheduler turns, or a little while.
+        match round % 4 {
+            0 => {}
+            1 => tokio::task::yield_now().await,
+            2 => {
+                for _ in 0..5 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            _ => tokio::time::sleep(Duration::from_micros(200 * round as u64)).await,
+        }
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            // Finished or cancelled; an append that finished must have worked.
+            if let Ok(outcome) = task.await {
+                let stored = outcome.expect("an append that completed succeeded");
+                assert_eq!(stored.len(), BATCH);
+            }
+        }
+    }
+    for &(round, task) in &sent {
+        let want = batch(round, task);
+        let stored = append(&*store, want.clone()).await;
+        for (new, got) in want.iter().zip(&stored) {
+            assert_eq!(got.client_id, new.client_id, "a resend answers each message in order");
+            assert_eq!(got.content, new.content);
+        }
+    }
+    let mut all = Vec::new();
+    let mut after = Seq::ZERO;
+    loop {
+        let page = store.read(&lobby, ReadRange::after(after, MAX_PAGE)).await.expect("read");
+        if let Some(last) = page.messages.last() {
+            after = last.seq;
+        }
+        all.extend(page.messages);
+        if !page.has_more {
+            break;
+        }
+    }
+    let n = sent.len() * BATCH;
+    assert_eq!(seqs(&all), (1..=n as u64).collect::<Vec<u64>>(), "seqs are exactly 1..={n}: nothing half stored");
+    let client_ids: BTreeSet<_> = all.iter().map(|m| m.client_id.clone()).collect();
+    assert_eq!(client_ids.len(), n, "every message stored exactly once");
+    // A batch is stored whole and in one go: its messages take consecutive seqs.
+    let batch_of =
+        |m: &Message| m.client_id.as_ref().and_then(|c| c.as_str().rsplit_once('-')).map(|(b, _)| b.to_owned());
+    for chunk in all.chunks(BATCH) {
+        let first = batch_of(&chunk[0]);
+        assert!(chunk.iter().all(|m| batch_of(m) == first), "a batch's messages take consecutive seqs: {first:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn run_all_runs_every_check_on_a_fresh_store() {
+        let made = AtomicUsize::new(0);
+        run_all(|| {
+            made.fetch_add(1, Ordering::Relaxed);
+            async { Arc::new(MemoryStore::new()) as Arc<dyn Store> }
+        })
+        .await;
+        assert_eq!(made.load(Ordering::Relaxed), CHECKS.len(), "every check ran");
     }
 }

@@ -55,7 +55,9 @@ impl Store for MemoryStore {
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
         let mut state = self.lock()?;
         let mut out = Vec::with_capacity(batch.len());
-        for new in batch {
+        for mut new in batch {
+            // Whole milliseconds, as every store keeps them (`Store::append`).
+            new.created_at = new.created_at.replace_millisecond(new.created_at.millisecond()).unwrap_or(new.created_at);
             if let Some(client_id) = &new.client_id {
                 let key = (new.user_id, client_id.clone());
                 if let Some((room, seq)) = state.sent.get(&key) {

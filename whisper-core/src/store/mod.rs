@@ -34,6 +34,24 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// A message whose `(user_id, client_id)` is already stored is not stored
     /// again: the original is returned in its place, so a resend gets the same
     /// id and seq. Returns one message per input, in input order.
+    ///
+    /// `created_at` is kept to whole milliseconds, truncated: what `append`
+    /// returns is exactly what [`read`](Store::read) returns later.
+    ///
+    /// # Cancellation
+    ///
+    /// An append whose caller stopped waiting (the future was dropped) before
+    /// the store began writing it is skipped: nothing of it is stored. Once
+    /// writing has begun it completes all or nothing, whether or not anyone
+    /// still waits. So nothing is ever half stored, and a resend with the
+    /// same client ids is always safe: it stores what was not, and returns
+    /// the originals of what was.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the backend cannot be reached, and
+    /// also when the store's writer is gone (its thread or task ended, its
+    /// pool closed); [`StoreError::Internal`] for anything else.
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError>;
 
     /// Reads a page of a room's history, oldest first.
@@ -55,8 +73,9 @@ pub trait Store: Debug + Send + Sync + 'static {
 /// What a store can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// The backend cannot be reached or refused the work for now; nothing was
-    /// stored, and trying again later may succeed.
+    /// The backend cannot be reached or refused the work for now (including a
+    /// store whose writer is gone); nothing was stored, or a resend with the
+    /// same client ids finds what was, and trying again later may succeed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// Anything else: a bug, corrupt data, an impossible state.

@@ -1,13 +1,13 @@
-//! The server's stores: SQLite (embedded, the default; feature `sqlite`) and
-//! PostgreSQL (feature `postgres`). Both implement `whisper_core::store::Store`
-//! and pass its conformance suite.
+//! The server's stores, from the `whisper-store` crate: SQLite (embedded, the
+//! default; feature `sqlite`) and PostgreSQL (feature `postgres`). Both
+//! implement `whisper_core::store::Store` and pass its conformance suite; the
+//! server opens the one its configuration names (`server::open_store`).
 
 #[cfg(feature = "postgres")]
-pub mod postgres;
+pub use whisper_store::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
-
+pub use whisper_store::SqliteStore;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use whisper_store::postgres;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use whisper_store::sqlite;

@@ -1,27 +1,22 @@
 //! The PostgreSQL store against a real server: the conformance suite, restarts,
 //! several nodes sharing a database, and losing the database mid-flight.
 //!
-//! Each test creates its own database (see `support/pg.rs`) and drops it
-//! afterwards; without a reachable PostgreSQL the tests say they were skipped
-//! (and fail under `CI=true`).
-
-mod support;
+//! Each test creates its own database (`whisper_store::testing::pg`) and
+//! drops it afterwards; without a reachable PostgreSQL the tests say they
+//! were skipped (and fail under `CI=true`).
+#![cfg(feature = "postgres")]
 
 use std::collections::BTreeSet;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::pg::{TestDb, fresh_database};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use whisper_core::model::{ClientId, DisplayName, Message, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::conformance::Guarded;
 use whisper_core::store::{MAX_PAGE, ReadRange, Store, StoreError};
-use whisper_server::store::PostgresStore;
+use whisper_core::testing::{Mode, Proxy};
+use whisper_store::PostgresStore;
+use whisper_store::testing::pg::{TestDb, fresh_database};
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).expect("valid room")
@@ -59,23 +54,19 @@ fn assert_gap_free(messages: &[Message], what: &str) {
     assert_eq!(seqs, want, "{what}: seqs must be exactly 1..={}", messages.len());
 }
 
-/// The shared conformance suite; each check gets a store in a schema of its
-/// own within one fresh database (a database per check would triple the run
-/// time for no extra isolation).
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn conformance() {
-    let Some(db) = fresh_database().await else { return };
-    let next = AtomicUsize::new(0);
-    let url = db.url().to_owned();
-    whisper_core::store::conformance::run_all(|| {
-        let schema = format!("check_{}", next.fetch_add(1, Ordering::Relaxed));
-        let url = url.clone();
-        async move {
-            let store = PostgresStore::connect_with_schema(&url, &schema).await.expect("connect");
-            Arc::new(store) as Arc<dyn Store>
-        }
-    })
-    .await;
+/// The shared conformance suite, each check its own test on its own database.
+mod conformance {
+    use super::*;
+
+    /// A store in a database of its own, dropped after the store, so that no
+    /// two checks see each other's rows.
+    async fn own_database() -> Option<Arc<Guarded<PostgresStore, TestDb>>> {
+        let db = fresh_database().await?;
+        let store = PostgresStore::connect(db.url()).await.expect("connect");
+        Some(Arc::new(Guarded::new(store, db)))
+    }
+
+    whisper_core::store_conformance_tests!(maybe own_database());
 }
 
 /// History, seqs, epochs and idempotency survive closing and reopening the store.
@@ -289,13 +280,13 @@ async fn survives_its_connections_being_terminated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovers_after_the_database_was_unreachable() {
     let Some(db) = fresh_database().await else { return };
-    let proxy = Proxy::start(&db).await;
-    let store = PostgresStore::connect(&proxy.url).await.expect("connect through the proxy");
+    let (proxy, url) = proxy_to(&db).await;
+    let store = PostgresStore::connect(&url).await.expect("connect through the proxy");
     let lobby = room("lobby");
     let user = UserId::random();
     store.append(vec![draft(&lobby, user, "before", Some("c0"))]).await.expect("append");
 
-    proxy.set(Mode::Down).await;
+    proxy.set(Mode::Down);
     for i in 0..3 {
         let start = Instant::now();
         let outcome = tokio::time::timeout(
@@ -311,7 +302,7 @@ async fn recovers_after_the_database_was_unreachable() {
         assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
     }
 
-    proxy.set(Mode::Up).await;
+    proxy.set(Mode::Up);
     let stored = store.append(vec![draft(&lobby, user, "back", Some("c1"))]).await.expect("works once it is back");
     assert_eq!(stored[0].seq, Seq(2), "nothing was stored while down");
     store.ping().await.expect("ping");
@@ -327,13 +318,13 @@ async fn recovers_after_the_database_was_unreachable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gives_up_on_a_database_that_stopped_answering() {
     let Some(db) = fresh_database().await else { return };
-    let proxy = Proxy::start(&db).await;
-    let store = PostgresStore::connect(&proxy.url).await.expect("connect through the proxy");
+    let (proxy, url) = proxy_to(&db).await;
+    let store = PostgresStore::connect(&url).await.expect("connect through the proxy");
     let lobby = room("lobby");
     let user = UserId::random();
     store.append(vec![draft(&lobby, user, "before", Some("c0"))]).await.expect("append");
 
-    proxy.set(Mode::Stalled).await;
+    proxy.set(Mode::Stalled);
     let start = Instant::now();
     let outcome =
         tokio::time::timeout(Duration::from_secs(30), store.append(vec![draft(&lobby, user, "stalled", Some("c1"))]))
@@ -342,7 +333,7 @@ async fn gives_up_on_a_database_that_stopped_answering() {
     assert!(matches!(outcome, Err(StoreError::Unavailable(_))), "stalled: must be Unavailable, got {outcome:?}");
     assert!(start.elapsed() < Duration::from_secs(20), "gave up after {:?}", start.elapsed());
 
-    proxy.set(Mode::Up).await;
+    proxy.set(Mode::Up);
     // The stalled statement may have reached the server once the proxy let
     // it through: the resend of c1 then returns it, stored once.
     let stored = store.append(vec![draft(&lobby, user, "stalled", Some("c1"))]).await.expect("works once it answers");
@@ -353,88 +344,44 @@ async fn gives_up_on_a_database_that_stopped_answering() {
     assert_eq!(all.len(), 3);
 }
 
-/// What the proxy does with traffic.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u8)]
-enum Mode {
-    /// Forwards everything.
-    Up = 0,
-    /// Refuses new connections; open ones were cut when it went down.
-    Down = 1,
-    /// Accepts connections and holds every byte, as a hung server or a
-    /// network partition would: nobody hears back.
-    Stalled = 2,
+/// A proxy to the test database's server, and the URL that reaches that
+/// database through it.
+async fn proxy_to(db: &TestDb) -> (Proxy, String) {
+    let proxy = Proxy::start(db.server_addr()).await;
+    let url = db.url_via(proxy.addr());
+    (proxy, url)
 }
 
-/// A TCP proxy to the test server that can be switched off or stalled.
-struct Proxy {
-    url: String,
-    mode: Arc<AtomicU8>,
-    connections: Arc<Mutex<JoinSet<()>>>,
-}
+/// An append whose caller gave up while it waited for the writer is skipped
+/// (`Store::append`): nothing of it is stored, and it takes no seq.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_append_abandoned_while_queued_is_skipped() {
+    let Some(db) = fresh_database().await else { return };
+    let store = Arc::new(PostgresStore::connect(db.url()).await.expect("connect"));
+    let (lobby, user) = (room("lobby"), UserId::random());
 
-impl Proxy {
-    async fn start(db: &TestDb) -> Proxy {
-        let config = tokio_postgres::Config::from_str(db.url()).expect("valid url");
-        let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
-            (Some(tokio_postgres::config::Host::Tcp(host)), port) => (host.clone(), port.copied().unwrap_or(5432)),
-            _ => panic!("the proxy tests need a TCP host in WHISPER_TEST_DATABASE_URL"),
-        };
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
-        let mut url = format!("host=127.0.0.1 port={} dbname={}", addr.port(), quote(db.name()));
-        if let Some(user) = config.get_user() {
-            url.push_str(&format!(" user={}", quote(user)));
-        }
-        if let Some(password) = config.get_password() {
-            url.push_str(&format!(" password={}", quote(&String::from_utf8_lossy(password))));
-        }
-        let mode = Arc::new(AtomicU8::new(Mode::Up as u8));
-        let connections = Arc::new(Mutex::new(JoinSet::new()));
-        let (shared_mode, open) = (mode.clone(), connections.clone());
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                if shared_mode.load(Ordering::SeqCst) == Mode::Down as u8 {
-                    // "Refused": closed before a byte is exchanged.
-                    drop(inbound);
-                    continue;
-                }
-                let target = format!("{host}:{port}");
-                let mode = shared_mode.clone();
-                open.lock().await.spawn(async move {
-                    let Ok(outbound) = TcpStream::connect(target).await else { return };
-                    let (client_read, client_write) = inbound.into_split();
-                    let (server_read, server_write) = outbound.into_split();
-                    tokio::join!(pump(client_read, server_write, mode.clone()), pump(server_read, client_write, mode));
-                });
-            }
-        });
-        Proxy { url, mode, connections }
-    }
+    // Another connection holds the rooms table, so the writer's first group
+    // waits on it; the abandoned append queues behind that group.
+    let mut side = db.client().await;
+    let lock = side.transaction().await.expect("begin");
+    lock.batch_execute("LOCK TABLE rooms IN EXCLUSIVE MODE").await.expect("lock");
+    let first = tokio::spawn({
+        let (store, lobby) = (store.clone(), lobby.clone());
+        async move { store.append(vec![draft(&lobby, user, "kept", Some("k"))]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let abandoned = tokio::spawn({
+        let (store, lobby) = (store.clone(), lobby.clone());
+        async move { store.append(vec![draft(&lobby, user, "abandoned", Some("a"))]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    abandoned.abort();
+    assert!(abandoned.await.expect_err("aborted").is_cancelled());
+    lock.rollback().await.expect("release the lock");
 
-    async fn set(&self, mode: Mode) {
-        self.mode.store(mode as u8, Ordering::SeqCst);
-        if mode == Mode::Down {
-            // Cut every open connection, as a crashed server would.
-            self.connections.lock().await.abort_all();
-        }
-    }
-}
-
-/// Copies one direction of a connection, holding the bytes while stalled.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mode: Arc<AtomicU8>) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        while mode.load(Ordering::SeqCst) == Mode::Stalled as u8 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
+    assert_eq!(first.await.expect("no panic").expect("append")[0].seq, Seq(1));
+    let next = store.append(vec![draft(&lobby, user, "next", Some("n"))]).await.expect("append");
+    assert_eq!(next[0].seq, Seq(2), "the abandoned append took no seq");
+    let contents: Vec<String> = history(&*store, &lobby).await.iter().map(|m| m.content.to_string()).collect();
+    assert_eq!(contents, ["kept", "next"], "nothing of the abandoned append is stored");
 }

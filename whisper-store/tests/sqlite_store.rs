@@ -1,54 +1,30 @@
 //! The SQLite store: the shared conformance suite, plus what only a durable,
 //! group-committing store has to show (restart, group commit, a failing
-//! request inside a group, schema versions).
+//! request inside a group, schema versions, a request whose caller gave up,
+//! the writer gone).
+#![cfg(feature = "sqlite")]
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use tempfile::TempDir;
 use whisper_core::model::{ClientId, DisplayName, Message, MessageId, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{MAX_PAGE, Page, ReadRange, RoomInfo, Store, StoreError};
-use whisper_server::store::SqliteStore;
+use whisper_core::store::conformance::Guarded;
+use whisper_core::store::{MAX_PAGE, ReadRange, Store, StoreError};
+use whisper_store::SqliteStore;
 
-/// A store in its own temporary directory, removed when the store is dropped
-/// (after the store has closed the file: fields drop in order).
-#[derive(Debug)]
-struct TempStore {
-    store: SqliteStore,
-    _dir: TempDir,
-}
+/// The shared conformance suite, each check its own test on a store in a
+/// temporary directory of its own, removed after the store closed the file.
+mod conformance {
+    use super::*;
 
-impl TempStore {
-    async fn new() -> TempStore {
+    whisper_core::store_conformance_tests!(async {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("whisper.db")).await.unwrap();
-        TempStore { store, _dir: dir }
-    }
+        Arc::new(Guarded::new(store, dir))
+    });
 }
-
-#[async_trait]
-impl Store for TempStore {
-    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
-        self.store.append(batch).await
-    }
-    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
-        self.store.read(room, range).await
-    }
-    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
-        self.store.room(room).await
-    }
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.store.rooms().await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.store.ping().await
-    }
-}
-
-whisper_core::store_conformance_tests!(async { Arc::new(TempStore::new().await) });
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).unwrap()
@@ -279,4 +255,39 @@ async fn a_file_that_cannot_be_opened_is_unavailable() {
         Err(StoreError::Unavailable(_)) => {}
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+/// A request whose caller gave up before the writer took it into a group is
+/// skipped (`Store::append`): nothing of it is stored, and its seqs go to
+/// the next message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_append_abandoned_while_queued_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whisper.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let lobby = room("lobby");
+    let user = UserId::random();
+
+    // The writer takes `first` into a group and waits for the lock; the
+    // abandoned append queues behind it.
+    let lock = hold_write_lock(&path);
+    let first = tokio::spawn({
+        let (store, lobby) = (store.clone(), lobby.clone());
+        async move { store.append(vec![draft(&lobby, user, "kept", Some("k"))]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let abandoned = tokio::spawn({
+        let (store, lobby) = (store.clone(), lobby.clone());
+        async move { store.append(vec![draft(&lobby, user, "abandoned", Some("a"))]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    abandoned.abort();
+    assert!(abandoned.await.unwrap_err().is_cancelled());
+    lock.execute_batch("ROLLBACK").unwrap();
+
+    assert_eq!(first.await.unwrap().unwrap()[0].seq, Seq(1));
+    let next = store.append(vec![draft(&lobby, user, "next", Some("n"))]).await.unwrap();
+    assert_eq!(next[0].seq, Seq(2), "the abandoned append took no seq");
+    let contents: Vec<String> = all_messages(&*store, &lobby).await.iter().map(|m| m.content.to_string()).collect();
+    assert_eq!(contents, ["kept", "next"], "nothing of the abandoned append is stored");
 }

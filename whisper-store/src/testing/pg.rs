@@ -7,18 +7,19 @@
 //! test can return early; under `CI=true` it panics instead, so that CI never
 //! passes without having run the PostgreSQL tests.
 //!
-//! ```text
-//! let Some(db) = support::pg::fresh_database().await else { return };
+//! ```no_run
+//! # async fn demo() {
+//! use whisper_store::{PostgresStore, testing::pg::fresh_database};
+//! let Some(db) = fresh_database().await else { return };
 //! let store = PostgresStore::connect(db.url()).await.expect("connect");
+//! # }
 //! ```
-
-#![allow(dead_code)]
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::PostgresStore;
 use whisper_core::store::StoreError;
-use whisper_server::store::PostgresStore;
 
 /// The server used when `WHISPER_TEST_DATABASE_URL` is not set.
 pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -101,6 +102,39 @@ impl TestDb {
         if !reachable {
             self.terminate_connections().await;
         }
+    }
+
+    /// A plain connection to this database, for a test's own statements
+    /// (holding a lock, looking behind the store's back).
+    pub async fn client(&self) -> tokio_postgres::Client {
+        admin_client(&self.url).await
+    }
+
+    /// The server's `host:port`, for a proxy in front of it. Panics unless
+    /// `WHISPER_TEST_DATABASE_URL` names a TCP host.
+    pub fn server_addr(&self) -> String {
+        let config = tokio_postgres::Config::from_str(&self.url).expect("valid url");
+        match (config.get_hosts().first(), config.get_ports().first()) {
+            (Some(tokio_postgres::config::Host::Tcp(host)), port) => {
+                format!("{host}:{}", port.copied().unwrap_or(5432))
+            }
+            _ => panic!("the proxy tests need a TCP host in WHISPER_TEST_DATABASE_URL"),
+        }
+    }
+
+    /// A connection string for this database through `addr` (a proxy on
+    /// loopback) instead of the server's own address.
+    pub fn url_via(&self, addr: std::net::SocketAddr) -> String {
+        let config = tokio_postgres::Config::from_str(&self.url).expect("valid url");
+        let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+        let mut url = format!("host={} port={} dbname={}", addr.ip(), addr.port(), quote(&self.name));
+        if let Some(user) = config.get_user() {
+            url.push_str(&format!(" user={}", quote(user)));
+        }
+        if let Some(password) = config.get_password() {
+            url.push_str(&format!(" password={}", quote(&String::from_utf8_lossy(password))));
+        }
+        url
     }
 
     /// How many server processes are connected to this database.

@@ -1,0 +1,59 @@
+//! A [`Store`] that fails the way a broken database does, for tests of what
+//! the layers above a store do with its errors (nacks, HTTP statuses,
+//! readiness).
+
+use async_trait::async_trait;
+
+use crate::model::{Message, NewMessage, RoomName};
+use crate::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+
+/// A store whose writes (and, for [`everything`](FailingStore::everything),
+/// its reads and pings) fail with one error. [`Store::room`] always answers
+/// an empty room, so that joining a room still works and the failure shows
+/// where the test looks for it.
+#[derive(Debug, Clone)]
+pub struct FailingStore {
+    error: StoreError,
+    reads_fail: bool,
+}
+
+impl FailingStore {
+    /// Refuses every write with `error`; reads find an empty store and
+    /// `ping` succeeds: a database that takes no writes.
+    pub fn writes(error: StoreError) -> Self {
+        FailingStore { error, reads_fail: false }
+    }
+
+    /// Fails writes, reads, room listings and pings with `error`: a database
+    /// that is down.
+    pub fn everything(error: StoreError) -> Self {
+        FailingStore { error, reads_fail: true }
+    }
+
+    fn read_outcome<T>(&self, ok: T) -> Result<T, StoreError> {
+        if self.reads_fail { Err(self.error.clone()) } else { Ok(ok) }
+    }
+}
+
+#[async_trait]
+impl Store for FailingStore {
+    async fn append(&self, _: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        Err(self.error.clone())
+    }
+
+    async fn read(&self, _: &RoomName, _: ReadRange) -> Result<Page, StoreError> {
+        self.read_outcome(Page { messages: Vec::new(), has_more: false })
+    }
+
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        Ok(RoomInfo::empty(room.clone()))
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        self.read_outcome(Vec::new())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read_outcome(())
+    }
+}

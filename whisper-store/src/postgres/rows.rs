@@ -1,0 +1,85 @@
+//! Rows and messages: decoding `messages` and `rooms` rows (checked, so bad
+//! data is an error, never a wrong message) and the integer forms of times,
+//! seqs and epochs that the tables store.
+
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use whisper_core::model::{ClientId, DisplayName, Epoch, Message, MessageId, RoomName, Seq, UserId};
+use whisper_core::store::{RoomInfo, StoreError};
+
+use super::error::describe;
+
+pub(super) fn decode_error(e: &tokio_postgres::Error) -> StoreError {
+    StoreError::Internal(format!("unexpected data from PostgreSQL: {}", describe(e)))
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Internal(format!("stored {what} {value:?} is invalid"))
+}
+
+/// Reads a message from columns `room, seq, id, user_id::text, name,
+/// content, client_id, created_at`.
+pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
+    let text = |i: usize| row.try_get::<_, &str>(i).map_err(|e| decode_error(&e));
+    let room = text(0)?;
+    let seq: i64 = row.try_get(1).map_err(|e| decode_error(&e))?;
+    let id = text(2)?;
+    let user = text(3)?;
+    let name = text(4)?;
+    let content = text(5)?;
+    let client_id: Option<&str> = row.try_get(6).map_err(|e| decode_error(&e))?;
+    let created_at: i64 = row.try_get(7).map_err(|e| decode_error(&e))?;
+    Ok(Message {
+        id: MessageId::parse(id).ok_or_else(|| corrupt("message id", id))?,
+        room: RoomName::parse(room).map_err(|_| corrupt("room name", room))?,
+        seq: Seq(u64::try_from(seq).map_err(|_| corrupt("seq", &seq.to_string()))?),
+        user_id: UserId::parse(user).map_err(|_| corrupt("user id", user))?,
+        name: DisplayName::parse(name).map_err(|_| corrupt("display name", name))?,
+        content: content.into(),
+        client_id: client_id.map(|c| ClientId::parse(c).map_err(|_| corrupt("client id", c))).transpose()?,
+        created_at: from_millis(created_at)?,
+    })
+}
+
+/// Reads a `rooms` row: name, last_seq, epoch, last_message_at.
+pub(super) fn decode_room(row: &Row) -> Result<RoomInfo, StoreError> {
+    let name: &str = row.try_get(0).map_err(|e| decode_error(&e))?;
+    let last_seq: i64 = row.try_get(1).map_err(|e| decode_error(&e))?;
+    let epoch: i64 = row.try_get(2).map_err(|e| decode_error(&e))?;
+    let last_message_at: Option<i64> = row.try_get(3).map_err(|e| decode_error(&e))?;
+    Ok(RoomInfo {
+        name: RoomName::parse(name).map_err(|_| corrupt("room name", name))?,
+        last_seq: Seq(u64::try_from(last_seq).map_err(|_| corrupt("last_seq", &last_seq.to_string()))?),
+        epoch: Epoch(u64::try_from(epoch).map_err(|_| corrupt("epoch", &epoch.to_string()))?),
+        last_message_at: last_message_at.map(from_millis).transpose()?,
+    })
+}
+
+/// Unix milliseconds, rounding down (messages carry whole milliseconds).
+pub(super) fn to_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos().div_euclid(1_000_000)).unwrap_or(i64::MAX)
+}
+
+pub(super) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|_| corrupt("timestamp", &ms.to_string()))
+}
+
+/// Seqs and epochs are `u64` in the model and `BIGINT` here; a bound beyond
+/// `i64::MAX` means "beyond everything".
+pub(super) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_round_trip() {
+        let now = whisper_core::model::now_millis();
+        assert_eq!(from_millis(to_millis(now)), Ok(now));
+        let before_1970 = OffsetDateTime::from_unix_timestamp_nanos(-1_500_000).unwrap_or(now);
+        assert_eq!(to_millis(before_1970), -2);
+    }
+}

@@ -1,0 +1,157 @@
+//! The tables, their migrations (versioned in `whisper_migrations`, run
+//! under an advisory lock so several nodes may start at once), and the
+//! administration of whole databases that tests and benchmarks use.
+
+use std::str::FromStr;
+
+use deadpool_postgres::Object;
+use time::OffsetDateTime;
+use tokio_postgres::NoTls;
+use whisper_core::store::StoreError;
+
+use super::CONNECT_TIMEOUT;
+use super::error::{bounded, classify};
+use super::rows::{decode_error, to_millis};
+
+/// Key of the advisory lock that serialises migrations across nodes.
+const MIGRATION_LOCK: i64 = 0x5768_6973_7065_7231; // "Whisper1"
+
+/// The migrations, in order: `(version, SQL)`. Never edit one that shipped;
+/// add the next version instead.
+const MIGRATIONS: &[(i32, &str)] = &[(
+    1,
+    r#"
+    CREATE TABLE rooms (
+        name            TEXT COLLATE "C" PRIMARY KEY,
+        last_seq        BIGINT NOT NULL CHECK (last_seq >= 0),
+        epoch           BIGINT NOT NULL,
+        last_message_at BIGINT
+    );
+    CREATE TABLE messages (
+        room       TEXT COLLATE "C" NOT NULL,
+        seq        BIGINT NOT NULL,
+        id         TEXT NOT NULL,
+        user_id    UUID NOT NULL,
+        name       TEXT NOT NULL,
+        content    TEXT NOT NULL,
+        client_id  TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (room, seq),
+        UNIQUE (user_id, client_id)
+    );
+    "#,
+)];
+
+/// Runs the migrations not yet applied, under an advisory lock held until
+/// the transaction ends, so nodes starting together migrate once.
+pub(super) async fn migrate(client: &mut Object, schema: Option<&str>) -> Result<(), StoreError> {
+    let latest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    let tx = client.transaction().await.map_err(|e| classify(&e))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(|e| classify(&e))?;
+    // `IF NOT EXISTS` on an existing table is a NOTICE that the driver logs
+    // at INFO on every start; this transaction keeps only warnings.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await.map_err(|e| classify(&e))?;
+    if let Some(schema) = schema {
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).await.map_err(|e| classify(&e))?;
+    }
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS whisper_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await
+    .map_err(|e| classify(&e))?;
+    let current: i32 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM whisper_migrations", &[])
+        .await
+        .map_err(|e| classify(&e))?
+        .try_get(0)
+        .map_err(|e| decode_error(&e))?;
+    if current > latest {
+        // A newer server migrated this database; an older one must not write
+        // to a schema it does not know.
+        return Err(StoreError::Internal(format!(
+            "the database is at schema version {current}, newer than this server's {latest}"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.batch_execute(sql).await.map_err(|e| classify(&e))?;
+        tx.execute(
+            "INSERT INTO whisper_migrations (version, applied_at) VALUES ($1, $2)",
+            &[version, &to_millis(OffsetDateTime::now_utc())],
+        )
+        .await
+        .map_err(|e| classify(&e))?;
+        tracing::info!(version, "applied PostgreSQL migration");
+    }
+    tx.commit().await.map_err(|e| classify(&e))
+}
+
+/// Runs one administrative statement on its own connection to `url`.
+pub(super) async fn admin(url: &str, sql: &str) -> Result<(), StoreError> {
+    let mut config = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Internal(format!("invalid database URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    bounded(async {
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| classify(&e))?;
+        let driver = tokio::spawn(connection);
+        let result = client.batch_execute(sql).await.map_err(|e| classify(&e));
+        drop(client);
+        // The connection ends once the client is gone; its own error, if
+        // any, adds nothing to the statement's.
+        let _ = driver.await;
+        result
+    })
+    .await
+}
+
+/// `url` with its database replaced by `name`.
+pub(super) fn with_database(url: &str, name: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        // A `key=value` string: a later key overrides an earlier one.
+        return format!("{url} dbname={name}");
+    };
+    let (base, query) = url.split_at(url.find('?').unwrap_or(url.len()));
+    let authority_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+/// Checks that `name` is a plain lowercase identifier, safe to splice into
+/// SQL between double quotes.
+pub(super) fn identifier(name: &str) -> Result<&str, StoreError> {
+    let mut bytes = name.bytes();
+    let valid = name.len() <= 63
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if valid {
+        Ok(name)
+    } else {
+        Err(StoreError::Internal(format!("{name:?} is not a valid name: use [a-z_][a-z0-9_]*, at most 63 bytes")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_in_urls() {
+        assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
+        assert_eq!(
+            with_database("postgres://u@h:5432/test?sslmode=disable", "x"),
+            "postgres://u@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgresql://u@h", "x"), "postgresql://u@h/x");
+        assert_eq!(with_database("postgres://u@h?application_name=a", "x"), "postgres://u@h/x?application_name=a");
+        assert_eq!(with_database("host=h user=u dbname=test", "x"), "host=h user=u dbname=test dbname=x");
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(identifier("whisper_test_0af3").is_ok());
+        assert!(identifier("_x").is_ok());
+        for bad in ["", "1abc", "Abc", "a-b", "a\"b", "a b", &"a".repeat(64)] {
+            assert!(identifier(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The embedded SQLite store, the server's default: one file
+//! (`<data dir>/whisper.db`), nothing to install.
+//!
+//! # Durability
+//!
+//! The file is in WAL mode with `synchronous=FULL`: `COMMIT` returns only once
+//! the write-ahead log is synced to disk, and an append is answered only after
+//! its `COMMIT` returned, so an ack means durable (protocol.md §6).
+//!
+//! # Writes: one writer, group commit
+//!
+//! A dedicated thread owns the only write connection. [`Store::append`] queues
+//! its batch on a channel and waits for the answer. The writer blocks for the
+//! first request, then takes everything already queued (up to
+//! [`MAX_GROUP_REQUESTS`] requests or about [`MAX_GROUP_MESSAGES`] messages) and
+//! commits all of it in one transaction: one sync for the whole group, so the
+//! cost of durability is shared by every request that arrived while the
+//! previous group was syncing. Each request runs under its own `SAVEPOINT`, so a
+//! request that fails is rolled back alone and the rest of its group commits.
+//!
+//! The writer assigns seqs from its own cache of room heads, so appending a
+//! message is one `INSERT` (plus one `SELECT` for a resend). Idempotency by
+//! `(user_id, client_id)` is the unique index's job: `INSERT … ON CONFLICT DO
+//! NOTHING` stores nothing for a resend, which is then answered with the
+//! original. This covers resends of messages stored long ago, earlier in the
+//! same group and earlier in the same batch alike.
+//!
+//! A request whose caller stopped waiting before the writer took it into a
+//! group is skipped; once in a group it commits (or fails) whole, as
+//! [`Store::append`] promises.
+//!
+//! # Reads
+//!
+//! Reads use separate read-only connections (at most [`MAX_READERS`], opened
+//! lazily, pooled) on tokio's blocking threads. WAL lets them read while the
+//! writer writes; they see only committed messages.
+//!
+//! # Schema
+//!
+//! Versioned by `PRAGMA user_version`: `schema::MIGRATIONS[i]` takes the file from
+//! version `i` to `i + 1`, and [`SqliteStore::open`] applies whatever is
+//! missing. A later version adds a step at the end and never edits one.
+//!
+//! The store expects to be the file's only writer. Another connection writing
+//! to it is detected (`PRAGMA data_version`) and the writer then reloads its
+//! cached heads, so seqs stay gap-free, but two servers on one file would still
+//! each keep their own live fan-out.
+//!
+//! # Layout
+//!
+//! This file is the store's API; `schema` opens the file and migrates it,
+//! `writer` is the writer thread and its group commit, `rows` turns rows into
+//! messages and back, and `error` maps SQLite's errors to [`StoreError`].
+
+mod error;
+mod rows;
+mod schema;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use whisper_core::model::{Message, NewMessage, RoomName, Seq};
+use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+
+use self::error::{store_error, writer_stopped};
+use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS, corrupt, head_from_row, read_page};
+use self::schema::{BUSY_TIMEOUT, open_writer};
+use self::writer::{Request, Writer};
+
+/// The most append requests one transaction commits.
+pub const MAX_GROUP_REQUESTS: usize = 1_000;
+/// The writer stops adding requests to a group once it holds this many
+/// messages (a group may exceed it by one request's batch). Bounds how long
+/// one transaction holds the requests that arrive meanwhile.
+pub const MAX_GROUP_MESSAGES: usize = 10_000;
+/// The most read connections open at once (and reads running at once).
+pub const MAX_READERS: usize = 4;
+
+/// Append requests waiting for the writer. When full, appenders wait
+/// (asynchronously) for room: back-pressure instead of unbounded memory.
+const QUEUE_CAPACITY: usize = 4_096;
+
+/// The embedded SQLite store: one file, a writer thread with group commit, and
+/// a small pool of readers. See the [module docs](self).
+///
+/// Dropping it closes the queue; the writer commits what was already queued,
+/// then closes the file, and the drop waits for that (at most one group), so
+/// the same file can be reopened at once.
+pub struct SqliteStore {
+    path: PathBuf,
+    /// `None` only while dropping.
+    requests: Option<mpsc::Sender<Request>>,
+    /// `None` only while dropping.
+    writer: Option<JoinHandle<()>>,
+    readers: Arc<Readers>,
+    /// Bounds reads in flight, so the pool never holds more than
+    /// [`MAX_READERS`] connections.
+    read_permits: Arc<Semaphore>,
+    commits: Arc<AtomicU64>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent directories) the database
+    /// file at `path`, brings its schema up to date and starts the writer.
+    ///
+    /// Fails with `Unavailable` if the file cannot be opened or written, and
+    /// with `Internal` if it is not a WhisperChat database this version knows
+    /// (e.g. written by a newer version).
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let writer_path = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_writer(&writer_path))
+            .await
+            .map_err(|e| StoreError::Internal(format!("opening the SQLite store failed: {e}")))??;
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let commits = Arc::new(AtomicU64::new(0));
+        let writer = Writer::new(conn, rx, commits.clone());
+        let handle = std::thread::Builder::new()
+            .name("whisper-sqlite-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the SQLite writer thread: {e}")))?;
+        tracing::info!(path = %path.display(), "SQLite store open");
+        Ok(SqliteStore {
+            readers: Arc::new(Readers { path: path.clone(), idle: Mutex::new(Vec::new()) }),
+            path,
+            requests: Some(tx),
+            writer: Some(handle),
+            read_permits: Arc::new(Semaphore::new(MAX_READERS)),
+            commits,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many transactions the writer has committed since the store was
+    /// opened. Each acknowledges one or more appends, so appends divided by
+    /// commits is the mean group size.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on a read connection, on a blocking thread.
+    async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let permit = self
+            .read_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Internal("SQLite read permits closed".into()))?;
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            // Held until the read is done, even if the caller stops waiting.
+            let _permit = permit;
+            readers.run(f)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("SQLite read task failed: {e}")))?
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("commits", &self.commits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Idle readers go first, so that the writer's connection is the
+        // file's last one: closing it checkpoints the WAL and removes it.
+        self.readers.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        // Closing the queue is the writer's signal to finish and stop.
+        drop(self.requests.take());
+        // Wait for it: once the store is gone, the file is closed and can be
+        // reopened at once (a restart in the same process, a test).
+        let panicked = self.writer.take().is_some_and(|writer| writer.join().is_err());
+        if panicked {
+            tracing::error!(path = %self.path.display(), "the SQLite writer thread panicked");
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let requests = self.requests.as_ref().ok_or_else(writer_stopped)?;
+        let (reply, answer) = oneshot::channel();
+        requests.send(Request { batch, reply }).await.map_err(|_| writer_stopped())?;
+        // A closed reply channel means the writer thread is gone.
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
+        let room = room.clone();
+        self.with_reader(move |conn| read_page(conn, room, range)).await
+    }
+
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        let room = room.clone();
+        self.with_reader(move |conn| {
+            let head = conn.prepare_cached(SELECT_HEAD)?.query_row([room.as_str()], head_from_row).optional()?;
+            Ok(match head {
+                Some(head) if head.last_seq > Seq::ZERO => head.info(room),
+                _ => RoomInfo::empty(room),
+            })
+        })
+        .await
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(SELECT_ROOMS)?;
+            let rows = stmt.query_map([], |row| {
+                let name = row.get_ref(0)?.as_str()?;
+                let name = RoomName::parse(name).map_err(|e| corrupt(0, e))?;
+                Ok(Head::from_row(row, 1)?.info(name))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.requests.as_ref().is_none_or(mpsc::Sender::is_closed) {
+            return Err(writer_stopped());
+        }
+        // Touches the file, so a deleted or unreadable one is noticed.
+        self.with_reader(|conn| {
+            conn.prepare_cached("SELECT 1 FROM rooms LIMIT 1")?.query_row([], |_| Ok(())).optional()
+        })
+        .await
+        .map(drop)
+    }
+}
+
+/// Opens a read connection. Read-only: only the writer writes.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(store_error)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
+    Ok(conn)
+}
+
+/// Idle read connections, each with its own cache of prepared statements.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    fn run<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        // A panic cannot leave a Vec of idle connections inconsistent, so a
+        // poisoned lock is still usable.
+        let pooled = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_reader(&self.path)?,
+        };
+        let out = f(&conn).map_err(store_error);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use whisper_core::model::{DisplayName, UserId};
+
+    use super::*;
+
+    /// Once the writer thread has ended, appends and pings are `Unavailable`
+    /// (`Store::append`), never `Internal`.
+    #[tokio::test]
+    async fn a_store_whose_writer_is_gone_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(dir.path().join("whisper.db")).await.unwrap();
+        // Closing the queue ends the writer thread; the store is left with a
+        // sender nobody receives from.
+        let (gone, receiver) = mpsc::channel(1);
+        drop(receiver);
+        drop(store.requests.replace(gone));
+        store.writer.take().unwrap().join().unwrap();
+
+        let lobby = RoomName::lobby();
+        let new = NewMessage::now(lobby.clone(), UserId::random(), DisplayName::parse("ada").unwrap(), "hi", None);
+        assert!(matches!(store.append(vec![new]).await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+        store.read(&lobby, ReadRange::latest(10)).await.expect("reads need no writer");
+    }
+}

@@ -1,0 +1,291 @@
+//! The writer thread: it owns the only write connection, takes every append
+//! queued meanwhile into one group, and commits the group in one transaction
+//! (one sync for all of it), each request under its own savepoint.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+use whisper_core::model::{ClientId, Message, NewMessage, RoomName, Seq};
+use whisper_core::store::StoreError;
+
+use super::error::store_error;
+use super::rows::{
+    Decoder, Head, SELECT_HEAD, SELECT_ORIGINAL, corrupt, from_unix_millis, head_from_row, seq_param, unix_millis,
+};
+use super::{MAX_GROUP_MESSAGES, MAX_GROUP_REQUESTS};
+
+/// The writer forgets its cached heads past this many rooms, so a flood of
+/// rooms cannot grow its memory without bound; heads reload on demand.
+const MAX_CACHED_HEADS: usize = 65_536;
+
+/// Stores a message unless its `(user_id, client_id)` is already stored.
+const INSERT_MESSAGE: &str = "INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING";
+
+/// Moves a room's head to where the group left it.
+const UPSERT_HEAD: &str = "INSERT INTO rooms (name, last_seq, epoch, last_message_at) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq, last_message_at = excluded.last_message_at";
+
+/// One append waiting for the writer.
+pub(super) struct Request {
+    pub(super) batch: Vec<NewMessage>,
+    pub(super) reply: oneshot::Sender<Result<Vec<Message>, StoreError>>,
+}
+
+/// The writer thread's state. Never panics: every failure becomes an answer.
+pub(super) struct Writer {
+    conn: Connection,
+    requests: mpsc::Receiver<Request>,
+    commits: Arc<AtomicU64>,
+    /// Committed heads of the rooms seen so far. Saves a `SELECT` per
+    /// message; only ever holds what is in the file.
+    heads: HashMap<RoomName, Head>,
+    /// Heads the current group changed, not yet committed.
+    dirty: HashMap<RoomName, Head>,
+    /// For the request in progress: each room it touched and its `dirty`
+    /// entry before, so a failed request's changes can be undone.
+    undo: Vec<(RoomName, Option<Head>)>,
+    /// `PRAGMA data_version` when this connection last looked: it changes
+    /// when another connection commits, which makes `heads` stale.
+    data_version: Option<i64>,
+}
+
+impl Writer {
+    /// A writer on `conn` (open, migrated) answering `requests`.
+    pub(super) fn new(conn: Connection, requests: mpsc::Receiver<Request>, commits: Arc<AtomicU64>) -> Self {
+        Writer {
+            conn,
+            requests,
+            commits,
+            heads: HashMap::new(),
+            dirty: HashMap::new(),
+            undo: Vec::new(),
+            data_version: None,
+        }
+    }
+
+    /// Commits groups until the queue is closed and empty.
+    pub(super) fn run(mut self) {
+        let mut group: Vec<Request> = Vec::new();
+        let mut answers: Vec<Result<Vec<Message>, StoreError>> = Vec::new();
+        while let Some(first) = self.requests.blocking_recv() {
+            // Everything that queued up while the previous group was syncing
+            // goes into this one, except requests whose caller stopped
+            // waiting: nobody can learn their outcome, so they are skipped
+            // (the contract of `Store::append`; a resend stores them).
+            let mut messages = 0;
+            let mut next = Some(first);
+            while let Some(request) = next.take() {
+                if !request.reply.is_closed() {
+                    messages += request.batch.len();
+                    group.push(request);
+                }
+                if group.len() < MAX_GROUP_REQUESTS && messages < MAX_GROUP_MESSAGES {
+                    next = self.requests.try_recv().ok();
+                }
+            }
+            if !group.is_empty() {
+                self.commit_group(&mut group, &mut answers);
+            }
+        }
+        // The queue is closed and empty. Dropping the connection closes the
+        // file (checkpointing the WAL into it).
+    }
+
+    /// Commits a group and answers each of its requests, only after COMMIT.
+    fn commit_group(&mut self, group: &mut Vec<Request>, answers: &mut Vec<Result<Vec<Message>, StoreError>>) {
+        answers.clear();
+        match self.write_group(group, answers) {
+            Ok(()) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                if self.heads.len() > MAX_CACHED_HEADS {
+                    self.heads.clear();
+                }
+                self.heads.extend(self.dirty.drain());
+                for (request, answer) in group.drain(..).zip(answers.drain(..)) {
+                    // The appender may have stopped waiting once its request
+                    // was in the group; its messages are stored all the same,
+                    // and a resend finds them.
+                    let _ = request.reply.send(answer);
+                }
+            }
+            Err(e) => {
+                let e = store_error(e);
+                tracing::warn!(error = %e, requests = group.len(), "SQLite group commit failed");
+                if !self.conn.is_autocommit() {
+                    if let Err(rollback) = self.conn.execute_batch("ROLLBACK") {
+                        tracing::error!(error = %rollback, "SQLite rollback failed");
+                    }
+                }
+                // Whether anything reached the file is not certain after a
+                // failed COMMIT: reload every head from the file.
+                self.heads.clear();
+                self.dirty.clear();
+                self.undo.clear();
+                for request in group.drain(..) {
+                    let _ = request.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Writes every request of `group` in one transaction and commits it,
+    /// pushing one answer per request into `answers`. An error fails the
+    /// whole group; a request's own failure is its answer only.
+    fn write_group(
+        &mut self,
+        group: &mut [Request],
+        answers: &mut Vec<Result<Vec<Message>, StoreError>>,
+    ) -> rusqlite::Result<()> {
+        let Writer { conn, heads, dirty, undo, data_version, .. } = self;
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let version: i64 = conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
+        if *data_version != Some(version) {
+            heads.clear();
+            *data_version = Some(version);
+        }
+        let mut stmts = Statements {
+            insert: conn.prepare_cached(INSERT_MESSAGE)?,
+            original: conn.prepare_cached(SELECT_ORIGINAL)?,
+            head: conn.prepare_cached(SELECT_HEAD)?,
+        };
+        let mut savepoint = conn.prepare_cached("SAVEPOINT request")?;
+        let mut release = conn.prepare_cached("RELEASE request")?;
+        let mut rollback_to = conn.prepare_cached("ROLLBACK TO request")?;
+        for request in group.iter_mut() {
+            savepoint.execute([])?;
+            let batch = std::mem::take(&mut request.batch);
+            match append_batch(&mut stmts, heads, dirty, undo, batch) {
+                Ok(stored) => {
+                    release.execute([])?;
+                    answers.push(Ok(stored));
+                }
+                Err(e) => {
+                    if conn.is_autocommit() {
+                        // SQLite rolled back the whole transaction (I/O
+                        // error, full disk…): the group is lost.
+                        return Err(e);
+                    }
+                    rollback_to.execute([])?;
+                    release.execute([])?;
+                    for (room, before) in undo.drain(..).rev() {
+                        match before {
+                            Some(head) => dirty.insert(room, head),
+                            None => dirty.remove(&room),
+                        };
+                    }
+                    tracing::warn!(error = %e, "SQLite append failed; the rest of its group goes on");
+                    answers.push(Err(store_error(e)));
+                }
+            }
+            undo.clear();
+        }
+        drop(stmts);
+        let mut upsert = conn.prepare_cached(UPSERT_HEAD)?;
+        for (room, head) in dirty.iter() {
+            // A room touched only by resends of messages stored elsewhere
+            // has no message: it gets no row.
+            if head.last_seq > Seq::ZERO {
+                upsert.execute(params![
+                    room.as_str(),
+                    seq_param(head.last_seq),
+                    head.epoch.0 as i64,
+                    head.last_message_at
+                ])?;
+            }
+        }
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+}
+
+/// The writer's per-message statements, prepared once per group.
+pub(super) struct Statements<'conn> {
+    insert: rusqlite::CachedStatement<'conn>,
+    original: rusqlite::CachedStatement<'conn>,
+    head: rusqlite::CachedStatement<'conn>,
+}
+
+/// Stores one request's batch (inside its savepoint) and returns what the
+/// appender gets back: one message per input, in input order.
+pub(super) fn append_batch(
+    stmts: &mut Statements<'_>,
+    heads: &mut HashMap<RoomName, Head>,
+    dirty: &mut HashMap<RoomName, Head>,
+    undo: &mut Vec<(RoomName, Option<Head>)>,
+    batch: Vec<NewMessage>,
+) -> rusqlite::Result<Vec<Message>> {
+    let mut out = Vec::with_capacity(batch.len());
+    for new in batch {
+        let head = head_mut(&mut stmts.head, heads, dirty, undo, &new.room)?;
+        let seq = head.last_seq.next();
+        let created_at = unix_millis(new.created_at);
+        // Text forms encoded on the stack: no allocation per message.
+        let mut id_buf = [0u8; ulid::ULID_LEN];
+        let id = new.id.as_ulid().array_to_str(&mut id_buf);
+        let mut user_buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let user = new.user_id.as_uuid().hyphenated().encode_lower(&mut user_buf);
+        let inserted = stmts.insert.execute(params![
+            new.room.as_str(),
+            seq_param(seq),
+            &*id,
+            &*user,
+            new.name.as_str(),
+            &*new.content,
+            new.client_id.as_ref().map(ClientId::as_str),
+            created_at,
+        ])?;
+        if inserted == 1 {
+            head.last_seq = seq;
+            head.last_message_at = Some(created_at);
+            // What is read back later: whole milliseconds (`Store::append`).
+            let mut message = new.stored_at(seq);
+            message.created_at = from_unix_millis(7, created_at)?;
+            out.push(message);
+            continue;
+        }
+        // Nothing inserted: `(user_id, client_id)` is already stored, maybe
+        // earlier in this very batch. Answer with the original.
+        let client_id = new.client_id.as_ref().map(ClientId::as_str).ok_or_else(|| corrupt(6, "insert ignored"))?;
+        let mut decoder = Decoder::new(new.room);
+        let original = stmts.original.query_row(params![&*user, client_id], |row| decoder.decode(row))?;
+        out.push(original);
+    }
+    Ok(out)
+}
+
+/// The head of `room` for the group in progress, loaded into `dirty` (from
+/// the cache, the file, or fresh) and noted in `undo` on first touch by the
+/// current request.
+pub(super) fn head_mut<'d>(
+    select_head: &mut rusqlite::CachedStatement<'_>,
+    heads: &mut HashMap<RoomName, Head>,
+    dirty: &'d mut HashMap<RoomName, Head>,
+    undo: &mut Vec<(RoomName, Option<Head>)>,
+    room: &RoomName,
+) -> rusqlite::Result<&'d mut Head> {
+    if !undo.iter().any(|(r, _)| r == room) {
+        undo.push((room.clone(), dirty.get(room).copied()));
+    }
+    Ok(match dirty.entry(room.clone()) {
+        Entry::Occupied(entry) => entry.into_mut(),
+        Entry::Vacant(entry) => {
+            let committed = match heads.get(room) {
+                Some(head) => *head,
+                None => match select_head.query_row([room.as_str()], head_from_row).optional()? {
+                    Some(head) => {
+                        heads.insert(room.clone(), head);
+                        head
+                    }
+                    None => Head::fresh(),
+                },
+            };
+            entry.insert(committed)
+        }
+    })
+}
