@@ -1,0 +1,20 @@
+//! Test tools (feature `test-util`): what the tests of this workspace, the
+//! load generator and the tests of an embedding application share, so that
+//! each is written once.
+//!
+//! - [`history`] — the history checker: judges a run (a test, a load) by what
+//!   was sent, acked and delivered against the stored history.
+//! - [`inbound_channel`] and [`outgoing_channel`] — a session's transport
+//!   over channels: drive [`session::run`](crate::session::run) as a server
+//!   drives it over a WebSocket, with the client's side in your hands.
+//! - [`fanout`] — one room of a bare hub and its subscribers, for the
+//!   fan-out benchmark.
+//!
+//! The store conformance suite lives beside what it checks:
+//! [`store::conformance`](crate::store::conformance).
+
+mod channels;
+pub mod fanout;
+pub mod history;
+
+pub use channels::{ClientGone, inbound_channel, outgoing_channel};
