@@ -29,10 +29,10 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt, future};
+use whisper_core::Chat;
 use whisper_core::model::{DisplayName, RoomName, UserId};
 use whisper_core::session::{self, Connection, Inbound, Outgoing};
 use whisper_core::store::MemoryStore;
-use whisper_core::{Chat, Limits};
 
 /// The app: its own pages, and the chat at `/chat`.
 pub(crate) fn app(chat: Chat) -> Router {
@@ -53,8 +53,7 @@ struct ChatQuery {
 }
 
 async fn chat_socket(ws: WebSocketUpgrade, Query(query): Query<ChatQuery>, State(chat): State<Chat>) -> Response {
-    let conn =
-        Connection { user_id: UserId::random(), token: String::new(), name: query.name, room: Some(RoomName::lobby()) };
+    let conn = Connection { user_id: UserId::random(), token: None, name: query.name, room: Some(RoomName::lobby()) };
     // The session closes frames over the limit with 1009; twice the limit
     // bounds what axum buffers (a bigger one just drops the connection).
     ws.max_message_size(2 * chat.limits().max_frame_bytes).on_upgrade(move |socket| run_session(socket, chat, conn))
@@ -90,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     let addr = std::env::args().nth(1).or_else(|| std::env::var("AXUM_ROOM_ADDR").ok());
     let listener = tokio::net::TcpListener::bind(addr.as_deref().unwrap_or("127.0.0.1:3000")).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let chat = Chat::new(Arc::new(MemoryStore::new()), Limits::default());
+    let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
     axum::serve(listener, app(chat)).await?;
     Ok(())
 }

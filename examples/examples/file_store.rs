@@ -387,13 +387,12 @@ fn info(name: &RoomName, log: &RoomLog) -> RoomInfo {
 mod demo {
     use std::sync::Arc;
 
-    use futures_util::{Sink, Stream};
-    use tokio::sync::mpsc;
+    use whisper_core::Chat;
     use whisper_core::codec::{AckStatus, ServerFrame};
     use whisper_core::model::{DisplayName, RoomName, UserId};
     use whisper_core::session::{self, Connection, Inbound, Outgoing};
     use whisper_core::store::{ReadRange, Store};
-    use whisper_core::{Chat, Limits};
+    use whisper_core::testing::{inbound_channel, outgoing_channel};
 
     use super::FileStore;
 
@@ -403,16 +402,16 @@ mod demo {
         println!("store: {}", store.path().display());
         println!("lobby holds {} messages (epoch {})", before.last_seq, before.epoch.0);
 
-        let chat = Chat::new(Arc::new(store.clone()), Limits::default());
-        let (to_session, inbound) = mpsc::unbounded_channel();
-        let (outgoing, mut from_session) = mpsc::unbounded_channel();
+        let chat = Chat::builder(Arc::new(store.clone())).build();
+        let (to_session, inbound) = inbound_channel();
+        let (outgoing, mut from_session) = outgoing_channel();
         let conn = Connection {
             user_id: UserId::random(),
-            token: String::new(),
+            token: None,
             name: DisplayName::parse("demo").ok(),
             room: Some(lobby.clone()),
         };
-        let session = tokio::spawn(session::run(chat, conn, stream(inbound), sink(outgoing), std::future::pending()));
+        let session = tokio::spawn(session::run(chat, conn, inbound, outgoing, std::future::pending()));
 
         let text = format!("hello from run {}", before.last_seq.0 + 1);
         let frame = serde_json::json!({"type": "messages", "data": [{"content": text, "client_id": "demo-1"}]});
@@ -434,16 +433,6 @@ mod demo {
             println!("  #{} {}: {}  ({})", m.seq, m.name, m.content, m.id);
         }
         Ok(())
-    }
-
-    fn stream(rx: mpsc::UnboundedReceiver<Inbound<String>>) -> impl Stream<Item = Inbound<String>> + Unpin {
-        Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }))
-    }
-
-    fn sink(tx: mpsc::UnboundedSender<Outgoing>) -> impl Sink<Outgoing> + Unpin {
-        Box::pin(futures_util::sink::unfold(tx, |tx, out: Outgoing| async move {
-            tx.send(out).map(|()| tx).map_err(|_| "client gone")
-        }))
     }
 }
 

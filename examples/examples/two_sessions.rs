@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use futures_util::{Sink, Stream};
 use tokio::sync::mpsc;
+use whisper_core::Chat;
 use whisper_core::codec::ServerFrame;
 use whisper_core::model::{RoomName, UserId};
 use whisper_core::session::{self, Connection, Inbound, Outgoing};
 use whisper_core::store::MemoryStore;
-use whisper_core::{Chat, Limits};
+use whisper_core::testing::{inbound_channel, outgoing_channel};
 
 /// A session's client end: send JSON frames in, read server frames out.
 struct Client {
@@ -22,26 +22,16 @@ struct Client {
 }
 
 fn start(chat: &Chat, name: &'static str) -> Client {
-    let (to_session, inbound) = mpsc::unbounded_channel();
-    let (outgoing, from_session) = mpsc::unbounded_channel();
+    let (to_session, inbound) = inbound_channel();
+    let (outgoing, from_session) = outgoing_channel();
     let conn = Connection {
         user_id: UserId::random(),
-        token: String::new(),
+        token: None,
         name: Some(name.parse().ok().and_then(|n: String| whisper_core::model::DisplayName::parse(&n).ok())).flatten(),
         room: Some(RoomName::lobby()),
     };
-    tokio::spawn(session::run(chat.clone(), conn, stream(inbound), sink(outgoing), std::future::pending()));
+    tokio::spawn(session::run(chat.clone(), conn, inbound, outgoing, std::future::pending()));
     Client { name, to_session, from_session }
-}
-
-fn stream(rx: mpsc::UnboundedReceiver<Inbound<String>>) -> impl Stream<Item = Inbound<String>> + Unpin {
-    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }))
-}
-
-fn sink(tx: mpsc::UnboundedSender<Outgoing>) -> impl Sink<Outgoing> + Unpin {
-    Box::pin(futures_util::sink::unfold(tx, |tx, out: Outgoing| async move {
-        tx.send(out).map(|()| tx).map_err(|_| "client gone")
-    }))
 }
 
 impl Client {
@@ -63,7 +53,7 @@ impl Client {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let chat = Chat::new(Arc::new(MemoryStore::new()), Limits::default());
+    let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
     let mut ada = start(&chat, "Ada");
     let mut bob = start(&chat, "Bob");
     // Messages reach those in the room when they are sent: wait for both joins.

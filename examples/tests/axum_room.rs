@@ -12,8 +12,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use whisper_core::Chat;
 use whisper_core::store::MemoryStore;
-use whisper_core::{Chat, Limits};
 
 // An example cannot be imported: the test compiles its source as a module.
 #[path = "../examples/axum_room.rs"]
@@ -29,7 +29,7 @@ const WAIT: Duration = Duration::from_secs(10);
 async fn start() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let chat = Chat::new(Arc::new(MemoryStore::new()), Limits::default());
+    let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
     tokio::spawn(async move { axum::serve(listener, axum_room::app(chat)).await });
     addr
 }

@@ -31,14 +31,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
-use futures_util::{Sink, Stream};
+use futures_util::Stream;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use whisper_core::codec::{AckStatus, ClientFrame, FrameType, ServerFrame};
 use whisper_core::model::{ClientId, RoomName, UserId};
 use whisper_core::session::{self, Connection, Inbound, Outgoing, SessionEnd, close};
 use whisper_core::store::MemoryStore;
+use whisper_core::testing::outgoing_channel;
 use whisper_core::{Chat, Limits};
 
 /// Most inbound items one run handles.
@@ -378,12 +379,6 @@ fn inbound(steps: Vec<Step>, shutdown: oneshot::Sender<()>) -> impl Stream<Item 
     }))
 }
 
-fn outgoing(tx: mpsc::UnboundedSender<Outgoing>) -> impl Sink<Outgoing> + Unpin {
-    Box::pin(futures_util::sink::unfold(tx, |tx, out: Outgoing| async move {
-        tx.send(out).map(|()| tx).map_err(|_| "client gone")
-    }))
-}
-
 /// The `messages` frame answer the session owes for a text frame, as the
 /// client_ids it must carry; `None` if the text is not a `messages` frame.
 fn owed_answer(text: &str, limits: &Limits) -> Option<Vec<Option<ClientId>>> {
@@ -456,7 +451,7 @@ fn check(input: Input) {
     let me = UserId::parse(ME).unwrap();
     let token = "fuzz-token".to_owned();
     let room = input.start_room.as_ref().and_then(|r| r.to_json().as_str().and_then(|s| RoomName::parse(s).ok()));
-    let conn = Connection { user_id: me, token: token.clone(), name: None, room };
+    let conn = Connection { user_id: me, token: Some(token.clone()), name: None, room };
 
     // A fresh runtime per input: no task of an earlier input can act in this one.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -464,17 +459,17 @@ fn check(input: Input) {
         .start_paused(true)
         .build()
         .expect("a tokio runtime");
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+    let (outgoing, mut out_rx) = outgoing_channel();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let end = runtime.block_on(async {
-        let chat = Chat::new(Arc::new(MemoryStore::new()), limits.clone());
+        let chat = Chat::builder(Arc::new(MemoryStore::new())).limits(limits.clone()).build();
         let shutdown = async move {
             // A dropped sender (no Shutdown item) never shuts down.
             if shutdown_rx.await.is_err() {
                 std::future::pending::<()>().await;
             }
         };
-        let session = session::run(chat, conn, inbound(steps, shutdown_tx), outgoing(out_tx), shutdown);
+        let session = session::run(chat, conn, inbound(steps, shutdown_tx), outgoing, shutdown);
         tokio::time::timeout(Duration::from_secs(24 * 3600), session).await.expect("the session did not end")
     });
     drop(runtime);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::codec::PresenceUser;
-use crate::hub::Hub;
+pub use crate::hub::Hub;
 use crate::model::{DisplayName, Message, RoomName, UserId};
 
 /// What one node tells the others.

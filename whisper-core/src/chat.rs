@@ -1,15 +1,26 @@
 //! [`Chat`]: one node's chat service — a store, a hub, a broker and the
-//! limits — shared by every session of the node.
+//! limits — shared by every session of the node, and [`ChatBuilder`], the one
+//! way to make it.
 
 use std::sync::Arc;
 
 use crate::broker::{Broker, BrokerError, NodeEvent};
 use crate::hub::Hub;
+pub use crate::hub::HubStats;
 use crate::limits::Limits;
 use crate::model::{DisplayName, Message, NewMessage, RoomName, UserId};
 use crate::store::{Store, StoreError};
 
 /// One node's chat service. Cheap to clone.
+///
+/// Made with [`Chat::builder`]:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use whisper_core::{Chat, Limits, store::MemoryStore};
+/// let chat = Chat::builder(Arc::new(MemoryStore::new())).limits(Limits::default()).server_id("node-a").build();
+/// assert_eq!(chat.server_id(), "node-a");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Chat {
     inner: Arc<Inner>,
@@ -35,37 +46,88 @@ impl Drop for Inner {
     }
 }
 
-impl Chat {
-    /// A single node on `store`, with a random server id.
-    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Chat {
-        Chat::with_id(store, limits, format!("node-{}", &crate::model::UserId::random().to_string()[..8]))
+/// Makes a [`Chat`]: a single node by default (`build` is then immediate), or
+/// a node of a cluster once given a [`broker`](ChatBuilder::broker).
+#[derive(Debug)]
+#[must_use = "a builder does nothing until built"]
+pub struct ChatBuilder {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    server_id: Option<String>,
+}
+
+/// A [`ChatBuilder`] with a broker: building attaches the node to the
+/// broker, so it is async and may fail.
+#[derive(Debug)]
+#[must_use = "a builder does nothing until built"]
+pub struct ClusterBuilder {
+    chat: ChatBuilder,
+    broker: Arc<dyn Broker>,
+}
+
+impl ChatBuilder {
+    /// The limits in force (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
-    /// A single node named `server_id`.
-    pub fn with_id(store: Arc<dyn Store>, limits: Limits, server_id: impl Into<String>) -> Chat {
-        let limits = Arc::new(limits);
-        let hub = Hub::new(store.clone(), limits.clone());
-        Chat { inner: Arc::new(Inner { store, hub, broker: None, limits, server_id: server_id.into(), cluster: None }) }
+    /// The node's id, sent in `welcome` (default: `node-` and 8 random hex
+    /// digits). Node ids must be unique in a cluster.
+    pub fn server_id(mut self, server_id: impl Into<String>) -> Self {
+        self.server_id = Some(server_id.into());
+        self
     }
 
-    /// A node named `server_id` that shares events with other nodes through
-    /// `broker`: messages, typing and presence (each room's users are those
-    /// of every node). It runs a task for its part in the cluster (see
-    /// the `cluster` module) until the last clone is dropped. Node ids must be
-    /// unique in the cluster.
-    pub async fn with_broker(
-        store: Arc<dyn Store>,
-        limits: Limits,
-        broker: Arc<dyn Broker>,
-        server_id: impl Into<String>,
-    ) -> Result<Chat, BrokerError> {
-        let limits = Arc::new(limits);
-        let hub = Hub::new(store.clone(), limits.clone());
-        let server_id = server_id.into();
+    /// Makes the node share events with other nodes through `broker`:
+    /// messages, typing and presence (each room's users are those of every
+    /// node). The node runs a task for its part in the cluster (see the
+    /// `cluster` module) until the last clone of the `Chat` is dropped.
+    pub fn broker(self, broker: Arc<dyn Broker>) -> ClusterBuilder {
+        ClusterBuilder { chat: self, broker }
+    }
+
+    /// A single node.
+    pub fn build(self) -> Chat {
+        let (store, hub, limits, server_id) = self.parts();
+        Chat { inner: Arc::new(Inner { store, hub, broker: None, limits, server_id, cluster: None }) }
+    }
+
+    fn parts(self) -> (Arc<dyn Store>, Hub, Arc<Limits>, String) {
+        let limits = Arc::new(self.limits);
+        let hub = Hub::new(self.store.clone(), limits.clone());
+        let server_id =
+            self.server_id.unwrap_or_else(|| format!("node-{}", &crate::model::UserId::random().to_string()[..8]));
+        (self.store, hub, limits, server_id)
+    }
+}
+
+impl ClusterBuilder {
+    /// See [`ChatBuilder::limits`].
+    pub fn limits(self, limits: Limits) -> Self {
+        ClusterBuilder { chat: self.chat.limits(limits), ..self }
+    }
+
+    /// See [`ChatBuilder::server_id`].
+    pub fn server_id(self, server_id: impl Into<String>) -> Self {
+        ClusterBuilder { chat: self.chat.server_id(server_id), ..self }
+    }
+
+    /// Attaches the node to the broker and starts its cluster task.
+    pub async fn build(self) -> Result<Chat, BrokerError> {
+        let broker = self.broker;
+        let (store, hub, limits, server_id) = self.chat.parts();
         broker.attach(&server_id, hub.clone()).await?;
         let task = crate::cluster::run(hub.clone(), broker.clone(), server_id.clone(), limits.clone());
         let cluster = Some(tokio::spawn(task).abort_handle());
         Ok(Chat { inner: Arc::new(Inner { store, hub, broker: Some(broker), limits, server_id, cluster }) })
+    }
+}
+
+impl Chat {
+    /// Starts making a node on `store`; see [`ChatBuilder`].
+    pub fn builder(store: Arc<dyn Store>) -> ChatBuilder {
+        ChatBuilder { store, limits: Limits::default(), server_id: None }
     }
 
     /// The store.
@@ -73,8 +135,8 @@ impl Chat {
         &self.inner.store
     }
 
-    /// The hub.
-    pub fn hub(&self) -> &Hub {
+    /// The hub, for the sessions of this crate.
+    pub(crate) fn hub(&self) -> &Hub {
         &self.inner.hub
     }
 
@@ -86,6 +148,22 @@ impl Chat {
     /// This node's id, sent in `welcome`.
     pub fn server_id(&self) -> &str {
         &self.inner.server_id
+    }
+
+    /// Users online in `room`, on this node or (in a cluster) on any other.
+    pub fn online(&self, room: &RoomName) -> usize {
+        self.inner.hub.online(room)
+    }
+
+    /// Counters of the node's fan-out, for metrics.
+    pub fn stats(&self) -> HubStats {
+        self.inner.hub.stats()
+    }
+
+    /// The other nodes heard from within the peer timeout, sorted (empty for
+    /// a single node).
+    pub fn peers(&self) -> Vec<String> {
+        self.inner.hub.peers()
     }
 
     /// Stores a batch, then broadcasts it here and on the other nodes.

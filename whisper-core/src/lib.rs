@@ -11,46 +11,45 @@
 //! - [`store`] — the async [`Store`](store::Store) trait, the in-memory
 //!   [`MemoryStore`](store::MemoryStore), and (feature `test-util`) the
 //!   conformance suite every store passes.
-//! - [`hub`] — rooms and their subscribers: in-order, encode-once fan-out into
-//!   bounded outboxes, presence, typing.
+//! - `hub` (internal) — rooms and their subscribers: in-order, encode-once
+//!   fan-out into bounded outboxes, presence, typing. Reached through
+//!   [`Chat`]'s methods, and by a broker through [`broker::Hub`].
 //! - [`broker`] — the [`Broker`](broker::Broker) trait for fan-out across nodes,
 //!   with the in-process [`LocalBroker`](broker::LocalBroker); a node in a
 //!   cluster also publishes its rosters and heartbeats, so presence is the
 //!   union of every node's users.
-//! - [`chat`] — [`Chat`], one node's service: store + hub + broker + limits.
+//! - [`chat`] — [`Chat`], one node's service: store + hub + broker + limits,
+//!   made with [`Chat::builder`].
 //! - [`session`] — [`session::run`], one connection's conversation over any
 //!   `Stream`/`Sink` of text frames.
 //! - [`limits`] — the limits of `docs/protocol.md` §10 and their defaults.
-//! - [`history`] — the history checker: judges a run (a test, a load) by
-//!   what was sent, acked and delivered against the stored history.
-//! - `testing` — (feature `test-util`) test doubles shared by the
-//!   workspace's tests: a failing store, a TCP proxy that can be cut.
+//! - `testing` (feature `test-util`) — test tools: the history checker
+//!   (judges a run by what was sent, acked and delivered against the stored
+//!   history), a session's transport over channels, a failing store, a TCP
+//!   proxy a test can cut, the hub fixture of the fan-out benchmark.
 //!
 //! # Example
 //!
 //! A room hosted over plain channels — the same way a server hosts it over a
-//! WebSocket:
+//! WebSocket (the channels come from `testing`, feature `test-util`):
 //!
 //! ```
 //! use std::sync::Arc;
-//! use futures_util::{SinkExt, StreamExt};
-//! use whisper_core::{Chat, Limits, model::UserId, store::MemoryStore};
+//! use whisper_core::{Chat, model::UserId, store::MemoryStore};
 //! use whisper_core::codec::ServerFrame;
 //! use whisper_core::session::{self, Connection, Inbound, Outgoing};
+//! use whisper_core::testing::{inbound_channel, outgoing_channel};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let chat = Chat::new(Arc::new(MemoryStore::new()), Limits::default());
+//! let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
 //! let user = UserId::random();
-//! let conn = Connection { user_id: user, token: "t".into(), name: None, room: Some("lobby".parse().unwrap()) };
+//! let conn = Connection { user_id: user, token: None, name: None, room: Some("lobby".parse().unwrap()) };
 //!
 //! // The client's side: frames in, frames out.
-//! let (to_session, from_client) = futures_channel_pair();
-//! let (to_client, mut from_session) = tokio::sync::mpsc::unbounded_channel();
-//! let sink = futures_util::sink::unfold(to_client, |tx, out: Outgoing| async move {
-//!     tx.send(out).map(|()| tx).map_err(|_| "client gone")
-//! });
-//! let session = tokio::spawn(session::run(chat, conn, from_client, Box::pin(sink), std::future::pending()));
+//! let (to_session, inbound) = inbound_channel();
+//! let (outgoing, mut from_session) = outgoing_channel();
+//! let session = tokio::spawn(session::run(chat, conn, inbound, outgoing, std::future::pending()));
 //!
 //! let hello = format!(r#"{{"type":"messages","data":[{{"user_id":"{user}","content":"Hello, world!"}}]}}"#);
 //! to_session.send(Inbound::Text(hello)).unwrap();
@@ -67,19 +66,13 @@
 //! drop(to_session); // the client leaves; the session ends
 //! session.await.unwrap();
 //! # }
-//! # fn futures_channel_pair() -> (tokio::sync::mpsc::UnboundedSender<Inbound<String>>,
-//! #     impl futures_util::Stream<Item = Inbound<String>> + Unpin) {
-//! #     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-//! #     (tx, Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) })))
-//! # }
 //! ```
 
 pub mod broker;
 pub mod chat;
 mod cluster;
 pub mod codec;
-pub mod history;
-pub mod hub;
+mod hub;
 pub mod limits;
 pub mod model;
 pub mod session;

@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use whisper_core::hub::Hub;
+use whisper_core::Chat;
 use whisper_core::model::{Message, NewMessage, RoomName};
 use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
 
@@ -37,7 +37,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric but the hub's (see [`watch_hub`](Self::watch_hub)).
+    /// Registers every metric but the hub's (see [`watch_chat`](Self::watch_chat)).
     pub fn new() -> Metrics {
         // 50 µs … ~1.6 s
         let latency = || Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
@@ -65,9 +65,9 @@ impl Metrics {
         metrics
     }
 
-    /// Reports the hub's counters (read at each scrape).
-    pub fn watch_hub(&mut self, hub: Hub) {
-        self.registry.register_collector(Box::new(HubCollector(hub)));
+    /// Reports the node's fan-out counters (read at each scrape).
+    pub fn watch_chat(&mut self, chat: Chat) {
+        self.registry.register_collector(Box::new(HubCollector(chat)));
     }
 
     /// The Prometheus text exposition.
@@ -92,7 +92,7 @@ impl Metrics {
 /// Reads the hub's counters at scrape time, so the hot path only bumps atomics.
 /// Names get the registry's `whisper_` prefix.
 #[derive(Debug)]
-struct HubCollector(Hub);
+struct HubCollector(Chat);
 
 impl prometheus_client::collector::Collector for HubCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {

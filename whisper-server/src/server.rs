@@ -149,7 +149,7 @@ impl Parts {
 
     fn into_server(self, chat: Chat) -> Server {
         let Parts { config, identity, mut metrics, .. } = self;
-        metrics.watch_hub(chat.hub().clone());
+        metrics.watch_chat(chat.clone());
         let (stopping, _) = watch::channel(false);
         Server {
             state: Arc::new(AppState {
@@ -217,7 +217,8 @@ impl Server {
     /// A server on a store of the caller's choosing (a single node).
     pub fn with_store(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Server> {
         let parts = Parts::new(config, store)?;
-        let chat = Chat::with_id(parts.store.clone(), parts.config.limits(), parts.server_id.clone());
+        let chat =
+            Chat::builder(parts.store.clone()).limits(parts.config.limits()).server_id(parts.server_id.clone()).build();
         Ok(parts.into_server(chat))
     }
 
@@ -231,8 +232,8 @@ impl Server {
         let parts = Parts::new(config, store)?;
         let (store, limits, id) = (parts.store.clone(), parts.config.limits(), parts.server_id.clone());
         let chat = match broker {
-            Some(broker) => Chat::with_broker(store, limits, broker, id).await?,
-            None => Chat::with_id(store, limits, id),
+            Some(broker) => Chat::builder(store).limits(limits).server_id(id).broker(broker).build().await?,
+            None => Chat::builder(store).limits(limits).server_id(id).build(),
         };
         Ok(parts.into_server(chat))
     }

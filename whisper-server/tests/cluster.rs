@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use whisper_core::codec::ServerFrame;
-use whisper_core::history::HistoryChecker;
 use whisper_core::model::RoomName;
+use whisper_core::testing::history::HistoryChecker;
 
 use support::process::{ServerProcess, args, free_addr, stored_history};
 use support::resilient::{History, Resilient, settle};

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use whisper_core::history::HistoryChecker;
 use whisper_core::model::{Message, RoomName};
+use whisper_core::testing::history::HistoryChecker;
 
 use support::process::{ServerProcess, args, free_addr, stored_history};
 use support::resilient::{History, Resilient, settle};
@@ -104,7 +104,7 @@ fn acked(history: &History) -> u64 {
     history.lock().unwrap().acked_so_far()
 }
 
-fn report(history: &History, stored: &[Message]) -> whisper_core::history::CheckReport {
+fn report(history: &History, stored: &[Message]) -> whisper_core::testing::history::CheckReport {
     history.lock().unwrap().check(stored)
 }
 

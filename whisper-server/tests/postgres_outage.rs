@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use whisper_core::history::HistoryChecker;
 use whisper_core::model::RoomName;
+use whisper_core::testing::history::HistoryChecker;
 
 use support::process::stored_history;
 use support::resilient::{History, Resilient, settle};

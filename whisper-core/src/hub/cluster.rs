@@ -161,7 +161,7 @@ impl Hub {
     }
 
     /// The other nodes heard from within the peer timeout, sorted.
-    pub fn peers(&self) -> Vec<String> {
+    pub(crate) fn peers(&self) -> Vec<String> {
         lock(&self.inner.peers).nodes()
     }
 

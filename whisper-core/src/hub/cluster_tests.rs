@@ -31,7 +31,7 @@ impl Cluster {
     }
 
     async fn node(&self, id: &str) -> Chat {
-        Chat::with_broker(self.store.clone(), Limits::default(), self.broker.clone(), id).await.unwrap()
+        Chat::builder(self.store.clone()).server_id(id).broker(self.broker.clone()).build().await.unwrap()
     }
 }
 

@@ -7,6 +7,11 @@
 //! missing one is not published within `gap_grace` (its publisher died between
 //! commit and broadcast, or another node's message was lost) it is read from
 //! the store.
+//!
+//! The module is internal: an embedder reaches it through [`Chat`](crate::Chat)
+//! (`online`, `stats`, `peers`), a broker through the [`Hub`] handle it is
+//! given at attach (re-exported as `broker::Hub`), the sessions of this crate
+//! through the `pub(crate)` methods below.
 
 mod cluster;
 #[cfg(test)]
@@ -24,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
-pub use outbox::{Broadcast, Delivery, Outbox, OutboxClosed, Pushed};
+pub(crate) use outbox::{Broadcast, Delivery, Outbox, OutboxClosed};
 
 use crate::codec::ServerFrame;
 use crate::limits::Limits;
@@ -35,7 +40,11 @@ use peers::Peers;
 use presence::Presence;
 use room::{Room, Subscriber};
 
-/// The hub. Cheap to clone; clones share the same rooms.
+/// A node's rooms, as a [`Broker`](crate::broker::Broker) sees them: the
+/// broker hands it other nodes' events with
+/// [`NodeEvent::apply`](crate::broker::NodeEvent::apply) and tells it when
+/// events may have been lost ([`Hub::link_lost`]). Cheap to clone; clones
+/// share the same rooms.
 #[derive(Clone, Debug)]
 pub struct Hub {
     inner: Arc<Inner>,
@@ -63,7 +72,7 @@ struct Inner {
 
 /// One connection as the hub knows it: an identity and an outbox.
 #[derive(Debug)]
-pub struct Member {
+pub(crate) struct Member {
     id: u64,
     user: UserId,
     outbox: Arc<Outbox>,
@@ -71,27 +80,27 @@ pub struct Member {
 
 impl Member {
     /// The connection's user.
-    pub fn user(&self) -> UserId {
+    pub(crate) fn user(&self) -> UserId {
         self.user
     }
 
     /// Where the hub queues this connection's frames.
-    pub fn outbox(&self) -> &Arc<Outbox> {
+    pub(crate) fn outbox(&self) -> &Arc<Outbox> {
         &self.outbox
     }
 }
 
 /// A subscription's starting point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Subscribed {
+pub(crate) struct Subscribed {
     /// The room's last broadcast seq when the subscription began: every later
     /// message reaches the subscriber live; earlier ones are in the store.
-    pub seq: Seq,
+    pub(crate) seq: Seq,
     /// The room's epoch.
-    pub epoch: Epoch,
+    pub(crate) epoch: Epoch,
 }
 
-/// Counters for metrics.
+/// Counters of a node's fan-out, for metrics ([`Chat::stats`](crate::Chat::stats)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HubStats {
     /// Rooms with subscribers.
@@ -110,7 +119,7 @@ pub struct HubStats {
 
 /// Most messages in one broadcast frame: a burst becomes several moderate
 /// frames rather than one huge one.
-pub const MAX_BROADCAST: usize = 100;
+pub(crate) const MAX_BROADCAST: usize = 100;
 
 /// Runs of messages of the same room, in the order given.
 fn by_room(messages: &[Message]) -> impl Iterator<Item = &[Message]> {
@@ -125,7 +134,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Hub {
     /// A hub reading missed messages from `store`, bounded by `limits`.
-    pub fn new(store: Arc<dyn Store>, limits: Arc<Limits>) -> Hub {
+    pub(crate) fn new(store: Arc<dyn Store>, limits: Arc<Limits>) -> Hub {
         Hub {
             inner: Arc::new(Inner {
                 rooms: Mutex::new(HashMap::new()),
@@ -145,7 +154,7 @@ impl Hub {
     }
 
     /// A new connection of `user`, with an empty outbox.
-    pub fn member(&self, user: UserId) -> Member {
+    pub(crate) fn member(&self, user: UserId) -> Member {
         Member {
             id: self.inner.next_member.fetch_add(1, Ordering::Relaxed),
             user,
@@ -162,7 +171,7 @@ impl Hub {
     /// From the returned seq on, every message of the room reaches the
     /// member's outbox in order; a caller that wants older ones reads them
     /// from the store (they are all committed by then).
-    pub async fn subscribe(
+    pub(crate) async fn subscribe(
         &self,
         name: &RoomName,
         member: &Member,
@@ -225,7 +234,7 @@ impl Hub {
     }
 
     /// Unsubscribes `member` from `room`. Returns whether it was subscribed.
-    pub fn unsubscribe(&self, name: &RoomName, member: &Member) -> bool {
+    pub(crate) fn unsubscribe(&self, name: &RoomName, member: &Member) -> bool {
         let mut rooms = lock(&self.inner.rooms);
         let Some(room) = rooms.get(name).cloned() else { return false };
         let mut guard = lock(&room);
@@ -245,7 +254,7 @@ impl Hub {
 
     /// Broadcasts stored messages (of one or several rooms) to their rooms'
     /// subscribers, in seq order, each run of consecutive messages encoded once.
-    pub fn deliver(&self, messages: &[Message]) {
+    pub(crate) fn deliver(&self, messages: &[Message]) {
         for run in by_room(messages) {
             let Some(room) = self.room(&run[0].room) else { continue };
             self.publish(&run[0].room, lock(&room), run);
@@ -261,7 +270,7 @@ impl Hub {
     ///
     /// It returns once its messages are pushed to every subscriber, by this
     /// call or by another that took them along.
-    pub async fn deliver_together(&self, messages: &[Message]) {
+    pub(crate) async fn deliver_together(&self, messages: &[Message]) {
         let mut staged = Vec::new();
         for run in by_room(messages) {
             let Some(room) = self.room(&run[0].room) else { continue };
@@ -361,7 +370,7 @@ impl Hub {
 
     /// Relays a typing notice from `user` to the room's other users, at most
     /// once per `typing_interval` per user. Returns whether it was relayed.
-    pub fn typing(&self, name: &RoomName, user: UserId, display: &DisplayName) -> bool {
+    pub(crate) fn typing(&self, name: &RoomName, user: UserId, display: &DisplayName) -> bool {
         let Some(room) = self.room(name) else { return false };
         let mut guard = lock(&room);
         if !guard.allow_typing(user, Instant::now(), self.inner.limits.typing_interval) {
@@ -373,7 +382,12 @@ impl Hub {
     }
 
     /// Shows `member`'s new display name in the presence of `rooms`.
-    pub fn rename<'a>(&self, rooms: impl IntoIterator<Item = &'a RoomName>, member: &Member, display: &DisplayName) {
+    pub(crate) fn rename<'a>(
+        &self,
+        rooms: impl IntoIterator<Item = &'a RoomName>,
+        member: &Member,
+        display: &DisplayName,
+    ) {
         for name in rooms {
             if let Some(room) = self.room(name) {
                 let mut guard = lock(&room);
@@ -385,7 +399,7 @@ impl Hub {
     }
 
     /// Users online in a room, on this node or (in a cluster) on any other.
-    pub fn online(&self, name: &RoomName) -> usize {
+    pub(crate) fn online(&self, name: &RoomName) -> usize {
         match self.room(name) {
             Some(room) => {
                 let room = lock(&room);
@@ -396,7 +410,7 @@ impl Hub {
     }
 
     /// Counters for metrics.
-    pub fn stats(&self) -> HubStats {
+    pub(crate) fn stats(&self) -> HubStats {
         HubStats {
             rooms: lock(&self.inner.rooms).len(),
             deliveries: self.inner.deliveries.load(Ordering::Relaxed),

@@ -14,7 +14,7 @@ use crate::model::{Message, RoomName, Seq};
 
 /// A frame waiting in an outbox.
 #[derive(Clone, Debug)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// Messages of a room, in seq order, encoded once for all subscribers.
     Messages(Arc<Broadcast>),
     /// Presence or typing in a room.
@@ -28,37 +28,37 @@ pub enum Delivery {
 
 /// A run of consecutive messages of one room, encoded once.
 #[derive(Debug)]
-pub struct Broadcast {
+pub(crate) struct Broadcast {
     /// The room.
-    pub room: RoomName,
+    pub(crate) room: RoomName,
     /// Consecutive seqs, oldest first, never empty.
-    pub messages: Vec<Message>,
+    pub(crate) messages: Vec<Message>,
     /// The `messages` frame holding them.
-    pub frame: EncodedFrame,
+    pub(crate) frame: EncodedFrame,
 }
 
 impl Broadcast {
     /// Encodes a broadcast of `messages` (consecutive, non-empty) in `room`.
-    pub fn new(room: RoomName, messages: Vec<Message>) -> Self {
+    pub(crate) fn new(room: RoomName, messages: Vec<Message>) -> Self {
         let frame =
             ServerFrame::Messages { room: room.clone(), data: messages.as_slice().into(), recovered: None }.encode();
         Broadcast { room, messages, frame }
     }
 
     /// The first message's seq.
-    pub fn first_seq(&self) -> Seq {
+    pub(crate) fn first_seq(&self) -> Seq {
         self.messages.first().map_or(Seq::ZERO, |m| m.seq)
     }
 
     /// The last message's seq.
-    pub fn last_seq(&self) -> Seq {
+    pub(crate) fn last_seq(&self) -> Seq {
         self.messages.last().map_or(Seq::ZERO, |m| m.seq)
     }
 }
 
 /// What became of a pushed frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pushed {
+pub(crate) enum Pushed {
     /// Queued for the connection.
     Queued,
     /// The outbox was full: this push cut the connection off.
@@ -69,7 +69,7 @@ pub enum Pushed {
 
 /// Why an outbox stopped taking frames.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutboxClosed {
+pub(crate) enum OutboxClosed {
     /// It filled up: the connection read too slowly.
     SlowConsumer,
     /// Its connection closed it.
@@ -82,7 +82,7 @@ pub enum OutboxClosed {
 /// and a `Vec::push`, and the reader swaps the whole `Vec` out at once. The
 /// lock is never held across an await.
 #[derive(Debug)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     state: Mutex<State>,
     capacity: usize,
 }
@@ -96,7 +96,7 @@ struct State {
 
 impl Outbox {
     /// An outbox that holds at most `capacity` frames.
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Outbox { state: Mutex::new(State::default()), capacity: capacity.max(1) }
     }
 
@@ -108,7 +108,7 @@ impl Outbox {
 
     /// Queues a frame, unless the outbox is closed or full; a full outbox
     /// closes as a slow consumer.
-    pub fn push(&self, delivery: Delivery) -> Pushed {
+    pub(crate) fn push(&self, delivery: Delivery) -> Pushed {
         let mut state = self.lock();
         if state.closed.is_some() {
             return Pushed::Closed;
@@ -136,7 +136,7 @@ impl Outbox {
     }
 
     /// Closes the outbox; later pushes are refused.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed.get_or_insert(OutboxClosed::Closed);
         state.queue.clear();
@@ -147,23 +147,26 @@ impl Outbox {
     }
 
     /// Whether the outbox is closed, and why.
-    pub fn closed(&self) -> Option<OutboxClosed> {
+    #[cfg(test)]
+    pub(crate) fn closed(&self) -> Option<OutboxClosed> {
         self.lock().closed
     }
 
     /// Frames waiting.
-    pub fn len(&self) -> usize {
+    #[cfg(any(test, feature = "test-util"))]
+    pub(crate) fn len(&self) -> usize {
         self.lock().queue.len()
     }
 
     /// Whether no frame is waiting.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(any(test, feature = "test-util"))]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Moves every queued frame into `buf` (which should be empty), or
     /// registers to be woken when there is one. Ready with an error once closed.
-    pub fn poll_drain(&self, cx: &mut Context<'_>, buf: &mut Vec<Delivery>) -> Poll<Result<(), OutboxClosed>> {
+    pub(crate) fn poll_drain(&self, cx: &mut Context<'_>, buf: &mut Vec<Delivery>) -> Poll<Result<(), OutboxClosed>> {
         let mut state = self.lock();
         if let Some(reason) = state.closed {
             return Poll::Ready(Err(reason));
@@ -183,7 +186,7 @@ impl Outbox {
 
     /// Ready once the outbox is closed. Shares the reader's waker slot: it is
     /// polled while the reader writes, when nobody drains.
-    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<OutboxClosed> {
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<OutboxClosed> {
         let mut state = self.lock();
         match state.closed {
             Some(reason) => Poll::Ready(reason),
@@ -198,13 +201,14 @@ impl Outbox {
     }
 
     /// Waits until the outbox is closed (a slow consumer was cut off).
-    pub async fn closed_wait(&self) -> OutboxClosed {
+    pub(crate) async fn closed_wait(&self) -> OutboxClosed {
         std::future::poll_fn(|cx| self.poll_closed(cx)).await
     }
 
     /// Moves every queued frame into `buf` without waiting. `Ok(false)` when
     /// there was none.
-    pub fn try_drain(&self, buf: &mut Vec<Delivery>) -> Result<bool, OutboxClosed> {
+    #[cfg(test)]
+    pub(crate) fn try_drain(&self, buf: &mut Vec<Delivery>) -> Result<bool, OutboxClosed> {
         let mut state = self.lock();
         if let Some(reason) = state.closed {
             return Err(reason);
@@ -218,7 +222,7 @@ impl Outbox {
 
     /// Waits for frames and moves all of them into `buf`. Cancel-safe: frames
     /// are moved only when this completes.
-    pub async fn drain(&self, buf: &mut Vec<Delivery>) -> Result<(), OutboxClosed> {
+    pub(crate) async fn drain(&self, buf: &mut Vec<Delivery>) -> Result<(), OutboxClosed> {
         std::future::poll_fn(|cx| self.poll_drain(cx, buf)).await
     }
 }

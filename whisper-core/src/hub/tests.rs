@@ -152,8 +152,8 @@ async fn presence_changes_are_coalesced() {
 async fn two_nodes_on_one_broker_see_each_others_messages() {
     let store: Arc<dyn crate::store::Store> = Arc::new(MemoryStore::new());
     let broker = Arc::new(LocalBroker::new());
-    let a = Chat::with_broker(store.clone(), Limits::default(), broker.clone(), "a").await.unwrap();
-    let b = Chat::with_broker(store.clone(), Limits::default(), broker.clone(), "b").await.unwrap();
+    let a = Chat::builder(store.clone()).server_id("a").broker(broker.clone()).build().await.unwrap();
+    let b = Chat::builder(store.clone()).server_id("b").broker(broker.clone()).build().await.unwrap();
     let on_b = b.hub().member(UserId::random());
     b.hub().subscribe(&lobby(), &on_b, &name("b")).await.unwrap();
     let user = UserId::random();

@@ -9,6 +9,11 @@ use ulid::Ulid;
 
 use super::{DisplayName, RoomName, UserId};
 
+/// Why a string is not a [`MessageId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a ULID")]
+pub struct MessageIdError;
+
 /// A message's server-assigned id: a ULID, so ids sort by creation time.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
@@ -28,8 +33,8 @@ impl MessageId {
     }
 
     /// Parses the 26-character Crockford base32 form.
-    pub fn parse(s: &str) -> Option<Self> {
-        Ulid::from_string(s).ok().map(MessageId)
+    pub fn parse(s: &str) -> Result<Self, MessageIdError> {
+        Ulid::from_string(s).map(MessageId).map_err(|_| MessageIdError)
     }
 
     /// The ULID inside.
@@ -68,7 +73,7 @@ impl Serialize for MessageId {
 impl<'de> Deserialize<'de> for MessageId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        MessageId::parse(&s).ok_or_else(|| serde::de::Error::custom("must be a ULID"))
+        MessageId::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -5,6 +5,8 @@ mod message;
 mod room;
 mod user;
 
-pub use message::{ClientId, ClientIdError, Epoch, MAX_CLIENT_ID_LEN, Message, MessageId, NewMessage, Seq, now_millis};
+pub use message::{
+    ClientId, ClientIdError, Epoch, MAX_CLIENT_ID_LEN, Message, MessageId, MessageIdError, NewMessage, Seq, now_millis,
+};
 pub use room::{MAX_ROOM_NAME_LEN, RoomName, RoomNameError};
 pub use user::{DisplayName, DisplayNameError, MAX_DISPLAY_NAME_CHARS, UserId, UserIdError};

@@ -84,8 +84,10 @@ pub enum Outgoing {
 pub struct Connection {
     /// The identity (from a verified token, or fresh).
     pub user_id: UserId,
-    /// The token to send in `welcome` so the client can keep its identity.
-    pub token: String,
+    /// The token to send in `welcome` so the client can keep its identity;
+    /// `None` where identities are not kept (`welcome` then carries an empty
+    /// token).
+    pub token: Option<String>,
     /// The display name to start with; a guest name if none.
     pub name: Option<DisplayName>,
     /// A room to join on connect.

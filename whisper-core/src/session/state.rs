@@ -161,10 +161,10 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
     }
 
     /// Sends `welcome` (the token is not kept after it) and joins the first room.
-    pub(super) async fn start(&mut self, token: String, room: Option<RoomName>) -> Step {
+    pub(super) async fn start(&mut self, token: Option<String>, room: Option<RoomName>) -> Step {
         let welcome = ServerFrame::Welcome {
             user_id: self.member.user(),
-            token: token.into(),
+            token: token.unwrap_or_default().into(),
             server_id: self.chat.server_id().into(),
             limits: WireLimits::from(self.chat.limits()),
         }

@@ -13,7 +13,7 @@ use super::*;
 use crate::codec::{AckStatus, ErrorCode, ServerFrame};
 use crate::model::{Message, MessageId, NewMessage, Seq};
 use crate::store::{MemoryStore, Page, ReadRange, RoomInfo, Store, StoreError};
-use crate::testing::FailingStore;
+use crate::testing::{FailingStore, inbound_channel, outgoing_channel};
 use crate::{Chat, Limits};
 
 /// One client of a session, over channels.
@@ -24,26 +24,16 @@ struct Client {
     session: JoinHandle<SessionEnd>,
 }
 
-fn sink_of(tx: mpsc::UnboundedSender<Outgoing>) -> impl Sink<Outgoing> + Unpin {
-    Box::pin(futures_util::sink::unfold(tx, |tx, out: Outgoing| async move {
-        tx.send(out).map(|()| tx).map_err(|_| "client gone")
-    }))
-}
-
-fn stream_of(rx: mpsc::UnboundedReceiver<Inbound<String>>) -> impl Stream<Item = Inbound<String>> + Unpin {
-    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) }))
-}
-
 fn connect_as(chat: &Chat, user: UserId, room: Option<&str>) -> Client {
-    let (tx, inbound) = mpsc::unbounded_channel();
-    let (out_tx, rx) = mpsc::unbounded_channel();
+    let (tx, inbound) = inbound_channel();
+    let (outgoing, rx) = outgoing_channel();
     let conn = Connection {
         user_id: user,
-        token: format!("token-of-{user}"),
+        token: Some(format!("token-of-{user}")),
         name: None,
         room: room.map(|r| RoomName::parse(r).unwrap()),
     };
-    let session = tokio::spawn(run(chat.clone(), conn, stream_of(inbound), sink_of(out_tx), std::future::pending()));
+    let session = tokio::spawn(run(chat.clone(), conn, inbound, outgoing, std::future::pending()));
     Client { user, tx, rx, session }
 }
 
@@ -132,12 +122,12 @@ impl Client {
 }
 
 fn chat() -> Chat {
-    Chat::new(Arc::new(MemoryStore::new()), Limits::default())
+    Chat::builder(Arc::new(MemoryStore::new())).build()
 }
 
 fn fast_chat() -> Chat {
     let limits = Limits { messages_per_second: 100_000, message_burst: 100_000, ..Limits::default() };
-    Chat::new(Arc::new(MemoryStore::new()), limits)
+    Chat::builder(Arc::new(MemoryStore::new())).limits(limits).build()
 }
 
 #[tokio::test]
@@ -266,7 +256,7 @@ async fn join_with_since_seq_replays_exactly_what_was_missed() {
     assert_eq!(replay.iter().map(|m| m.seq.0).collect::<Vec<_>>(), [3, 4, 5]);
 
     // A gap over max_recover is not replayed: recovered is false.
-    let small = Chat::new(chat.store().clone(), Limits { max_recover: 2, ..Limits::default() });
+    let small = Chat::builder(chat.store().clone()).limits(Limits { max_recover: 2, ..Limits::default() }).build();
     let mut carol = connect(&small, None);
     carol.handshake().await;
     carol.send(json!({"type":"join","room":"lobby","since_seq":1}));
@@ -337,7 +327,9 @@ async fn messages_over_the_rate_are_refused_whole() {
 
 #[tokio::test]
 async fn refused_frames_get_the_right_code_and_the_socket_stays_open() {
-    let chat = Chat::new(Arc::new(MemoryStore::new()), Limits { max_rooms_per_connection: 2, ..Limits::default() });
+    let chat = Chat::builder(Arc::new(MemoryStore::new()))
+        .limits(Limits { max_rooms_per_connection: 2, ..Limits::default() })
+        .build();
     let mut ada = connect(&chat, None);
     ada.handshake().await;
 
@@ -396,7 +388,7 @@ async fn store_failures_are_nacked_never_acked() {
         (StoreError::Unavailable("db down".into()), ErrorCode::StorageUnavailable),
         (StoreError::Internal("bug".into()), ErrorCode::Internal),
     ] {
-        let chat = Chat::new(Arc::new(FailingStore::writes(error)), Limits::default());
+        let chat = Chat::builder(Arc::new(FailingStore::writes(error))).build();
         let mut ada = connect(&chat, Some("lobby"));
         ada.handshake().await;
         ada.send(json!({"type":"messages","data":[{"content":"lost?","client_id":"s1"}]}));
@@ -454,11 +446,12 @@ async fn heartbeats_ping_and_a_silent_client_is_closed() {
 #[tokio::test]
 async fn shutdown_closes_with_going_away() {
     let chat = chat();
-    let (tx, inbound) = mpsc::unbounded_channel::<Inbound<String>>();
-    let (out_tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, inbound) = inbound_channel();
+    let (outgoing, mut rx) = outgoing_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let conn = Connection { user_id: UserId::random(), token: "t".into(), name: None, room: Some(RoomName::lobby()) };
-    let session = tokio::spawn(run(chat.clone(), conn, stream_of(inbound), sink_of(out_tx), async {
+    let conn =
+        Connection { user_id: UserId::random(), token: Some("t".into()), name: None, room: Some(RoomName::lobby()) };
+    let session = tokio::spawn(run(chat.clone(), conn, inbound, outgoing, async {
         let _ = stop_rx.await;
     }));
     stop_tx.send(()).unwrap();
@@ -475,15 +468,16 @@ async fn shutdown_closes_with_going_away() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_and_the_others_get_everything() {
     let limits = Limits { outbox_capacity: 8, messages_per_second: 10_000, message_burst: 10_000, ..Limits::default() };
-    let chat = Chat::new(Arc::new(MemoryStore::new()), limits);
+    let chat = Chat::builder(Arc::new(MemoryStore::new())).limits(limits).build();
     // A session whose transport accepts one frame and then never another.
-    let (_stuck_tx, inbound) = mpsc::unbounded_channel::<Inbound<String>>();
+    let (_stuck_tx, inbound) = inbound_channel();
     let (out_tx, _never_read) = mpsc::channel::<Outgoing>(1);
     let sink = Box::pin(futures_util::sink::unfold(out_tx, |tx, out: Outgoing| async move {
         tx.send(out).await.map(|()| tx).map_err(|_| "gone")
     }));
-    let conn = Connection { user_id: UserId::random(), token: "t".into(), name: None, room: Some(RoomName::lobby()) };
-    let stuck = tokio::spawn(run(chat.clone(), conn, stream_of(inbound), sink, std::future::pending()));
+    let conn =
+        Connection { user_id: UserId::random(), token: Some("t".into()), name: None, room: Some(RoomName::lobby()) };
+    let stuck = tokio::spawn(run(chat.clone(), conn, inbound, sink, std::future::pending()));
 
     let mut reader = connect(&chat, Some("lobby"));
     reader.handshake().await;
@@ -659,7 +653,7 @@ async fn messages_frames_are_stored_concurrently_and_acked_in_order() {
         gate: tokio::sync::Semaphore::new(0),
     });
     let limits = Limits { max_posts_in_flight: 3, ..Limits::default() };
-    let chat = Chat::new(store.clone(), limits);
+    let chat = Chat::builder(store.clone()).limits(limits).build();
     let mut ada = connect(&chat, Some("lobby"));
     ada.handshake().await;
     ada.joined().await;
@@ -710,8 +704,8 @@ async fn a_client_ahead_of_its_new_node_gets_nothing_twice() {
     use crate::broker::{Broker, LocalBroker};
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let broker = Arc::new(LocalBroker::new());
-    let a = Chat::with_broker(store.clone(), Limits::default(), broker.clone(), "a").await.unwrap();
-    let b = Chat::with_broker(store.clone(), Limits::default(), broker.clone(), "b").await.unwrap();
+    let a = Chat::builder(store.clone()).server_id("a").broker(broker.clone()).build().await.unwrap();
+    let b = Chat::builder(store.clone()).server_id("b").broker(broker.clone()).build().await.unwrap();
     let mut watcher = connect(&a, Some("lobby"));
     watcher.handshake().await;
     assert_eq!(watcher.joined().await.0, Seq(0));

@@ -15,9 +15,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use whisper_core::broker::{Broker, BrokerError, NodeEvent};
+use whisper_core::broker::{Broker, BrokerError, Hub, NodeEvent};
 use whisper_core::codec::PresenceUser;
-use whisper_core::hub::Hub;
 use whisper_core::model::{DisplayName, Message, RoomName, UserId};
 
 /// A connection to NATS shared by the node's publishers.

@@ -65,11 +65,10 @@ fn history_query(query: Option<&str>) -> Result<(RoomName, ReadRange), String> {
 pub async fn rooms(state: &AppState) -> Response<Body> {
     match state.chat.store().rooms().await {
         Ok(rooms) => {
-            let hub = state.chat.hub();
             let rooms = rooms
                 .into_iter()
                 .map(|r| RoomSummary {
-                    online: hub.online(&r.name),
+                    online: state.chat.online(&r.name),
                     name: r.name,
                     last_seq: r.last_seq,
                     epoch: r.epoch,

@@ -15,8 +15,8 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use whisper_core::codec::{AckStatus, ErrorCode, ServerFrame};
-use whisper_core::history::{HistoryChecker, SubscriberId};
 use whisper_core::model::{Message, RoomName, Seq, UserId};
+use whisper_core::testing::history::{HistoryChecker, SubscriberId};
 
 /// Shared by every client of a run.
 pub type History = Arc<Mutex<HistoryChecker>>;

@@ -30,7 +30,7 @@ pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let client_id: Option<&str> = row.try_get(6).map_err(|e| decode_error(&e))?;
     let created_at: i64 = row.try_get(7).map_err(|e| decode_error(&e))?;
     Ok(Message {
-        id: MessageId::parse(id).ok_or_else(|| corrupt("message id", id))?,
+        id: MessageId::parse(id).map_err(|_| corrupt("message id", id))?,
         room: RoomName::parse(room).map_err(|_| corrupt("room name", room))?,
         seq: Seq(u64::try_from(seq).map_err(|_| corrupt("seq", &seq.to_string()))?),
         user_id: UserId::parse(user).map_err(|_| corrupt("user id", user))?,

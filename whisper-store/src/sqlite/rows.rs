@@ -103,7 +103,7 @@ impl Decoder {
             RoomName::parse(room).map_err(|e| corrupt(0, e))?
         };
         let seq = Seq(get_u64(row, 1)?);
-        let id = MessageId::parse(row.get_ref(2)?.as_str()?).ok_or_else(|| corrupt(2, "not a ULID"))?;
+        let id = MessageId::parse(row.get_ref(2)?.as_str()?).map_err(|_| corrupt(2, "not a ULID"))?;
         let user_id = UserId::parse(row.get_ref(3)?.as_str()?).map_err(|e| corrupt(3, e))?;
         let name = row.get_ref(4)?.as_str()?;
         let name = match &self.last_name {

@@ -10,8 +10,8 @@ use std::sync::{Mutex, MutexGuard};
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use whisper_core::codec::{AckStatus, HistoryPage, ServerFrame};
-use whisper_core::history::{CheckReport, HistoryChecker, SubscriberId};
 use whisper_core::model::{Message, RoomName, UserId};
+use whisper_core::testing::history::{CheckReport, HistoryChecker, SubscriberId};
 
 /// One connection as the checker knows it.
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use whisper_core::history::CheckReport;
+use whisper_core::testing::history::CheckReport;
 
 use crate::histogram::Histogram;
 use crate::protocol::Protocol;

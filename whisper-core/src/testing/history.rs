@@ -17,7 +17,7 @@
 //! stored, and neither is an error.
 //!
 //! ```
-//! use whisper_core::history::HistoryChecker;
+//! use whisper_core::testing::history::HistoryChecker;
 //! use whisper_core::model::{RoomName, Seq, UserId};
 //!
 //! let mut history = HistoryChecker::default();
