@@ -36,7 +36,7 @@ export default tseslint.config(
           message: 'Never render HTML: message content is plain text.',
         },
         {
-          selector: "AssignmentExpression[left.property.name=/^(innerHTML|outerHTML)$/]",
+          selector: 'AssignmentExpression[left.property.name=/^(innerHTML|outerHTML)$/]',
           message: 'Never render HTML: message content is plain text.',
         },
       ],

@@ -28,14 +28,7 @@ import { Connection, type ConnectionStatus } from './connection';
 import { Emitter } from './emitter';
 import { ApiError, HistoryApi } from './history';
 import { newClientId } from './ids';
-import {
-  type Identity,
-  type KeyValue,
-  loadIdentity,
-  loadRoomList,
-  saveIdentity,
-  saveRoomList,
-} from './prefs';
+import { type Identity, type KeyValue, loadIdentity, loadRoomList, saveIdentity, saveRoomList } from './prefs';
 import {
   DEFAULT_LIMITS,
   LOBBY,

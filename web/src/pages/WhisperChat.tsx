@@ -77,7 +77,9 @@ export function WhisperChat() {
       onEditName={() => setEditingName(true)}
     />
   );
-  const members = <MemberList users={view?.presence ?? []} me={identity.userId} online={online && Boolean(view?.joined)} />;
+  const members = (
+    <MemberList users={view?.presence ?? []} me={identity.userId} online={online && Boolean(view?.joined)} />
+  );
 
   return (
     <div className="flex min-h-0 flex-1">

@@ -90,13 +90,7 @@ type NavItemProps = {
   end?: boolean;
 };
 
-function RailLink({
-  to,
-  icon,
-  label,
-  badge = 0,
-  end,
-}: NavItemProps) {
+function RailLink({ to, icon, label, badge = 0, end }: NavItemProps) {
   return (
     <NavLink
       to={to}
@@ -128,13 +122,7 @@ function RailLink({
   );
 }
 
-function TabLink({
-  to,
-  icon,
-  label,
-  badge = 0,
-  end,
-}: NavItemProps) {
+function TabLink({ to, icon, label, badge = 0, end }: NavItemProps) {
   return (
     <NavLink
       to={to}
