@@ -20,8 +20,21 @@ export function useChatSnapshot(): ChatSnapshot {
   return useSyncExternalStore(client.subscribe, client.getSnapshot, client.getSnapshot);
 }
 
-/** One room's view, or `undefined` before it exists. */
+/**
+ * One part of the snapshot; re-renders only when `select` returns another value
+ * (`Object.is`). `select` must return a part of the snapshot or a primitive, never
+ * a new object: the snapshot keeps every part that did not change the same object.
+ */
+export function useChatSelector<T>(select: (snapshot: ChatSnapshot) => T): T {
+  const client = useChatClient();
+  const get = () => select(client.getSnapshot());
+  return useSyncExternalStore(client.subscribe, get, get);
+}
+
+/**
+ * One room's view, or `undefined` before it exists. A change in another room
+ * leaves this room's view the same object, so it does not re-render.
+ */
 export function useRoom(room: string | null): RoomView | undefined {
-  const snapshot = useChatSnapshot();
-  return room ? snapshot.rooms[room] : undefined;
+  return useChatSelector((s) => (room ? s.rooms[room] : undefined));
 }
