@@ -1,3 +1,8 @@
+/**
+ * React bindings of the chat core: the client in a context, and subscriptions to
+ * its snapshot through `useSyncExternalStore` — whole, one part (`useChatSelector`)
+ * or one room (`useRoom`), so a component re-renders only for what it shows.
+ */
 import { createContext, createElement, useContext, useSyncExternalStore, type ReactNode } from 'react';
 import type { ChatClient, ChatSnapshot, RoomView } from '../core/chat';
 
