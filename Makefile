@@ -92,9 +92,9 @@ $(WEB_DEPS): web/package-lock.json web/tools/eslint-config/package-lock.json
 web-build: $(WEB_DEPS)
 	cd web && $(NPM) run build
 
-## Type-check, lint and unit-test the client (vitest).
+## Type-check, lint, check the formatting (prettier) and unit-test the client (vitest).
 web-test: $(WEB_DEPS)
-	cd web && $(NPM) run typecheck && $(NPM) run lint && $(NPM) test
+	cd web && $(NPM) run typecheck && $(NPM) run lint && $(NPM) run format:check && $(NPM) test
 
 ## End-to-end tests in headless Chromium against a real whisper-server.
 web-e2e: web-build

@@ -27,7 +27,7 @@ export default tseslint.config(
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { attributes: false } }],
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // Message content must never become HTML (SPEC §6).
+      // Message content must never become HTML (docs/protocol.md §2).
       'react/no-danger': 'off',
       'no-restricted-syntax': [
         'error',
@@ -36,8 +36,25 @@ export default tseslint.config(
           message: 'Never render HTML: message content is plain text.',
         },
         {
-          selector: "AssignmentExpression[left.property.name=/^(innerHTML|outerHTML)$/]",
+          selector: 'AssignmentExpression[left.property.name=/^(innerHTML|outerHTML)$/]',
           message: 'Never render HTML: message content is plain text.',
+        },
+      ],
+    },
+  },
+  {
+    // src/core is the framework-free model: React (and the router) stay in hooks/, components/ and pages/.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['react', 'react/*', 'react-dom', 'react-dom/*', 'react-router', 'react-router/*'],
+              message: 'src/core has no React: bind it in src/hooks instead.',
+            },
+          ],
         },
       ],
     },

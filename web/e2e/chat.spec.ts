@@ -98,7 +98,11 @@ test('screenshots of the chat, light and dark, wide and narrow', async ({ browse
   await screenshot(ada.page, 'whisperchat-light');
   await screenshot(grace.page, 'whisperchat-dark');
 
-  const phone = await browser.newContext({ baseURL: server.url, viewport: { width: 390, height: 780 }, colorScheme: 'light' });
+  const phone = await browser.newContext({
+    baseURL: server.url,
+    viewport: { width: 390, height: 780 },
+    colorScheme: 'light',
+  });
   const page = await phone.newPage();
   await page.goto('/chat/lobby');
   await page.getByRole('textbox', { name: 'Display name' }).fill('Margaret');

@@ -4,7 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where screenshots go: `web/test-results/screenshots` (kept apart from Playwright's own output). */
-export const screenshotDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'test-results', 'screenshots');
+export const screenshotDir = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'test-results',
+  'screenshots',
+);
 
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(screenshotDir, { recursive: true });
@@ -73,6 +78,8 @@ export function presence(page: Page) {
 }
 
 /** The identity the page keeps in localStorage. */
-export async function storedIdentity(page: Page): Promise<{ userId: string | null; token: string | null; name: string | null }> {
+export async function storedIdentity(
+  page: Page,
+): Promise<{ userId: string | null; token: string | null; name: string | null }> {
   return page.evaluate(() => JSON.parse(localStorage.getItem('whisperchat.identity') ?? '{}'));
 }

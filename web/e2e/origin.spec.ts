@@ -69,7 +69,17 @@ class Whisper {
     delete env.WHISPER_ALLOWED_ORIGINS;
     const child = spawn(
       serverBin,
-      ['--bind', `127.0.0.1:${port}`, '--data-dir', dataDir, '--web-dir', webDir, '--shutdown-grace-secs', '1', ...extraArgs],
+      [
+        '--bind',
+        `127.0.0.1:${port}`,
+        '--data-dir',
+        dataDir,
+        '--web-dir',
+        webDir,
+        '--shutdown-grace-secs',
+        '1',
+        ...extraArgs,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env },
     );
     const server = new Whisper(port, dataDir, child);
@@ -84,7 +94,8 @@ class Whisper {
 
   private async waitUntilUp(): Promise<void> {
     for (let i = 0; i < 300; i++) {
-      if (this.child.exitCode !== null) throw new Error(`whisper-server exited with ${this.child.exitCode}:\n${this.log}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`whisper-server exited with ${this.child.exitCode}:\n${this.log}`);
       try {
         if ((await fetch(`${this.url}/readyz`)).ok) return;
       } catch {

@@ -15,7 +15,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 export const webDist = path.resolve(here, '..', 'dist');
 // Where `cargo build -p whisper-server` put the binary (honouring CARGO_TARGET_DIR).
-const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(repo, process.env.CARGO_TARGET_DIR) : path.join(repo, 'target');
+const targetDir = process.env.CARGO_TARGET_DIR
+  ? path.resolve(repo, process.env.CARGO_TARGET_DIR)
+  : path.join(repo, 'target');
 export const serverBin = process.env.WHISPER_SERVER_BIN ?? path.join(targetDir, 'debug', 'whisper-server');
 
 /** A port nobody listens on right now. */
@@ -78,7 +80,16 @@ export class WhisperServer {
   private async spawn(): Promise<void> {
     const child = spawn(
       serverBin,
-      ['--bind', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, '--web-dir', webDist, '--shutdown-grace-secs', '1'],
+      [
+        '--bind',
+        `127.0.0.1:${this.port}`,
+        '--data-dir',
+        this.dataDir,
+        '--web-dir',
+        webDist,
+        '--shutdown-grace-secs',
+        '1',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
     );
     const keep = (chunk: Buffer) => {

@@ -1,7 +1,7 @@
 import { Navigate, Route, Routes } from 'react-router';
 import { AppShell } from './components/AppShell';
 import type { ChatClient } from './core/chat';
-import { ChatProvider, useChatSnapshot } from './hooks/use-chat';
+import { ChatProvider, useChatSelector } from './hooks/use-chat';
 import { Home } from './pages/Home';
 import { NotFound } from './pages/NotFound';
 import { WhisperChat } from './pages/WhisperChat';
@@ -24,6 +24,6 @@ export function App({ client }: { client: ChatClient }) {
 
 /** `/chat` opens the room you were in, or the first one. */
 function ChatIndex() {
-  const { currentRoom, myRooms } = useChatSnapshot();
-  return <Navigate to={`/chat/${currentRoom ?? myRooms[0] ?? 'lobby'}`} replace />;
+  const room = useChatSelector((s) => s.currentRoom ?? s.myRooms[0] ?? 'lobby');
+  return <Navigate to={`/chat/${room}`} replace />;
 }

@@ -1,45 +1,30 @@
 /**
- * `ChatClient`: the whole client-side model of WhisperChat, free of any UI
- * framework. It owns the connection, the rooms (messages, presence, typing,
- * unread counts, drafts), the outbox of unacknowledged messages, and the local
- * cache; it publishes an immutable `ChatSnapshot` that React (or anything else)
- * renders.
+ * `ChatClient`: the façade of the client-side model of WhisperChat, free of any
+ * UI framework. It owns the connection and the rooms and wires the parts that
+ * each hold one idea — `timeline.ts` (a room's messages by seq), `outbox.ts`
+ * (your messages until stored), `recovery.ts` (what to do after `joined`),
+ * `typing.ts`, `cache.ts` (a room's snapshot in the local store) and `views.ts`
+ * (what the UI renders) — and publishes an immutable `ChatSnapshot` that React
+ * (or anything else) renders.
  *
  * The guarantees it builds on are the server's (docs/protocol.md §6–8): a room's
  * messages have gap-free `seq`s, an ack means durable, a resend with the same
  * `client_id` is stored once, and `join` with `since_seq` replays what was
- * missed.
- *
- * - **Outbox.** Every message gets a `client_id`, shows at once as `sending`, and
- *   stays in the outbox (persisted) until its `message_ids` ack. A refusal marks
- *   it `failed` with the reason; `retry` resends it with the same `client_id`.
- *   After a reconnect, everything still `sending` is sent again, and the server's
- *   idempotency makes that safe.
- * - **Recovery.** Per room the client tracks the highest seq up to which it holds
- *   every message (`contiguousSeq`) and the room's `epoch`. It connects with
- *   `room=` (empty) and sends `join` with `since_seq` for each room. When
- *   `joined.recovered` is false it reads the gap over HTTP (`after_seq`), or, if
- *   the history changed under it (another epoch, a seq above the head, a gap too
- *   large), drops what it had and loads the latest page. Duplicates are dropped
- *   by seq.
+ * missed. It connects with `room=` (empty) and sends `join` with `since_seq`
+ * (and the `epoch`) for each room.
  */
 import type { BackoffOptions } from './backoff';
+import { restoreRoomCache, roomCacheOf } from './cache';
 import { Connection, type ConnectionStatus } from './connection';
+import { describeApiError, describeRefusal } from './describe';
 import { Emitter } from './emitter';
-import { ApiError, HistoryApi } from './history';
+import { HistoryApi } from './history';
 import { newClientId } from './ids';
-import {
-  type Identity,
-  type KeyValue,
-  loadIdentity,
-  loadRoomList,
-  saveIdentity,
-  saveRoomList,
-} from './prefs';
+import { Outbox, batchesToSend, entryFromRecord, newEntry, type OutboxEntry } from './outbox';
+import { type Identity, type KeyValue, loadIdentity, loadRoomList, saveIdentity, saveRoomList } from './prefs';
 import {
   DEFAULT_LIMITS,
   LOBBY,
-  RETRYABLE_CODES,
   checkDisplayName,
   contentLength,
   isValidRoomName,
@@ -52,79 +37,24 @@ import {
   type ServerFrameOf,
   type WireLimits,
 } from './protocol';
-import type { LocalStore, OutboxRecord, RoomCache } from './store';
+import { FILL_PAGE, afterJoined, catchUpStep } from './recovery';
+import type { LocalStore, RoomCache } from './store';
+import { Timeline } from './timeline';
+import { RoomTyping, typingDue } from './typing';
+import {
+  StoredMessageViews,
+  pendingMessageView,
+  unreadCount,
+  type ChatMessage,
+  type ChatSnapshot,
+  type Notice,
+  type RoomView,
+} from './views';
 
-export type SendStatus = 'sending' | 'sent' | 'failed';
-
-/** One message as the UI shows it: stored, or still in the outbox. */
-export interface ChatMessage {
-  /** Stable across the optimistic → stored transition of your own messages. */
-  key: string;
-  /** The server's ULID, once known. */
-  id: string | null;
-  /** The room position, once stored and received. */
-  seq: number | null;
-  room: string;
-  userId: string;
-  name: string;
-  content: string;
-  clientId: string | null;
-  createdAt: string;
-  /** Whether you wrote it (this identity). */
-  own: boolean;
-  /** For your own messages: where delivery stands. */
-  status: SendStatus | null;
-  /** Why it failed, when it did. */
-  error: string | null;
-}
-
-export interface TypingUser {
-  userId: string;
-  name: string;
-}
-
-export interface RoomView {
-  name: string;
-  /** Stored messages in seq order, then your own messages not stored yet. */
-  messages: readonly ChatMessage[];
-  /** Older messages can be read with `loadOlder`. */
-  hasMoreBefore: boolean;
-  loadingOlder: boolean;
-  /** The first page is loading and nothing is shown yet. */
-  loading: boolean;
-  /** Whether the room's history is known (from cache or server), even if empty. */
-  loaded: boolean;
-  presence: readonly PresenceUser[];
-  typing: readonly TypingUser[];
-  /** Messages from others the user has not seen yet. */
-  unread: number;
-  /** The subscription is confirmed on the current connection. */
-  joined: boolean;
-  draft: string;
-  /** A history load that failed, for a "try again" banner. */
-  error: string | null;
-}
-
-export interface Notice {
-  id: number;
-  text: string;
-}
-
-export interface ChatSnapshot {
-  /** The local cache has been read. */
-  ready: boolean;
-  status: ConnectionStatus;
-  identity: Identity;
-  limits: WireLimits;
-  /** The rooms in the sidebar, in the order joined. */
-  myRooms: readonly string[];
-  currentRoom: string | null;
-  rooms: Readonly<Record<string, RoomView>>;
-  /** `GET /v1/rooms`: rooms with history on the server. */
-  directory: readonly RoomSummary[];
-  /** The latest refusal worth telling the user about. */
-  notice: Notice | null;
-}
+export { describeRefusal } from './describe';
+export type { SendStatus } from './outbox';
+export type { TypingUser } from './typing';
+export type { ChatMessage, ChatSnapshot, Notice, RoomView } from './views';
 
 export interface ChatClientOptions {
   /** The WebSocket endpoint (`ws://host/v1/chat/ws`). */
@@ -150,18 +80,14 @@ export interface ChatClientOptions {
 
 interface RoomState {
   name: string;
-  bySeq: Map<number, Message>;
-  ids: Set<string>;
-  sorted: Message[] | null;
-  /** Every message with seq ≤ this (down to the oldest loaded) is held; `null` until known. */
-  contiguousSeq: number | null;
+  timeline: Timeline;
   epoch: number;
   hasMoreBefore: boolean;
   loadingOlder: boolean;
   loadingLatest: boolean;
   readSeq: number | null;
   presence: PresenceUser[];
-  typing: Map<string, { name: string; until: number }>;
+  typing: RoomTyping;
   joined: boolean;
   draft: string;
   error: string | null;
@@ -176,21 +102,9 @@ interface RoomState {
   view: RoomView | null;
 }
 
-interface OutboxEntry extends OutboxRecord {
-  /** `sent`: acked, waiting for the stored message to arrive. */
-  state: SendStatus;
-  id: string | null;
-  /** The connection it was last sent on, so a flush does not send it twice. */
-  sentOn: number;
-}
-
 export interface ChatEvents extends Record<string, unknown> {
   change: ChatSnapshot;
 }
-
-/** Gaps larger than this are not read page by page; the latest page replaces them. */
-const FILL_MAX = 1000;
-const FILL_PAGE = 500;
 
 export class ChatClient extends Emitter<ChatEvents> {
   private readonly opts: Required<
@@ -200,9 +114,9 @@ export class ChatClient extends Emitter<ChatEvents> {
   private readonly api: HistoryApi;
   private readonly connection: Connection;
   private readonly rooms = new Map<string, RoomState>();
-  private readonly outbox = new Map<string, OutboxEntry>();
+  private readonly outbox: Outbox;
   private readonly caches = new Map<string, RoomCache>();
-  private viewCache = new WeakMap<Message, ChatMessage>();
+  private readonly messageViews = new StoredMessageViews();
   private identity: Identity;
   private limits: WireLimits = DEFAULT_LIMITS;
   private myRooms: string[];
@@ -216,13 +130,13 @@ export class ChatClient extends Emitter<ChatEvents> {
   private started = false;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private snapshot: ChatSnapshot;
-  private viewOwner: string | null = null;
   private readonly onBrowserOnline = () => this.connection.reconnectNow();
 
   constructor(options: ChatClientOptions) {
     super();
     this.opts = { typingIntervalMs: 2000, typingShowMs: 4000, cacheSize: 200, pageSize: 50, ...options };
     this.api = options.api ?? new HistoryApi();
+    this.outbox = new Outbox(options.store);
     this.identity = loadIdentity(options.prefs);
     this.myRooms = (loadRoomList(options.prefs) ?? [LOBBY]).filter(isValidRoomName);
     if (this.myRooms.length === 0) this.myRooms = [LOBBY];
@@ -326,8 +240,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Reads the next older page of `room`. */
   async loadOlder(room: string): Promise<void> {
     const state = this.rooms.get(room);
-    if (!state || !state.hasMoreBefore || state.loadingOlder || state.bySeq.size === 0) return;
-    const lowest = this.sorted(state)[0]?.seq;
+    if (!state || !state.hasMoreBefore || state.loadingOlder || state.timeline.size === 0) return;
+    const lowest = state.timeline.lowestSeq();
     if (lowest === undefined) return;
     const gen = state.generation;
     state.loadingOlder = true;
@@ -384,7 +298,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     const state = this.rooms.get(room);
     if (!state || !state.joined) return;
     const now = this.now();
-    if (now - state.lastTypingSentAt < this.opts.typingIntervalMs) return;
+    if (!typingDue(state.lastTypingSentAt, now, this.opts.typingIntervalMs)) return;
     if (this.connection.send({ type: 'typing', room })) state.lastTypingSentAt = now;
   }
 
@@ -399,18 +313,9 @@ export class ChatClient extends Emitter<ChatEvents> {
     const max = this.limits.max_content_chars;
     if (contentLength(content) > max) return `A message has at most ${max} characters.`;
     this.ensureRoom(room);
-    const entry: OutboxEntry = {
-      client_id: (this.opts.newClientId ?? newClientId)(),
-      room,
-      content,
-      created_at: new Date(this.now()).toISOString(),
-      status: 'sending',
-      state: 'sending',
-      id: null,
-      sentOn: -1,
-    };
-    this.outbox.set(entry.client_id, entry);
-    this.persistOutbox(entry);
+    const clientId = (this.opts.newClientId ?? newClientId)();
+    const entry = newEntry(clientId, room, content, new Date(this.now()).toISOString());
+    this.outbox.add(entry);
     this.transmit([entry]);
     this.touchRoom(room);
     this.commit();
@@ -419,13 +324,8 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   /** Sends a failed message again, with the same `client_id`. */
   retry(clientId: string): void {
-    const entry = this.outbox.get(clientId);
-    if (!entry || entry.state !== 'failed') return;
-    entry.state = 'sending';
-    entry.status = 'sending';
-    delete entry.error;
-    entry.sentOn = -1;
-    this.persistOutbox(entry);
+    const entry = this.outbox.retry(clientId);
+    if (!entry) return;
     this.transmit([entry]);
     this.touchRoom(entry.room);
     this.commit();
@@ -433,10 +333,8 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   /** Drops a failed message from the outbox. */
   discard(clientId: string): void {
-    const entry = this.outbox.get(clientId);
-    if (!entry || entry.state !== 'failed') return;
-    this.outbox.delete(clientId);
-    void this.opts.store.deleteOutbox(clientId).catch(() => {});
+    const entry = this.outbox.discard(clientId);
+    if (!entry) return;
     this.touchRoom(entry.room);
     this.commit();
   }
@@ -514,8 +412,8 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   private sendJoin(state: RoomState): void {
     const frame: ClientFrameOf<'join'> = { type: 'join', room: state.name };
-    if (state.contiguousSeq !== null) {
-      frame.since_seq = state.contiguousSeq;
+    if (state.timeline.contiguousSeq !== null) {
+      frame.since_seq = state.timeline.contiguousSeq;
       if (state.epoch) frame.epoch = state.epoch;
     }
     this.connection.send(frame);
@@ -527,18 +425,16 @@ export class ChatClient extends Emitter<ChatEvents> {
     state.joined = true;
     state.head = frame.seq;
     this.touch(state);
-    if (frame.recovered) {
-      if (frame.epoch) state.epoch = frame.epoch;
-      return;
+    const next = afterJoined(
+      { contiguousSeq: state.timeline.contiguousSeq, epoch: state.epoch },
+      { recovered: frame.recovered, seq: frame.seq, epoch: frame.epoch },
+    );
+    if (next.action === 'catch-up' && next.reset) this.resetRoom(state);
+    state.epoch = next.epoch;
+    if (next.action === 'catch-up') {
+      const head = next.head;
+      this.enqueue(state, () => this.catchUp(state, head));
     }
-    const had = state.contiguousSeq;
-    if (had !== null) {
-      const epochChanged = frame.epoch !== 0 && state.epoch !== 0 && frame.epoch !== state.epoch;
-      if (epochChanged || had > frame.seq || frame.seq - had > FILL_MAX) this.resetRoom(state);
-    }
-    if (frame.epoch) state.epoch = frame.epoch;
-    const head = frame.seq;
-    this.enqueue(state, () => this.catchUp(state, head));
   }
 
   private onMessages(frame: ServerFrameOf<'messages'>): void {
@@ -555,18 +451,9 @@ export class ChatClient extends Emitter<ChatEvents> {
       const state = this.rooms.get(entry.room);
       if (frame.status === 'success') {
         const id = frame.message_ids[i] ?? null;
-        void this.opts.store.deleteOutbox(clientId).catch(() => {});
-        if (id && state?.ids.has(id)) {
-          this.outbox.delete(clientId);
-        } else {
-          entry.state = 'sent';
-          entry.id = id;
-        }
+        this.outbox.acknowledge(entry, id, Boolean(id && state?.timeline.hasId(id)));
       } else {
-        entry.state = 'failed';
-        entry.status = 'failed';
-        entry.error = frame.error ? describeRefusal(frame.error) : 'The server refused the message.';
-        this.persistOutbox(entry);
+        this.outbox.refuse(entry, frame.error ? describeRefusal(frame.error) : 'The server refused the message.');
       }
       this.touchRoom(entry.room);
     });
@@ -576,14 +463,14 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (frame.user_id === this.identity.userId) return;
     const state = this.rooms.get(frame.room);
     if (!state) return;
-    state.typing.set(frame.user_id, { name: frame.name, until: this.now() + this.opts.typingShowMs });
+    state.typing.show(frame.user_id, frame.name, this.now() + this.opts.typingShowMs);
     this.touch(state);
     this.scheduleTypingSweep();
   }
 
   private scheduleTypingSweep(): void {
     let next = Infinity;
-    for (const state of this.rooms.values()) for (const t of state.typing.values()) next = Math.min(next, t.until);
+    for (const state of this.rooms.values()) next = Math.min(next, state.typing.nextExpiry());
     if (this.typingTimer) clearTimeout(this.typingTimer);
     this.typingTimer = null;
     if (next === Infinity) return;
@@ -591,14 +478,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       () => {
         this.typingTimer = null;
         const now = this.now();
-        for (const state of this.rooms.values()) {
-          for (const [user, t] of state.typing) {
-            if (t.until <= now) {
-              state.typing.delete(user);
-              this.touch(state);
-            }
-          }
-        }
+        for (const state of this.rooms.values()) if (state.typing.expire(now)) this.touch(state);
         this.commit();
         this.scheduleTypingSweep();
       },
@@ -616,10 +496,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Sends entries not yet sent on this connection, in batches of at most `max_batch`. */
   private transmit(entries: OutboxEntry[]): void {
     if (!this.connection.isOnline) return;
-    const pending = entries.filter((e) => e.sentOn !== this.connectionGen);
-    const size = Math.max(1, Math.min(this.limits.max_batch, this.limits.message_burst));
-    for (let i = 0; i < pending.length; i += size) {
-      const batch = pending.slice(i, i + size);
+    for (const batch of batchesToSend(entries, this.connectionGen, this.limits)) {
       const sent = this.connection.send({
         type: 'messages',
         data: batch.map((e) => ({ content: e.content, client_id: e.client_id, room: e.room })),
@@ -638,12 +515,13 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** After `joined` without recovery: read what is missing up to `head`. */
   private async catchUp(state: RoomState, head: number): Promise<void> {
     if (!this.rooms.has(state.name)) return;
-    if (state.contiguousSeq === null) await this.loadLatest(state);
-    else if (state.contiguousSeq < head) await this.fillForward(state, head);
+    const step = catchUpStep(state.timeline.contiguousSeq, head);
+    if (step === 'load-latest') await this.loadLatest(state);
+    else if (step === 'fill-forward') await this.fillForward(state, head);
   }
 
   private async loadLatest(state: RoomState): Promise<void> {
-    if (state.contiguousSeq !== null) return;
+    if (state.timeline.contiguousSeq !== null) return;
     const gen = state.generation;
     state.loadingLatest = true;
     this.touch(state);
@@ -653,10 +531,10 @@ export class ChatClient extends Emitter<ChatEvents> {
       if (gen !== state.generation || !this.rooms.has(state.name)) return;
       state.error = null;
       const last = page.data.at(-1)?.seq ?? 0;
-      state.contiguousSeq = Math.max(state.contiguousSeq ?? 0, last);
+      state.timeline.holdUpTo(last);
       state.hasMoreBefore = page.has_more;
       this.addMessages(state, page.data);
-      if (state.readSeq === null) state.readSeq = state.contiguousSeq;
+      if (state.readSeq === null) state.readSeq = state.timeline.contiguousSeq;
     } catch (e) {
       if (gen === state.generation) state.error = describeApiError(e);
     } finally {
@@ -669,14 +547,14 @@ export class ChatClient extends Emitter<ChatEvents> {
   private async fillForward(state: RoomState, head: number): Promise<void> {
     const gen = state.generation;
     try {
-      while (state.contiguousSeq !== null && state.contiguousSeq < head) {
-        const from = state.contiguousSeq;
+      while (state.timeline.contiguousSeq !== null && state.timeline.contiguousSeq < head) {
+        const from = state.timeline.contiguousSeq;
         const page = await this.api.messages({ room: state.name, afterSeq: from, limit: FILL_PAGE });
         if (gen !== state.generation || !this.rooms.has(state.name)) return;
         this.addMessages(state, page.data);
         state.error = null;
         this.commit();
-        if (!page.has_more || (state.contiguousSeq ?? 0) <= from) break;
+        if (!page.has_more || (state.timeline.contiguousSeq ?? 0) <= from) break;
       }
     } catch (e) {
       if (gen === state.generation) {
@@ -689,10 +567,7 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   private resetRoom(state: RoomState): void {
     state.generation += 1;
-    state.bySeq.clear();
-    state.ids.clear();
-    state.sorted = null;
-    state.contiguousSeq = null;
+    state.timeline.clear();
     state.hasMoreBefore = false;
     state.readSeq = null;
     this.touch(state);
@@ -701,38 +576,21 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Adds stored messages (live, replayed or read over HTTP), dropping duplicates by seq. */
   private addMessages(state: RoomState, messages: readonly Message[]): void {
     if (messages.length === 0) return;
+    const added = state.timeline.add(messages);
+    if (added.length === 0) return;
     const me = this.identity.userId;
-    let added = false;
-    for (const msg of messages) {
-      if (state.bySeq.has(msg.seq)) continue;
-      state.bySeq.set(msg.seq, msg);
-      state.ids.add(msg.id);
-      added = true;
-      state.typing.delete(msg.user_id);
-      if (me && msg.user_id === me) {
-        // Your own message came back stored: its optimistic copy is done.
-        const byClientId = msg.client_id ? this.outbox.get(msg.client_id) : undefined;
-        if (byClientId) this.dropFromOutbox(byClientId);
-        for (const entry of this.outbox.values()) if (entry.id === msg.id) this.dropFromOutbox(entry);
-      }
-    }
-    if (!added) return;
-    state.sorted = null;
-    if (state.contiguousSeq !== null) {
-      while (state.bySeq.has(state.contiguousSeq + 1)) state.contiguousSeq += 1;
+    for (const msg of added) {
+      state.typing.stop(msg.user_id);
+      // Your own message came back stored: its optimistic copy is done.
+      if (me && msg.user_id === me) this.outbox.settle(msg.client_id, msg.id);
     }
     if (this.currentRoom === state.name) this.markRead(state);
     this.touch(state);
     this.schedulePersist(state);
   }
 
-  private dropFromOutbox(entry: OutboxEntry): void {
-    this.outbox.delete(entry.client_id);
-    void this.opts.store.deleteOutbox(entry.client_id).catch(() => {});
-  }
-
   private markRead(state: RoomState): void {
-    const top = this.sorted(state).at(-1)?.seq ?? state.contiguousSeq;
+    const top = state.timeline.highestSeq() ?? state.timeline.contiguousSeq;
     if (top === null || top === undefined) return;
     if (state.readSeq === null || top > state.readSeq) {
       state.readSeq = top;
@@ -754,18 +612,11 @@ export class ChatClient extends Emitter<ChatEvents> {
       }
       for (const record of local.outbox) {
         if (this.outbox.has(record.client_id)) continue;
-        const entry: OutboxEntry = {
-          ...record,
-          state: record.status === 'failed' ? 'failed' : 'sending',
-          id: null,
-          sentOn: -1,
-        };
         const state = this.rooms.get(record.room);
         const me = this.identity.userId;
-        const stored =
-          state && [...state.bySeq.values()].some((m) => m.client_id === record.client_id && m.user_id === me);
-        if (stored) void this.opts.store.deleteOutbox(record.client_id).catch(() => {});
-        else this.outbox.set(record.client_id, entry);
+        const stored = state?.timeline.messages().some((m) => m.client_id === record.client_id && m.user_id === me);
+        if (stored) this.outbox.forgetRecord(record.client_id);
+        else this.outbox.add(entryFromRecord(record), false);
       }
     } catch {
       // Nothing cached: the network fills the page.
@@ -773,24 +624,19 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.ready = true;
     for (const state of this.rooms.values()) {
       this.touch(state);
-      if (state.contiguousSeq === null) this.enqueue(state, () => this.loadLatest(state));
+      if (state.timeline.contiguousSeq === null) this.enqueue(state, () => this.loadLatest(state));
     }
     this.commit();
   }
 
   private applyCache(state: RoomState): void {
     const cache = this.caches.get(state.name);
-    if (!cache || state.contiguousSeq !== null || state.bySeq.size > 0) return;
-    state.epoch = cache.epoch;
-    state.readSeq = cache.readSeq;
-    const messages = [...cache.messages].sort((a, b) => a.seq - b.seq);
-    state.contiguousSeq = cache.contiguousSeq;
-    state.hasMoreBefore = (messages[0]?.seq ?? cache.contiguousSeq + 1) > 1;
-    for (const msg of messages) {
-      state.bySeq.set(msg.seq, msg);
-      state.ids.add(msg.id);
-    }
-    state.sorted = null;
+    if (!cache || state.timeline.contiguousSeq !== null || state.timeline.size > 0) return;
+    const restored = restoreRoomCache(cache);
+    state.epoch = restored.epoch;
+    state.readSeq = restored.readSeq;
+    state.hasMoreBefore = restored.hasMoreBefore;
+    state.timeline.restore(restored.messages, restored.contiguousSeq);
   }
 
   private ensureRoom(room: string): RoomState {
@@ -803,7 +649,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     const created = state;
     if (this.ready) {
       this.applyCache(created);
-      if (created.contiguousSeq === null) this.enqueue(created, () => this.loadLatest(created));
+      if (created.timeline.contiguousSeq === null) this.enqueue(created, () => this.loadLatest(created));
     }
     if (this.connection.isOnline) this.sendJoin(created);
     return created;
@@ -812,17 +658,14 @@ export class ChatClient extends Emitter<ChatEvents> {
   private newRoom(name: string): RoomState {
     return {
       name,
-      bySeq: new Map(),
-      ids: new Set(),
-      sorted: null,
-      contiguousSeq: null,
+      timeline: new Timeline(),
       epoch: 0,
       hasMoreBefore: false,
       loadingOlder: false,
       loadingLatest: false,
       readSeq: null,
       presence: [],
-      typing: new Map(),
+      typing: new RoomTyping(),
       joined: false,
       draft: '',
       error: null,
@@ -839,33 +682,19 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (state.persistTimer) return;
     state.persistTimer = setTimeout(() => {
       state.persistTimer = null;
-      if (!this.rooms.has(state.name) || state.contiguousSeq === null) return;
-      const top = state.contiguousSeq;
-      const messages = this.sorted(state)
-        .filter((m) => m.seq <= top)
-        .slice(-this.opts.cacheSize);
-      const cache: RoomCache = {
-        room: state.name,
-        epoch: state.epoch,
-        contiguousSeq: top,
-        readSeq: state.readSeq ?? top,
-        messages,
-      };
+      const top = state.timeline.contiguousSeq;
+      if (!this.rooms.has(state.name) || top === null) return;
+      const cache = roomCacheOf(
+        state.name,
+        state.epoch,
+        state.timeline.messages(),
+        top,
+        state.readSeq,
+        this.opts.cacheSize,
+      );
       this.caches.set(state.name, cache);
       void this.opts.store.saveRoom(cache).catch(() => {});
     }, 250);
-  }
-
-  private persistOutbox(entry: OutboxEntry): void {
-    const record: OutboxRecord = {
-      client_id: entry.client_id,
-      room: entry.room,
-      content: entry.content,
-      created_at: entry.created_at,
-      status: entry.state === 'failed' ? 'failed' : 'sending',
-      ...(entry.error ? { error: entry.error } : {}),
-    };
-    void this.opts.store.saveOutbox(record).catch(() => {});
   }
 
   private showNotice(text: string): void {
@@ -874,11 +703,6 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   // ---- snapshots -----------------------------------------------------------------------
-
-  private sorted(state: RoomState): Message[] {
-    if (!state.sorted) state.sorted = [...state.bySeq.values()].sort((a, b) => a.seq - b.seq);
-    return state.sorted;
-  }
 
   private touch(state: RoomState): void {
     state.view = null;
@@ -895,10 +719,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   private buildSnapshot(): ChatSnapshot {
-    if (this.viewOwner !== this.identity.userId) {
-      // Whether a message is "own" depends on who this client is.
-      this.viewOwner = this.identity.userId;
-      this.viewCache = new WeakMap();
+    if (this.messageViews.setOwner(this.identity.userId)) {
       for (const state of this.rooms.values()) state.view = null;
     }
     const rooms: Record<string, RoomView> = {};
@@ -919,43 +740,22 @@ export class ChatClient extends Emitter<ChatEvents> {
   private roomView(state: RoomState): RoomView {
     const me = this.identity.userId;
     if (state.view) return state.view;
-    const stored = this.sorted(state);
-    const messages: ChatMessage[] = stored.map((m) => this.storedView(m, me));
+    const stored = state.timeline.messages();
+    const messages: ChatMessage[] = stored.map((m) => this.messageViews.get(m));
     const myName = this.identity.name ?? 'You';
     for (const entry of this.outbox.values()) {
-      if (entry.room !== state.name) continue;
-      messages.push({
-        key: `c:${entry.client_id}`,
-        id: entry.id,
-        seq: null,
-        room: entry.room,
-        userId: me ?? '',
-        name: myName,
-        content: entry.content,
-        clientId: entry.client_id,
-        createdAt: entry.created_at,
-        own: true,
-        status: entry.state,
-        error: entry.error ?? null,
-      });
+      if (entry.room === state.name) messages.push(pendingMessageView(entry, me, myName));
     }
-    let unread = 0;
-    if (state.readSeq !== null && this.currentRoom !== state.name) {
-      for (let i = stored.length - 1; i >= 0; i--) {
-        const m = stored[i];
-        if (!m || m.seq <= state.readSeq) break;
-        if (m.user_id !== me) unread += 1;
-      }
-    }
+    const unread = this.currentRoom !== state.name ? unreadCount(stored, state.readSeq, me) : 0;
     const view: RoomView = {
       name: state.name,
       messages,
       hasMoreBefore: state.hasMoreBefore,
       loadingOlder: state.loadingOlder,
       loading: state.loadingLatest && stored.length === 0,
-      loaded: state.contiguousSeq !== null,
+      loaded: state.timeline.contiguousSeq !== null,
       presence: state.presence,
-      typing: [...state.typing].map(([userId, t]) => ({ userId, name: t.name })),
+      typing: state.typing.users(),
       unread,
       joined: state.joined,
       draft: state.draft,
@@ -965,47 +765,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     return view;
   }
 
-  private storedView(m: Message, me: string | null): ChatMessage {
-    const cached = this.viewCache.get(m);
-    if (cached) return cached;
-    const own = me !== null && m.user_id === me;
-    const view: ChatMessage = {
-      key: own && m.client_id ? `c:${m.client_id}` : `i:${m.id}`,
-      id: m.id,
-      seq: m.seq,
-      room: m.room,
-      userId: m.user_id,
-      name: m.name,
-      content: m.content,
-      clientId: m.client_id ?? null,
-      createdAt: m.created_at,
-      own,
-      status: own ? 'sent' : null,
-      error: null,
-    };
-    this.viewCache.set(m, view);
-    return view;
-  }
-
   private now(): number {
     return (this.opts.now ?? Date.now)();
   }
-}
-
-/** A refusal as one sentence for people. */
-export function describeRefusal(refusal: Refusal): string {
-  const retry = RETRYABLE_CODES.has(refusal.code) ? ' You can send it again.' : '';
-  const details = refusal.details?.length ? ` (${refusal.details.join('; ')})` : '';
-  return `${capitalize(refusal.message)}${details}.${retry}`.replace(/\.\./g, '.');
-}
-
-function describeApiError(e: unknown): string {
-  if (e instanceof ApiError) {
-    return e.code === 'network' ? 'Could not reach the server.' : `Could not load history: ${e.message}`;
-  }
-  return 'Could not load history.';
-}
-
-function capitalize(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
 }

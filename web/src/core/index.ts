@@ -7,7 +7,14 @@
  * - `history.ts` — the HTTP API: history pages and the room directory.
  * - `store.ts` — IndexedDB: cached messages, drafts, the outbox.
  * - `prefs.ts` — localStorage: identity, room list.
- * - `chat.ts` — `ChatClient`, which ties them together into one snapshot for the UI.
+ * - `timeline.ts` — one room's messages in seq order, duplicates dropped by seq.
+ * - `outbox.ts` — your messages until stored: pending sends, resend with the same `client_id`.
+ * - `recovery.ts` — the pure decision after `joined`: replay, read the gap, or start over.
+ * - `typing.ts` — who is typing in a room, and how often you may say you are.
+ * - `cache.ts` — a room's snapshot in the local store (what a reload shows first).
+ * - `views.ts` — the immutable `ChatSnapshot`, `RoomView` and `ChatMessage` the UI renders.
+ * - `describe.ts` — refusals and failed requests as sentences for people.
+ * - `chat.ts` — `ChatClient`, the façade that wires them into one snapshot for the UI.
  */
 import { ChatClient } from './chat';
 import { websocketUrl } from './connection';

@@ -1,3 +1,8 @@
+/**
+ * React bindings of the chat core: the client in a context, and subscriptions to
+ * its snapshot through `useSyncExternalStore` — whole, one part (`useChatSelector`)
+ * or one room (`useRoom`), so a component re-renders only for what it shows.
+ */
 import { createContext, createElement, useContext, useSyncExternalStore, type ReactNode } from 'react';
 import type { ChatClient, ChatSnapshot, RoomView } from '../core/chat';
 
@@ -20,8 +25,21 @@ export function useChatSnapshot(): ChatSnapshot {
   return useSyncExternalStore(client.subscribe, client.getSnapshot, client.getSnapshot);
 }
 
-/** One room's view, or `undefined` before it exists. */
+/**
+ * One part of the snapshot; re-renders only when `select` returns another value
+ * (`Object.is`). `select` must return a part of the snapshot or a primitive, never
+ * a new object: the snapshot keeps every part that did not change the same object.
+ */
+export function useChatSelector<T>(select: (snapshot: ChatSnapshot) => T): T {
+  const client = useChatClient();
+  const get = () => select(client.getSnapshot());
+  return useSyncExternalStore(client.subscribe, get, get);
+}
+
+/**
+ * One room's view, or `undefined` before it exists. A change in another room
+ * leaves this room's view the same object, so it does not re-render.
+ */
 export function useRoom(room: string | null): RoomView | undefined {
-  const snapshot = useChatSnapshot();
-  return room ? snapshot.rooms[room] : undefined;
+  return useChatSelector((s) => (room ? s.rooms[room] : undefined));
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { ConnectionStatus } from '../core/connection';
-import { useChatSnapshot } from './use-chat';
+import { useChatSelector } from './use-chat';
 
 export interface ConnectionStatusView {
   status: ConnectionStatus;
@@ -11,7 +11,7 @@ export interface ConnectionStatusView {
 
 /** The connection status, with a countdown that ticks while waiting to reconnect. */
 export function useConnectionStatus(): ConnectionStatusView {
-  const { status } = useChatSnapshot();
+  const status = useChatSelector((s) => s.status);
   const [now, setNow] = useState(() => Date.now());
   const retryAt = status.state === 'reconnecting' ? status.retryAt : null;
 

@@ -43,7 +43,7 @@ export function initials(name: string): string {
     .filter(Boolean);
   const letters = words.length > 1 ? [words[0], words[1]] : [words[0]];
   const text = letters
-    .map((w) => (w ? [...w][0] ?? '' : ''))
+    .map((w) => (w ? ([...w][0] ?? '') : ''))
     .join('')
     .toUpperCase();
   return text || '?';

@@ -23,13 +23,15 @@ export function Home() {
       <div className="mx-auto max-w-5xl px-6 py-10">
         <section className="relative overflow-hidden rounded-3xl bg-gradient-to-br from-indigo-600 via-indigo-600 to-violet-600 px-8 py-10 text-white shadow-xl shadow-indigo-600/20">
           <div className="absolute -top-16 -right-16 size-64 rounded-full bg-white/10 blur-2xl" aria-hidden="true" />
-          <p className="text-sm font-medium text-indigo-100">{identity.name ? `Welcome back, ${identity.name}` : 'Welcome'}</p>
+          <p className="text-sm font-medium text-indigo-100">
+            {identity.name ? `Welcome back, ${identity.name}` : 'Welcome'}
+          </p>
           <h1 className="mt-2 max-w-xl text-3xl font-bold tracking-tight sm:text-4xl">
             Real-time rooms for the conversations that matter.
           </h1>
           <p className="mt-3 max-w-xl text-indigo-100">
-            Messages arrive the moment they are sent, nothing is lost when your connection drops, and history is
-            always a scroll away.
+            Messages arrive the moment they are sent, nothing is lost when your connection drops, and history is always
+            a scroll away.
           </p>
           <div className="mt-6 flex flex-wrap gap-3">
             <Link

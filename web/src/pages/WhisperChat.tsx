@@ -8,37 +8,31 @@ import { MessageList } from '../components/MessageList';
 import { NamePrompt } from '../components/NamePrompt';
 import { RoomSidebar } from '../components/RoomSidebar';
 import { TypingIndicator } from '../components/TypingIndicator';
-import { useChatClient, useChatSnapshot } from '../hooks/use-chat';
+import { useChatClient, useChatSelector, useChatSnapshot, useRoom } from '../hooks/use-chat';
 
-/** `/chat/<room>`: the rooms, the conversation, and who is online. */
+/**
+ * `/chat/<room>`: the rooms, the conversation, and who is online.
+ *
+ * Each part subscribes to what it shows: the sidebar to every room (it shows
+ * their unread counts), the conversation and the member list to the open room
+ * alone (`useRoom`), so a message in another room does not re-render them.
+ */
 export function WhisperChat() {
   const client = useChatClient();
-  const snapshot = useChatSnapshot();
   const navigate = useNavigate();
   const params = useParams();
   const room = params['*'] ?? '';
   const [editingName, setEditingName] = useState(false);
   const [roomsOpen, setRoomsOpen] = useState(false);
   const [membersOpen, setMembersOpen] = useState(false);
-  const { identity, status } = snapshot;
-  const online = status.state === 'online';
+  const identity = useChatSelector((s) => s.identity);
+  const fallback = useChatSelector((s) => s.currentRoom ?? s.myRooms[0] ?? LOBBY);
   const named = Boolean(identity.name);
   const valid = isValidRoomName(room);
 
   useEffect(() => {
     if (valid) client.openRoom(room);
   }, [client, room, valid]);
-
-  const view = valid ? snapshot.rooms[room] : undefined;
-
-  const totalUnread = Object.values(snapshot.rooms).reduce((n, r) => n + r.unread, 0);
-  useEffect(() => {
-    if (!valid) return;
-    document.title = `${totalUnread > 0 ? `(${totalUnread}) ` : ''}#${room} · WhisperChat`;
-    return () => {
-      document.title = 'WhisperChat';
-    };
-  }, [room, totalUnread, valid]);
 
   const select = useCallback(
     (next: string) => {
@@ -54,33 +48,18 @@ export function WhisperChat() {
     },
     [client, navigate, room],
   );
-  const loadOlder = useCallback(() => void client.loadOlder(room), [client, room]);
-  const retry = useCallback((id: string) => client.retry(id), [client]);
-  const discard = useCallback((id: string) => client.discard(id), [client]);
+  const editName = useCallback(() => setEditingName(true), []);
+  const showRooms = useCallback(() => setRoomsOpen(true), []);
+  const toggleMembers = useCallback(() => setMembersOpen((o) => !o), []);
 
-  if (!valid) {
-    const fallback = snapshot.currentRoom ?? snapshot.myRooms[0] ?? LOBBY;
-    return <Navigate to={`/chat/${fallback}`} replace />;
-  }
+  if (!valid) return <Navigate to={`/chat/${fallback}`} replace />;
 
-  const { space, channel } = splitRoomName(room);
-  const sidebar = (
-    <RoomSidebar
-      myRooms={snapshot.myRooms}
-      rooms={snapshot.rooms}
-      current={room}
-      directory={snapshot.directory}
-      identity={identity}
-      online={online}
-      onSelect={select}
-      onLeave={leave}
-      onEditName={() => setEditingName(true)}
-    />
-  );
-  const members = <MemberList users={view?.presence ?? []} me={identity.userId} online={online && Boolean(view?.joined)} />;
+  const sidebar = <Rooms current={room} onSelect={select} onLeave={leave} onEditName={editName} />;
+  const members = <Members room={room} />;
 
   return (
     <div className="flex min-h-0 flex-1">
+      <DocumentTitle room={room} />
       <aside className="hidden w-64 shrink-0 border-r border-zinc-200 bg-zinc-50 md:block dark:border-zinc-800 dark:bg-zinc-950/60">
         {sidebar}
       </aside>
@@ -90,100 +69,7 @@ export function WhisperChat() {
         </Drawer>
       )}
 
-      <section aria-label={`Room ${room}`} className="flex min-w-0 flex-1 flex-col bg-white dark:bg-zinc-900">
-        <header className="flex h-14 shrink-0 items-center gap-2 border-b border-zinc-200 px-3 sm:px-5 dark:border-zinc-800">
-          <button
-            type="button"
-            onClick={() => setRoomsOpen(true)}
-            aria-label="Show rooms"
-            className="inline-flex size-9 items-center justify-center rounded-lg text-zinc-500 hover:bg-zinc-100 md:hidden dark:hover:bg-zinc-800"
-          >
-            <Icon name="menu" />
-          </button>
-          <Icon name="hash" className="size-5 shrink-0 text-zinc-400" />
-          <h1 className="min-w-0 truncate text-base font-semibold">
-            {space && <span className="font-normal text-zinc-400 dark:text-zinc-500">{space} / </span>}
-            {channel}
-          </h1>
-          <div className="flex-1" />
-          <button
-            type="button"
-            onClick={() => setMembersOpen((o) => !o)}
-            aria-label="Show online users"
-            aria-pressed={membersOpen}
-            className="inline-flex items-center gap-1.5 rounded-lg px-2.5 py-1.5 text-sm text-zinc-500 hover:bg-zinc-100 xl:pointer-events-none dark:text-zinc-400 dark:hover:bg-zinc-800"
-          >
-            <Icon name="users" className="size-[18px]" />
-            <span data-testid="online-count" className="tabular-nums">
-              {online && view?.joined ? view.presence.length : '–'}
-            </span>
-            <span className="hidden sm:inline">online</span>
-          </button>
-        </header>
-
-        {snapshot.notice && (
-          <div
-            role="alert"
-            className="flex items-start gap-2 border-b border-amber-200 bg-amber-50 px-5 py-2 text-sm text-amber-900 dark:border-amber-500/20 dark:bg-amber-500/10 dark:text-amber-200"
-          >
-            <Icon name="alert" className="mt-0.5 size-4 shrink-0" />
-            <span className="flex-1">{snapshot.notice.text}</span>
-            <button
-              type="button"
-              onClick={() => client.dismissNotice()}
-              aria-label="Dismiss"
-              className="rounded p-0.5 hover:bg-amber-100 dark:hover:bg-amber-500/20"
-            >
-              <Icon name="x" className="size-4" />
-            </button>
-          </div>
-        )}
-        {view?.error && (
-          <div className="flex items-center gap-2 border-b border-rose-200 bg-rose-50 px-5 py-2 text-sm text-rose-800 dark:border-rose-500/20 dark:bg-rose-500/10 dark:text-rose-200">
-            <Icon name="wifiOff" className="size-4 shrink-0" />
-            <span className="flex-1">{view.error}</span>
-            <button
-              type="button"
-              onClick={() => client.retryHistory(room)}
-              className="font-semibold underline-offset-2 hover:underline"
-            >
-              Try again
-            </button>
-          </div>
-        )}
-
-        <MessageList
-          room={room}
-          messages={view?.messages ?? []}
-          hasMoreBefore={view?.hasMoreBefore ?? false}
-          loadingOlder={view?.loadingOlder ?? false}
-          loading={!snapshot.ready || (view?.loading ?? true)}
-          onLoadOlder={loadOlder}
-          onRetry={retry}
-          onDiscard={discard}
-        />
-        {status.state === 'reconnecting' && (
-          <p
-            data-testid="offline-banner"
-            className="mx-4 mb-1 flex items-center gap-2 rounded-lg bg-amber-50 px-3 py-1.5 text-xs text-amber-900 sm:mx-6 dark:bg-amber-400/10 dark:text-amber-200"
-          >
-            <Icon name="wifiOff" className="size-4 shrink-0" />
-            Connection lost. What you send now is kept and goes out as soon as it is back.
-          </p>
-        )}
-        <TypingIndicator users={view?.typing ?? []} />
-        {snapshot.ready && (
-          <Composer
-            key={room}
-            room={room}
-            initialDraft={view?.draft ?? ''}
-            maxChars={snapshot.limits.max_content_chars}
-            onDraftChange={(text) => client.setDraft(room, text)}
-            onSend={(text) => client.send(room, text)}
-            onTyping={() => client.notifyTyping(room)}
-          />
-        )}
-      </section>
+      <Conversation room={room} membersOpen={membersOpen} onShowRooms={showRooms} onToggleMembers={toggleMembers} />
 
       <aside className="hidden w-60 shrink-0 border-l border-zinc-200 bg-zinc-50 xl:block dark:border-zinc-800 dark:bg-zinc-950/60">
         {members}
@@ -208,6 +94,178 @@ export function WhisperChat() {
         />
       )}
     </div>
+  );
+}
+
+/** The tab title: the open room, and how many messages are unread in all of them. */
+function DocumentTitle({ room }: { room: string }) {
+  const totalUnread = useChatSelector((s) => Object.values(s.rooms).reduce((n, r) => n + r.unread, 0));
+  useEffect(() => {
+    document.title = `${totalUnread > 0 ? `(${totalUnread}) ` : ''}#${room} · WhisperChat`;
+    return () => {
+      document.title = 'WhisperChat';
+    };
+  }, [room, totalUnread]);
+  return null;
+}
+
+/** The sidebar: every room you are in, with unread counts, and the directory. */
+function Rooms({
+  current,
+  onSelect,
+  onLeave,
+  onEditName,
+}: {
+  current: string;
+  onSelect: (room: string) => void;
+  onLeave: (room: string) => void;
+  onEditName: () => void;
+}) {
+  const snapshot = useChatSnapshot();
+  return (
+    <RoomSidebar
+      myRooms={snapshot.myRooms}
+      rooms={snapshot.rooms}
+      current={current}
+      directory={snapshot.directory}
+      identity={snapshot.identity}
+      online={snapshot.status.state === 'online'}
+      onSelect={onSelect}
+      onLeave={onLeave}
+      onEditName={onEditName}
+    />
+  );
+}
+
+/** Who is online in the open room. */
+function Members({ room }: { room: string }) {
+  const view = useRoom(room);
+  const me = useChatSelector((s) => s.identity.userId);
+  const online = useChatSelector((s) => s.status.state === 'online');
+  return <MemberList users={view?.presence ?? []} me={me} online={online && Boolean(view?.joined)} />;
+}
+
+/** The open room: header, banners, messages, typing and the composer. */
+function Conversation({
+  room,
+  membersOpen,
+  onShowRooms,
+  onToggleMembers,
+}: {
+  room: string;
+  membersOpen: boolean;
+  onShowRooms: () => void;
+  onToggleMembers: () => void;
+}) {
+  const client = useChatClient();
+  const view = useRoom(room);
+  const status = useChatSelector((s) => s.status);
+  const notice = useChatSelector((s) => s.notice);
+  const ready = useChatSelector((s) => s.ready);
+  const maxChars = useChatSelector((s) => s.limits.max_content_chars);
+  const online = status.state === 'online';
+
+  const loadOlder = useCallback(() => void client.loadOlder(room), [client, room]);
+  const retry = useCallback((id: string) => client.retry(id), [client]);
+  const discard = useCallback((id: string) => client.discard(id), [client]);
+
+  const { space, channel } = splitRoomName(room);
+
+  return (
+    <section aria-label={`Room ${room}`} className="flex min-w-0 flex-1 flex-col bg-white dark:bg-zinc-900">
+      <header className="flex h-14 shrink-0 items-center gap-2 border-b border-zinc-200 px-3 sm:px-5 dark:border-zinc-800">
+        <button
+          type="button"
+          onClick={onShowRooms}
+          aria-label="Show rooms"
+          className="inline-flex size-9 items-center justify-center rounded-lg text-zinc-500 hover:bg-zinc-100 md:hidden dark:hover:bg-zinc-800"
+        >
+          <Icon name="menu" />
+        </button>
+        <Icon name="hash" className="size-5 shrink-0 text-zinc-400" />
+        <h1 className="min-w-0 truncate text-base font-semibold">
+          {space && <span className="font-normal text-zinc-400 dark:text-zinc-500">{space} / </span>}
+          {channel}
+        </h1>
+        <div className="flex-1" />
+        <button
+          type="button"
+          onClick={onToggleMembers}
+          aria-label="Show online users"
+          aria-pressed={membersOpen}
+          className="inline-flex items-center gap-1.5 rounded-lg px-2.5 py-1.5 text-sm text-zinc-500 hover:bg-zinc-100 xl:pointer-events-none dark:text-zinc-400 dark:hover:bg-zinc-800"
+        >
+          <Icon name="users" className="size-[18px]" />
+          <span data-testid="online-count" className="tabular-nums">
+            {online && view?.joined ? view.presence.length : '–'}
+          </span>
+          <span className="hidden sm:inline">online</span>
+        </button>
+      </header>
+
+      {notice && (
+        <div
+          role="alert"
+          className="flex items-start gap-2 border-b border-amber-200 bg-amber-50 px-5 py-2 text-sm text-amber-900 dark:border-amber-500/20 dark:bg-amber-500/10 dark:text-amber-200"
+        >
+          <Icon name="alert" className="mt-0.5 size-4 shrink-0" />
+          <span className="flex-1">{notice.text}</span>
+          <button
+            type="button"
+            onClick={() => client.dismissNotice()}
+            aria-label="Dismiss"
+            className="rounded p-0.5 hover:bg-amber-100 dark:hover:bg-amber-500/20"
+          >
+            <Icon name="x" className="size-4" />
+          </button>
+        </div>
+      )}
+      {view?.error && (
+        <div className="flex items-center gap-2 border-b border-rose-200 bg-rose-50 px-5 py-2 text-sm text-rose-800 dark:border-rose-500/20 dark:bg-rose-500/10 dark:text-rose-200">
+          <Icon name="wifiOff" className="size-4 shrink-0" />
+          <span className="flex-1">{view.error}</span>
+          <button
+            type="button"
+            onClick={() => client.retryHistory(room)}
+            className="font-semibold underline-offset-2 hover:underline"
+          >
+            Try again
+          </button>
+        </div>
+      )}
+
+      <MessageList
+        room={room}
+        messages={view?.messages ?? []}
+        hasMoreBefore={view?.hasMoreBefore ?? false}
+        loadingOlder={view?.loadingOlder ?? false}
+        loading={!ready || (view?.loading ?? true)}
+        onLoadOlder={loadOlder}
+        onRetry={retry}
+        onDiscard={discard}
+      />
+      {status.state === 'reconnecting' && (
+        <p
+          data-testid="offline-banner"
+          className="mx-4 mb-1 flex items-center gap-2 rounded-lg bg-amber-50 px-3 py-1.5 text-xs text-amber-900 sm:mx-6 dark:bg-amber-400/10 dark:text-amber-200"
+        >
+          <Icon name="wifiOff" className="size-4 shrink-0" />
+          Connection lost. What you send now is kept and goes out as soon as it is back.
+        </p>
+      )}
+      <TypingIndicator users={view?.typing ?? []} />
+      {ready && (
+        <Composer
+          key={room}
+          room={room}
+          initialDraft={view?.draft ?? ''}
+          maxChars={maxChars}
+          onDraftChange={(text) => client.setDraft(room, text)}
+          onSend={(text) => client.send(room, text)}
+          onTyping={() => client.notifyTyping(room)}
+        />
+      )}
+    </section>
   );
 }
 

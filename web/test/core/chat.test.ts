@@ -4,16 +4,7 @@ import type { ChatClient, ChatSnapshot } from '../../src/core/chat';
 import { MemoryKeyValue, loadIdentity, saveRoomList } from '../../src/core/prefs';
 import type { ClientFrame } from '../../src/core/protocol';
 import { MemoryStore } from '../../src/core/store';
-import {
-  BOB,
-  FakeHistory,
-  ME,
-  makeClient,
-  message,
-  mockServer,
-  restartServer,
-  welcome,
-} from '../helpers/fixtures';
+import { BOB, FakeHistory, ME, makeClient, message, mockServer, restartServer, welcome } from '../helpers/fixtures';
 
 /** Everything the mock server has received so far, as frames. */
 function received(server: WS): ClientFrame[] {
@@ -186,7 +177,15 @@ describe('ChatClient: sending', () => {
       type: 'messages',
       room: 'lobby',
       recovered: true,
-      data: [message('lobby', 5, { id: '01ORIG', user_id: ME, name: 'Ada', content: 'did this arrive?', client_id: 'c-lost' })],
+      data: [
+        message('lobby', 5, {
+          id: '01ORIG',
+          user_id: ME,
+          name: 'Ada',
+          content: 'did this arrive?',
+          client_id: 'c-lost',
+        }),
+      ],
     });
     server.send({ type: 'message_ids', status: 'success', message_ids: ['01ORIG'], client_ids: ['c-lost'] });
     await vi.waitFor(() => expect(store.outbox.size).toBe(0));
@@ -372,7 +371,11 @@ describe('ChatClient: identity and local cache', () => {
     const store = new MemoryStore();
     const prefs = new MemoryKeyValue();
     const history = new FakeHistory();
-    history.add('lobby', message('lobby', 1, { content: 'cached one' }), message('lobby', 2, { content: 'cached two' }));
+    history.add(
+      'lobby',
+      message('lobby', 1, { content: 'cached one' }),
+      message('lobby', 2, { content: 'cached two' }),
+    );
     const first = makeClient({ store, prefs, history, identity: { name: 'Ada' } });
     let server = mockServer();
     await connect(first.client, server, { lobby: { seq: 2, epoch: 9 } });
@@ -401,7 +404,9 @@ describe('ChatClient: identity and local cache', () => {
     client.setDraft('random', 'for random');
     expect(client.getSnapshot().rooms.lobby?.draft).toBe('for lobby');
     expect(client.getSnapshot().rooms.random?.draft).toBe('for random');
-    await vi.waitFor(() => expect(Object.fromEntries(store.drafts)).toEqual({ lobby: 'for lobby', random: 'for random' }));
+    await vi.waitFor(() =>
+      expect(Object.fromEntries(store.drafts)).toEqual({ lobby: 'for lobby', random: 'for random' }),
+    );
 
     const again = makeClient({ store });
     again.client.openRoom('random');

@@ -5,13 +5,38 @@ import { message } from '../helpers/fixtures';
 
 async function roundTrip(make: () => Promise<LocalStore>) {
   const store = await make();
-  await store.saveRoom({ room: 'lobby', epoch: 7, contiguousSeq: 2, readSeq: 1, messages: [message('lobby', 1), message('lobby', 2)] });
+  await store.saveRoom({
+    room: 'lobby',
+    epoch: 7,
+    contiguousSeq: 2,
+    readSeq: 1,
+    messages: [message('lobby', 1), message('lobby', 2)],
+  });
   await store.saveDraft('lobby', 'half a thought');
   await store.saveDraft('other', 'x');
   await store.saveDraft('other', '');
-  await store.saveOutbox({ client_id: 'c2', room: 'lobby', content: 'b', created_at: '2026-01-01T00:00:02.000Z', status: 'sending' });
-  await store.saveOutbox({ client_id: 'c1', room: 'lobby', content: 'a', created_at: '2026-01-01T00:00:01.000Z', status: 'failed', error: 'nope' });
-  await store.saveOutbox({ client_id: 'c3', room: 'lobby', content: 'c', created_at: '2026-01-01T00:00:03.000Z', status: 'sending' });
+  await store.saveOutbox({
+    client_id: 'c2',
+    room: 'lobby',
+    content: 'b',
+    created_at: '2026-01-01T00:00:02.000Z',
+    status: 'sending',
+  });
+  await store.saveOutbox({
+    client_id: 'c1',
+    room: 'lobby',
+    content: 'a',
+    created_at: '2026-01-01T00:00:01.000Z',
+    status: 'failed',
+    error: 'nope',
+  });
+  await store.saveOutbox({
+    client_id: 'c3',
+    room: 'lobby',
+    content: 'c',
+    created_at: '2026-01-01T00:00:03.000Z',
+    status: 'sending',
+  });
   await store.deleteOutbox('c3');
   return store.load();
 }

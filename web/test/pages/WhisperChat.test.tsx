@@ -197,7 +197,12 @@ describe('WhisperChat page', () => {
       data: [{ content: 'Will it fail?', client_id: 'cid-fail', room: 'lobby' }],
     });
     expect(screen.getByTestId('message')).toHaveAttribute('data-status', 'sending');
-    await serverSends(server, { type: 'message_ids', status: 'success', message_ids: ['01X'], client_ids: ['cid-fail'] });
+    await serverSends(server, {
+      type: 'message_ids',
+      status: 'success',
+      message_ids: ['01X'],
+      client_ids: ['cid-fail'],
+    });
     await waitFor(() => expect(screen.getByTestId('message')).toHaveAttribute('data-status', 'sent'));
     expect(screen.queryByTestId('message-failed')).not.toBeInTheDocument();
   });
@@ -282,7 +287,11 @@ describe('WhisperChat page', () => {
       ],
     });
     const list = await screen.findByTestId('presence');
-    expect(within(list).getAllByRole('listitem').map((li) => li.textContent)).toEqual(['AAda(you)', 'BBob', 'CCarol']);
+    expect(
+      within(list)
+        .getAllByRole('listitem')
+        .map((li) => li.textContent),
+    ).toEqual(['AAda(you)', 'BBob', 'CCarol']);
     expect(screen.getByTestId('online-count')).toHaveTextContent('3');
   });
 
@@ -372,7 +381,9 @@ describe('WhisperChat page', () => {
       { type: 'messages', room: 'acme/general', data: [message('acme/general', 1), message('acme/general', 2)] },
     );
     expect(await screen.findByTestId('unread-acme/general')).toHaveTextContent('2');
-    await user.click(within(screen.getByRole('region', { name: 'Space acme' })).getByRole('button', { name: /^general/ }));
+    await user.click(
+      within(screen.getByRole('region', { name: 'Space acme' })).getByRole('button', { name: /^general/ }),
+    );
     await waitFor(() => expect(screen.queryByTestId('unread-acme/general')).not.toBeInTheDocument());
   });
 
@@ -398,7 +409,9 @@ describe('WhisperChat page', () => {
       server.close();
       await server.closed;
     });
-    await waitFor(() => expect(screen.getAllByTestId('connection-status')[0]).toHaveTextContent(/Reconnecting in \d+s/));
+    await waitFor(() =>
+      expect(screen.getAllByTestId('connection-status')[0]).toHaveTextContent(/Reconnecting in \d+s/),
+    );
     expect(screen.getAllByRole('button', { name: 'Retry now' }).length).toBeGreaterThan(0);
     expect(screen.getByTestId('offline-banner')).toHaveTextContent('Connection lost');
   });

@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { NavLink, Outlet } from 'react-router';
-import { useChatClient, useChatSnapshot } from '../../hooks/use-chat';
+import { useChatClient, useChatSelector } from '../../hooks/use-chat';
 import { Avatar } from '../Avatar';
 import { ConnectionBadge } from '../ConnectionBadge';
 import { Icon, type IconName } from '../Icon';
@@ -9,9 +9,9 @@ import { ThemeToggle } from '../ThemeToggle';
 /** The app frame: a header, the main navigation (a rail on wide screens, a tab bar on phones), the page. */
 export function AppShell() {
   const client = useChatClient();
-  const snapshot = useChatSnapshot();
-  const unread = Object.values(snapshot.rooms).reduce((n, r) => n + r.unread, 0);
-  const { identity } = snapshot;
+  // Selected, not the whole snapshot: the page below re-renders only for what it shows.
+  const unread = useChatSelector((s) => Object.values(s.rooms).reduce((n, r) => n + r.unread, 0));
+  const identity = useChatSelector((s) => s.identity);
   const named = Boolean(identity.name);
 
   // Connect once the user has a name (the chat page asks for it); stay connected
@@ -90,13 +90,7 @@ type NavItemProps = {
   end?: boolean;
 };
 
-function RailLink({
-  to,
-  icon,
-  label,
-  badge = 0,
-  end,
-}: NavItemProps) {
+function RailLink({ to, icon, label, badge = 0, end }: NavItemProps) {
   return (
     <NavLink
       to={to}
@@ -128,13 +122,7 @@ function RailLink({
   );
 }
 
-function TabLink({
-  to,
-  icon,
-  label,
-  badge = 0,
-  end,
-}: NavItemProps) {
+function TabLink({ to, icon, label, badge = 0, end }: NavItemProps) {
   return (
     <NavLink
       to={to}

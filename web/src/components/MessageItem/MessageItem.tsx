@@ -46,7 +46,10 @@ export const MessageItem = memo(function MessageItem({
       <div className="min-w-0 flex-1">
         {!continued && (
           <div className="flex items-baseline gap-2">
-            <span data-testid="message-author" className="truncate text-[15px] font-semibold text-zinc-900 dark:text-zinc-100">
+            <span
+              data-testid="message-author"
+              className="truncate text-[15px] font-semibold text-zinc-900 dark:text-zinc-100"
+            >
               {message.name}
             </span>
             {message.own && (

@@ -43,9 +43,12 @@ export function MessageList({
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
-  const previous = useRef<{ room: string; first: string | undefined; last: string | undefined; height: number }>(
-    { room: '', first: undefined, last: undefined, height: 0 },
-  );
+  const previous = useRef<{ room: string; first: string | undefined; last: string | undefined; height: number }>({
+    room: '',
+    first: undefined,
+    last: undefined,
+    height: 0,
+  });
   const [showJump, setShowJump] = useState(false);
 
   const scrollToBottom = useCallback(() => {

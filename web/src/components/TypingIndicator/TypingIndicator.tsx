@@ -12,7 +12,10 @@ export function typingText(users: readonly TypingUser[]): string {
 export function TypingIndicator({ users }: { users: readonly TypingUser[] }) {
   const text = typingText(users);
   return (
-    <div aria-live="polite" className="flex h-6 items-center gap-2 px-4 text-xs text-zinc-500 sm:px-6 dark:text-zinc-400">
+    <div
+      aria-live="polite"
+      className="flex h-6 items-center gap-2 px-4 text-xs text-zinc-500 sm:px-6 dark:text-zinc-400"
+    >
       {text && (
         <>
           <span className="flex gap-0.5" aria-hidden="true">
