@@ -26,7 +26,7 @@ use whisper_server::{Config, Server};
 /// A whisper-server on `addr` over the data in `dir`.
 struct TestServer {
     stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<anyhow::Result<()>>,
+    handle: JoinHandle<Result<(), whisper_server::Error>>,
 }
 
 impl TestServer {
@@ -39,7 +39,7 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let mut config = Config::new(addr, dir);
         tweak(&mut config);
-        let server = Server::build(config).await.expect("server builds");
+        let server = Server::builder(config).build().await.expect("server builds");
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(server.run(listener, async {
             let _ = stopped.await;

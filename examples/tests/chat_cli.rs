@@ -34,7 +34,7 @@ async fn rooms_history_sending_and_presence_from_the_terminal() {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = Server::build(Config::new(addr, dir.path())).await.expect("server");
+    let server = Server::builder(Config::new(addr, dir.path())).build().await.expect("server");
     tokio::spawn(server.run(listener, std::future::pending()));
     let server = format!("ws://{addr}");
 

@@ -1,109 +1,127 @@
-//! Configuration: command-line options with environment fallbacks.
+//! The server's configuration: a plain value with public fields and
+//! documented defaults. Building one reads neither the command line nor the
+//! environment; the `whisper-server` binary maps its options (and their
+//! `WHISPER_*` variables) onto it, with these same defaults.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
 use whisper_core::Limits;
 
-/// WhisperChat server: real-time chat over WebSocket, with history in SQLite
-/// (default) or PostgreSQL.
-#[derive(Clone, Debug, Parser)]
-#[command(name = "whisper-server", version)]
+/// How a server listens, where it keeps its data, which store and broker
+/// [`Server::builder`](crate::Server::builder) opens, and the chat limits.
+#[derive(Clone, Debug)]
 pub struct Config {
-    /// Address to listen on.
-    #[arg(long, env = "WHISPER_BIND", default_value = "127.0.0.1:8080")]
+    /// The address the server is reachable at (the caller binds the
+    /// listener; the binary binds this one).
     pub bind: SocketAddr,
 
     /// Directory for the SQLite database (`whisper.db`) and the server secret
-    /// (`secret`). Created if missing.
-    #[arg(long, env = "WHISPER_DATA_DIR", default_value = "./data")]
+    /// (`secret`); created if missing.
     pub data_dir: PathBuf,
 
-    /// PostgreSQL URL (e.g. postgres://user@host/db). When set, history is kept
-    /// there instead of the embedded SQLite file.
-    #[arg(long, env = "DATABASE_URL")]
+    /// PostgreSQL URL (e.g. `postgres://user@host/db`). When set, history is
+    /// kept there instead of the embedded SQLite file. Default: none.
     pub database_url: Option<String>,
 
-    /// NATS server for several nodes (e.g. nats://127.0.0.1:4222): each node
-    /// publishes its room events there and receives the others'. All nodes
-    /// share one PostgreSQL database and one --secret. Without it the server
-    /// is a single node. Needs the `nats` feature (on by default).
-    #[arg(long, env = "WHISPER_NATS_URL")]
+    /// NATS server for several nodes (e.g. `nats://127.0.0.1:4222`): each node
+    /// publishes its room events there and receives the others'. Needs the
+    /// `nats` feature. Default: none, a single node.
     pub nats_url: Option<String>,
 
-    /// The NATS subject the nodes of this cluster share; give each cluster
-    /// on one NATS server its own.
-    #[arg(long, env = "WHISPER_NATS_SUBJECT", default_value = "whisper.rooms")]
+    /// The NATS subject the nodes of this cluster share. Default
+    /// [`Config::DEFAULT_NATS_SUBJECT`].
     pub nats_subject: String,
 
-    /// Secret that signs identity tokens. Defaults to one generated once and
-    /// kept in `<data dir>/secret`, so a restart keeps identities valid. Set it
-    /// (the same on every node) when running several nodes.
-    #[arg(long, env = "WHISPER_SECRET", hide_env_values = true)]
+    /// Secret that signs identity tokens (the same on every node). Default:
+    /// none, one generated once and kept in `<data dir>/secret`.
     pub secret: Option<String>,
 
-    /// This node's name in `welcome` and logs. Defaults to a random one.
-    #[arg(long, env = "WHISPER_SERVER_ID")]
+    /// This node's name in `welcome` and logs. Default: none, a random one.
     pub server_id: Option<String>,
 
-    /// An Origin allowed to open WebSockets besides the server's own (e.g.
-    /// `https://chat.example.com`). Repeat for several, or comma-separate in
-    /// the environment variable. Requests without Origin (non-browser
-    /// clients) are allowed.
-    #[arg(long = "allowed-origin", env = "WHISPER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    /// Origins allowed to open WebSockets besides the server's own (e.g.
+    /// `https://chat.example.com`). Requests without Origin (non-browser
+    /// clients) are always allowed. Default: none.
     pub allowed_origins: Vec<String>,
 
-    /// Most WebSocket connections open at once from one IP address.
-    #[arg(long, env = "WHISPER_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    /// Most WebSocket connections open at once from one IP address. Default
+    /// [`Config::DEFAULT_MAX_CONNECTIONS_PER_IP`].
     pub max_connections_per_ip: u32,
 
     /// Directory of the built web client (`web/dist`) to serve at `/`.
-    #[arg(long, env = "WHISPER_WEB_DIR")]
+    /// Default: none, the embedded copy if any (feature `web`).
     pub web_dir: Option<PathBuf>,
 
-    /// Seconds between WebSocket pings; a client missing two is closed.
-    #[arg(long, env = "WHISPER_HEARTBEAT_SECS", default_value_t = 20)]
+    /// Seconds between WebSocket pings; a client missing two is closed; 0
+    /// sends none. Default [`Config::DEFAULT_HEARTBEAT_SECS`].
     pub heartbeat_secs: u64,
 
     /// Seconds a client may take to send its HTTP request headers (slow
-    /// handshakes are dropped).
-    #[arg(long, env = "WHISPER_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    /// handshakes are dropped). Default [`Config::DEFAULT_HANDSHAKE_TIMEOUT_SECS`].
     pub handshake_timeout_secs: u64,
 
-    /// Sustained messages per second per connection.
-    #[arg(long, env = "WHISPER_MESSAGES_PER_SECOND", default_value_t = 20)]
+    /// Sustained messages per second per connection. Default
+    /// [`Config::DEFAULT_MESSAGES_PER_SECOND`].
     pub messages_per_second: u32,
 
     /// Messages a connection may send at once before the rate applies.
-    #[arg(long, env = "WHISPER_MESSAGE_BURST", default_value_t = 40)]
+    /// Default [`Config::DEFAULT_MESSAGE_BURST`].
     pub message_burst: u32,
 
     /// Frames a connection's outbound queue holds before it is closed as a
-    /// slow consumer (1013).
-    #[arg(long, env = "WHISPER_OUTBOX_CAPACITY", default_value_t = 1024)]
+    /// slow consumer (1013). Default [`Config::DEFAULT_OUTBOX_CAPACITY`].
     pub outbox_capacity: usize,
 
-    /// Seconds to finish in-flight work on SIGINT/SIGTERM before exiting.
-    #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    /// Seconds to finish in-flight work once shutdown starts. Default
+    /// [`Config::DEFAULT_SHUTDOWN_GRACE_SECS`].
     pub shutdown_grace_secs: u64,
 }
 
 impl Config {
-    /// The defaults, with `data_dir` and `bind` as given (for tests and
-    /// embedding; ignores the environment).
+    /// The binary's `--bind` unless told otherwise.
+    pub const DEFAULT_BIND: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+    /// The binary's `--data-dir` unless told otherwise.
+    pub const DEFAULT_DATA_DIR: &'static str = "./data";
+    /// The default of [`nats_subject`](Config::nats_subject).
+    pub const DEFAULT_NATS_SUBJECT: &'static str = "whisper.rooms";
+    /// The default of [`max_connections_per_ip`](Config::max_connections_per_ip).
+    pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 256;
+    /// The default of [`heartbeat_secs`](Config::heartbeat_secs).
+    pub const DEFAULT_HEARTBEAT_SECS: u64 = 20;
+    /// The default of [`handshake_timeout_secs`](Config::handshake_timeout_secs).
+    pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+    /// The default of [`messages_per_second`](Config::messages_per_second).
+    pub const DEFAULT_MESSAGES_PER_SECOND: u32 = 20;
+    /// The default of [`message_burst`](Config::message_burst).
+    pub const DEFAULT_MESSAGE_BURST: u32 = 40;
+    /// The default of [`outbox_capacity`](Config::outbox_capacity).
+    pub const DEFAULT_OUTBOX_CAPACITY: usize = 1024;
+    /// The default of [`shutdown_grace_secs`](Config::shutdown_grace_secs).
+    pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
+
+    /// The defaults, listening at `bind` with its data in `data_dir`: SQLite,
+    /// a single node, a generated secret.
     pub fn new(bind: SocketAddr, data_dir: impl Into<PathBuf>) -> Config {
-        let mut config = Config::parse_from(["whisper-server"]);
-        config.bind = bind;
-        config.data_dir = data_dir.into();
-        config.database_url = None;
-        config.nats_url = None;
-        config.secret = None;
-        config.server_id = None;
-        config.allowed_origins = Vec::new();
-        config.web_dir = None;
-        config
+        Config {
+            bind,
+            data_dir: data_dir.into(),
+            database_url: None,
+            nats_url: None,
+            nats_subject: Config::DEFAULT_NATS_SUBJECT.to_owned(),
+            secret: None,
+            server_id: None,
+            allowed_origins: Vec::new(),
+            max_connections_per_ip: Config::DEFAULT_MAX_CONNECTIONS_PER_IP,
+            web_dir: None,
+            heartbeat_secs: Config::DEFAULT_HEARTBEAT_SECS,
+            handshake_timeout_secs: Config::DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+            messages_per_second: Config::DEFAULT_MESSAGES_PER_SECOND,
+            message_burst: Config::DEFAULT_MESSAGE_BURST,
+            outbox_capacity: Config::DEFAULT_OUTBOX_CAPACITY,
+            shutdown_grace_secs: Config::DEFAULT_SHUTDOWN_GRACE_SECS,
+        }
     }
 
     /// The chat limits this configuration sets.

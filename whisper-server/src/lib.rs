@@ -3,21 +3,32 @@
 //!
 //! # Layout
 //!
-//! - [`server`] — the accept loop, shared state, graceful shutdown; [`run`] is
-//!   the entry point (`main` only parses the configuration and calls it).
-//! - [`ws`] — the WebSocket endpoint: upgrade checks (Origin, token, per-IP
-//!   limit) and the bridge between tungstenite and a core session.
-//! - [`http`] — routing, the JSON API (`/v1/chat/messages`, `/v1/rooms`,
-//!   health), static files of the web client, JSON errors.
+//! From the socket inwards; each module only uses those below it.
+//!
+//! - [`server`] — the accept loop: [`Server::builder`] opens the configured
+//!   store and broker, [`Server::run`] serves a listener until a shutdown
+//!   future completes; [`run`] does both (`main` maps the command line onto a
+//!   [`Config`] and calls it).
+//! - [`http`] — the routing table and one module per endpoint: the JSON API
+//!   (`/v1/chat/messages`, `/v1/rooms`, health), the WebSocket upgrade
+//!   (token, Origin, per-IP limit, 101), the web client's files, and the
+//!   response shapes (JSON, JSON errors).
+//! - [`socket`] — one upgraded WebSocket: a core session over tungstenite.
+//! - [`state`] — [`AppState`](state::AppState), what every handler shares.
+//! - [`permits`] — connections per address, held for a connection's life.
+//! - [`shutdown`] — the signal (SIGINT, SIGTERM), the stopping flag, and the
+//!   count of live connections the server waits for.
 //! - [`identity`] — HMAC-signed identity tokens and the server secret.
 //! - [`store`] — the SQLite and PostgreSQL stores, from `whisper-store`.
+//! - [`broker`] — the NATS broker for several nodes (feature `nats`).
 //! - [`metrics`] — Prometheus metrics.
-//! - [`config`] — command-line options with environment fallbacks.
+//! - [`config`] — [`Config`], the server's settings as a plain value.
+//! - [`error`] — [`Error`], why a server could not be built or run.
 //!
 //! ```no_run
-//! # async fn demo() -> anyhow::Result<()> {
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! let config = whisper_server::Config::new(listener.local_addr()?, "./data");
+//! # async fn demo() -> Result<(), whisper_server::Error> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+//! let config = whisper_server::Config::new(listener.local_addr().expect("address"), "./data");
 //! whisper_server::run(listener, config, whisper_server::shutdown_signal()).await
 //! # }
 //! ```
@@ -26,12 +37,18 @@
 
 pub mod broker;
 pub mod config;
+pub mod error;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod permits;
 pub mod server;
+pub mod shutdown;
+pub mod socket;
+pub mod state;
 pub mod store;
-pub mod ws;
 
 pub use config::Config;
-pub use server::{Server, run, shutdown_signal};
+pub use error::Error;
+pub use server::{Server, ServerBuilder, run};
+pub use shutdown::shutdown_signal;

@@ -1,16 +1,21 @@
-//! `whisper-server`: parse the configuration, log, listen, run until a signal.
+//! `whisper-server`: parse the command line (with environment fallbacks) into
+//! a [`Config`], log, listen, run until a signal.
 
 use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use whisper_server::Config;
+use whisper_server::{Config, Server};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Config::parse()).await {
+    // A bad option or variable is clap's usage error (exit status 2).
+    let config = Config::from(Cli::parse());
+    match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line with the whole cause chain: a configuration mistake
@@ -32,9 +37,133 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let store = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
     let nodes = if config.nats_url.is_some() { "cluster over NATS" } else { "single node" };
-    let server = whisper_server::Server::build(config).await?;
+    let server = Server::builder(config).build().await?;
     tracing::info!(%address, store, nodes, "WhisperChat listening on http://{address}");
     server.run(listener, whisper_server::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// WhisperChat server: real-time chat over WebSocket, with history in SQLite
+/// (default) or PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "whisper-server", version)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "WHISPER_BIND", default_value_t = Config::DEFAULT_BIND)]
+    bind: SocketAddr,
+
+    /// Directory for the SQLite database (`whisper.db`) and the server secret
+    /// (`secret`). Created if missing.
+    #[arg(long, env = "WHISPER_DATA_DIR", default_value = Config::DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+
+    /// PostgreSQL URL (e.g. postgres://user@host/db). When set, history is kept
+    /// there instead of the embedded SQLite file.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+
+    /// NATS server for several nodes (e.g. nats://127.0.0.1:4222): each node
+    /// publishes its room events there and receives the others'. All nodes
+    /// share one PostgreSQL database and one --secret. Without it the server
+    /// is a single node. Needs the `nats` feature (on by default).
+    #[arg(long, env = "WHISPER_NATS_URL")]
+    nats_url: Option<String>,
+
+    /// The NATS subject the nodes of this cluster share; give each cluster
+    /// on one NATS server its own.
+    #[arg(long, env = "WHISPER_NATS_SUBJECT", default_value = Config::DEFAULT_NATS_SUBJECT)]
+    nats_subject: String,
+
+    /// Secret that signs identity tokens. Defaults to one generated once and
+    /// kept in `<data dir>/secret`, so a restart keeps identities valid. Set it
+    /// (the same on every node) when running several nodes.
+    #[arg(long, env = "WHISPER_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+
+    /// This node's name in `welcome` and logs. Defaults to a random one.
+    #[arg(long, env = "WHISPER_SERVER_ID")]
+    server_id: Option<String>,
+
+    /// An Origin allowed to open WebSockets besides the server's own (e.g.
+    /// `https://chat.example.com`). Repeat for several, or comma-separate in
+    /// the environment variable. Requests without Origin (non-browser
+    /// clients) are allowed.
+    #[arg(long = "allowed-origin", env = "WHISPER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+
+    /// Most WebSocket connections open at once from one IP address.
+    #[arg(long, env = "WHISPER_MAX_CONNECTIONS_PER_IP", default_value_t = Config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    max_connections_per_ip: u32,
+
+    /// Directory of the built web client (`web/dist`) to serve at `/`.
+    #[arg(long, env = "WHISPER_WEB_DIR")]
+    web_dir: Option<PathBuf>,
+
+    /// Seconds between WebSocket pings; a client missing two is closed.
+    #[arg(long, env = "WHISPER_HEARTBEAT_SECS", default_value_t = Config::DEFAULT_HEARTBEAT_SECS)]
+    heartbeat_secs: u64,
+
+    /// Seconds a client may take to send its HTTP request headers (slow
+    /// handshakes are dropped).
+    #[arg(long, env = "WHISPER_HANDSHAKE_TIMEOUT_SECS", default_value_t = Config::DEFAULT_HANDSHAKE_TIMEOUT_SECS)]
+    handshake_timeout_secs: u64,
+
+    /// Sustained messages per second per connection.
+    #[arg(long, env = "WHISPER_MESSAGES_PER_SECOND", default_value_t = Config::DEFAULT_MESSAGES_PER_SECOND)]
+    messages_per_second: u32,
+
+    /// Messages a connection may send at once before the rate applies.
+    #[arg(long, env = "WHISPER_MESSAGE_BURST", default_value_t = Config::DEFAULT_MESSAGE_BURST)]
+    message_burst: u32,
+
+    /// Frames a connection's outbound queue holds before it is closed as a
+    /// slow consumer (1013).
+    #[arg(long, env = "WHISPER_OUTBOX_CAPACITY", default_value_t = Config::DEFAULT_OUTBOX_CAPACITY)]
+    outbox_capacity: usize,
+
+    /// Seconds to finish in-flight work on SIGINT/SIGTERM before exiting.
+    #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
+    shutdown_grace_secs: u64,
+}
+
+impl From<Cli> for Config {
+    fn from(cli: Cli) -> Config {
+        let Cli {
+            bind,
+            data_dir,
+            database_url,
+            nats_url,
+            nats_subject,
+            secret,
+            server_id,
+            allowed_origins,
+            max_connections_per_ip,
+            web_dir,
+            heartbeat_secs,
+            handshake_timeout_secs,
+            messages_per_second,
+            message_burst,
+            outbox_capacity,
+            shutdown_grace_secs,
+        } = cli;
+        Config {
+            bind,
+            data_dir,
+            database_url,
+            nats_url,
+            nats_subject,
+            secret,
+            server_id,
+            allowed_origins,
+            max_connections_per_ip,
+            web_dir,
+            heartbeat_secs,
+            handshake_timeout_secs,
+            messages_per_second,
+            message_burst,
+            outbox_capacity,
+            shutdown_grace_secs,
+        }
+    }
 }

@@ -6,8 +6,8 @@ use whisper_core::model::{RoomName, Seq};
 use whisper_core::store::{DEFAULT_PAGE, MAX_PAGE, ReadRange, StoreError};
 
 use super::query::param;
-use super::{Body, error, json};
-use crate::server::AppState;
+use super::response::{Body, error, json};
+use crate::state::AppState;
 
 /// `GET /v1/chat/messages?room=&before_seq=&after_seq=&limit=`, oldest first.
 pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {

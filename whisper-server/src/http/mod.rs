@@ -1,8 +1,12 @@
-//! HTTP routing and the JSON error shape shared by every endpoint (protocol.md §11).
+//! HTTP: the routing table. Each endpoint lives in its own module: the JSON
+//! API ([`api`]), the WebSocket upgrade ([`upgrade`]), the web client's files
+//! ([`static_files`]); [`response`] holds the shapes every answer takes.
 
 pub mod api;
 pub mod query;
+pub mod response;
 pub mod static_files;
+pub mod upgrade;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,15 +15,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use serde::Serialize;
-use whisper_core::codec::{HttpError, HttpErrorBody};
 
-use crate::server::AppState;
-
-/// Every response body is a complete buffer.
-pub type Body = Full<Bytes>;
+pub use self::response::{Body, error, json};
+use crate::state::AppState;
 
 /// Routes one request.
 pub async fn route(
@@ -29,7 +29,7 @@ pub async fn route(
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let response = match (req.method(), path.as_str()) {
-        (&Method::GET, "/v1/chat/ws") => crate::ws::upgrade(req, state, peer),
+        (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, peer),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
         (&Method::GET, "/v1/rooms") => api::rooms(&state).await,
         (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
@@ -49,19 +49,4 @@ pub async fn route(
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
     };
     Ok(response)
-}
-
-/// A JSON response.
-pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut res = Response::new(Full::new(Bytes::from(body)));
-    *res.status_mut() = status;
-    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
-}
-
-/// The error shape of protocol.md §11: `{"error":{"code","message"}}`.
-pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Body> {
-    json(status, &HttpError { error: HttpErrorBody { code: code.into(), message: message.into() } })
 }

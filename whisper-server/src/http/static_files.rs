@@ -6,8 +6,8 @@
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use super::{Body, error};
-use crate::server::AppState;
+use super::response::{Body, error};
+use crate::state::AppState;
 
 const NO_CLIENT: &str = "<!doctype html><meta charset=utf-8><title>WhisperChat</title>\
 <h1>WhisperChat server is running</h1>\

@@ -28,7 +28,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    handle: Option<JoinHandle<Result<(), whisper_server::Error>>>,
     _dir: Option<Arc<tempfile::TempDir>>,
 }
 
@@ -52,7 +52,7 @@ pub async fn start_in(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestS
     let addr = listener.local_addr().expect("addr");
     let mut config = Config::new(addr, data_dir);
     tweak(&mut config);
-    let server = Server::build(config).await.expect("server builds");
+    let server = Server::builder(config).build().await.expect("server builds");
     run(server, listener, data_dir)
 }
 
@@ -63,7 +63,7 @@ pub async fn start_on_store(store: Arc<dyn Store>, tweak: impl FnOnce(&mut Confi
     let addr = listener.local_addr().expect("addr");
     let mut config = Config::new(addr, dir.path());
     tweak(&mut config);
-    let server = Server::with_store(config, store).expect("server builds");
+    let server = Server::builder(config).store(store).build().await.expect("server builds");
     let mut running = run(server, listener, dir.path());
     running._dir = Some(dir);
     running

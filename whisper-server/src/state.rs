@@ -1,0 +1,72 @@
+//! What every request handler shares: the chat service, identity tokens, the
+//! configuration, metrics, connection permits and the shutdown flag. Built
+//! once by [`Server`](crate::Server); handlers hold it as `Arc<AppState>`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use whisper_core::Chat;
+
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::metrics::Metrics;
+use crate::permits::{ConnectionsPerIp, IpPermit};
+use crate::shutdown::{Shutdown, TaskGuard};
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The chat service.
+    pub chat: Chat,
+    /// Token issuing and checking.
+    pub identity: Identity,
+    /// The configuration.
+    pub config: Config,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    connections_per_ip: ConnectionsPerIp,
+    pub(crate) shutdown: Shutdown,
+}
+
+/// Marks a session live until dropped; shutdown waits for all of them.
+#[derive(Debug)]
+pub struct SessionGuard {
+    _task: TaskGuard,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.metrics.connections.dec();
+    }
+}
+
+impl AppState {
+    pub(crate) fn new(chat: Chat, identity: Identity, config: Config, metrics: Arc<Metrics>) -> AppState {
+        AppState {
+            chat,
+            identity,
+            config,
+            metrics,
+            connections_per_ip: ConnectionsPerIp::default(),
+            shutdown: Shutdown::new(),
+        }
+    }
+
+    /// Claims one connection slot for `ip`, if it has one left.
+    pub fn ip_permit(&self, ip: IpAddr) -> Option<IpPermit> {
+        self.connections_per_ip.claim(ip, self.config.max_connections_per_ip)
+    }
+
+    /// Counts a live session until the guard drops.
+    pub fn session_started(&self) -> SessionGuard {
+        self.metrics.connections.inc();
+        self.metrics.connections_accepted.inc();
+        SessionGuard { _task: self.shutdown.track(), metrics: self.metrics.clone() }
+    }
+
+    /// Completes once the server starts shutting down.
+    pub fn stopping(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.shutdown.stopped()
+    }
+}
