@@ -56,6 +56,17 @@ async fn bad_queries_are_json_errors() {
     // A client can check its token with a plain GET: a bad one is 401.
     let (status, body) = server.get("/v1/chat/ws?token=v1.forged.00").await;
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")));
+    // A malformed upgrade is a 400 with the same code as every other 400.
+    let upgrade = [("Connection", "Upgrade"), ("Upgrade", "websocket")];
+    for extra in [
+        [("Sec-WebSocket-Version", "8"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")],
+        [("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", "short")],
+    ] {
+        let headers: Vec<_> = upgrade.iter().chain(&extra).copied().collect();
+        let (status, body) = http_get(server.addr, "/v1/chat/ws", &headers).await;
+        let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+        assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{extra:?}");
+    }
     server.stop().await;
 }
 

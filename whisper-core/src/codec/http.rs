@@ -64,8 +64,66 @@ pub struct HttpError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 pub struct HttpErrorBody {
-    /// A machine-readable code, e.g. `invalid_request`, `storage_unavailable`.
-    pub code: String,
+    /// What went wrong, for programs (protocol.md §1, §11).
+    pub code: HttpErrorCode,
     /// One readable sentence.
     pub message: String,
+}
+
+/// The codes an HTTP error carries, each with its one status: a client can
+/// branch on either and never sees two codes for one kind of refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+pub enum HttpErrorCode {
+    /// 400: a query parameter or upgrade header is malformed.
+    InvalidRequest,
+    /// 401: the token is not valid here.
+    Unauthorized,
+    /// 403: not allowed (e.g. an Origin not on the allow-list).
+    Forbidden,
+    /// 404: no such endpoint or file.
+    NotFound,
+    /// 405: the endpoint exists but not for this method.
+    MethodNotAllowed,
+    /// 426: the WebSocket endpoint was asked without an upgrade.
+    UpgradeRequired,
+    /// 429: too many connections from this address.
+    RateLimited,
+    /// 500: a bug or corrupt data on the server's side.
+    Internal,
+    /// 503: the store cannot be reached for now; retry later.
+    StorageUnavailable,
+}
+
+impl HttpErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn status(self) -> u16 {
+        match self {
+            HttpErrorCode::InvalidRequest => 400,
+            HttpErrorCode::Unauthorized => 401,
+            HttpErrorCode::Forbidden => 403,
+            HttpErrorCode::NotFound => 404,
+            HttpErrorCode::MethodNotAllowed => 405,
+            HttpErrorCode::UpgradeRequired => 426,
+            HttpErrorCode::RateLimited => 429,
+            HttpErrorCode::Internal => 500,
+            HttpErrorCode::StorageUnavailable => 503,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_snake_case_on_the_wire() {
+        let body =
+            HttpError { error: HttpErrorBody { code: HttpErrorCode::StorageUnavailable, message: "later".into() } };
+        let text = serde_json::to_string(&body).unwrap();
+        assert_eq!(text, r#"{"error":{"code":"storage_unavailable","message":"later"}}"#);
+        assert_eq!(serde_json::from_str::<HttpError>(&text).unwrap(), body);
+        assert_eq!(HttpErrorCode::InvalidRequest.status(), 400);
+    }
 }

@@ -1,7 +1,7 @@
 //! The JSON API: history, rooms, readiness.
 
 use hyper::{Response, StatusCode};
-use whisper_core::codec::{HistoryPage, RoomList, RoomSummary};
+use whisper_core::codec::{HistoryPage, HttpErrorCode, RoomList, RoomSummary};
 use whisper_core::model::{RoomName, Seq};
 use whisper_core::store::{DEFAULT_PAGE, MAX_PAGE, ReadRange, StoreError};
 
@@ -13,7 +13,7 @@ use crate::state::AppState;
 pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
     let (room, range) = match history_query(query) {
         Ok(parsed) => parsed,
-        Err(problem) => return error(StatusCode::BAD_REQUEST, "invalid_request", problem),
+        Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
     };
     match state.chat.store().read(&room, range).await {
         Ok(page) => json(
@@ -92,9 +92,7 @@ pub async fn ready(state: &AppState) -> Response<Body> {
 fn store_error(e: &StoreError) -> Response<Body> {
     tracing::warn!(error = %e, "store request failed");
     match e {
-        StoreError::Unavailable(_) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "the store is unavailable; retry later")
-        }
-        StoreError::Internal(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"),
+        StoreError::Unavailable(_) => error(HttpErrorCode::StorageUnavailable, "the store is unavailable; retry later"),
+        StoreError::Internal(_) => error(HttpErrorCode::Internal, "internal error"),
     }
 }

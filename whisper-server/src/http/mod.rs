@@ -17,6 +17,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use whisper_core::codec::HttpErrorCode;
 
 pub use self::response::{Body, error, json};
 use crate::state::AppState;
@@ -44,9 +45,9 @@ pub async fn route(
         }
         (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => static_files::serve(&path, &state).await,
         (_, "/v1/chat/ws" | "/v1/chat/messages" | "/v1/rooms" | "/healthz" | "/readyz" | "/metrics") => {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "only GET is allowed here")
+            error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here")
         }
-        _ => error(StatusCode::NOT_FOUND, "not_found", "no such endpoint"),
+        _ => error(HttpErrorCode::NotFound, "no such endpoint"),
     };
     Ok(response)
 }

@@ -6,7 +6,7 @@ use http_body_util::Full;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
-use whisper_core::codec::{HttpError, HttpErrorBody};
+use whisper_core::codec::{HttpError, HttpErrorBody, HttpErrorCode};
 
 /// Every response body is a complete buffer.
 pub type Body = Full<Bytes>;
@@ -21,7 +21,9 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     res
 }
 
-/// The error shape of protocol.md §11: `{"error":{"code","message"}}`.
-pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Body> {
-    json(status, &HttpError { error: HttpErrorBody { code: code.into(), message: message.into() } })
+/// The error shape of protocol.md §11: `{"error":{"code","message"}}`,
+/// with the status that goes with `code`.
+pub fn error(code: HttpErrorCode, message: impl Into<String>) -> Response<Body> {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json(status, &HttpError { error: HttpErrorBody { code, message: message.into() } })
 }

@@ -3,8 +3,9 @@
 //! files, debug builds read `web/dist` from disk). Without either, `/` says
 //! plainly that no client is built.
 
+use hyper::Response;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::{Response, StatusCode};
+use whisper_core::codec::HttpErrorCode;
 
 use super::response::{Body, error};
 use crate::state::AppState;
@@ -99,7 +100,7 @@ fn html(bytes: Vec<u8>, cache: &'static str) -> Response<Body> {
 }
 
 fn not_found() -> Response<Body> {
-    error(StatusCode::NOT_FOUND, "not_found", "no such file")
+    error(HttpErrorCode::NotFound, "no such file")
 }
 
 fn mime(path: &std::path::Path) -> &'static str {

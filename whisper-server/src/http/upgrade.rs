@@ -15,6 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use whisper_core::codec::HttpErrorCode;
 use whisper_core::model::{DisplayName, RoomName, UserId};
 use whisper_core::session::Connection;
 
@@ -35,27 +36,27 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
             None => {
                 state.metrics.connections_refused.inc();
                 tracing::info!(%peer, "refused: bad token");
-                return error(StatusCode::UNAUTHORIZED, "unauthorized", "the token is not valid here");
+                return error(HttpErrorCode::Unauthorized, "the token is not valid here");
             }
         },
     };
     let headers = req.headers();
     if !has_token(headers, CONNECTION, "upgrade") || !has_token(headers, UPGRADE, "websocket") {
-        return error(StatusCode::UPGRADE_REQUIRED, "upgrade_required", "this endpoint speaks WebSocket only");
+        return error(HttpErrorCode::UpgradeRequired, "this endpoint speaks WebSocket only");
     }
     if headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
-        let mut res = error(StatusCode::BAD_REQUEST, "bad_request", "Sec-WebSocket-Version must be 13");
+        let mut res = error(HttpErrorCode::InvalidRequest, "Sec-WebSocket-Version must be 13");
         res.headers_mut().insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
         return res;
     }
     let Some(key) = headers.get(SEC_WEBSOCKET_KEY).filter(|k| k.len() == 24) else {
-        return error(StatusCode::BAD_REQUEST, "bad_request", "Sec-WebSocket-Key is missing or malformed");
+        return error(HttpErrorCode::InvalidRequest, "Sec-WebSocket-Key is missing or malformed");
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     if !origin_allowed(headers, &state.config.allowed_origins) {
         state.metrics.connections_refused.inc();
         tracing::info!(%peer, origin = ?headers.get(ORIGIN), "refused: origin not allowed");
-        return error(StatusCode::FORBIDDEN, "forbidden", "this Origin may not open a WebSocket here");
+        return error(HttpErrorCode::Forbidden, "this Origin may not open a WebSocket here");
     }
     // No `room` joins the lobby; an empty `room=` joins nothing.
     let room = match param(query, "room") {
@@ -63,20 +64,20 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
         Some(r) if r.is_empty() => None,
         Some(r) => match RoomName::parse(&r) {
             Ok(room) => Some(room),
-            Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request", format!("room: {e}")),
+            Err(e) => return error(HttpErrorCode::InvalidRequest, format!("room: {e}")),
         },
     };
     let name = match param(query, "name").filter(|n| !n.trim().is_empty()) {
         None => None,
         Some(n) => match DisplayName::parse(&n) {
             Ok(name) => Some(name),
-            Err(e) => return error(StatusCode::BAD_REQUEST, "invalid_request", format!("name: {e}")),
+            Err(e) => return error(HttpErrorCode::InvalidRequest, format!("name: {e}")),
         },
     };
     let Some(permit) = state.ip_permit(peer.ip()) else {
         state.metrics.connections_refused.inc();
         tracing::info!(%peer, "refused: too many connections from this address");
-        return error(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many connections from this address");
+        return error(HttpErrorCode::RateLimited, "too many connections from this address");
     };
     let conn = Connection { user_id: user, token: Some(state.identity.issue(user)), name, room };
     let on_upgrade = hyper::upgrade::on(&mut req);

@@ -21,6 +21,7 @@ export type { ErrorCode } from './generated/ErrorCode';
 export type { HistoryPage } from './generated/HistoryPage';
 export type { HttpError } from './generated/HttpError';
 export type { HttpErrorBody } from './generated/HttpErrorBody';
+export type { HttpErrorCode } from './generated/HttpErrorCode';
 export type { Message } from './generated/Message';
 export type { MessageId } from './generated/MessageId';
 export type { PresenceUser } from './generated/PresenceUser';
