@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use whisper_core::Chat;
 use whisper_core::codec::ServerFrame;
-use whisper_core::model::{RoomName, UserId};
+use whisper_core::model::{DisplayName, Message, RoomName, UserId};
 use whisper_core::session::{self, Connection, Inbound, Outgoing};
 use whisper_core::store::MemoryStore;
 use whisper_core::testing::{inbound_channel, outgoing_channel};
@@ -27,7 +27,7 @@ fn start(chat: &Chat, name: &'static str) -> Client {
     let conn = Connection {
         user_id: UserId::random(),
         token: None,
-        name: Some(name.parse().ok().and_then(|n: String| whisper_core::model::DisplayName::parse(&n).ok())).flatten(),
+        name: DisplayName::parse(name).ok(),
         room: Some(RoomName::lobby()),
     };
     tokio::spawn(session::run(chat.clone(), conn, inbound, outgoing, std::future::pending()));
@@ -40,26 +40,44 @@ impl Client {
         let _ = self.to_session.send(Inbound::Text(frame.to_string()));
     }
 
-    /// Prints frames until one that `stop` accepts arrives.
-    async fn read_until(&mut self, stop: fn(&ServerFrame<'static>) -> bool) {
+    /// Prints frames until one that `stop` accepts arrives, and returns it
+    /// (`None` if the session ended first).
+    async fn read_until(&mut self, stop: fn(&ServerFrame<'static>) -> bool) -> Option<ServerFrame<'static>> {
         while let Some(Outgoing::Frame(frame)) = self.from_session.recv().await {
             println!("{:>5} <- {}", self.name, frame.to_text());
-            if ServerFrame::decode(frame.to_text()).is_ok_and(|f| stop(&f)) {
-                return;
+            match ServerFrame::decode(frame.to_text()) {
+                Ok(f) if stop(&f) => return Some(f),
+                _ => {}
             }
         }
+        None
     }
+}
+
+/// The messages of a `messages` frame.
+fn messages(frame: Option<ServerFrame<'static>>) -> Vec<Message> {
+    match frame {
+        Some(ServerFrame::Messages { data, .. }) => data.into_owned(),
+        _ => Vec::new(),
+    }
+}
+
+/// Ada and Bob join the lobby and Ada greets Bob: returns the messages each
+/// of them received.
+pub(crate) async fn converse(chat: &Chat) -> (Vec<Message>, Vec<Message>) {
+    let mut ada = start(chat, "Ada");
+    let mut bob = start(chat, "Bob");
+    // Messages reach those in the room when they are sent: wait for both joins.
+    ada.read_until(|f| matches!(f, ServerFrame::Joined { .. })).await;
+    bob.read_until(|f| matches!(f, ServerFrame::Joined { .. })).await;
+    ada.say("Hello, Bob!");
+    let to_bob = messages(bob.read_until(|f| matches!(f, ServerFrame::Messages { .. })).await);
+    let to_ada = messages(ada.read_until(|f| matches!(f, ServerFrame::Messages { .. })).await);
+    (to_ada, to_bob)
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
-    let mut ada = start(&chat, "Ada");
-    let mut bob = start(&chat, "Bob");
-    // Messages reach those in the room when they are sent: wait for both joins.
-    ada.read_until(|f| matches!(f, ServerFrame::Joined { .. })).await;
-    bob.read_until(|f| matches!(f, ServerFrame::Joined { .. })).await;
-    ada.say("Hello, Bob!");
-    bob.read_until(|f| matches!(f, ServerFrame::Messages { .. })).await;
-    ada.read_until(|f| matches!(f, ServerFrame::Messages { .. })).await;
+    converse(&chat).await;
 }
