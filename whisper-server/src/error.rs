@@ -56,9 +56,4 @@ impl Error {
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io { context: context.into(), source }
     }
-
-    /// A store error with what the server was doing when it happened.
-    pub(crate) fn store(context: impl Into<String>, source: StoreError) -> Error {
-        Error::Store { context: context.into(), source }
-    }
 }

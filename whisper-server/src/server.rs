@@ -92,7 +92,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
         Some(url) => {
             let store = crate::store::PostgresStore::connect(url)
                 .await
-                .map_err(|e| Error::store("connecting to PostgreSQL", e))?;
+                .map_err(|source| Error::Store { context: "connecting to PostgreSQL".into(), source })?;
             Ok(Arc::new(store))
         }
         #[cfg(not(feature = "postgres"))]
@@ -102,7 +102,7 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
             let path = config.data_dir.join("whisper.db");
             let store = crate::store::SqliteStore::open(&path)
                 .await
-                .map_err(|e| Error::store(format!("opening {}", path.display()), e))?;
+                .map_err(|source| Error::Store { context: format!("opening {}", path.display()), source })?;
             Ok(Arc::new(store))
         }
         #[cfg(not(feature = "sqlite"))]

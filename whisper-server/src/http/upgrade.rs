@@ -1,6 +1,6 @@
 //! `GET /v1/chat/ws`: checks the upgrade (token, handshake headers, Origin,
 //! room and name, the per-IP limit), answers 101, and hands the upgraded
-//! socket to [`socket::serve`](crate::socket::serve). Every refusal is a JSON
+//! socket to [`crate::socket`]. Every refusal is a JSON
 //! error before the upgrade (protocol.md §1).
 
 use std::net::SocketAddr;
