@@ -15,7 +15,8 @@
 //!   fan-out into bounded outboxes, presence, typing. Reached through
 //!   [`Chat`]'s methods, and by a broker through [`broker::Hub`].
 //! - [`broker`] — the [`Broker`](broker::Broker) trait for fan-out across nodes,
-//!   with the in-process [`LocalBroker`](broker::LocalBroker); a node in a
+//!   with the in-process [`LocalBroker`](broker::LocalBroker), and (feature
+//!   `test-util`) the conformance suite every broker passes; a node in a
 //!   cluster also publishes its rosters and heartbeats, so presence is the
 //!   union of every node's users.
 //! - [`chat`] — [`Chat`], one node's service: store + hub + broker + limits,

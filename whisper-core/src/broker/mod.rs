@@ -2,6 +2,13 @@
 //! tells the other nodes through a [`Broker`]; a node that misses an event
 //! fills the gap from the shared store (see [`Hub`]), so a broker may lose or
 //! reorder events without losing messages.
+//!
+//! With feature `test-util`, [`conformance`] is the suite every broker
+//! passes: events of a room kept in order, no echo, events flowing again
+//! after a reconnect.
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
@@ -129,4 +136,69 @@ impl Broker for LocalBroker {
         }
         Ok(())
     }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+
+    use super::conformance::BrokerCluster;
+    use super::*;
+
+    /// [`LocalBroker`] as a cluster for the conformance suite: each node's
+    /// broker is a [`Link`] to one shared `LocalBroker`. Cutting a link
+    /// detaches the node; restoring it attaches the node again and tells its
+    /// hub it may have lost events, as a broker that reconnected does.
+    #[derive(Debug, Default)]
+    pub(crate) struct LocalCluster {
+        broker: LocalBroker,
+        links: Mutex<HashMap<String, Arc<Link>>>,
+    }
+
+    /// One node's way to the shared broker, keeping the hub it attached.
+    #[derive(Debug)]
+    struct Link {
+        broker: LocalBroker,
+        hub: OnceLock<Hub>,
+    }
+
+    #[async_trait]
+    impl Broker for Link {
+        async fn attach(&self, node: &str, hub: Hub) -> Result<(), BrokerError> {
+            let _ = self.hub.set(hub.clone());
+            self.broker.attach(node, hub).await
+        }
+
+        async fn publish(&self, node: &str, event: &NodeEvent<'_>) -> Result<(), BrokerError> {
+            self.broker.publish(node, event).await
+        }
+    }
+
+    impl LocalCluster {
+        fn link(&self, node: &str) -> Arc<Link> {
+            self.links.lock().unwrap().get(node).cloned().expect("a node of this cluster")
+        }
+    }
+
+    #[async_trait]
+    impl BrokerCluster for LocalCluster {
+        async fn node(&self, name: &str) -> Arc<dyn Broker> {
+            let link = Arc::new(Link { broker: self.broker.clone(), hub: OnceLock::new() });
+            self.links.lock().unwrap().insert(name.to_owned(), link.clone());
+            link
+        }
+
+        async fn cut(&self, name: &str) {
+            self.broker.detach(name);
+        }
+
+        async fn restore(&self, name: &str) {
+            let hub = self.link(name).hub.get().cloned().expect("the node attached");
+            self.broker.attach(name, hub.clone()).await.unwrap();
+            hub.link_lost();
+        }
+    }
+
+    crate::broker_conformance_tests!(async { LocalCluster::default() });
 }
