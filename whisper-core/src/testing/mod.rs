@@ -13,8 +13,9 @@
 //! - [`fanout`] — one room of a bare hub and its subscribers, for the
 //!   fan-out benchmark.
 //!
-//! The store conformance suite lives beside what it checks:
-//! [`store::conformance`](crate::store::conformance).
+//! The conformance suites live beside what they check:
+//! [`store::conformance`](crate::store::conformance) and
+//! [`broker::conformance`](crate::broker::conformance).
 
 mod channels;
 mod failing_store;
