@@ -20,12 +20,9 @@ use whisper_core::codec::ServerFrame;
 use whisper_core::model::RoomName;
 use whisper_core::testing::history::HistoryChecker;
 
+use support::nats::{nats_addr, nats_url};
 use support::process::{ServerProcess, args, free_addr, stored_history};
 use support::resilient::{History, Resilient, settle};
-
-fn nats_url() -> String {
-    std::env::var("WHISPER_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
 
 /// One node of the cluster.
 async fn node(name: &str, dir: &Path, database_url: &str, subject: &str) -> ServerProcess {
@@ -51,19 +48,6 @@ async fn node_via(name: &str, dir: &Path, database_url: &str, subject: &str, nat
         "cluster-test-secret".as_ref(),
     ]);
     ServerProcess::start(free_addr(), &argv).await
-}
-
-/// NATS's host:port, or `None` (after saying so) when it is unreachable
-/// outside CI.
-async fn nats_addr() -> Option<String> {
-    let nats = nats_url();
-    let addr = nats.trim_start_matches("nats://").to_owned();
-    if tokio::net::TcpStream::connect(&addr).await.is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "NATS unreachable at {nats} and CI=true");
-        eprintln!("skipped: NATS unreachable at {nats}");
-        return None;
-    }
-    Some(addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,8 @@
 
 #![cfg(feature = "nats")]
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -15,22 +17,7 @@ use whisper_core::broker::conformance::BrokerCluster;
 use whisper_core::testing::Proxy;
 use whisper_server::broker::NatsBroker;
 
-fn nats_url() -> String {
-    std::env::var("WHISPER_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
-/// NATS's host:port, or `None` (after saying so) when it is unreachable
-/// outside CI.
-async fn nats_addr() -> Option<String> {
-    let nats = nats_url();
-    let addr = nats.trim_start_matches("nats://").to_owned();
-    if tokio::net::TcpStream::connect(&addr).await.is_err() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "NATS unreachable at {nats} and CI=true");
-        eprintln!("skipped: NATS unreachable at {nats}");
-        return None;
-    }
-    Some(addr)
-}
+use support::nats::nats_addr;
 
 /// One test's nodes on the local NATS, each through a proxy of its own.
 #[derive(Debug)]
