@@ -27,7 +27,7 @@ OUT=target/bench-cluster
 RESULTS=$OUT/results.jsonl
 DOC=docs/performance.md
 # One secret for the nodes of a cluster: a token from one node is good on all.
-SECRET=bench-cluster-$$-$RANDOM$RANDOM
+SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n")
 # psql: no NOTICE for DROP DATABASE IF EXISTS of a database that is not there.
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 

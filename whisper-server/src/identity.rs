@@ -30,16 +30,26 @@ impl Identity {
     }
 
     /// Uses the configured secret, or the one kept in `<data_dir>/secret`,
-    /// generating it on first start.
+    /// generating it on first start. A secret that [`weakness`] finds weak
+    /// is refused: from one token of their own, anyone could recover a weak
+    /// key by brute force and forge every user's token.
     pub fn load_or_create(data_dir: &Path, configured: Option<&str>) -> io::Result<Identity> {
         if let Some(secret) = configured {
+            if let Some(why) = weakness(secret.as_bytes()) {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("the configured secret {why}")));
+            }
             return Ok(Identity::from_secret(secret.as_bytes()));
         }
         let path = data_dir.join("secret");
         match std::fs::read_to_string(&path) {
-            Ok(text) if text.trim().len() >= 32 => return Ok(Identity::from_secret(text.trim().as_bytes())),
-            Ok(_) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{} is too short", path.display())));
+            Ok(text) => {
+                return match weakness(text.trim().as_bytes()) {
+                    None => Ok(Identity::from_secret(text.trim().as_bytes())),
+                    Some(why) => Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("the secret in {} {why}", path.display()),
+                    )),
+                };
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -75,6 +85,35 @@ impl Identity {
         self.mac(user).verify_slice(&tag).ok()?;
         Some(user)
     }
+}
+
+/// Fewest bytes a secret may have.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Least entropy a secret may carry, in bits, as estimated by [`weakness`].
+/// The estimate runs low for short random strings (32 random hex digits
+/// hold 128 bits but score about 120), so the bar sits below 128.
+const MIN_SECRET_BITS: f64 = 96.0;
+
+/// Why `secret` is too weak to sign tokens, if it is: shorter than
+/// [`MIN_SECRET_BYTES`], or carrying under 96 bits by the byte-frequency
+/// (Shannon) estimate — a repeated character or a short pattern repeated
+/// to length. The estimate cannot see that a phrase is guessable; it only
+/// stops the mistakes a missing variable or a placeholder make.
+pub fn weakness(secret: &[u8]) -> Option<String> {
+    const ADVICE: &str = "(generate one with `openssl rand -hex 32`)";
+    if secret.len() < MIN_SECRET_BYTES {
+        return Some(format!("is too short ({} of at least {MIN_SECRET_BYTES} bytes) {ADVICE}", secret.len()));
+    }
+    let mut counts = [0usize; 256];
+    for &b in secret {
+        counts[usize::from(b)] += 1;
+    }
+    let len = secret.len() as f64;
+    let bits_per_byte: f64 = counts.iter().filter(|&&n| n > 0).map(|&n| n as f64 / len).map(|p| -p * p.log2()).sum();
+    let bits = bits_per_byte * len;
+    (bits < MIN_SECRET_BITS)
+        .then(|| format!("has too little entropy (about {bits:.0} bits; at least {MIN_SECRET_BITS}) {ADVICE}"))
 }
 
 fn unreachable_key() -> HmacSha256 {
@@ -129,6 +168,34 @@ mod tests {
         for junk in ["", "v1.", "v2.x.y", "v1.not-a-uuid.00", &format!("v1.{user}.zz")] {
             assert_eq!(identity.verify(junk), None, "{junk}");
         }
+    }
+
+    #[test]
+    fn weak_secrets_are_refused_and_strong_ones_taken() {
+        for weak in ["", "a", "short but not empty", &"a".repeat(64), &"ab".repeat(32), &"0123".repeat(8)] {
+            assert!(weakness(weak.as_bytes()).is_some(), "{weak:?} should be weak");
+            let dir = tempfile::tempdir().unwrap();
+            let err = Identity::load_or_create(dir.path(), Some(weak)).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{weak:?}");
+            assert!(err.to_string().contains("openssl rand -hex 32"), "{err}");
+        }
+        for strong in [
+            "0123456789abcdef0123456789abcdef",
+            "4f1c2b9e7a06d3858e2f41c7b09ad6e3",
+            "correct horse battery staple, twice over",
+        ] {
+            assert_eq!(weakness(strong.as_bytes()), None, "{strong:?} should be strong enough");
+        }
+        let generated = Identity::load_or_create(tempfile::tempdir().unwrap().path(), None);
+        assert!(generated.is_ok(), "the generated default passes its own check");
+    }
+
+    #[test]
+    fn a_weak_secret_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret"), "x".repeat(40)).unwrap();
+        let err = Identity::load_or_create(dir.path(), None).unwrap_err();
+        assert!(err.to_string().contains("too little entropy"), "{err}");
     }
 
     #[test]

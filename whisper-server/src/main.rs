@@ -77,7 +77,8 @@ struct Cli {
 
     /// Secret that signs identity tokens. Defaults to one generated once and
     /// kept in `<data dir>/secret`, so a restart keeps identities valid. Set it
-    /// (the same on every node) when running several nodes.
+    /// (the same on every node) when running several nodes: at least 32
+    /// bytes, e.g. `openssl rand -hex 32`; a weaker one is refused.
     #[arg(long, env = "WHISPER_SECRET", hide_env_values = true)]
     secret: Option<String>,
 

@@ -58,6 +58,10 @@ impl ServerBuilder {
         let ServerBuilder { config, store, broker } = self;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("creating data directory {}", config.data_dir.display()), e))?;
+        // The secret before the store: a bad one stops the server before it
+        // creates or migrates anything.
+        let identity = Identity::load_or_create(&config.data_dir, config.secret.as_deref())
+            .map_err(|e| Error::io("loading the identity secret", e))?;
         let store = match store {
             Some(store) => store,
             None => open_store(&config).await?,
@@ -67,8 +71,6 @@ impl ServerBuilder {
             (None, Some(url)) => Some(connect_broker(url, &config.nats_subject).await?),
             (None, None) => None,
         };
-        let identity = Identity::load_or_create(&config.data_dir, config.secret.as_deref())
-            .map_err(|e| Error::io("loading the identity secret", e))?;
         let mut metrics = Metrics::new();
         let store = metrics.metered(store);
         let server_id = config

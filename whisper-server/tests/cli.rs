@@ -45,3 +45,31 @@ fn an_unknown_option_is_refused_with_a_hint() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("--nats-url"), "suggests the right option: {stderr}");
 }
+
+#[test]
+fn a_weak_or_empty_secret_stops_the_server_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let base = ["--bind", "127.0.0.1:0", "--data-dir", data_dir];
+    let runs: [(&[&str], Option<&str>); 4] = [
+        (&["--secret", ""], None),
+        (&["--secret", "a"], None),
+        (&["--secret", "passwordpasswordpasswordpassword"], None),
+        // One missing export in a deployment script: the variable is set, empty.
+        (&[], Some("")),
+    ];
+    for (args, env) in runs {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_whisper-server"));
+        command.args(base).args(args).env("RUST_LOG", "off").env_remove("WHISPER_SECRET");
+        if let Some(value) = env {
+            command.env("WHISPER_SECRET", value);
+        }
+        let out = command.output().expect("whisper-server runs");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?} {env:?} is refused: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line:\n{stderr}");
+        assert!(stderr.contains("secret"), "says what is wrong: {stderr}");
+        assert!(stderr.contains("openssl rand -hex 32"), "says how to fix it: {stderr}");
+    }
+    assert!(!dir.path().join("secret").exists(), "a refused secret is not replaced by a generated one");
+}

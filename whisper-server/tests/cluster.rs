@@ -45,7 +45,7 @@ async fn node_via(name: &str, dir: &Path, database_url: &str, subject: &str, nat
         subject.as_ref(),
         // One secret for the cluster: a token from one node is good on all.
         "--secret".as_ref(),
-        "cluster-test-secret".as_ref(),
+        "cluster-test-secret-4f1c2b9e7a06d3858e2f41c7b0".as_ref(),
     ]);
     ServerProcess::start(free_addr(), &argv).await
 }
