@@ -46,6 +46,13 @@ pub struct Config {
     /// clients) are always allowed. Default: none.
     pub allowed_origins: Vec<String>,
 
+    /// The origin browsers reach this server at (e.g.
+    /// `https://chat.example.com`). When set, "the server's own origin" is
+    /// this, not whatever the Host header says (DNS rebinding). Default:
+    /// none — the request's Host, and only a loopback name when the server
+    /// listens on loopback.
+    pub public_origin: Option<String>,
+
     /// Most WebSocket connections open at once from one IP address. Default
     /// [`Config::DEFAULT_MAX_CONNECTIONS_PER_IP`].
     pub max_connections_per_ip: u32,
@@ -113,6 +120,7 @@ impl Config {
             secret: None,
             server_id: None,
             allowed_origins: Vec::new(),
+            public_origin: None,
             max_connections_per_ip: Config::DEFAULT_MAX_CONNECTIONS_PER_IP,
             web_dir: None,
             heartbeat_secs: Config::DEFAULT_HEARTBEAT_SECS,

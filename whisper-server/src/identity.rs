@@ -75,11 +75,17 @@ impl Identity {
         format!("v1.{user}.{}", hex(&tag))
     }
 
-    /// The user a token was issued to, if it is genuine.
+    /// The user a token was issued to, if it is genuine. Only the spelling
+    /// [`issue`](Identity::issue) writes is accepted (a lower-case hyphenated
+    /// user id, 64 lower-case hex digits): one token, one string, so a token
+    /// can be compared, logged or revoked as a string.
     pub fn verify(&self, token: &str) -> Option<UserId> {
         let rest = token.strip_prefix("v1.")?;
-        let (user, tag) = rest.split_once('.')?;
-        let user = UserId::parse(user).ok()?;
+        let (id, tag) = rest.split_once('.')?;
+        let user = UserId::parse(id).ok()?;
+        if id != user.to_string() || tag.len() != 64 || tag.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
         let tag = unhex(tag)?;
         // Constant-time comparison inside verify_slice.
         self.mac(user).verify_slice(&tag).ok()?;
@@ -165,6 +171,18 @@ mod tests {
         tampered.pop();
         tampered.push(if token.ends_with('0') { '1' } else { '0' });
         assert_eq!(identity.verify(&tampered), None);
+        let (id, tag) = token.strip_prefix("v1.").unwrap().split_once('.').unwrap();
+        let other_spellings = [
+            format!("v1.{id}.{}", tag.to_uppercase()),
+            format!("v1.{}.{tag}", id.to_uppercase()),
+            format!("v1.{}.{tag}", id.replace('-', "")),
+            format!("v1.{{{id}}}.{tag}"),
+            format!("v1.urn:uuid:{id}.{tag}"),
+            format!("v1.{id}.+{tag}"),
+        ];
+        for spelling in &other_spellings {
+            assert_eq!(identity.verify(spelling), None, "one canonical spelling: {spelling}");
+        }
         for junk in ["", "v1.", "v2.x.y", "v1.not-a-uuid.00", &format!("v1.{user}.zz")] {
             assert_eq!(identity.verify(junk), None, "{junk}");
         }

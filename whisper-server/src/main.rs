@@ -93,6 +93,13 @@ struct Cli {
     #[arg(long = "allowed-origin", env = "WHISPER_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
 
+    /// The origin browsers reach this server at (e.g.
+    /// `https://chat.example.com`). When set, a browser's Origin must be it
+    /// (or an --allowed-origin); the Host header is not trusted, so a DNS
+    /// rebinding page cannot pass for the server.
+    #[arg(long, env = "WHISPER_PUBLIC_ORIGIN")]
+    public_origin: Option<String>,
+
     /// Most WebSocket connections open at once from one IP address.
     #[arg(long, env = "WHISPER_MAX_CONNECTIONS_PER_IP", default_value_t = Config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     max_connections_per_ip: u32,
@@ -139,6 +146,7 @@ impl From<Cli> for Config {
             secret,
             server_id,
             allowed_origins,
+            public_origin,
             max_connections_per_ip,
             web_dir,
             heartbeat_secs,
@@ -157,6 +165,7 @@ impl From<Cli> for Config {
             secret,
             server_id,
             allowed_origins,
+            public_origin,
             max_connections_per_ip,
             web_dir,
             heartbeat_secs,

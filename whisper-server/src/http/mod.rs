@@ -1,8 +1,10 @@
 //! HTTP: the routing table. Each endpoint lives in its own module: the JSON
 //! API ([`api`]), the WebSocket upgrade ([`upgrade`]), the web client's files
-//! ([`static_files`]); [`response`] holds the shapes every answer takes.
+//! ([`static_files`]); [`response`] holds the shapes every answer takes and
+//! [`headers`] the security headers they all carry.
 
 pub mod api;
+pub mod headers;
 pub mod query;
 pub mod response;
 pub mod static_files;
@@ -29,7 +31,12 @@ pub async fn route(
     peer: SocketAddr,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
-    let response = match (req.method(), path.as_str()) {
+    if let Err(problem) = query::check(req.uri().query()) {
+        let mut res = error(HttpErrorCode::InvalidRequest, problem);
+        headers::secure(&mut res);
+        return Ok(res);
+    }
+    let mut response = match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, peer),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
         (&Method::GET, "/v1/rooms") => api::rooms(&state).await,
@@ -49,5 +56,6 @@ pub async fn route(
         }
         _ => error(HttpErrorCode::NotFound, "no such endpoint"),
     };
+    headers::secure(&mut response);
     Ok(response)
 }

@@ -8,6 +8,22 @@ pub fn param(query: Option<&str>, key: &str) -> Option<String> {
     })
 }
 
+/// Checks that every key and value of a query string decodes: a malformed
+/// escape (`room=%zz`, `token=%E2%28`) is the client's mistake, answered 400,
+/// never read as an absent parameter (a default room, a new identity).
+pub fn check(query: Option<&str>) -> Result<(), String> {
+    for pair in query.unwrap_or_default().split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let Some(key) = decode(k) else {
+            return Err("the query has a malformed percent-escape in a parameter name".to_owned());
+        };
+        if decode(v).is_none() {
+            return Err(format!("{key}: malformed percent-escape (or not UTF-8)"));
+        }
+    }
+    Ok(())
+}
+
 /// Percent-decodes (and turns `+` into a space). `None` if the result is
 /// not UTF-8 or an escape is malformed.
 pub fn decode(s: &str) -> Option<String> {
@@ -49,5 +65,14 @@ mod tests {
         assert_eq!(decode("%zz"), None);
         assert_eq!(decode("%"), None);
         assert_eq!(decode("%C3%A9+x").as_deref(), Some("é x"));
+    }
+
+    #[test]
+    fn malformed_escapes_are_named() {
+        assert_eq!(check(None), Ok(()));
+        assert_eq!(check(Some("room=acme%2Fgeneral&flag&limit=")), Ok(()));
+        assert_eq!(check(Some("room=%zz")).unwrap_err(), "room: malformed percent-escape (or not UTF-8)");
+        assert!(check(Some("limit=1&token=%E2%28")).unwrap_err().starts_with("token:"), "not UTF-8");
+        assert!(check(Some("ro%om=lobby")).is_err());
     }
 }

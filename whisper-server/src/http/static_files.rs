@@ -18,9 +18,11 @@ const NO_CLIENT: &str = "<!doctype html><meta charset=utf-8><title>WhisperChat</
 /// Serves `path` from the web directory, falling back to `index.html` for
 /// client-side routes.
 pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
-    // Only plain relative paths: no `..`, no absolute, no backslashes.
+    // Only plain relative paths: no `..`, no absolute, no backslashes, and
+    // no dotfile or dot-directory (`.env`, `.git/config`): a web directory
+    // is often a build output beside things that were never meant to ship.
     let rel = path.trim_start_matches('/');
-    if rel.split('/').any(|seg| seg == ".." || seg.contains('\\')) {
+    if rel.split('/').any(|seg| seg.starts_with('.') || seg.contains('\\')) {
         return not_found();
     }
     let Some(dir) = &state.config.web_dir else {
@@ -30,6 +32,11 @@ pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
         return if path == "/" { html(NO_CLIENT.as_bytes().to_vec(), "no-store") } else { not_found() };
     };
     let file = if rel.is_empty() { dir.join("index.html") } else { dir.join(rel) };
+    let file = match inside(dir, &file).await {
+        Inside::Yes(file) => file,
+        Inside::Outside => return not_found(),
+        Inside::Missing => file,
+    };
     match tokio::fs::read(&file).await {
         Ok(bytes) => {
             let mut res = Response::new(Body::from(bytes));
@@ -43,6 +50,25 @@ pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
         },
         Err(_) => not_found(),
     }
+}
+
+enum Inside {
+    /// The file, resolved, lies under the root.
+    Yes(std::path::PathBuf),
+    /// A symlink (of the file or a directory on the way) leads out of the root.
+    Outside,
+    /// No such file (or the root itself is gone).
+    Missing,
+}
+
+/// Resolves `file` with every symlink followed and checks it is still under
+/// `root`: a link inside the web directory must not publish `/etc` or the
+/// data directory.
+async fn inside(root: &std::path::Path, file: &std::path::Path) -> Inside {
+    let (Ok(root), Ok(file)) = (tokio::fs::canonicalize(root).await, tokio::fs::canonicalize(file).await) else {
+        return Inside::Missing;
+    };
+    if file.starts_with(&root) { Inside::Yes(file) } else { Inside::Outside }
 }
 
 /// The cache policy for a file: Vite fingerprints everything under

@@ -53,7 +53,7 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
         return error(HttpErrorCode::InvalidRequest, "Sec-WebSocket-Key is missing or malformed");
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    if !origin_allowed(headers, &state.config.allowed_origins) {
+    if !origin_allowed(headers, &state.config) {
         state.metrics.connections_refused.inc();
         tracing::info!(%peer, origin = ?headers.get(ORIGIN), "refused: origin not allowed");
         return error(HttpErrorCode::Forbidden, "this Origin may not open a WebSocket here");
@@ -113,20 +113,41 @@ fn has_token(headers: &HeaderMap, name: hyper::header::HeaderName, token: &str) 
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Browsers always send Origin: it must be this server's own (same host as
-/// the request) or on the allow-list. Clients without Origin are not
-/// browsers, and cannot be tricked by a page into connecting.
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+/// Browsers always send Origin: it must be on the allow-list or this
+/// server's own — the configured public origin, or else the request's Host.
+/// Clients without Origin are not browsers, and cannot be tricked by a page
+/// into connecting.
+///
+/// Host alone is not proof: a page on `evil.example` whose name was rebound
+/// to 127.0.0.1 sends a matching Origin and Host. So without a public origin,
+/// a server listening on loopback takes only loopback names (`localhost`,
+/// `127.x.y.z`, `[::1]`) as its own.
+fn origin_allowed(headers: &HeaderMap, config: &crate::config::Config) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
     let origin = origin.trim_end_matches('/');
-    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+    if config.allowed_origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
         return true;
+    }
+    if let Some(public) = &config.public_origin {
+        return public.trim_end_matches('/').eq_ignore_ascii_case(origin);
     }
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+    let same_host = matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h));
+    same_host && (!config.bind.ip().is_loopback() || host.is_some_and(is_loopback_host))
+}
+
+/// Whether a Host header names the loopback interface.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        // `[::1]:8080`, `127.0.0.1:8080`, `localhost:8080`; not the `::` of a bare IPv6.
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -143,13 +164,34 @@ mod tests {
 
     #[test]
     fn origins() {
-        let none: Vec<String> = Vec::new();
-        assert!(origin_allowed(&headers(&[("host", "127.0.0.1:8080")]), &none), "no Origin: not a browser");
-        assert!(origin_allowed(&headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:8080")]), &none));
-        assert!(!origin_allowed(&headers(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example")]), &none));
-        let list = vec!["https://chat.example.com".to_string()];
-        assert!(origin_allowed(&headers(&[("host", "10.0.0.1"), ("origin", "https://chat.example.com")]), &list));
-        assert!(!origin_allowed(&headers(&[("host", "10.0.0.1"), ("origin", "https://chat.example.co")]), &list));
+        let mut config = crate::config::Config::new("127.0.0.1:8080".parse().unwrap(), "data");
+        let on = |c: &crate::config::Config, host: &'static str, origin: &'static str| {
+            origin_allowed(&headers(&[("host", host), ("origin", origin)]), c)
+        };
+        assert!(origin_allowed(&headers(&[("host", "127.0.0.1:8080")]), &config), "no Origin: not a browser");
+        assert!(on(&config, "127.0.0.1:8080", "http://127.0.0.1:8080"));
+        assert!(on(&config, "localhost:8080", "http://localhost:8080"));
+        assert!(!on(&config, "127.0.0.1:8080", "http://evil.example"));
+        assert!(!on(&config, "evil.example:8080", "http://evil.example:8080"), "DNS rebinding onto loopback");
+        config.bind = "0.0.0.0:8080".parse().unwrap();
+        assert!(on(&config, "chat.internal:8080", "http://chat.internal:8080"), "same host off loopback");
+        config.public_origin = Some("https://chat.example.com".into());
+        assert!(on(&config, "whatever", "https://chat.example.com"));
+        assert!(!on(&config, "evil.example", "http://evil.example"), "the public origin, not Host, is own");
+        config.public_origin = None;
+        config.allowed_origins = vec!["https://chat.example.com".to_string()];
+        assert!(on(&config, "10.0.0.1", "https://chat.example.com"));
+        assert!(!on(&config, "10.0.0.1", "https://chat.example.co"));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["localhost", "LOCALHOST:80", "127.0.0.1", "127.9.9.9:8080", "[::1]:8080", "::1"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in ["evil.example", "localhost.evil.example:8080", "10.0.0.1:8080", "[::2]:80"] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 
     #[test]
