@@ -1,9 +1,9 @@
-//! What an attacker on the network tries against the HTTP edge, through
-//! real sockets (docs/reliability.md, "Threats"): headers that keep the page
-//! from being framed or sniffed, files that must not be served, queries and
-//! tokens that must not be misread, origins that must not pass, and the
-//! attacks that held up from the start (traversal, smuggling, injection,
-//! idempotency across users), kept as regressions.
+//! What an attacker on the network tries, through real sockets
+//! (docs/reliability.md, "Threats"): headers that keep the page from being
+//! framed or sniffed, files that must not be served, queries and tokens that
+//! must not be misread, origins that must not pass, names that pass for
+//! someone else, and the attacks that held up from the start (traversal,
+//! smuggling, injection, idempotency across users), kept as regressions.
 
 mod support;
 
@@ -179,6 +179,48 @@ async fn a_dns_rebinding_page_cannot_open_a_socket_on_loopback() {
     assert_eq!(status(&res), 403, "with a public origin, Host is not trusted: {res}");
     let res = raw(public.addr, &upgrade("chat.example.com".into(), "https://chat.example.com")).await;
     assert_eq!(status(&res), 101, "{res}");
+}
+
+#[tokio::test]
+async fn names_that_hide_characters_or_pose_in_another_script_are_refused() {
+    let server = start().await;
+    let mut ada = server.join("room=names&name=Ada").await;
+    for (name, problem) in [
+        ("\u{0410}da", "look-alike letters"),
+        ("Ada (\u{0430}dmin)", "look-alike letters"),
+        ("Ada\u{061C}", "invisible"),
+        ("\u{3164}", "invisible"),
+        ("Ada\u{E0041}", "invisible"),
+        ("Ada\u{2028}Lovelace", "invisible"),
+    ] {
+        ada.send(json!({"type":"profile","name":name})).await;
+        let refusal = ada.error().await;
+        assert_eq!(refusal.code, whisper_core::codec::ErrorCode::InvalidFrame, "{name:?}");
+        assert!(refusal.details.iter().any(|d| d.starts_with("name:") && d.contains(problem)), "{name:?}: {refusal:?}");
+    }
+    // The same rules on the upgrade's `name`.
+    let res = raw(
+        server.addr,
+        &format!(
+            "GET /v1/chat/ws?name=%D0%90da HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            server.addr
+        ),
+    )
+    .await;
+    assert_eq!(status(&res), 400, "{res}");
+    assert!(res.contains("look-alike letters"), "{res}");
+    // A real name in another script, and one with an emoji, still pass.
+    ada.send(json!({"type":"profile","name":"Мария 👩‍💻"})).await;
+    ada.send(json!({"type":"typing","room":"names"})).await;
+    let mut bob = server.join("room=names&name=Bob").await;
+    let presence = bob
+        .next_where(|f| match f {
+            whisper_core::codec::ServerFrame::Presence { users, .. } => Some(users.into_owned()),
+            _ => None,
+        })
+        .await;
+    assert!(presence.iter().any(|u| u.name.as_str() == "Мария 👩‍💻"), "{presence:?}");
 }
 
 // Held up from the start; kept so.

@@ -240,6 +240,7 @@ function Conversation({
         hasMoreBefore={view?.hasMoreBefore ?? false}
         loadingOlder={view?.loadingOlder ?? false}
         loading={!ready || (view?.loading ?? true)}
+        members={view?.presence}
         onLoadOlder={loadOlder}
         onRetry={retry}
         onDiscard={discard}

@@ -295,6 +295,36 @@ describe('WhisperChat page', () => {
     expect(screen.getByTestId('online-count')).toHaveTextContent('3');
   });
 
+  it('tags two people who show the same name with their user ids, in the list and on messages', async () => {
+    const server = mockServer();
+    renderApp(setup());
+    await handshake(server);
+    await serverSends(server, {
+      type: 'presence',
+      room: 'lobby',
+      users: [
+        { user_id: ME, name: 'Ada' },
+        { user_id: BOB, name: 'Bob' },
+        { user_id: CAROL, name: 'bob' },
+      ],
+    });
+    await serverSends(server, {
+      type: 'messages',
+      room: 'lobby',
+      data: [
+        message('lobby', 1, { user_id: BOB, name: 'Bob', content: 'I am the real Bob' }),
+        message('lobby', 2, { user_id: ME, name: 'Ada', content: 'hi' }),
+      ],
+    });
+    const list = await screen.findByTestId('presence');
+    const tags = within(list)
+      .getAllByTestId('id-tag')
+      .map((t) => t.textContent);
+    expect(tags).toEqual([`#${BOB.slice(0, 4)}`, `#${CAROL.slice(0, 4)}`]);
+    const authors = (await screen.findAllByTestId('message-author')).map((a) => a.textContent);
+    expect(authors).toEqual([`Bob#${BOB.slice(0, 4)}`, 'Ada']);
+  });
+
   it('shows who is typing, and sends typing while you type', async () => {
     const server = mockServer();
     // Shown long enough that a slow render cannot miss it, short enough to

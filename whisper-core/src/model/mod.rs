@@ -1,6 +1,7 @@
 //! The chat domain's values, each validated on construction so that code
 //! holding one never checks it again.
 
+mod lookalike;
 mod message;
 mod room;
 mod user;

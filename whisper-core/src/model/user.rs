@@ -68,7 +68,8 @@ impl<'de> Deserialize<'de> for UserId {
 /// The most characters a display name may have.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 32;
 
-/// A display name: 1–32 printable characters after trimming (protocol.md §2).
+/// A display name: 1–32 printable characters after trimming, with nothing
+/// invisible and no look-alike letters of a second script (protocol.md §2).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export, type = "string"))]
@@ -86,6 +87,15 @@ pub enum DisplayNameError {
     /// A control or other non-printable character.
     #[error("must contain only printable characters")]
     NotPrintable,
+    /// A character that prints nothing or reorders the text (bidi marks,
+    /// zero-width and filler characters, tag characters, separators other
+    /// than a space), or marks piled on one character.
+    #[error("must not contain invisible, formatting or bidi characters")]
+    Invisible,
+    /// Letters of another script posing as those of the name's own (a
+    /// Cyrillic `а` among Latin letters).
+    #[error("must not mix look-alike letters of different scripts (such as Cyrillic or Greek among Latin)")]
+    MixedScripts,
 }
 
 impl DisplayName {
@@ -98,10 +108,14 @@ impl DisplayName {
         if name.chars().count() > MAX_DISPLAY_NAME_CHARS {
             return Err(DisplayNameError::TooLong);
         }
-        if name.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+        if name.chars().any(char::is_control) {
             return Err(DisplayNameError::NotPrintable);
         }
-        Ok(DisplayName(Arc::from(name)))
+        match super::lookalike::check(name) {
+            Some(super::lookalike::Problem::Invisible) => Err(DisplayNameError::Invisible),
+            Some(super::lookalike::Problem::MixedScripts) => Err(DisplayNameError::MixedScripts),
+            None => Ok(DisplayName(Arc::from(name))),
+        }
     }
 
     /// The name a user has before choosing one: `guest-` and the first four
@@ -115,12 +129,6 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Characters that print nothing and are used to spoof names: bidi overrides,
-/// zero-width characters.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 impl fmt::Display for DisplayName {
@@ -162,7 +170,8 @@ mod tests {
         assert_eq!(DisplayName::parse(&"é".repeat(33)), Err(DisplayNameError::TooLong));
         assert!(DisplayName::parse(&"é".repeat(32)).is_ok());
         assert_eq!(DisplayName::parse("a\u{7}b"), Err(DisplayNameError::NotPrintable));
-        assert_eq!(DisplayName::parse("a\u{202E}b"), Err(DisplayNameError::NotPrintable));
+        assert_eq!(DisplayName::parse("a\u{202E}b"), Err(DisplayNameError::Invisible));
+        assert_eq!(DisplayName::parse("\u{0410}da"), Err(DisplayNameError::MixedScripts));
         assert!(DisplayName::guest(UserId::random()).as_str().starts_with("guest-"));
     }
 }

@@ -1,7 +1,10 @@
+import { sharedNames } from '../../core/names';
 import type { PresenceUser } from '../../core/protocol';
 import { Avatar } from '../Avatar';
+import { IdTag } from '../IdTag';
 
-/** Who is online in the room, from its latest `presence` frame. */
+/** Who is online in the room, from its latest `presence` frame. Two people
+ * showing the same name each get a tag from their user id. */
 export function MemberList({
   users,
   me,
@@ -11,6 +14,7 @@ export function MemberList({
   me: string | null;
   online: boolean;
 }) {
+  const shared = sharedNames(users.map((u) => ({ userId: u.user_id, name: u.name })));
   return (
     <section aria-label="Online users" className="flex h-full min-h-0 flex-col">
       <h2 className="px-4 pt-4 pb-2 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase">
@@ -30,6 +34,7 @@ export function MemberList({
               <Avatar name={u.name} userId={u.user_id} size="sm" online />
               <span className="min-w-0 flex-1 truncate text-sm text-zinc-700 dark:text-zinc-300">
                 {u.name}
+                {shared.has(u.user_id) && <IdTag userId={u.user_id} />}
                 {u.user_id === me && <span className="ml-1 text-zinc-400 dark:text-zinc-500">(you)</span>}
               </span>
             </li>

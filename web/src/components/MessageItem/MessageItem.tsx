@@ -3,6 +3,7 @@ import type { ChatMessage } from '../../core/chat';
 import { formatFull, formatTime } from '../../lib/format';
 import { Avatar } from '../Avatar';
 import { Icon } from '../Icon';
+import { IdTag } from '../IdTag';
 
 /**
  * One message. The content is rendered as a text node only (never as HTML), with
@@ -11,10 +12,13 @@ import { Icon } from '../Icon';
 export const MessageItem = memo(function MessageItem({
   message,
   continued,
+  sharedName = false,
   onRetry,
   onDiscard,
 }: {
   message: ChatMessage;
+  /** Someone else in view shows the same name: tag it with the user id. */
+  sharedName?: boolean;
   /** Follows a message by the same person a moment earlier: no avatar or name. */
   continued: boolean;
   onRetry: (clientId: string) => void;
@@ -51,6 +55,7 @@ export const MessageItem = memo(function MessageItem({
               className="truncate text-[15px] font-semibold text-zinc-900 dark:text-zinc-100"
             >
               {message.name}
+              {sharedName && <IdTag userId={message.userId} />}
             </span>
             {message.own && (
               <span className="rounded bg-zinc-100 px-1 py-px text-[10px] font-medium tracking-wide text-zinc-500 uppercase dark:bg-zinc-800 dark:text-zinc-400">

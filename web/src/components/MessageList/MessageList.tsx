@@ -1,5 +1,6 @@
-import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { ChatMessage } from '../../core/chat';
+import { sharedNames } from '../../core/names';
 import { dayKey, dayLabel } from '../../lib/format';
 import { Icon } from '../Icon';
 import { MessageItem } from '../MessageItem';
@@ -28,12 +29,15 @@ export function MessageList({
   hasMoreBefore,
   loadingOlder,
   loading,
+  members = [],
   onLoadOlder,
   onRetry,
   onDiscard,
 }: {
   room: string;
   messages: readonly ChatMessage[];
+  /** Who is online in the room: a name one of them shares with an author is tagged too. */
+  members?: readonly { user_id: string; name: string }[];
   hasMoreBefore: boolean;
   loadingOlder: boolean;
   loading: boolean;
@@ -50,6 +54,10 @@ export function MessageList({
     height: 0,
   });
   const [showJump, setShowJump] = useState(false);
+  const shared = useMemo(
+    () => sharedNames([...messages, ...members.map((m) => ({ userId: m.user_id, name: m.name }))]),
+    [messages, members],
+  );
 
   const scrollToBottom = useCallback(() => {
     const el = scroller.current;
@@ -139,6 +147,7 @@ export function MessageList({
                   <MessageItem
                     message={msg}
                     continued={!newDay && isContinuation(prev, msg)}
+                    sharedName={shared.has(msg.userId)}
                     onRetry={onRetry}
                     onDiscard={onDiscard}
                   />
