@@ -31,12 +31,15 @@ async fn start(addr: SocketAddr, data_dir: &Path, database_url: Option<&str>) ->
     ServerProcess::start(addr, &argv).await
 }
 
-/// Runs `clients` resilient clients over two rooms, kills the server with
-/// SIGKILL twice while they send, restarts it each time on the same data,
+/// SIGKILLs per run, spread evenly over the load.
+const KILLS: u64 = 5;
+
+/// Runs resilient clients over two rooms, kills the server with SIGKILL
+/// [`KILLS`] times while they send, restarts it each time on the same data,
 /// and checks the history.
 async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
-    const CLIENTS: usize = 6;
-    const EACH: u64 = 60;
+    const CLIENTS: usize = 8;
+    const EACH: u64 = 75;
     let rooms = [RoomName::parse("faults/a").unwrap(), RoomName::parse("faults/b").unwrap()];
     let addr = free_addr();
     let mut server = start(addr, data_dir, database_url).await;
@@ -53,11 +56,13 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
         tasks.push(tokio::spawn(client.run(addr_rx.clone(), finished.clone(), done_rx.clone())));
     }
 
-    // Two crashes while messages flow. Before each, every client is
+    // The crashes while messages flow. Before each, every client is
     // connected to the current server, so each crash hits all of them.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let mut in_flight_at_crashes = 0;
-    for (crash, kill_at) in [CLIENTS as u64 * EACH / 4, CLIENTS as u64 * EACH / 2].into_iter().enumerate() {
+    let total = CLIENTS as u64 * EACH;
+    for crash in 0..KILLS {
+        let kill_at = total * (crash + 1) / (KILLS + 2);
         let lives = (crash + 1) as u32;
         while acked(&history) < kill_at || connected.load(Ordering::SeqCst) < lives * CLIENTS as u32 {
             assert!(Instant::now() < deadline, "the load stalled before the crash");
@@ -72,7 +77,8 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
         server = start(addr, data_dir, database_url).await;
         let _ = addr_tx.send(addr);
     }
-    while finished.load(Ordering::SeqCst) < CLIENTS || connected.load(Ordering::SeqCst) < 3 * CLIENTS as u32 {
+    let lives = (KILLS + 1) as u32;
+    while finished.load(Ordering::SeqCst) < CLIENTS || connected.load(Ordering::SeqCst) < lives * CLIENTS as u32 {
         assert!(Instant::now() < deadline, "clients did not get every message acked: {}", report(&history, &[]));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -88,7 +94,7 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
     }
 
     let report = report(&history, &stored);
-    eprintln!("after two SIGKILLs ({reconnects} connections, {in_flight_at_crashes} in flight): {report}");
+    eprintln!("after {KILLS} SIGKILLs ({reconnects} connections, {in_flight_at_crashes} in flight): {report}");
     assert!(report.passed(), "{report}");
     assert_eq!(report.sent, CLIENTS as u64 * EACH);
     assert_eq!(report.acked, report.sent, "every message acked in the end: {report}");
@@ -97,7 +103,7 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
         report.attempts >= report.sent + in_flight_at_crashes,
         "every message in flight at a crash was sent again: {in_flight_at_crashes} in flight, {report}"
     );
-    assert!(reconnects >= 3 * CLIENTS as u32, "every client reconnected after each crash: {reconnects}");
+    assert!(reconnects >= lives * CLIENTS as u32, "every client reconnected after each crash: {reconnects}");
 }
 
 fn acked(history: &History) -> u64 {
