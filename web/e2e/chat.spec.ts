@@ -34,6 +34,9 @@ test('two people chat both ways, see each other online, and their messages reach
   await expect(adaMessage.getByTestId('message-status')).toHaveAttribute('title', /^Sent · id [0-9A-HJKMNP-TV-Z]{26}$/);
   await expect(messagesWithText(bob.page, 'Hi Bob! Did the deploy go out?')).toHaveCount(1);
 
+  // The client runs whole under the server's CSP (no inline script, nothing from elsewhere).
+  expect([...ada.blocked, ...bob.blocked]).toEqual([]);
+
   await send(bob.page, 'It did, about ten minutes ago.\nDashboards look green.');
   await expect(messagesWithText(ada.page, 'It did, about ten minutes ago.\nDashboards look green.')).toHaveCount(1);
   await expect(messagesWithText(bob.page, 'It did, about ten minutes ago.\nDashboards look green.')).toHaveAttribute(

@@ -24,6 +24,8 @@ export interface Person {
   name: string;
   /** Every alert/confirm/prompt the page tried to open. */
   dialogs: string[];
+  /** Everything the server's Content-Security-Policy blocked on the page. */
+  blocked: string[];
 }
 
 /** A new browser profile that opens WhisperChat and picks `name` on the first visit. */
@@ -40,12 +42,16 @@ export async function join(
     dialogs.push(d.message());
     void d.dismiss();
   });
+  const blocked: string[] = [];
+  page.on('console', (m) => {
+    if (m.text().includes('Content Security Policy')) blocked.push(m.text());
+  });
   await page.goto(`/chat/${options.room ?? 'lobby'}`);
   const prompt = page.getByRole('dialog', { name: 'Welcome to WhisperChat' });
   await prompt.getByRole('textbox', { name: 'Display name' }).fill(name);
   await prompt.getByRole('button', { name: 'Start chatting' }).click();
   await expectOnline(page);
-  return { context, page, name, dialogs };
+  return { context, page, name, dialogs, blocked };
 }
 
 export function status(page: Page) {
