@@ -7,12 +7,13 @@
 //! cap learns why instead of hanging. And when `accept` itself fails (out
 //! of file descriptors), the loop backs off instead of spinning.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use whisper_core::codec::{HttpError, HttpErrorBody, HttpErrorCode};
 
@@ -88,24 +89,29 @@ pub(crate) fn admit(
 }
 
 /// Answers `code` on `tcp` without reading a request, then closes it.
-fn refuse(mut tcp: TcpStream, code: HttpErrorCode, message: &str, state: &AppState) {
+/// The answer is written at once (a fresh socket's send buffer takes it
+/// whole), whatever else is going on; then, within [`MAX_REFUSING`], the
+/// socket lingers to read what the client sent, since closing with unread
+/// input resets the connection and can destroy the answer in flight.
+fn refuse(tcp: TcpStream, code: HttpErrorCode, message: &str, state: &AppState) {
     state.metrics.tcp_refused.inc();
+    let Ok(tcp) = tcp.into_std() else { return };
+    let _ = (&tcp).write(&canned(code, message));
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
     let refusing = state.refusing.clone();
     if refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSING {
         refusing.fetch_sub(1, Ordering::AcqRel);
         return;
     }
-    let response = canned(code, message);
     tokio::spawn(async move {
-        let _ = tokio::time::timeout(REFUSAL_LINGER, async {
-            tcp.write_all(&response).await?;
-            tcp.shutdown().await?;
-            // Read (and drop) what the client sent until it closes too.
-            let mut sink = [0u8; 4096];
-            while tcp.read(&mut sink).await? > 0 {}
-            std::io::Result::Ok(())
-        })
-        .await;
+        if let Ok(mut tcp) = TcpStream::from_std(tcp) {
+            let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+                // Read (and drop) what the client sent until it closes too.
+                let mut sink = [0u8; 4096];
+                while tcp.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+            })
+            .await;
+        }
         refusing.fetch_sub(1, Ordering::AcqRel);
     });
 }
