@@ -102,9 +102,7 @@ struct Counted {
 
 impl Counted {
     fn claim(&self) -> Option<ConnectionSlot> {
-        self.held
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1))
-            .ok()?;
+        self.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1)).ok()?;
         self.gauge.inc();
         Some(ConnectionSlot { held: self.held.clone(), gauge: self.gauge.clone() })
     }

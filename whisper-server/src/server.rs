@@ -86,9 +86,8 @@ impl ServerBuilder {
         };
         metrics.watch_chat(chat.clone());
         let descriptors = crate::descriptors::raise_limit();
-        let max_connections = config
-            .max_connections
-            .unwrap_or_else(|| descriptors.map_or(usize::MAX, crate::descriptors::cap_for));
+        let max_connections =
+            config.max_connections.unwrap_or_else(|| descriptors.map_or(usize::MAX, crate::descriptors::cap_for));
         tracing::info!(
             descriptors = ?descriptors,
             max_connections,
@@ -156,9 +155,8 @@ impl Server {
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let state = self.state;
         if let Some(addr) = state.config.metrics_bind {
-            let metrics = TcpListener::bind(addr)
-                .await
-                .map_err(|e| Error::io(format!("binding {addr} for /metrics"), e))?;
+            let metrics =
+                TcpListener::bind(addr).await.map_err(|e| Error::io(format!("binding {addr} for /metrics"), e))?;
             let state = state.clone();
             let stopping = state.stopping();
             tokio::spawn(async move {
@@ -245,8 +243,7 @@ fn serve(
     state: &Arc<AppState>,
 ) {
     let for_requests = state.clone();
-    let service =
-        service_fn(move |req| crate::http::route(req, for_requests.clone(), admitted, permit.clone()));
+    let service = service_fn(move |req| crate::http::route(req, for_requests.clone(), admitted, permit.clone()));
     let conn = http.serve_connection(TokioIo::new(tcp), service).with_upgrades();
     let task = state.shutdown.track();
     let stopping = state.stopping();

@@ -190,7 +190,8 @@ async fn plain_http_sockets_count_against_the_per_ip_limit() {
     let (status, _) = ws(&server.ws_url("room="), &[]).await.err().expect("over the per-IP limit");
     assert_eq!(status, 429);
     // Another address has its own slots.
-    let other = raw_from(Some("127.0.0.2".parse().unwrap()), server.addr, get(server.addr, "/healthz", "").into()).await;
+    let other =
+        raw_from(Some("127.0.0.2".parse().unwrap()), server.addr, get(server.addr, "/healthz", "").into()).await;
     assert_eq!(other.status, 200, "{other:?}");
     drop(held);
     eventually_connects(&server.ws_url("room=")).await;
@@ -291,7 +292,8 @@ async fn an_upgrade_over_http_1_0_or_without_host_is_refused_with_400() {
     let server = start_with(|_| {}).await;
     let upgrade = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
-    let old = raw(server.addr, format!("GET /v1/chat/ws?room= HTTP/1.0\r\nHost: {}\r\n{upgrade}\r\n", server.addr)).await;
+    let old =
+        raw(server.addr, format!("GET /v1/chat/ws?room= HTTP/1.0\r\nHost: {}\r\n{upgrade}\r\n", server.addr)).await;
     assert_eq!((old.status, old.code().as_str()), (400, "invalid_request"), "{old:?}");
     assert!(old.body.contains("HTTP/1.1"), "{}", old.body);
     let hostless = raw(server.addr, format!("GET /v1/chat/ws?room= HTTP/1.1\r\n{upgrade}\r\n")).await;
@@ -400,7 +402,8 @@ async fn out_of_descriptors_the_accept_loop_backs_off_and_logs_once() {
     let _ = rlimit::increase_nofile_limit(4096);
     let dir = tempfile::tempdir().unwrap();
     // A cap above the descriptor limit: accepts fail instead.
-    let server = Limited::start(dir.path(), 160, &["--max-connections", "1000", "--max-connections-per-ip", "1000"]).await;
+    let server =
+        Limited::start(dir.path(), 160, &["--max-connections", "1000", "--max-connections-per-ip", "1000"]).await;
     let attackers = idle(server.addr, 200).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !server.log().contains("backing off") {

@@ -112,12 +112,7 @@ pub fn client_addr(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpRange]) -
 
 /// The comma-separated elements of every `name` header, in order.
 fn list(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(name)
-        .into_iter()
-        .map(|v| v.to_str().unwrap_or("?"))
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+    headers.get_all(name).into_iter().map(|v| v.to_str().unwrap_or("?")).flat_map(|v| v.split(',')).map(str::trim)
 }
 
 /// The `for=` of one `Forwarded` element (`for=192.0.2.1;proto=https`);
