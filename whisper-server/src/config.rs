@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use whisper_core::Limits;
 
+use crate::http::client_addr::IpRange;
+
 /// How a server listens, where it keeps its data, which store and broker
 /// [`Server::builder`](crate::Server::builder) opens, and the chat limits.
 #[derive(Clone, Debug)]
@@ -53,9 +55,31 @@ pub struct Config {
     /// listens on loopback.
     pub public_origin: Option<String>,
 
-    /// Most WebSocket connections open at once from one IP address. Default
+    /// Most TCP connections (plain HTTP and WebSocket alike, counted from
+    /// accept) open at once from one IP address, an IPv6 address by its
+    /// /64. A trusted proxy's own connections are not counted; the clients
+    /// it forwards are, at their WebSocket upgrade. Default
     /// [`Config::DEFAULT_MAX_CONNECTIONS_PER_IP`].
     pub max_connections_per_ip: u32,
+
+    /// Most TCP connections open at once (HTTP and WebSocket alike); a
+    /// connection over it is answered 503 `too_many_connections` and
+    /// closed, and a few more slots are kept for health checks
+    /// ([`HEALTH_RESERVE`](crate::descriptors::HEALTH_RESERVE)). Default:
+    /// none, the descriptor limit (raised to the hard limit at start) minus
+    /// [`DESCRIPTOR_MARGIN`](crate::descriptors::DESCRIPTOR_MARGIN) and the
+    /// reserve.
+    pub max_connections: Option<usize>,
+
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` or
+    /// `Forwarded` header names the client; from any other peer those
+    /// headers are ignored. Default: none.
+    pub trusted_proxies: Vec<IpRange>,
+
+    /// A separate address to serve `/metrics` on; when set, the main
+    /// listener answers 404 there. Default: none, `/metrics` on the main
+    /// listener.
+    pub metrics_bind: Option<SocketAddr>,
 
     /// Directory of the built web client (`web/dist`) to serve at `/`.
     /// Default: none, the embedded copy if any (feature `web`).
@@ -122,6 +146,9 @@ impl Config {
             allowed_origins: Vec::new(),
             public_origin: None,
             max_connections_per_ip: Config::DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_connections: None,
+            trusted_proxies: Vec::new(),
+            metrics_bind: None,
             web_dir: None,
             heartbeat_secs: Config::DEFAULT_HEARTBEAT_SECS,
             handshake_timeout_secs: Config::DEFAULT_HANDSHAKE_TIMEOUT_SECS,

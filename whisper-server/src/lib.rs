@@ -9,13 +9,18 @@
 //!   store and broker, [`Server::run`] serves a listener until a shutdown
 //!   future completes; [`run`] does both (`main` maps the command line onto a
 //!   [`Config`] and calls it).
+//! - [`admission`] — a connection as it is accepted: the connection cap
+//!   and per-IP limit (canned 503/429 refusals), the accept backoff.
 //! - [`http`] — the routing table and one module per endpoint: the JSON API
 //!   (`/v1/chat/messages`, `/v1/rooms`, health), the WebSocket upgrade
-//!   (token, Origin, per-IP limit, 101), the web client's files, and the
-//!   response shapes (JSON, JSON errors).
+//!   (token, Origin, per-IP limit, 101), the web client's files, the
+//!   client's address behind trusted proxies, and the response shapes
+//!   (JSON, JSON errors).
 //! - [`socket`] — one upgraded WebSocket: a core session over tungstenite.
 //! - [`state`] — [`AppState`](state::AppState), what every handler shares.
-//! - [`permits`] — connections per address, held for a connection's life.
+//! - [`permits`] — the global connection cap (and its health reserve) and
+//!   connections per address, held for a connection's life.
+//! - [`descriptors`] — the file-descriptor limit the cap is derived from.
 //! - [`shutdown`] — the signal (SIGINT, SIGTERM), the stopping flag, and the
 //!   count of live connections the server waits for.
 //! - [`identity`] — HMAC-signed identity tokens and the server secret.
@@ -35,8 +40,10 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod broker;
 pub mod config;
+pub mod descriptors;
 pub mod error;
 pub mod http;
 pub mod identity;

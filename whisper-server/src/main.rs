@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use whisper_server::http::client_addr::IpRange;
 use whisper_server::{Config, Server};
 
 #[tokio::main]
@@ -100,9 +101,26 @@ struct Cli {
     #[arg(long, env = "WHISPER_PUBLIC_ORIGIN")]
     public_origin: Option<String>,
 
-    /// Most WebSocket connections open at once from one IP address.
+    /// Most TCP connections (HTTP and WebSocket) open at once from one IP
+    /// address (an IPv6 address by its /64).
     #[arg(long, env = "WHISPER_MAX_CONNECTIONS_PER_IP", default_value_t = Config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     max_connections_per_ip: u32,
+
+    /// Most TCP connections open at once; over it, 503. Defaults to the file
+    /// descriptor limit (raised to the hard limit at start) minus a margin.
+    #[arg(long, env = "WHISPER_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+
+    /// A load balancer or proxy (IP or CIDR, e.g. 10.0.0.0/8) whose
+    /// X-Forwarded-For or Forwarded header names the client. Repeat for
+    /// several, or comma-separate in the environment variable.
+    #[arg(long = "trusted-proxy", env = "WHISPER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<IpRange>,
+
+    /// Serve /metrics on this address instead of the main one (which then
+    /// answers 404 there).
+    #[arg(long, env = "WHISPER_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
 
     /// Directory of the built web client (`web/dist`) to serve at `/`.
     #[arg(long, env = "WHISPER_WEB_DIR")]
@@ -148,6 +166,9 @@ impl From<Cli> for Config {
             allowed_origins,
             public_origin,
             max_connections_per_ip,
+            max_connections,
+            trusted_proxies,
+            metrics_bind,
             web_dir,
             heartbeat_secs,
             handshake_timeout_secs,
@@ -167,6 +188,9 @@ impl From<Cli> for Config {
             allowed_origins,
             public_origin,
             max_connections_per_ip,
+            max_connections,
+            trusted_proxies,
+            metrics_bind,
             web_dir,
             heartbeat_secs,
             handshake_timeout_secs,

@@ -1,5 +1,6 @@
-//! Prometheus metrics (`GET /metrics`): connections, messages in and out,
-//! fan-out and store latency, slow consumers cut off.
+//! Prometheus metrics (`GET /metrics`): connections (TCP and WebSocket, and
+//! those refused), messages in and out, fan-out and store latency, slow
+//! consumers cut off.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +25,14 @@ pub struct Metrics {
     pub connections_accepted: Counter,
     /// WebSocket upgrades refused (bad token, origin, per-IP limit).
     pub connections_refused: Counter,
+    /// TCP connections open now (HTTP and WebSocket, the health reserve
+    /// included).
+    pub tcp_connections: Gauge,
+    /// TCP connections refused as they were accepted: 503 at the global cap,
+    /// 429 over the per-IP limit.
+    pub tcp_refused: Counter,
+    /// Accepts that failed (out of file descriptors, usually).
+    pub accept_errors: Counter,
     /// Messages stored.
     pub messages_in: Counter,
     store_append: Histogram,
@@ -46,6 +55,9 @@ impl Metrics {
             connections: Gauge::default(),
             connections_accepted: Counter::default(),
             connections_refused: Counter::default(),
+            tcp_connections: Gauge::default(),
+            tcp_refused: Counter::default(),
+            accept_errors: Counter::default(),
             messages_in: Counter::default(),
             store_append: latency(),
             store_read: latency(),
@@ -58,6 +70,21 @@ impl Metrics {
             "connections_refused",
             "WebSocket upgrades refused (token, origin, per-IP limit)",
             metrics.connections_refused.clone(),
+        );
+        r.register(
+            "tcp_connections",
+            "TCP connections open now (HTTP and WebSocket, health reserve included)",
+            metrics.tcp_connections.clone(),
+        );
+        r.register(
+            "tcp_refused",
+            "TCP connections refused at accept (503 at the connection cap, 429 over the per-IP limit)",
+            metrics.tcp_refused.clone(),
+        );
+        r.register(
+            "accept_errors",
+            "Accepts that failed (out of file descriptors, usually)",
+            metrics.accept_errors.clone(),
         );
         r.register("messages_in", "Messages stored", metrics.messages_in.clone());
         r.register("store_append_seconds", "Time to durably append one batch", metrics.store_append.clone());

@@ -1,7 +1,9 @@
 //! The accept loop: [`Server`] (made with [`Server::builder`]) takes a
-//! listener, serves HTTP/1.1 with upgrades on every connection until its
+//! listener, admits each connection under the connection caps
+//! ([`crate::admission`]), serves HTTP/1.1 with upgrades on it until its
 //! shutdown future completes, then stops accepting, tells every connection
 //! and session to end, and waits for them within the configured grace.
+//! With `metrics_bind`, a second listener serves `/metrics` alone.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,8 +16,10 @@ use whisper_core::Chat;
 use whisper_core::broker::Broker;
 use whisper_core::store::Store;
 
+use crate::admission::{self, Admitted, Backoff, Listener};
 use crate::config::Config;
 use crate::error::Error;
+use crate::http::MAX_REQUEST_HEAD_BYTES;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -83,7 +87,21 @@ impl ServerBuilder {
             None => chat.build(),
         };
         metrics.watch_chat(chat.clone());
-        Ok(Server { state: Arc::new(AppState::new(chat, identity, config, Arc::new(metrics))) })
+        let descriptors = crate::descriptors::raise_limit();
+        let max_connections =
+            config.max_connections.unwrap_or_else(|| descriptors.map_or(usize::MAX, crate::descriptors::cap_for));
+        tracing::info!(
+            descriptors = ?descriptors,
+            max_connections,
+            health_reserve = crate::descriptors::HEALTH_RESERVE,
+            "connection limits"
+        );
+        let limit = descriptors.and_then(|l| usize::try_from(l).ok()).unwrap_or(usize::MAX);
+        if max_connections.saturating_add(crate::descriptors::HEALTH_RESERVE) >= limit {
+            tracing::warn!(max_connections, limit, "max_connections is not below the file descriptor limit");
+        }
+        let state = AppState::new(chat, identity, config, Arc::new(metrics), max_connections);
+        Ok(Server { state: Arc::new(state) })
     }
 }
 
@@ -138,48 +156,22 @@ impl Server {
     /// within the configured grace.
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
         let state = self.state;
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(state.config.handshake_timeout_secs.max(1)));
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let (tcp, peer) = match accepted {
-                        Ok(pair) => pair,
-                        Err(e) => {
-                            // Out of file descriptors, usually: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = tcp.set_nodelay(true);
-                    let for_requests = state.clone();
-                    let service = service_fn(move |req| crate::http::route(req, for_requests.clone(), peer));
-                    let conn = http.serve_connection(TokioIo::new(tcp), service).with_upgrades();
-                    let task = state.shutdown.track();
-                    let stopping = state.stopping();
-                    tokio::spawn(async move {
-                        tokio::pin!(conn);
-                        let result = tokio::select! {
-                            result = conn.as_mut() => result,
-                            () = stopping => {
-                                // Finish the request in flight, then close.
-                                conn.as_mut().graceful_shutdown();
-                                conn.await
-                            }
-                        };
-                        if let Err(e) = result {
-                            tracing::debug!(%peer, error = %e, "http connection ended with an error");
-                        }
-                        drop(task);
-                    });
+        if let Some(addr) = state.config.metrics_bind {
+            let metrics =
+                TcpListener::bind(addr).await.map_err(|e| Error::io(format!("binding {addr} for /metrics"), e))?;
+            let state = state.clone();
+            let stopping = state.stopping();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = accept_loop(metrics, Listener::Metrics, &state) => {}
+                    () = stopping => {}
                 }
-                () = &mut shutdown => break,
-            }
+            });
         }
-        drop(listener);
+        tokio::select! {
+            () = accept_loop(listener, Listener::Main, &state) => {}
+            () = shutdown => {}
+        }
         let grace = Duration::from_secs(state.config.shutdown_grace_secs.max(1));
         tracing::info!(open = state.shutdown.open(), "shutting down");
         state.shutdown.begin();
@@ -188,6 +180,90 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// Accepts connections on `listener` for ever (the caller stops it by
+/// dropping it), backing off while accepts fail.
+async fn accept_loop(listener: TcpListener, which: Listener, state: &Arc<AppState>) {
+    let open = http1(state, false);
+    let reserve = http1(state, true);
+    let mut backoff = Backoff::default();
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(pair) => {
+                backoff.succeeded();
+                pair
+            }
+            Err(e) if Backoff::is_transient(&e) => {
+                tracing::debug!(error = %e, "a connection went away before it was accepted");
+                continue;
+            }
+            Err(e) => {
+                // Out of file descriptors, usually: pause instead of spinning
+                // (the pending connections wait in the backlog).
+                state.metrics.accept_errors.inc();
+                tokio::time::sleep(backoff.failed(&e, state.connections.open())).await;
+                continue;
+            }
+        };
+        let Some((tcp, admitted, permit)) = admission::admit(tcp, peer, which, state) else {
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let http = if admitted.reserve { &reserve } else { &open };
+        serve(tcp, admitted, permit, http, state);
+    }
+}
+
+/// The HTTP/1.1 settings of every connection; those of the health reserve
+/// serve one request, with less time for its headers.
+fn http1(state: &AppState, reserve: bool) -> hyper::server::conn::http1::Builder {
+    let mut timeout = Duration::from_secs(state.config.handshake_timeout_secs.max(1));
+    if reserve {
+        timeout = timeout.min(RESERVE_HEADER_TIMEOUT);
+    }
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        // hyper answers a longer head with 431 and closes (protocol.md §10).
+        .max_header_size(MAX_REQUEST_HEAD_BYTES)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+        .keep_alive(!reserve);
+    http
+}
+
+/// Time a connection of the health reserve has to send its headers.
+const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Serves one admitted connection on a task of its own until it ends or the
+/// server stops.
+fn serve(
+    tcp: tokio::net::TcpStream,
+    admitted: Admitted,
+    permit: Arc<crate::permits::ConnectionPermit>,
+    http: &hyper::server::conn::http1::Builder,
+    state: &Arc<AppState>,
+) {
+    let for_requests = state.clone();
+    let service = service_fn(move |req| crate::http::route(req, for_requests.clone(), admitted, permit.clone()));
+    let conn = http.serve_connection(TokioIo::new(tcp), service).with_upgrades();
+    let task = state.shutdown.track();
+    let stopping = state.stopping();
+    tokio::spawn(async move {
+        tokio::pin!(conn);
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            () = stopping => {
+                // Finish the request in flight, then close.
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(peer = %admitted.peer, error = %e, "http connection ended with an error");
+        }
+        drop(task);
+    });
 }
 
 /// Builds a server from `config` and runs it on `listener` until `shutdown`.

@@ -1,10 +1,11 @@
 //! One WebSocket connection, once upgraded: runs a core session over it,
 //! translating tungstenite's messages into the session's inbound frames and
 //! its outgoing frames into WebSocket frames (shared bytes, fragmented), and
-//! ends with the server's shutdown. Holds the connection's per-IP permit and
-//! counts it as live until it ends.
+//! ends with the server's shutdown. Holds the connection's permits (its
+//! place under the connection cap and its address's slot) and counts it as
+//! live until it ends.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes, error::CapacityError};
 use whisper_core::session::{self, Connection, Inbound, Outgoing};
 
-use crate::permits::IpPermit;
+use crate::permits::SessionPermits;
 use crate::state::AppState;
 
 /// Frames and messages over this close the socket with 1009 (protocol.md §5, §10).
@@ -42,14 +43,14 @@ pub(crate) async fn serve<S>(
     socket: WebSocketStream<S>,
     state: Arc<AppState>,
     conn: Connection,
-    peer: SocketAddr,
-    permit: IpPermit,
+    client: IpAddr,
+    permits: SessionPermits,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let _session = state.session_started();
     let user = conn.user_id;
-    tracing::info!(%peer, %user, "connected");
+    tracing::info!(%client, %user, "connected");
     let (sink, stream) = socket.split();
     let inbound = Box::pin(futures_util::stream::unfold(stream, |mut stream| async move {
         loop {
@@ -70,8 +71,8 @@ pub(crate) async fn serve<S>(
     let outgoing = sink.with_flat_map(|out: Outgoing| futures_util::stream::iter(WireFrames::of(out)));
     let shutdown = state.stopping();
     let end = session::run(state.chat.clone(), conn, inbound, Box::pin(outgoing), shutdown).await;
-    drop(permit);
-    tracing::info!(%peer, %user, end = ?end, "disconnected");
+    drop(permits);
+    tracing::info!(%client, %user, end = ?end, "disconnected");
 }
 
 /// Server frames go out in WebSocket fragments of at most this many bytes:

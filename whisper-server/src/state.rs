@@ -1,16 +1,18 @@
 //! What every request handler shares: the chat service, identity tokens, the
-//! configuration, metrics, connection permits and the shutdown flag. Built
+//! configuration, metrics, connection permits (the global cap and per
+//! address) and the shutdown flag. Built
 //! once by [`Server`](crate::Server); handlers hold it as `Arc<AppState>`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use whisper_core::Chat;
 
 use crate::config::Config;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
-use crate::permits::{ConnectionsPerIp, IpPermit};
+use crate::permits::{ConnectionsPerIp, IpPermit, OpenConnections};
 use crate::shutdown::{Shutdown, TaskGuard};
 
 /// What every request handler shares.
@@ -25,6 +27,9 @@ pub struct AppState {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     connections_per_ip: ConnectionsPerIp,
+    pub(crate) connections: OpenConnections,
+    /// Refusals being written now ([`crate::admission`]).
+    pub(crate) refusing: Arc<AtomicUsize>,
     pub(crate) shutdown: Shutdown,
 }
 
@@ -42,18 +47,31 @@ impl Drop for SessionGuard {
 }
 
 impl AppState {
-    pub(crate) fn new(chat: Chat, identity: Identity, config: Config, metrics: Arc<Metrics>) -> AppState {
+    /// `max_connections` is the cap in force (the configured one, or the
+    /// one derived from the descriptor limit).
+    pub(crate) fn new(
+        chat: Chat,
+        identity: Identity,
+        config: Config,
+        metrics: Arc<Metrics>,
+        max_connections: usize,
+    ) -> AppState {
+        let connections =
+            OpenConnections::new(max_connections, crate::descriptors::HEALTH_RESERVE, metrics.tcp_connections.clone());
         AppState {
             chat,
             identity,
             config,
             metrics,
             connections_per_ip: ConnectionsPerIp::default(),
+            connections,
+            refusing: Arc::default(),
             shutdown: Shutdown::new(),
         }
     }
 
-    /// Claims one connection slot for `ip`, if it has one left.
+    /// Claims one connection slot for `ip` (grouped as
+    /// [`ip_key`](crate::permits::ip_key) does), if it has one left.
     pub fn ip_permit(&self, ip: IpAddr) -> Option<IpPermit> {
         self.connections_per_ip.claim(ip, self.config.max_connections_per_ip)
     }

@@ -94,6 +94,9 @@ pub enum HttpErrorCode {
     Internal,
     /// 503: the store cannot be reached for now; retry later.
     StorageUnavailable,
+    /// 503: the server holds as many connections as it may (its global
+    /// cap, below its file-descriptor limit); retry after `Retry-After`.
+    TooManyConnections,
 }
 
 impl HttpErrorCode {
@@ -109,6 +112,7 @@ impl HttpErrorCode {
             HttpErrorCode::RateLimited => 429,
             HttpErrorCode::Internal => 500,
             HttpErrorCode::StorageUnavailable => 503,
+            HttpErrorCode::TooManyConnections => 503,
         }
     }
 }
@@ -125,5 +129,7 @@ mod tests {
         assert_eq!(text, r#"{"error":{"code":"storage_unavailable","message":"later"}}"#);
         assert_eq!(serde_json::from_str::<HttpError>(&text).unwrap(), body);
         assert_eq!(HttpErrorCode::InvalidRequest.status(), 400);
+        assert_eq!(serde_json::to_string(&HttpErrorCode::TooManyConnections).unwrap(), r#""too_many_connections""#);
+        assert_eq!(HttpErrorCode::TooManyConnections.status(), 503);
     }
 }

@@ -1,9 +1,11 @@
 //! HTTP: the routing table. Each endpoint lives in its own module: the JSON
 //! API ([`api`]), the WebSocket upgrade ([`upgrade`]), the web client's files
-//! ([`static_files`]); [`response`] holds the shapes every answer takes and
+//! ([`static_files`]); [`client_addr`] says who a request comes from behind
+//! trusted proxies; [`response`] holds the shapes every answer takes and
 //! [`headers`] the security headers they all carry.
 
 pub mod api;
+pub mod client_addr;
 pub mod headers;
 pub mod query;
 pub mod response;
@@ -11,51 +13,92 @@ pub mod static_files;
 pub mod upgrade;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use whisper_core::codec::HttpErrorCode;
 
 pub use self::response::{Body, error, json};
+use crate::admission::{Admitted, Listener, RETRY_AFTER_SECS};
+use crate::permits::ConnectionPermit;
 use crate::state::AppState;
 
-/// Routes one request.
+/// The most bytes a request's line and headers may take; hyper answers a
+/// longer one with a bare 431 and closes the connection (protocol.md §10).
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+
+/// Routes one request of an admitted connection (`permit` is the
+/// connection's, for a WebSocket to keep).
 pub async fn route(
     req: Request<Incoming>,
     state: Arc<AppState>,
-    peer: SocketAddr,
+    conn: Admitted,
+    permit: Arc<ConnectionPermit>,
 ) -> Result<Response<Body>, Infallible> {
+    let mut response = answer(req, state, conn, permit).await;
+    headers::secure(&mut response);
+    Ok(response)
+}
+
+/// The answer to one request, before the headers every answer carries.
+async fn answer(
+    req: Request<Incoming>,
+    state: Arc<AppState>,
+    conn: Admitted,
+    permit: Arc<ConnectionPermit>,
+) -> Response<Body> {
     let path = req.uri().path().to_owned();
-    if let Err(problem) = query::check(req.uri().query()) {
-        let mut res = error(HttpErrorCode::InvalidRequest, problem);
-        headers::secure(&mut res);
-        return Ok(res);
+    let metrics_here = match conn.listener {
+        Listener::Metrics => return metrics_only(req.method(), &path, &state),
+        Listener::Main => state.config.metrics_bind.is_none(),
+    };
+    if conn.reserve && !matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics") {
+        // The health reserve is for health checks; everyone else waits.
+        return too_many_connections();
     }
-    let mut response = match (req.method(), path.as_str()) {
-        (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, peer),
+    if let Err(problem) = query::check(req.uri().query()) {
+        return error(HttpErrorCode::InvalidRequest, problem);
+    }
+    match (req.method(), path.as_str()) {
+        (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
         (&Method::GET, "/v1/rooms") => api::rooms(&state).await,
         (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
         (&Method::GET, "/readyz") => api::ready(&state).await,
-        (&Method::GET, "/metrics") => {
-            let mut res = Response::new(Full::new(Bytes::from(state.metrics.render())));
-            res.headers_mut().insert(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-            );
-            res
-        }
+        (&Method::GET, "/metrics") if metrics_here => metrics(&state),
+        (&Method::GET, "/metrics") => error(HttpErrorCode::NotFound, "metrics are served on another address"),
         (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => static_files::serve(&path, &state).await,
         (_, "/v1/chat/ws" | "/v1/chat/messages" | "/v1/rooms" | "/healthz" | "/readyz" | "/metrics") => {
             error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here")
         }
         _ => error(HttpErrorCode::NotFound, "no such endpoint"),
-    };
-    headers::secure(&mut response);
-    Ok(response)
+    }
+}
+
+/// The `--metrics-bind` listener: `/metrics` and nothing else.
+fn metrics_only(method: &Method, path: &str, state: &AppState) -> Response<Body> {
+    match (method, path) {
+        (&Method::GET, "/metrics") => metrics(state),
+        (_, "/metrics") => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
+        _ => error(HttpErrorCode::NotFound, "this address serves /metrics only"),
+    }
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+fn metrics(state: &AppState) -> Response<Body> {
+    let mut res = Response::new(Full::new(Bytes::from(state.metrics.render())));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    res
+}
+
+/// 503 `too_many_connections`, with `Retry-After`.
+pub fn too_many_connections() -> Response<Body> {
+    let mut res = error(HttpErrorCode::TooManyConnections, "the server is at its connection limit; retry later");
+    res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    res
 }

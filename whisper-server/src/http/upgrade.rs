@@ -1,6 +1,7 @@
-//! `GET /v1/chat/ws`: checks the upgrade (token, handshake headers, Origin,
-//! room and name, the per-IP limit), answers 101, and hands the upgraded
-//! socket to [`crate::socket`]. Every refusal is a JSON
+//! `GET /v1/chat/ws`: checks the upgrade (token, handshake headers, HTTP/1.1
+//! with a Host, Origin, room and name, the per-IP limit of the client behind
+//! a trusted proxy), answers 101, and hands the upgraded socket, with its
+//! connection's permits, to [`crate::socket`]. Every refusal is a JSON
 //! error before the upgrade (protocol.md §1).
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use hyper::header::{
     CONNECTION, HOST, HeaderMap, HeaderValue, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
     UPGRADE,
 };
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -19,13 +20,20 @@ use whisper_core::codec::HttpErrorCode;
 use whisper_core::model::{DisplayName, RoomName, UserId};
 use whisper_core::session::Connection;
 
+use super::client_addr::client_addr;
 use super::query::param;
 use super::response::{Body, error};
+use crate::permits::{ConnectionPermit, SessionPermits};
 use crate::socket;
 use crate::state::AppState;
 
-/// Answers `GET /v1/chat/ws`.
-pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAddr) -> Response<Body> {
+/// Answers `GET /v1/chat/ws` on a connection holding `permit`.
+pub fn upgrade(
+    mut req: Request<Incoming>,
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    permit: Arc<ConnectionPermit>,
+) -> Response<Body> {
     // The token first: a browser cannot see why an upgrade failed, so a
     // client may check its token with a plain GET (401 here, 426 otherwise).
     let query = req.uri().query();
@@ -43,6 +51,13 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
     let headers = req.headers();
     if !has_token(headers, CONNECTION, "upgrade") || !has_token(headers, UPGRADE, "websocket") {
         return error(HttpErrorCode::UpgradeRequired, "this endpoint speaks WebSocket only");
+    }
+    // RFC 6455 §4.1: an HTTP/1.1 GET with a Host.
+    if req.version() != Version::HTTP_11 {
+        return error(HttpErrorCode::InvalidRequest, "a WebSocket upgrade needs HTTP/1.1");
+    }
+    if headers.get(HOST).is_none_or(HeaderValue::is_empty) {
+        return error(HttpErrorCode::InvalidRequest, "a WebSocket upgrade needs a Host header");
     }
     if headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
         let mut res = error(HttpErrorCode::InvalidRequest, "Sec-WebSocket-Version must be 13");
@@ -74,11 +89,22 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
             Err(e) => return error(HttpErrorCode::InvalidRequest, format!("name: {e}")),
         },
     };
-    let Some(permit) = state.ip_permit(peer.ip()) else {
-        state.metrics.connections_refused.inc();
-        tracing::info!(%peer, "refused: too many connections from this address");
-        return error(HttpErrorCode::RateLimited, "too many connections from this address");
+    // A direct client's address slot was claimed when its connection was
+    // accepted; a client behind a trusted proxy claims its own now.
+    let client = client_addr(headers, peer, &state.config.trusted_proxies);
+    let forwarded = if permit.ip.is_some() {
+        None
+    } else {
+        match state.ip_permit(client) {
+            Some(slot) => Some(slot),
+            None => {
+                state.metrics.connections_refused.inc();
+                tracing::info!(%peer, %client, "refused: too many connections from this address");
+                return error(HttpErrorCode::RateLimited, "too many connections from this address");
+            }
+        }
     };
+    let permits = SessionPermits::new(permit, forwarded);
     let conn = Connection { user_id: user, token: Some(state.identity.issue(user)), name, room };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -87,7 +113,7 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
                 let socket =
                     WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(socket::config()))
                         .await;
-                socket::serve(socket, state, conn, peer, permit).await;
+                socket::serve(socket, state, conn, client, permits).await;
             }
             Err(e) => tracing::debug!(%peer, error = %e, "upgrade failed"),
         }
