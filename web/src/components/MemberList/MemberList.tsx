@@ -1,7 +1,7 @@
 import type { PresenceUser } from '../../core/protocol';
 import { Avatar } from '../Avatar';
 
-/** Who is online in the room, from its latest `presence` frame. */
+/** Who is online in the room: its `presence` list with the `presence_changes` since applied. */
 export function MemberList({
   users,
   me,
