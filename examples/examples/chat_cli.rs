@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
-use whisper_core::codec::{AckStatus, HistoryPage, RoomList, ServerFrame};
+use whisper_core::codec::{AckStatus, HistoryPage, PresenceUser, RoomList, ServerFrame};
 
 /// How many messages `/join` and `/history` show by default.
 const HISTORY: usize = 10;
@@ -52,8 +52,9 @@ struct Client<W> {
     out: W,
     http: String,
     room: String,
-    /// The last presence of each joined room.
-    online: BTreeMap<String, Vec<String>>,
+    /// Who is online in each joined room: its `presence` list, with the
+    /// `presence_changes` since applied.
+    online: BTreeMap<String, Vec<PresenceUser>>,
 }
 
 /// Runs the client against `server` (a `ws://host:port` URL) until the input
@@ -140,7 +141,7 @@ impl<W: AsyncWrite + Unpin> Client<W> {
                 Action::Nothing
             }
             ("/who", _) => {
-                let names = self.online.get(&self.room).map(|n| n.join(", ")).unwrap_or_default();
+                let names = self.online.get(&self.room).map(|users| names_of(users)).unwrap_or_default();
                 self.say(&format!("* online in {}: {names}", self.room)).await?;
                 Action::Nothing
             }
@@ -180,10 +181,16 @@ impl<W: AsyncWrite + Unpin> Client<W> {
                 .collect::<Vec<_>>()
                 .join("\n"),
             Ok(ServerFrame::Presence { room, users }) => {
-                let names: Vec<String> = users.iter().map(|u| u.name.to_string()).collect();
-                let line = format!("* online in {room}: {}", names.join(", "));
-                self.online.insert(room.to_string(), names);
+                let line = format!("* online in {room}: {}", names_of(&users));
+                self.online.insert(room.to_string(), users.into_owned());
                 line
+            }
+            Ok(ServerFrame::PresenceChanges { room, joined, left }) => {
+                let users = self.online.entry(room.to_string()).or_default();
+                users.retain(|u| !left.contains(&u.user_id) && !joined.iter().any(|j| j.user_id == u.user_id));
+                users.extend(joined.iter().cloned());
+                users.sort_by_key(|u| (u.name.as_str().to_lowercase(), u.user_id));
+                format!("* online in {room}: {}", names_of(users))
             }
             Ok(ServerFrame::Typing { name, room, .. }) => format!("* {name} is typing in {room}…"),
             Ok(ServerFrame::MessageIds { status: AckStatus::Error, error, .. }) => {
@@ -233,4 +240,9 @@ async fn http_get(host: &str, path: &str) -> anyhow::Result<String> {
     stream.read_to_string(&mut response).await?;
     let (_, body) = response.split_once("\r\n\r\n").ok_or_else(|| anyhow::anyhow!("a malformed HTTP response"))?;
     Ok(body.to_owned())
+}
+
+/// The names of a presence list, in its order.
+fn names_of(users: &[PresenceUser]) -> String {
+    users.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join(", ")
 }

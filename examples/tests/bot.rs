@@ -90,6 +90,10 @@ impl User {
                 ServerFrame::Presence { users, .. } => {
                     vec![Seen::Presence(users.iter().map(|u| (u.user_id, u.name.to_string())).collect())]
                 }
+                // Who arrived (or was renamed) since the last presence frame.
+                ServerFrame::PresenceChanges { joined, .. } => {
+                    vec![Seen::Presence(joined.iter().map(|u| (u.user_id, u.name.to_string())).collect())]
+                }
                 ServerFrame::MessageIds { status, error, .. } => {
                     assert_eq!(status, AckStatus::Success, "the user's message is stored: {error:?}");
                     vec![Seen::Other]

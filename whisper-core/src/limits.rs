@@ -22,6 +22,14 @@ pub struct Limits {
     pub control_frames_per_second: u32,
     /// Burst of non-message frames.
     pub control_frame_burst: u32,
+    /// Sustained `join`, `leave` and `profile` frames per second (they also
+    /// count as control frames): each may change presence, which every member
+    /// of the room is told about (protocol.md §9, §10).
+    pub presence_frames_per_second: u32,
+    /// Burst of `join`, `leave` and `profile` frames: enough to join
+    /// `max_rooms_per_connection` rooms at once after a reconnect (the
+    /// control bucket still paces them).
+    pub presence_frame_burst: u32,
     /// Most messages replayed by `join` with `since_seq`; a larger gap answers
     /// `recovered: false`.
     pub max_recover: u64,
@@ -70,6 +78,8 @@ impl Default for Limits {
             message_burst: 40,
             control_frames_per_second: 20,
             control_frame_burst: 40,
+            presence_frames_per_second: 5,
+            presence_frame_burst: 100,
             max_recover: 1000,
             max_rooms_per_connection: 100,
             max_posts_in_flight: 16,

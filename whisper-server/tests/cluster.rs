@@ -192,7 +192,9 @@ async fn a_node_cut_off_from_nats_catches_up_when_the_link_is_back() {
         while said.is_empty() || online != ["listener"] {
             match listener.next().await {
                 ServerFrame::Messages { data, .. } => said.extend(data.iter().map(|m| m.content.to_string())),
-                ServerFrame::Presence { users, .. } => online = users.iter().map(|u| u.name.to_string()).collect(),
+                ServerFrame::Presence { room, .. } | ServerFrame::PresenceChanges { room, .. } => {
+                    online = listener.online(room.as_str())
+                }
                 _ => {}
             }
         }
@@ -202,18 +204,18 @@ async fn a_node_cut_off_from_nats_catches_up_when_the_link_is_back() {
     drop((a, b));
 }
 
-/// Reads `presence` frames until one satisfies `done`; returns its names.
+/// Reads presence frames until the list they add up to satisfies `done`;
+/// returns its names.
 async fn presence_until(client: &mut support::server::Client, done: impl Fn(&[String]) -> bool) -> Vec<String> {
     let wait = async {
         loop {
-            let names = client
+            let room = client
                 .next_where(|f| match f {
-                    whisper_core::codec::ServerFrame::Presence { users, .. } => {
-                        Some(users.iter().map(|u| u.name.to_string()).collect::<Vec<_>>())
-                    }
+                    ServerFrame::Presence { room, .. } | ServerFrame::PresenceChanges { room, .. } => Some(room),
                     _ => None,
                 })
                 .await;
+            let names = client.online(room.as_str());
             if done(&names) {
                 return names;
             }

@@ -50,16 +50,25 @@ async fn rooms_are_isolated_and_presence_and_typing_flow() {
     let mut ada = server.join("room=acme/general&name=Ada").await;
     let mut bob = server.join("room=acme/general&name=Bob").await;
     let mut eve = server.join("room=other&name=Eve").await;
-    // Presence names both, once each.
-    let users = ada
+    // Presence names both, once each: Bob, who joined last, gets the full
+    // list; Ada, already in, gets Bob's arrival only.
+    let users = bob
         .next_where(|f| match f {
-            ServerFrame::Presence { users, .. } if users.len() == 2 => Some(users.into_owned()),
+            ServerFrame::Presence { users, .. } => Some(users.into_owned()),
             _ => None,
         })
         .await;
-    let mut names: Vec<String> = users.iter().map(|u| u.name.to_string()).collect();
-    names.sort();
+    let names: Vec<String> = users.iter().map(|u| u.name.to_string()).collect();
     assert_eq!(names, ["Ada", "Bob"]);
+    let (joined, left) = ada
+        .next_where(|f| match f {
+            ServerFrame::PresenceChanges { joined, left, .. } => Some((joined.into_owned(), left.into_owned())),
+            _ => None,
+        })
+        .await;
+    assert_eq!(joined.iter().map(|u| u.user_id).collect::<Vec<_>>(), [bob.user_id], "only the change");
+    assert!(left.is_empty());
+    assert_eq!(ada.online("acme/general"), ["Ada", "Bob"]);
 
     bob.send(json!({"type":"typing","room":"acme/general"})).await;
     let typist = ada
@@ -75,15 +84,17 @@ async fn rooms_are_isolated_and_presence_and_typing_flow() {
     assert_eq!(&*ada.messages().await[0].content, "in general", "ada never sees room other");
     assert_eq!(&*eve.messages().await[0].content, "in other");
 
-    // Bob leaves: presence shows Ada alone.
+    // Bob leaves: Ada is told he left, and shows herself alone.
+    let bob_id = bob.user_id;
     drop(bob);
-    let users = ada
+    let left = ada
         .next_where(|f| match f {
-            ServerFrame::Presence { users, .. } if users.len() == 1 => Some(users.into_owned()),
+            ServerFrame::PresenceChanges { left, .. } if !left.is_empty() => Some(left.into_owned()),
             _ => None,
         })
         .await;
-    assert_eq!(users[0].user_id, ada.user_id);
+    assert_eq!(left, [bob_id]);
+    assert_eq!(ada.online("acme/general"), ["Ada"]);
     server.stop().await;
 }
 

@@ -20,6 +20,7 @@ import { describeApiError, describeRefusal } from './describe';
 import { Emitter } from './emitter';
 import { HistoryApi } from './history';
 import { newClientId } from './ids';
+import { applyPresenceChanges } from './presence';
 import { Outbox, batchesToSend, entryFromRecord, newEntry, type OutboxEntry } from './outbox';
 import { type Identity, type KeyValue, loadIdentity, loadRoomList, saveIdentity, saveRoomList } from './prefs';
 import {
@@ -129,6 +130,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private connectionGen = 0;
   private started = false;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Joins waiting to be sent again after a `rate_limited` refusal. */
+  private readonly joinRetries = new Set<ReturnType<typeof setTimeout>>();
   private snapshot: ChatSnapshot;
   private readonly onBrowserOnline = () => this.connection.reconnectNow();
 
@@ -188,6 +191,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.connection.stop();
     if (this.typingTimer) clearTimeout(this.typingTimer);
     this.typingTimer = null;
+    for (const timer of this.joinRetries) clearTimeout(timer);
+    this.joinRetries.clear();
   }
 
   /** Skips the backoff wait. */
@@ -383,11 +388,19 @@ export class ChatClient extends Emitter<ChatEvents> {
         }
         break;
       }
+      case 'presence_changes': {
+        const state = this.rooms.get(frame.room);
+        if (state) {
+          state.presence = applyPresenceChanges(state.presence, frame.joined, frame.left);
+          this.touch(state);
+        }
+        break;
+      }
       case 'typing':
         this.onTyping(frame);
         break;
       case 'error':
-        this.showNotice(describeRefusal(frame as Refusal));
+        if (!this.retryRefusedJoin(frame as Refusal)) this.showNotice(describeRefusal(frame as Refusal));
         break;
     }
     this.commit();
@@ -408,6 +421,30 @@ export class ChatClient extends Emitter<ChatEvents> {
     }
     this.transmit([...this.outbox.values()].filter((e) => e.state === 'sending'));
     void this.refreshDirectory();
+  }
+
+  /**
+   * A `join` refused by the rate of join/leave/profile frames (a reconnect with
+   * more rooms than its burst, docs/protocol.md §10) is sent again when the
+   * server says it may pass. Returns whether the refusal was such a join.
+   */
+  private retryRefusedJoin(refusal: Refusal): boolean {
+    if (refusal.code !== 'rate_limited' || !refusal.room) return false;
+    const room = refusal.room;
+    const state = this.rooms.get(room);
+    if (!state || state.joined || !this.myRooms.includes(room)) return false;
+    const gen = this.connectionGen;
+    const timer = setTimeout(
+      () => {
+        this.joinRetries.delete(timer);
+        const now = this.rooms.get(room);
+        // Only on the same connection: a new one joins every room anyway.
+        if (now && !now.joined && this.connectionGen === gen && this.started) this.sendJoin(now);
+      },
+      Math.max(1, Number(refusal.retry_after_ms ?? 1000)),
+    );
+    this.joinRetries.add(timer);
+    return true;
   }
 
   private sendJoin(state: RoomState): void {

@@ -303,6 +303,37 @@ describe('ChatClient: presence, typing, unread', () => {
     expect(lobby(client).presence).toEqual([]);
   });
 
+  it('applies presence_changes to the list, and a full presence replaces it', async () => {
+    const { client } = makeClient({ identity: { name: 'Ada' } });
+    const server = mockServer();
+    await connect(client, server, { lobby: { seq: 0 } });
+    server.send({ type: 'presence', room: 'lobby', users: [{ user_id: ME, name: 'Ada' }] });
+    await vi.waitFor(() => expect(lobby(client).presence.map((u) => u.name)).toEqual(['Ada']));
+    server.send({ type: 'presence_changes', room: 'lobby', joined: [{ user_id: BOB, name: 'Bob' }], left: [] });
+    await vi.waitFor(() => expect(lobby(client).presence.map((u) => u.name)).toEqual(['Ada', 'Bob']));
+    server.send({ type: 'presence_changes', room: 'lobby', joined: [{ user_id: BOB, name: 'Abe' }], left: [] });
+    await vi.waitFor(() => expect(lobby(client).presence.map((u) => u.name)).toEqual(['Abe', 'Ada']));
+    server.send({ type: 'presence_changes', room: 'lobby', joined: [], left: [BOB] });
+    await vi.waitFor(() => expect(lobby(client).presence.map((u) => u.name)).toEqual(['Ada']));
+    server.send({ type: 'presence_changes', room: 'elsewhere', joined: [{ user_id: BOB, name: 'Bob' }], left: [] });
+    server.send({ type: 'presence', room: 'lobby', users: [{ user_id: BOB, name: 'Bob' }] });
+    await vi.waitFor(() => expect(lobby(client).presence.map((u) => u.name)).toEqual(['Bob']));
+    client.stop();
+  });
+
+  it('sends a join refused as rate_limited again after retry_after_ms, without a notice', async () => {
+    const { client } = makeClient({ identity: { name: 'Ada' } });
+    const server = mockServer();
+    await connect(client, server);
+    await expect(server).toReceiveMessage({ type: 'join', room: 'lobby', since_seq: 0 });
+    server.send({ type: 'error', code: 'rate_limited', message: 'slow down', room: 'lobby', retry_after_ms: 5 });
+    await expect(server).toReceiveMessage({ type: 'join', room: 'lobby', since_seq: 0 });
+    expect(client.getSnapshot().notice).toBeNull();
+    server.send({ type: 'joined', room: 'lobby', seq: 0, epoch: 0, recovered: false });
+    await vi.waitFor(() => expect(lobby(client).joined).toBe(true));
+    client.stop();
+  });
+
   it('shows who is typing for a few seconds, and sends typing at most every 2 s', async () => {
     let now = 1_000_000;
     const { client } = makeClient({ identity: { name: 'Ada' }, now: () => now, typingShowMs: 30 });

@@ -67,13 +67,28 @@ pub enum ServerFrame<'a> {
         /// means fetch history over HTTP.
         recovered: bool,
     },
-    /// Who is online in a room, on every change.
+    /// Who is online in a room: the full list, sent to a connection when it
+    /// joins (protocol.md §9); later changes come as `presence_changes`.
     Presence {
         /// The room.
         room: RoomName,
         /// One entry per user, however many connections it has.
         #[cfg_attr(feature = "typescript", ts(as = "Vec<PresenceUser>"))]
         users: Cow<'a, [PresenceUser]>,
+    },
+    /// What changed in a room's presence since the last `presence` or
+    /// `presence_changes` frame this connection got for it (protocol.md §9):
+    /// sent instead of the full list once a connection has it.
+    PresenceChanges {
+        /// The room.
+        room: RoomName,
+        /// Users who arrived, and users who changed name (with the new name):
+        /// add each one, or replace the entry with the same `user_id`.
+        #[cfg_attr(feature = "typescript", ts(as = "Vec<PresenceUser>"))]
+        joined: Cow<'a, [PresenceUser]>,
+        /// Users who left: remove their entries.
+        #[cfg_attr(feature = "typescript", ts(as = "Vec<UserId>"))]
+        left: Cow<'a, [UserId]>,
     },
     /// Someone is typing.
     Typing {

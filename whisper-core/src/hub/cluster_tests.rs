@@ -35,32 +35,46 @@ impl Cluster {
     }
 }
 
-/// Subscribes a new connection of `user` to the lobby of `chat`.
-async fn join(chat: &Chat, user: UserId, display: &str) -> Member {
-    let member = chat.hub().member(user);
-    chat.hub().subscribe(&lobby(), &member, &name(display)).await.unwrap();
-    member
+/// A connection in the lobby of one node, and the presence it was told so
+/// far (the full list, then the changes applied to it).
+struct Watched {
+    member: Member,
+    view: std::cell::RefCell<Vec<crate::codec::PresenceUser>>,
 }
 
-/// What the member saw: the names in its latest `presence` frame, and the
-/// seqs of the messages it was sent.
-fn seen(member: &Member) -> (Vec<String>, Vec<u64>) {
-    let (mut names, mut seqs) = (Vec::new(), Vec::new());
+impl std::ops::Deref for Watched {
+    type Target = Member;
+    fn deref(&self) -> &Member {
+        &self.member
+    }
+}
+
+/// Subscribes a new connection of `user` to the lobby of `chat`.
+async fn join(chat: &Chat, user: UserId, display: &str) -> Watched {
+    let member = chat.hub().member(user);
+    chat.hub().subscribe(&lobby(), &member, &name(display)).await.unwrap();
+    Watched { member, view: Default::default() }
+}
+
+/// What the member saw since last asked: the names it now shows online if
+/// it got any presence frame (none otherwise), and the seqs of the messages
+/// it was sent.
+fn seen(watched: &Watched) -> (Vec<String>, Vec<u64>) {
+    let (mut told, mut seqs) = (false, Vec::new());
+    let mut view = watched.view.borrow_mut();
     let mut buf = Vec::new();
-    while let Ok(true) = member.outbox().try_drain(&mut buf) {
+    while let Ok(true) = watched.outbox().try_drain(&mut buf) {
         for delivery in buf.drain(..) {
             match delivery {
                 Delivery::Messages(b) => seqs.extend(b.messages.iter().map(|m| m.seq.0)),
                 Delivery::Event { frame, .. } => {
                     let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
-                    if frame["type"] == "presence" {
-                        let users = frame["users"].as_array().unwrap();
-                        names = users.iter().map(|u| u["name"].as_str().unwrap().to_string()).collect();
-                    }
+                    told |= super::tests::apply_presence(&mut view, &frame);
                 }
             }
         }
     }
+    let names = if told { view.iter().map(|u| u.name.to_string()).collect() } else { Vec::new() };
     (names, seqs)
 }
 
@@ -191,4 +205,37 @@ async fn after_a_lost_link_only_a_synced_heartbeat_drops_rosters() {
     cluster.broker.attach("a", a.hub().clone()).await.unwrap();
     settle().await;
     assert_eq!(a.hub().online(&lobby()), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_nodes_changes_arrive_as_changes() {
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let watcher = join(&a, UserId::random(), "watcher").await;
+    let mut on_b = Vec::new();
+    for i in 0..100 {
+        on_b.push(join(&b, UserId::random(), &format!("b{i:03}")).await);
+    }
+    settle().await;
+    assert_eq!(seen(&watcher).0.len(), 101, "b's users reached a");
+
+    // One rename on b: a's watcher is told that one user, not the 101.
+    b.hub().rename([&lobby()], &on_b[7], &name("renamed"));
+    b.hub().unsubscribe(&lobby(), &on_b[8]);
+    settle().await;
+    let mut frames = Vec::new();
+    let mut buf = Vec::new();
+    while let Ok(true) = watcher.outbox().try_drain(&mut buf) {
+        for d in buf.drain(..) {
+            if let Delivery::Event { frame, .. } = d {
+                frames.push(serde_json::from_str::<serde_json::Value>(frame.to_text()).unwrap());
+            }
+        }
+    }
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["type"], "presence_changes");
+    assert_eq!(frames[0]["joined"].as_array().unwrap().len(), 1);
+    assert_eq!(frames[0]["joined"][0]["name"], "renamed");
+    assert_eq!(frames[0]["left"].as_array().unwrap().len(), 1);
+    assert_eq!(frames[0]["left"][0], on_b[8].user().to_string());
 }

@@ -224,10 +224,19 @@ impl Hub {
         guard.subscribers.retain(|s| s.member != member.id);
         guard.subscribers.push(Subscriber { member: member.id, user: member.user, outbox: member.outbox.clone() });
         if guard.presence.arrive(member.user, display) {
+            // The new connection gets the full list at the flush, the
+            // others only the change.
+            guard.fresh.insert(member.id);
             self.local_presence_changed(&mut guard);
+        } else if guard.presence_flush_scheduled {
+            // Another socket of the same user, while changes wait for the
+            // flush: the list it would get now is not the one the changes
+            // will follow, so it gets the full list at the flush too.
+            guard.fresh.insert(member.id);
         } else {
-            // Another socket of the same user: the room's list did not
-            // change, but this connection has not seen it yet.
+            // Another socket of the same user, and every change announced:
+            // the room's list did not change, but this connection has not
+            // seen it yet.
             member.outbox.push(self.presence_delivery(&guard));
         }
         Some(Subscribed { seq: guard.delivered(), epoch: guard.epoch })
@@ -242,6 +251,7 @@ impl Hub {
             return false;
         };
         guard.subscribers.swap_remove(i);
+        guard.fresh.remove(&member.id);
         if guard.presence.depart(member.user) {
             guard.forget_typing(member.user);
             self.local_presence_changed(&mut guard);
@@ -326,7 +336,11 @@ impl Hub {
     }
 
     fn fan_out(&self, room: &Room, delivery: &Delivery, except: Option<UserId>) {
-        let (sent, cut) = room.fan_out(delivery, except);
+        self.fan_out_to(room, delivery, |sub| Some(sub.user) != except);
+    }
+
+    fn fan_out_to(&self, room: &Room, delivery: &Delivery, to: impl Fn(&Subscriber) -> bool) {
+        let (sent, cut) = room.fan_out_to(delivery, to);
         self.inner.deliveries.fetch_add(sent, Ordering::Relaxed);
         if cut > 0 {
             self.inner.slow_consumers.fetch_add(cut, Ordering::Relaxed);
@@ -421,9 +435,9 @@ impl Hub {
         }
     }
 
-    /// Sends the room's presence now, or schedules it for when the
+    /// Flushes the room's presence now, or schedules the flush for when the
     /// `presence_interval` since the last one has passed; changes meanwhile
-    /// are coalesced into that one frame.
+    /// are coalesced into that one flush.
     fn presence_changed(&self, room: &mut Room) {
         if room.presence_flush_scheduled {
             return;
@@ -454,13 +468,34 @@ impl Hub {
         self.presence_changed(room);
     }
 
+    /// A presence flush (protocol.md §9): connections that joined since the
+    /// last one get the full list (`presence`), the others what changed
+    /// since it (`presence_changes`), or nothing if nothing did. Each frame
+    /// is encoded once and shared, so a change costs every member the size
+    /// of the change, not of the room's list.
     fn send_presence(&self, room: &mut Room) {
-        let delivery = self.presence_delivery(room);
-        self.fan_out(room, &delivery, None);
+        let users = room.presence.users_with(lock(&self.inner.peers).users(&room.name));
+        let changes = room.announced.announce(&users);
+        let fresh = std::mem::take(&mut room.fresh);
+        if !fresh.is_empty() {
+            let frame = ServerFrame::Presence { room: room.name.clone(), users: users.into() }.encode();
+            let delivery = Delivery::Event { room: room.name.clone(), frame };
+            self.fan_out_to(room, &delivery, |sub| fresh.contains(&sub.member));
+        }
+        if !changes.is_empty() {
+            let frame = ServerFrame::PresenceChanges {
+                room: room.name.clone(),
+                joined: changes.joined.into(),
+                left: changes.left.into(),
+            }
+            .encode();
+            let delivery = Delivery::Event { room: room.name.clone(), frame };
+            self.fan_out_to(room, &delivery, |sub| !fresh.contains(&sub.member));
+        }
         room.presence_sent(Instant::now());
     }
 
-    /// The room's `presence` frame: its users here and on other nodes.
+    /// The room's full `presence` frame: its users here and on other nodes.
     fn presence_delivery(&self, room: &Room) -> Delivery {
         let users = room.presence.users_with(lock(&self.inner.peers).users(&room.name));
         let frame = ServerFrame::Presence { room: room.name.clone(), users: users.into() }.encode();

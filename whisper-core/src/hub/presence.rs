@@ -1,4 +1,6 @@
-//! Who is online in one room: one entry per user, however many connections.
+//! Who is online in one room: one entry per user, however many connections;
+//! and what the room's connections were last told, so that after the full
+//! list a connection gets only what changed (protocol.md §9).
 
 use std::collections::{HashMap, HashSet};
 
@@ -86,6 +88,43 @@ impl Presence {
     }
 }
 
+/// The room's list as its connections were last told it (at the last
+/// presence flush), to diff the current list against.
+#[derive(Debug, Default)]
+pub(crate) struct Announced {
+    users: HashMap<UserId, DisplayName>,
+}
+
+/// What changed between two lists: a `presence_changes` frame.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Changes {
+    /// Users who arrived or changed name, in the list's order.
+    pub(crate) joined: Vec<PresenceUser>,
+    /// Users who left, by id.
+    pub(crate) left: Vec<UserId>,
+}
+
+impl Changes {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.left.is_empty()
+    }
+}
+
+impl Announced {
+    /// Announces `current` (the full list, local and remote users): returns
+    /// what changed since the last announcement. A user who came and went
+    /// between two announcements, or changed name and back, is no change.
+    pub(crate) fn announce(&mut self, current: &[PresenceUser]) -> Changes {
+        let joined: Vec<PresenceUser> =
+            current.iter().filter(|u| self.users.get(&u.user_id) != Some(&u.name)).cloned().collect();
+        let now: HashSet<UserId> = current.iter().map(|u| u.user_id).collect();
+        let mut left: Vec<UserId> = self.users.keys().filter(|id| !now.contains(id)).copied().collect();
+        left.sort();
+        self.users = current.iter().map(|u| (u.user_id, u.name.clone())).collect();
+        Changes { joined, left }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +168,44 @@ mod tests {
         assert_eq!(names, ["Ada", "bob"], "one entry per user; a local user keeps the local name");
         assert_eq!(p.len_with(remote.iter()), 2);
         assert_eq!(p.len_with(std::iter::empty()), 1);
+    }
+
+    #[test]
+    fn announcements_carry_only_what_changed() {
+        let mut announced = Announced::default();
+        let mut p = Presence::default();
+        let (ada, bob, cy) = (UserId::random(), UserId::random(), UserId::random());
+        p.arrive(ada, &DisplayName::parse("Ada").unwrap());
+        p.arrive(bob, &DisplayName::parse("bob").unwrap());
+        let first = announced.announce(&p.users());
+        assert_eq!(first.joined.len(), 2, "the first announcement is everyone");
+        assert!(announced.announce(&p.users()).is_empty(), "the same list again is no change");
+
+        // Within one interval: cy comes and goes, bob renames twice and
+        // lands on his old name, ada leaves.
+        p.arrive(cy, &DisplayName::parse("cy").unwrap());
+        p.rename(bob, &DisplayName::parse("robert").unwrap());
+        p.rename(bob, &DisplayName::parse("bob").unwrap());
+        p.depart(cy);
+        p.depart(ada);
+        let changes = announced.announce(&p.users());
+        assert_eq!(changes, Changes { joined: vec![], left: vec![ada] });
+
+        p.rename(bob, &DisplayName::parse("Bobby").unwrap());
+        p.arrive(cy, &DisplayName::parse("cy").unwrap());
+        let changes = announced.announce(&p.users());
+        let joined: Vec<String> = changes.joined.iter().map(|u| u.name.to_string()).collect();
+        assert_eq!(joined, ["Bobby", "cy"], "a rename is a joined entry with the new name");
+        assert!(changes.left.is_empty());
+    }
+
+    #[test]
+    fn remote_users_are_diffed_like_local_ones() {
+        let mut announced = Announced::default();
+        let p = Presence::default();
+        let dee = PresenceUser { user_id: UserId::random(), name: DisplayName::parse("dee").unwrap() };
+        announced.announce(&p.users_with(std::iter::once(&dee)));
+        let changes = announced.announce(&p.users_with(std::iter::empty()));
+        assert_eq!(changes.left, [dee.user_id], "a remote user whose node stopped listing them left");
     }
 }

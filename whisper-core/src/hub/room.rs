@@ -1,13 +1,13 @@
 //! One room's live state in the hub: its subscribers, the sequencer that
 //! keeps broadcasts in seq order, presence and typing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::time::{Duration, Instant};
 
 use super::outbox::{Delivery, Outbox, Pushed};
-use super::presence::Presence;
+use super::presence::{Announced, Presence};
 use crate::model::{Epoch, Message, RoomName, Seq, UserId};
 
 /// A connection subscribed to the room.
@@ -34,6 +34,11 @@ pub(crate) struct Room {
     pub(crate) gap_fill_armed: bool,
     pub(crate) subscribers: Vec<Subscriber>,
     pub(crate) presence: Presence,
+    /// The list as the room's connections were last told it.
+    pub(crate) announced: Announced,
+    /// Connections (member ids) that joined since the last presence flush:
+    /// they get the full list at the next one, the others only the changes.
+    pub(crate) fresh: HashSet<u64>,
     typing_relayed_at: HashMap<UserId, Instant>,
     presence_sent_at: Option<Instant>,
     pub(crate) presence_flush_scheduled: bool,
@@ -58,6 +63,8 @@ impl Room {
             gap_fill_armed: false,
             subscribers: Vec::new(),
             presence: Presence::default(),
+            announced: Announced::default(),
+            fresh: HashSet::new(),
             typing_relayed_at: HashMap::new(),
             presence_sent_at: None,
             presence_flush_scheduled: false,
@@ -118,12 +125,12 @@ impl Room {
         Sequenced { ready, gap: !self.pending.is_empty() }
     }
 
-    /// Pushes a delivery to every subscriber (but those of `except`). Returns
-    /// how many took it and how many were cut off as slow consumers now.
-    pub(crate) fn fan_out(&self, delivery: &Delivery, except: Option<UserId>) -> (u64, u64) {
+    /// Pushes a delivery to the subscribers `to` picks. Returns how many took
+    /// it and how many were cut off as slow consumers now.
+    pub(crate) fn fan_out_to(&self, delivery: &Delivery, to: impl Fn(&Subscriber) -> bool) -> (u64, u64) {
         let (mut sent, mut cut) = (0, 0);
         for sub in &self.subscribers {
-            if Some(sub.user) == except {
+            if !to(sub) {
                 continue;
             }
             match sub.outbox.push(delivery.clone()) {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::Chat;
 use crate::broker::LocalBroker;
+use crate::codec::PresenceUser;
 use crate::model::NewMessage;
 use crate::store::MemoryStore;
 
@@ -124,6 +125,40 @@ async fn presence_counts_users_not_sockets() {
     assert_eq!(hub.stats().rooms, 0, "an empty room is forgotten");
 }
 
+/// Applies a `presence` or `presence_changes` frame to a member's view of
+/// the room, as a client does (protocol.md §9). Returns whether it was one.
+pub(super) fn apply_presence(view: &mut Vec<PresenceUser>, frame: &serde_json::Value) -> bool {
+    let user = |u: &serde_json::Value| serde_json::from_value::<PresenceUser>(u.clone()).unwrap();
+    match frame["type"].as_str() {
+        Some("presence") => *view = frame["users"].as_array().unwrap().iter().map(user).collect(),
+        Some("presence_changes") => {
+            let left: Vec<UserId> = serde_json::from_value(frame["left"].clone()).unwrap();
+            let joined: Vec<PresenceUser> = frame["joined"].as_array().unwrap().iter().map(user).collect();
+            view.retain(|u| !left.contains(&u.user_id) && !joined.iter().any(|j| j.user_id == u.user_id));
+            view.extend(joined);
+            view.sort_by(|a, b| {
+                a.name.as_str().to_lowercase().cmp(&b.name.as_str().to_lowercase()).then(a.user_id.cmp(&b.user_id))
+            });
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// The presence frames in the member's outbox, as JSON.
+fn presence_frames(member: &Member) -> Vec<serde_json::Value> {
+    let mut buf = Vec::new();
+    let mut frames = Vec::new();
+    while let Ok(true) = member.outbox().try_drain(&mut buf) {
+        for d in buf.drain(..) {
+            if let Delivery::Event { frame, .. } = d {
+                frames.push(serde_json::from_str(frame.to_text()).unwrap());
+            }
+        }
+    }
+    frames
+}
+
 #[tokio::test(start_paused = true)]
 async fn presence_changes_are_coalesced() {
     let (hub, _) = hub_with(Limits::default());
@@ -134,18 +169,92 @@ async fn presence_changes_are_coalesced() {
         hub.subscribe(&lobby(), m, &name(&format!("u{i}"))).await.unwrap();
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut buf = Vec::new();
-    let _ = watcher.outbox().try_drain(&mut buf);
-    let presences: Vec<String> = buf
-        .iter()
-        .filter_map(|d| match d {
-            Delivery::Event { frame, .. } => Some(frame.to_text().to_string()),
-            Delivery::Messages(_) => None,
-        })
-        .collect();
-    assert!(presences.len() <= 3, "50 joins coalesce into a few frames, got {}", presences.len());
-    let last: serde_json::Value = serde_json::from_str(presences.last().unwrap()).unwrap();
-    assert_eq!(last["users"].as_array().unwrap().len(), 51, "the last frame lists everyone");
+    let frames = presence_frames(&watcher);
+    assert!(frames.len() <= 3, "50 joins coalesce into a few frames, got {}", frames.len());
+    assert_eq!(frames[0]["type"], "presence", "the joiner gets the full list first");
+    assert!(frames[1..].iter().all(|f| f["type"] == "presence_changes"), "then only changes: {frames:?}");
+    let mut view = Vec::new();
+    for f in &frames {
+        apply_presence(&mut view, f);
+    }
+    assert_eq!(view.len(), 51, "the changes add up to everyone");
+    let last = presence_frames(&members[49]);
+    assert_eq!(last.len(), 1, "a late joiner gets one frame: {last:?}");
+    assert_eq!(last[0]["users"].as_array().unwrap().len(), 51, "the full list");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_joiner_gets_the_full_list_and_the_others_only_the_change() {
+    let (hub, _) = hub_with(Limits::default());
+    let members: Vec<Member> = (0..200).map(|_| hub.member(UserId::random())).collect();
+    for (i, m) in members.iter().enumerate() {
+        hub.subscribe(&lobby(), m, &name(&format!("user-{i:03}"))).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for m in &members {
+        presence_frames(m);
+    }
+    let newcomer = hub.member(UserId::random());
+    hub.subscribe(&lobby(), &newcomer, &name("newcomer")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let full = presence_frames(&newcomer);
+    assert_eq!(full.len(), 1);
+    assert_eq!(full[0]["type"], "presence");
+    assert_eq!(full[0]["users"].as_array().unwrap().len(), 201);
+    for m in &members {
+        let frames = presence_frames(m);
+        assert_eq!(frames.len(), 1, "one frame per member");
+        assert_eq!(frames[0]["type"], "presence_changes");
+        assert_eq!(frames[0]["joined"][0]["name"], "newcomer");
+        assert!(frames[0].to_string().len() < 200, "the size of the change, not of the room: {}", frames[0]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_join_then_leave_within_an_interval_announces_nothing() {
+    let (hub, _) = hub_with(Limits::default());
+    let watcher = hub.member(UserId::random());
+    hub.subscribe(&lobby(), &watcher, &name("w")).await.unwrap();
+    let ada = hub.member(UserId::random());
+    hub.subscribe(&lobby(), &ada, &name("ada")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    presence_frames(&watcher);
+
+    // The first change after a quiet interval goes out at once; what follows
+    // within the interval waits for the flush, where it cancels out.
+    hub.rename([&lobby()], &ada, &name("Ada"));
+    let flicker = hub.member(UserId::random());
+    hub.subscribe(&lobby(), &flicker, &name("flicker")).await.unwrap();
+    hub.unsubscribe(&lobby(), &flicker);
+    hub.rename([&lobby()], &ada, &name("A"));
+    hub.rename([&lobby()], &ada, &name("Ada"));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let frames = presence_frames(&watcher);
+    assert_eq!(frames.len(), 1, "only the first rename: {frames:?}");
+    assert_eq!(frames[0]["joined"][0]["name"], "Ada");
+    assert_eq!(frames[0]["left"], serde_json::json!([]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_socket_while_changes_wait_gets_the_list_they_follow() {
+    let (hub, _) = hub_with(Limits::default());
+    let ada = UserId::random();
+    let one = hub.member(ada);
+    hub.subscribe(&lobby(), &one, &name("ada")).await.unwrap();
+    // bob's arrival waits for the flush; ada's second socket, arriving
+    // meanwhile, must not get a list that the next changes do not follow.
+    let bob = hub.member(UserId::random());
+    hub.subscribe(&lobby(), &bob, &name("bob")).await.unwrap();
+    let two = hub.member(ada);
+    hub.subscribe(&lobby(), &two, &name("ada")).await.unwrap();
+    hub.unsubscribe(&lobby(), &bob);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut view = Vec::new();
+    for f in presence_frames(&two) {
+        apply_presence(&mut view, &f);
+    }
+    let names: Vec<&str> = view.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["ada"], "bob came and went before two's list was sent");
 }
 
 #[tokio::test]

@@ -30,6 +30,9 @@ pub(super) struct Session<O> {
     rooms: Vec<Joined>,
     message_rate: TokenBucket,
     control_rate: TokenBucket,
+    /// `join`, `leave` and `profile`: each may change presence, which every
+    /// member of the room is told about, so they have a stricter bucket.
+    presence_rate: TokenBucket,
     /// `messages` frames handed to the store, oldest first; each is acked
     /// when it and every frame before it have committed.
     posts: FuturesOrdered<BoxFuture<'static, Posted>>,
@@ -56,9 +59,20 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         let limits = chat.limits();
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
+        let presence_rate = TokenBucket::new(limits.presence_frames_per_second, limits.presence_frame_burst);
         let member = chat.hub().member(user);
         let name = name.unwrap_or_else(|| DisplayName::guest(user));
-        Session { chat, member, name, rooms: Vec::new(), message_rate, control_rate, posts: FuturesOrdered::new(), out }
+        Session {
+            chat,
+            member,
+            name,
+            rooms: Vec::new(),
+            message_rate,
+            control_rate,
+            presence_rate,
+            posts: FuturesOrdered::new(),
+            out,
+        }
     }
 
     pub(super) fn outbox(&self) -> Arc<Outbox> {
@@ -232,6 +246,23 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
                 .retry_after(self.control_rate.wait_for(1));
             return self.refuse(refusal).await;
         }
+        let changes_presence =
+            matches!(frame, ClientFrame::Join { .. } | ClientFrame::Leave { .. } | ClientFrame::Profile { .. });
+        if changes_presence && !self.presence_rate.try_take(1) {
+            let limits = self.chat.limits();
+            let wait = self.presence_rate.wait_for(1);
+            let message = format!(
+                "at most {} join, leave and profile frames per second (burst {}); retry in {} ms",
+                limits.presence_frames_per_second,
+                limits.presence_frame_burst,
+                wait.as_millis().max(1)
+            );
+            let mut refusal = Refusal::new(ErrorCode::RateLimited, message).retry_after(wait);
+            if let ClientFrame::Join { room, .. } | ClientFrame::Leave { room } = &frame {
+                refusal = refusal.in_room(room);
+            }
+            return self.refuse(refusal).await;
+        }
         if !matches!(frame, ClientFrame::Messages { .. }) {
             // Answers go out in the order the frames came in.
             self.settle_posts().await?;
@@ -241,6 +272,8 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             ClientFrame::Join { room, since_seq, epoch } => self.join(room, since_seq, epoch).await,
             ClientFrame::Leave { room } => self.leave(room).await,
             ClientFrame::Typing { room } => self.typing(room).await,
+            // The same name again changes nothing, so nobody is told.
+            ClientFrame::Profile { name } if name == self.name => Ok(()),
             ClientFrame::Profile { name } => {
                 self.name = name;
                 self.chat.hub().rename(self.rooms.iter().map(|j| &j.room), &self.member, &self.name);

@@ -22,6 +22,8 @@ struct Client {
     tx: mpsc::UnboundedSender<Inbound<String>>,
     rx: mpsc::UnboundedReceiver<Outgoing>,
     session: JoinHandle<SessionEnd>,
+    /// The presence list the client shows (see `Client::presence`).
+    presence: Vec<crate::codec::PresenceUser>,
 }
 
 fn connect_as(chat: &Chat, user: UserId, room: Option<&str>) -> Client {
@@ -34,7 +36,7 @@ fn connect_as(chat: &Chat, user: UserId, room: Option<&str>) -> Client {
         room: room.map(|r| RoomName::parse(r).unwrap()),
     };
     let session = tokio::spawn(run(chat.clone(), conn, inbound, outgoing, std::future::pending()));
-    Client { user, tx, rx, session }
+    Client { user, tx, rx, session, presence: Vec::new() }
 }
 
 fn connect(chat: &Chat, room: Option<&str>) -> Client {
@@ -546,14 +548,23 @@ async fn presence_lists_a_user_once_however_many_sockets() {
     let mut two = connect_as(&chat, ada, Some("lobby"));
     one.handshake().await;
     two.handshake().await;
+    // The list a client shows: the full `presence`, then each
+    // `presence_changes` applied to it; `None` if it was told nothing new.
     let latest_presence = |c: &mut Client| {
-        let mut last = None;
+        let view = &mut c.presence;
+        let mut told = false;
         while let Ok(Outgoing::Frame(f)) = c.rx.try_recv() {
-            if let Ok(ServerFrame::Presence { users, .. }) = ServerFrame::decode(f.to_text()) {
-                last = Some(users.into_owned());
+            match ServerFrame::decode(f.to_text()) {
+                Ok(ServerFrame::Presence { users, .. }) => *view = users.into_owned(),
+                Ok(ServerFrame::PresenceChanges { joined, left, .. }) => {
+                    view.retain(|u| !left.contains(&u.user_id) && !joined.iter().any(|j| j.user_id == u.user_id));
+                    view.extend(joined.iter().cloned());
+                }
+                _ => continue,
             }
+            told = true;
         }
-        last
+        told.then(|| view.clone())
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
     let users = latest_presence(&mut watcher).expect("presence sent");
@@ -579,6 +590,57 @@ async fn presence_lists_a_user_once_however_many_sockets() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let users = latest_presence(&mut watcher).expect("departure sent");
     assert_eq!(users.len(), 1, "only the watcher is left");
+}
+
+#[tokio::test(start_paused = true)]
+async fn join_leave_and_profile_over_their_rate_are_refused_and_change_nothing() {
+    // A small burst, so the presence bucket runs dry before the control one.
+    let limits = Limits { presence_frame_burst: 10, presence_frames_per_second: 5, ..Limits::default() };
+    let chat = Chat::builder(Arc::new(MemoryStore::new())).limits(limits.clone()).build();
+    let mut ada = connect(&chat, None);
+    ada.handshake().await;
+    let burst = limits.presence_frame_burst as usize;
+    for i in 0..burst {
+        ada.send(json!({"type":"join","room":format!("r{i}")}));
+        ada.joined().await;
+    }
+    ada.send(json!({"type":"join","room":"one-too-many"}));
+    let error = ada.error().await;
+    assert_eq!(error.code, ErrorCode::RateLimited);
+    assert_eq!(error.room.as_ref().map(|r| r.as_str()), Some("one-too-many"));
+    assert_eq!(error.retry_after_ms, Some(200), "one frame at 5 per second");
+    ada.send(json!({"type":"profile","name":"Ada"}));
+    assert_eq!(ada.error().await.code, ErrorCode::RateLimited);
+    assert_eq!(chat.hub().online(&RoomName::parse("one-too-many").unwrap()), 0, "the refused join joined nothing");
+    ada.send(json!({"type":"typing","room":"r0"}));
+    ada.send(json!({"type":"messages","data":[{"content":"still here","client_id":"c1"}]}));
+    assert_eq!(ada.ack().await.0, AckStatus::Success, "other frames are not held back by it");
+
+    tokio::time::advance(Duration::from_millis(201)).await;
+    ada.send(json!({"type":"leave","room":"r0"}));
+    ada.send(json!({"type":"messages","data":[{"content":"after leave","room":"r1","client_id":"c2"}]}));
+    assert_eq!(ada.ack().await.0, AckStatus::Success);
+    assert_eq!(chat.hub().online(&RoomName::parse("r0").unwrap()), 0, "the bucket refilled in the time it said");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_profile_with_the_same_name_announces_nothing() {
+    let chat = chat();
+    let mut watcher = connect(&chat, Some("lobby"));
+    watcher.handshake().await;
+    let ada = connect(&chat, Some("lobby"));
+    ada.send(json!({"type":"profile","name":"Ada"}));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    while watcher.rx.try_recv().is_ok() {}
+    for _ in 0..5 {
+        ada.send(json!({"type":"profile","name":"Ada"}));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut frames = Vec::new();
+    while let Ok(Outgoing::Frame(f)) = watcher.rx.try_recv() {
+        frames.push(f.to_text().to_string());
+    }
+    assert!(frames.is_empty(), "the same name again is no change: {frames:?}");
 }
 
 #[tokio::test]

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use whisper_core::codec::{AckStatus, Refusal, ServerFrame};
+use whisper_core::codec::{AckStatus, PresenceUser, Refusal, ServerFrame};
 use whisper_core::model::{Message as ChatMessage, MessageId, UserId};
 use whisper_core::store::Store;
 use whisper_server::{Config, Server};
@@ -152,6 +152,9 @@ pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub user_id: UserId,
     pub token: String,
+    /// The presence list the client would show, per room: the last
+    /// `presence` frame with the `presence_changes` since applied.
+    pub presence: std::collections::HashMap<String, Vec<PresenceUser>>,
 }
 
 impl Client {
@@ -172,7 +175,7 @@ impl Client {
 
     /// Wraps a socket opened by other means, and reads `welcome`.
     pub async fn from_socket(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Result<Client, tungstenite::Error> {
-        let mut client = Client { ws, user_id: UserId::random(), token: String::new() };
+        let mut client = Client { ws, user_id: UserId::random(), token: String::new(), presence: Default::default() };
         match client.next().await {
             ServerFrame::Welcome { user_id, token, .. } => {
                 client.user_id = user_id;
@@ -200,11 +203,39 @@ impl Client {
                 .expect("the connection is open")
                 .expect("a valid frame");
             match msg {
-                Message::Text(text) => return ServerFrame::decode(&text).expect("a protocol frame"),
+                Message::Text(text) => {
+                    let frame = ServerFrame::decode(&text).expect("a protocol frame");
+                    self.track_presence(&frame);
+                    return frame;
+                }
                 Message::Close(frame) => panic!("closed: {frame:?}"),
                 _ => continue,
             }
         }
+    }
+
+    /// Applies a presence frame to [`Client::presence`].
+    fn track_presence(&mut self, frame: &ServerFrame<'_>) {
+        match frame {
+            ServerFrame::Presence { room, users } => {
+                self.presence.insert(room.to_string(), users.to_vec());
+            }
+            ServerFrame::PresenceChanges { room, joined, left } => {
+                let list = self.presence.entry(room.to_string()).or_default();
+                list.retain(|u| !left.contains(&u.user_id) && !joined.iter().any(|j| j.user_id == u.user_id));
+                list.extend(joined.iter().cloned());
+                list.sort_by(|a, b| {
+                    let key = |u: &PresenceUser| (u.name.as_str().to_lowercase(), u.user_id);
+                    key(a).cmp(&key(b))
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The names the client shows online in `room`, in list order.
+    pub fn online(&self, room: &str) -> Vec<String> {
+        self.presence.get(room).map(|l| l.iter().map(|u| u.name.to_string()).collect()).unwrap_or_default()
     }
 
     pub async fn next_where<T>(&mut self, mut pick: impl FnMut(ServerFrame<'static>) -> Option<T>) -> T {

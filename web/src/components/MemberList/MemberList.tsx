@@ -3,8 +3,8 @@ import type { PresenceUser } from '../../core/protocol';
 import { Avatar } from '../Avatar';
 import { IdTag } from '../IdTag';
 
-/** Who is online in the room, from its latest `presence` frame. Two people
- * showing the same name each get a tag from their user id. */
+/** Who is online in the room: its `presence` list with the `presence_changes` since applied.
+ * Two people showing the same name each get a tag from their user id. */
 export function MemberList({
   users,
   me,

@@ -66,6 +66,7 @@ const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set([
   'messages',
   'joined',
   'presence',
+  'presence_changes',
   'typing',
   'error',
 ]);

@@ -86,7 +86,20 @@ room: RoomName,
 /**
  * One entry per user, however many connections it has.
  */
-users: Array<PresenceUser>, } | { "type": "typing", 
+users: Array<PresenceUser>, } | { "type": "presence_changes", 
+/**
+ * The room.
+ */
+room: RoomName, 
+/**
+ * Users who arrived, and users who changed name (with the new name):
+ * add each one, or replace the entry with the same `user_id`.
+ */
+joined: Array<PresenceUser>, 
+/**
+ * Users who left: remove their entries.
+ */
+left: Array<UserId>, } | { "type": "typing", 
 /**
  * The room.
  */
