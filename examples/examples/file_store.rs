@@ -410,6 +410,7 @@ mod demo {
             token: None,
             name: DisplayName::parse("demo").ok(),
             room: Some(lobby.clone()),
+            address: None,
         };
         let session = tokio::spawn(session::run(chat, conn, inbound, outgoing, std::future::pending()));
 

@@ -45,7 +45,7 @@
 //! # async fn main() {
 //! let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
 //! let user = UserId::random();
-//! let conn = Connection { user_id: user, token: None, name: None, room: Some("lobby".parse().unwrap()) };
+//! let conn = Connection { user_id: user, token: None, name: None, room: Some("lobby".parse().unwrap()), address: None };
 //!
 //! // The client's side: frames in, frames out.
 //! let (to_session, inbound) = inbound_channel();
@@ -76,6 +76,7 @@ pub mod codec;
 mod hub;
 pub mod limits;
 pub mod model;
+mod quota;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

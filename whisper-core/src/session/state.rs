@@ -1,5 +1,6 @@
 //! The session's state and its answer to each client frame.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -25,6 +26,8 @@ pub(super) struct Session<O> {
     chat: Chat,
     member: Member,
     name: DisplayName,
+    /// The client's address, for the per-address budgets.
+    address: Option<IpAddr>,
     /// Joined rooms in join order; the first is where messages without a
     /// `room` go.
     rooms: Vec<Joined>,
@@ -52,13 +55,23 @@ struct Joined {
 type Step = Result<(), SessionEnd>;
 
 impl<O: Sink<Outgoing> + Unpin> Session<O> {
-    pub(super) fn new(chat: Chat, user: UserId, name: Option<DisplayName>, out: O) -> Self {
+    pub(super) fn new(chat: Chat, user: UserId, name: Option<DisplayName>, address: Option<IpAddr>, out: O) -> Self {
         let limits = chat.limits();
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
         let member = chat.hub().member(user);
         let name = name.unwrap_or_else(|| DisplayName::guest(user));
-        Session { chat, member, name, rooms: Vec::new(), message_rate, control_rate, posts: FuturesOrdered::new(), out }
+        Session {
+            chat,
+            member,
+            name,
+            address,
+            rooms: Vec::new(),
+            message_rate,
+            control_rate,
+            posts: FuturesOrdered::new(),
+            out,
+        }
     }
 
     pub(super) fn outbox(&self) -> Arc<Outbox> {
@@ -316,10 +329,70 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             };
             return self.nack(client_ids, refusal).await;
         }
+        // Budgets last: a frame refused for anything else charges nothing.
+        let maybe_new = self.rooms_not_seen(&batch);
+        let new_rooms = match Self::rooms_without_history(&self.chat, maybe_new).await {
+            Ok(rooms) => rooms,
+            Err(e) => return self.nack(client_ids, store_refusal(&e)).await,
+        };
+        let bytes = batch.iter().map(|m| m.content.len() as u64).sum();
+        let charge = match self.chat.budgets().charge(me, self.address, bytes, new_rooms) {
+            Ok(charge) => charge,
+            Err(refusal) => return self.nack(client_ids, refusal).await,
+        };
         // The run loop acks it once it (and every frame before it) commits.
         let chat = self.chat.clone();
-        self.posts.push_back(Box::pin(async move { Posted { client_ids, stored: chat.post(batch).await } }));
+        self.posts.push_back(Box::pin(async move {
+            let stored = chat.post(batch).await;
+            match &stored {
+                Ok(messages) => chat.budgets().settle(charge, messages),
+                // Nothing was stored: nothing is owed.
+                Err(_) => chat.budgets().refund(charge),
+            }
+            Posted { client_ids, stored }
+        }));
         Ok(())
+    }
+
+    /// The rooms of `batch` this session has not seen history in (a joined
+    /// room whose head it has seen above 0 has some).
+    fn rooms_not_seen(&self, batch: &[NewMessage]) -> Vec<RoomName> {
+        if !self.chat.budgets().caps_rooms() {
+            return Vec::new();
+        }
+        let mut rooms: Vec<RoomName> = Vec::new();
+        for message in batch {
+            let seen = self.rooms.iter().any(|j| j.room == message.room && j.sent_up_to > Seq::ZERO);
+            if !seen && !rooms.contains(&message.room) {
+                rooms.push(message.room.clone());
+            }
+        }
+        rooms
+    }
+
+    /// Of `rooms`, those that may have no history yet, so that posting may
+    /// create them (protocol.md §10). Asks, cheapest first: the budgets'
+    /// cache of rooms known to exist, the hub (rooms with subscribers here),
+    /// and only for a room neither knows, the store. (Takes the chat, not
+    /// `&self`: see [`Self::read_between`].)
+    async fn rooms_without_history(chat: &Chat, rooms: Vec<RoomName>) -> Result<Vec<RoomName>, StoreError> {
+        if rooms.is_empty() {
+            return Ok(rooms);
+        }
+        let budgets = chat.budgets();
+        let mut unknown = Vec::new();
+        for room in budgets.unknown_rooms(rooms) {
+            if chat.hub().has_history(&room) {
+                budgets.room_exists(&room);
+                continue;
+            }
+            if chat.store().room(&room).await?.last_seq > Seq::ZERO {
+                budgets.room_exists(&room);
+                continue;
+            }
+            unknown.push(room);
+        }
+        Ok(unknown)
     }
 
     /// Subscribes, then replays from the store what lies between `since_seq`

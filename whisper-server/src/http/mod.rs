@@ -33,8 +33,11 @@ pub async fn route(
         (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, peer),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
         (&Method::GET, "/v1/rooms") => api::rooms(&state).await,
-        (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        (&Method::GET, "/healthz") => healthy(),
         (&Method::GET, "/readyz") => api::ready(&state).await,
+        // Probes may ask with HEAD: the same status, no body.
+        (&Method::HEAD, "/healthz") => without_body(healthy()),
+        (&Method::HEAD, "/readyz") => without_body(api::ready(&state).await),
         (&Method::GET, "/metrics") => {
             let mut res = Response::new(Full::new(Bytes::from(state.metrics.render())));
             res.headers_mut().insert(
@@ -50,4 +53,15 @@ pub async fn route(
         _ => error(HttpErrorCode::NotFound, "no such endpoint"),
     };
     Ok(response)
+}
+
+/// `GET /healthz`: the process answers.
+fn healthy() -> Response<Body> {
+    json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// The answer to a HEAD request: the GET answer's status and headers, no body.
+fn without_body(mut response: Response<Body>) -> Response<Body> {
+    *response.body_mut() = Body::default();
+    response
 }

@@ -79,7 +79,8 @@ pub fn upgrade(mut req: Request<Incoming>, state: Arc<AppState>, peer: SocketAdd
         tracing::info!(%peer, "refused: too many connections from this address");
         return error(HttpErrorCode::RateLimited, "too many connections from this address");
     };
-    let conn = Connection { user_id: user, token: Some(state.identity.issue(user)), name, room };
+    let conn =
+        Connection { user_id: user, token: Some(state.identity.issue(user)), name, room, address: Some(peer.ip()) };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {
