@@ -10,6 +10,8 @@
 //! frame is charged (so concurrent frames cannot overshoot) and kept only if
 //! the commit created it — stored a message with seq 1 there.
 //!
+//! Budgets are per node: in a cluster each node keeps its own tables.
+//!
 //! The tables are bounded ([`Quotas::max_tracked`]): idle keys (every window
 //! over) go first, then the least-charged, so forgetting a key forgives
 //! little.
@@ -90,6 +92,15 @@ impl Budgets {
         }
     }
 
+    /// Whether any budget is on (if none, frames are not even counted).
+    fn enabled(&self) -> bool {
+        let q = &self.quotas;
+        self.caps_rooms()
+            || [q.user_bytes_per_minute, q.user_bytes_per_day, q.address_bytes_per_minute, q.address_bytes_per_day]
+                .iter()
+                .any(|&n| n > 0)
+    }
+
     /// Whether any room-creation cap is on (if not, rooms need not be tracked).
     pub(crate) fn caps_rooms(&self) -> bool {
         let q = &self.quotas;
@@ -110,6 +121,9 @@ impl Budgets {
         let q = &self.quotas;
         let now = Instant::now();
         let address = address.map(address_key);
+        if !self.enabled() {
+            return Ok(Charge { user, address, bytes: 0, rooms: Vec::new(), at: now });
+        }
         let rooms = new_rooms.len() as u64;
         let user_budgets = [
             Budget { kind: Kind::Bytes, limit: q.user_bytes_per_minute, window: q.minute, label: "minute" },
@@ -140,19 +154,25 @@ impl Budgets {
     /// Gives back all of a frame the store refused.
     pub(crate) fn refund(&self, charge: Charge) {
         let rooms = charge.rooms.len() as u64;
-        self.give_back(&charge, charge.bytes, rooms);
+        if charge.bytes > 0 || rooms > 0 {
+            self.give_back(&charge, charge.bytes, rooms);
+        }
     }
 
     /// Settles a frame the store committed: its rooms are known to exist
     /// now, and the reserved rooms it did not create (someone else's message
     /// came first) are given back.
     pub(crate) fn settle(&self, charge: Charge, stored: &[Message]) {
+        if charge.rooms.is_empty() {
+            // The usual frame, into rooms known to exist: nothing to settle.
+            return;
+        }
         let created = |room: &RoomName| stored.iter().any(|m| &m.room == room && m.seq == Seq(1));
         let unused = charge.rooms.iter().filter(|r| !created(r)).count() as u64;
         if unused > 0 {
             self.give_back(&charge, 0, unused);
         }
-        if self.caps_rooms() {
+        {
             let mut state = lock(&self.state);
             for room in &charge.rooms {
                 state.known_rooms.insert(room.clone(), self.quotas.max_tracked);

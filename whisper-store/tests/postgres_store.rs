@@ -415,8 +415,8 @@ async fn ping_fails_while_the_database_is_read_only() {
     assert!(refused.is_some(), "ping noticed the read-only database");
     // A new session on the database is read-only too, until it says otherwise.
     let admin = db.client().await;
-    let writable = format!("SET default_transaction_read_only = off; {}", set(false));
-    admin.batch_execute(&writable).await.expect("make writable");
+    admin.batch_execute("SET default_transaction_read_only = off").await.expect("a writable session");
+    admin.batch_execute(&set(false)).await.expect("make writable");
     db.terminate_connections().await;
     let mut ready = false;
     for _ in 0..3 {
