@@ -176,3 +176,50 @@ async fn head(addr: SocketAddr, path: &str) -> (u16, String) {
     assert!(body.is_empty(), "HEAD has no body: {body:?}");
     (status, text)
 }
+
+/// Finding 9's flood, bounded: eight users on one address send 39 KB frames
+/// as fast as they are acked (the per-connection message rate lifted, the
+/// budgets at their defaults). The address stores at most its 4 MiB per
+/// minute, and every sender is told `rate_limited`; without budgets this
+/// loop would store its whole 62 MB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_address_stores_at_most_its_budget() {
+    const CONTENT: usize = 3900;
+    let server = start_with(|c| {
+        c.messages_per_second = 100_000;
+        c.message_burst = 100_000;
+    })
+    .await;
+    let budget = whisper_server::Config::DEFAULT_ADDRESS_WRITE_BYTES_PER_MINUTE;
+    let started = std::time::Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let mut client = server.join("room=flood").await;
+        senders.spawn(async move {
+            let frame = json!({"type": "messages", "data": vec![json!({"content": "x".repeat(CONTENT)}); 10]});
+            let mut stored = 0u64;
+            for _ in 0..200 {
+                match post(&mut client, frame.clone()).await {
+                    (AckStatus::Success, _) => stored += 10 * CONTENT as u64,
+                    (_, error) => {
+                        assert_eq!(error.expect("a refusal").code, ErrorCode::RateLimited);
+                        return (stored, true);
+                    }
+                }
+            }
+            (stored, false)
+        });
+    }
+    let mut acked = 0;
+    while let Some(joined) = senders.join_next().await {
+        let (stored, refused) = joined.expect("sender");
+        assert!(refused, "every sender meets a budget");
+        acked += stored;
+    }
+    let (_, rooms) = server.get("/v1/rooms").await;
+    let messages = rooms["rooms"][0]["last_seq"].as_u64().expect("the flood room");
+    let bytes = messages * CONTENT as u64;
+    eprintln!("flood: {bytes} bytes stored in {:?}, budget {budget}", started.elapsed());
+    assert_eq!(bytes, acked, "what is stored is what was acked");
+    assert!(bytes <= budget, "{bytes} bytes stored, over the address's {budget} per minute");
+}
