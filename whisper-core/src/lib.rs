@@ -24,6 +24,8 @@
 //! - [`session`] — [`session::run`], one connection's conversation over any
 //!   `Stream`/`Sink` of text frames.
 //! - [`limits`] — the limits of `docs/protocol.md` §10 and their defaults.
+//! - `quota` (internal) — write budgets and room-creation caps per user and
+//!   per address, shared by a node's sessions and charged before the store.
 //! - `testing` (feature `test-util`) — test tools: the history checker
 //!   (judges a run by what was sent, acked and delivered against the stored
 //!   history), a session's transport over channels, a failing store, a TCP
