@@ -330,15 +330,25 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             return self.nack(client_ids, refusal).await;
         }
         // Budgets last: a frame refused for anything else charges nothing.
-        let maybe_new = self.rooms_not_seen(&batch);
-        let new_rooms = match Self::rooms_without_history(&self.chat, maybe_new).await {
-            Ok(rooms) => rooms,
-            Err(e) => return self.nack(client_ids, store_refusal(&e)).await,
-        };
         let bytes = batch.iter().map(|m| m.content.len() as u64).sum();
-        let charge = match self.chat.budgets().charge(me, self.address, bytes, new_rooms) {
+        let budgets = self.chat.budgets();
+        let maybe_new = self.rooms_not_known(&batch);
+        // Rooms nobody here knows are reserved as if new (the commit gives
+        // back those it did not create), so a post needs no store read
+        // unless the reservation is what refuses it.
+        let charge = match budgets.charge(me, self.address, bytes, maybe_new.clone()) {
             Ok(charge) => charge,
-            Err(refusal) => return self.nack(client_ids, refusal).await,
+            Err(refusal) if maybe_new.is_empty() => return self.nack(client_ids, refusal).await,
+            Err(_) => {
+                let new_rooms = match Self::rooms_without_history(&self.chat, maybe_new).await {
+                    Ok(rooms) => rooms,
+                    Err(e) => return self.nack(client_ids, store_refusal(&e)).await,
+                };
+                match self.chat.budgets().charge(me, self.address, bytes, new_rooms) {
+                    Ok(charge) => charge,
+                    Err(refusal) => return self.nack(client_ids, refusal).await,
+                }
+            }
         };
         // The run loop acks it once it (and every frame before it) commits.
         let chat = self.chat.clone();
@@ -354,10 +364,13 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         Ok(())
     }
 
-    /// The rooms of `batch` this session has not seen history in (a joined
-    /// room whose head it has seen above 0 has some).
-    fn rooms_not_seen(&self, batch: &[NewMessage]) -> Vec<RoomName> {
-        if !self.chat.budgets().caps_rooms() {
+    /// The rooms of `batch` not known to have history (so posting may create
+    /// them, protocol.md §10), asking, cheapest first: this session (a
+    /// joined room whose head it has seen above 0), the budgets' cache of
+    /// rooms known to exist, and the hub (rooms with subscribers here).
+    fn rooms_not_known(&self, batch: &[NewMessage]) -> Vec<RoomName> {
+        let budgets = self.chat.budgets();
+        if !budgets.caps_rooms() {
             return Vec::new();
         }
         let mut rooms: Vec<RoomName> = Vec::new();
@@ -367,32 +380,32 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
                 rooms.push(message.room.clone());
             }
         }
-        rooms
+        if rooms.is_empty() {
+            return rooms;
+        }
+        let mut unknown = budgets.unknown_rooms(rooms);
+        unknown.retain(|room| {
+            let live = self.chat.hub().has_history(room);
+            if live {
+                budgets.room_exists(room);
+            }
+            !live
+        });
+        unknown
     }
 
-    /// Of `rooms`, those that may have no history yet, so that posting may
-    /// create them (protocol.md §10). Asks, cheapest first: the budgets'
-    /// cache of rooms known to exist, the hub (rooms with subscribers here),
-    /// and only for a room neither knows, the store. (Takes the chat, not
-    /// `&self`: see [`Self::read_between`].)
+    /// Of `rooms`, those the store holds no history for. (Takes the chat,
+    /// not `&self`: see [`Self::read_between`].)
     async fn rooms_without_history(chat: &Chat, rooms: Vec<RoomName>) -> Result<Vec<RoomName>, StoreError> {
-        if rooms.is_empty() {
-            return Ok(rooms);
-        }
-        let budgets = chat.budgets();
-        let mut unknown = Vec::new();
-        for room in budgets.unknown_rooms(rooms) {
-            if chat.hub().has_history(&room) {
-                budgets.room_exists(&room);
-                continue;
-            }
+        let mut new = Vec::new();
+        for room in rooms {
             if chat.store().room(&room).await?.last_seq > Seq::ZERO {
-                budgets.room_exists(&room);
-                continue;
+                chat.budgets().room_exists(&room);
+            } else {
+                new.push(room);
             }
-            unknown.push(room);
         }
-        Ok(unknown)
+        Ok(new)
     }
 
     /// Subscribes, then replays from the store what lies between `since_seq`

@@ -782,3 +782,25 @@ async fn write_budgets_refuse_past_the_budget_and_refund_store_failures() {
     assert!(refusal.retry_after_ms.is_some());
     assert_eq!(store.room(&RoomName::lobby()).await.unwrap().last_seq, Seq(1), "the refused frame stored nothing");
 }
+
+/// At the room-creation cap, a post into a room that exists but that the
+/// node has never seen (written by another node, or before a restart) is
+/// still accepted: the store is asked before refusing (protocol.md §10).
+#[tokio::test]
+async fn at_the_room_cap_existing_rooms_nobody_here_knows_still_take_posts() {
+    let quotas = crate::limits::Quotas { user_rooms_per_hour: 1, ..crate::limits::Quotas::default() };
+    let store = Arc::new(MemoryStore::new());
+    let old = RoomName::parse("old").unwrap();
+    let name = crate::model::DisplayName::parse("someone").unwrap();
+    store.append(vec![NewMessage::now(old.clone(), UserId::random(), name, "from before", None)]).await.unwrap();
+    let chat = Chat::builder(store.clone()).limits(Limits { quotas, ..Limits::default() }).build();
+    let mut ada = connect(&chat, None);
+    ada.handshake().await;
+    for (room, want) in [("new1", AckStatus::Success), ("old", AckStatus::Success), ("new2", AckStatus::Error)] {
+        ada.send(json!({"type":"messages","data":[{"room":room,"content":"hi"}]}));
+        let (status, _, refusal) = ada.ack().await;
+        assert_eq!(status, want, "{room}: {refusal:?}");
+    }
+    assert_eq!(store.room(&old).await.unwrap().last_seq, Seq(2));
+    assert_eq!(store.room(&RoomName::parse("new2").unwrap()).await.unwrap().last_seq, Seq::ZERO);
+}
