@@ -15,6 +15,11 @@
 # database this script may create a database from), WHISPER_TEST_NATS_URL
 # (default nats://127.0.0.1:4222), SERVER_CPU / LOAD_CPU.
 set -euo pipefail
+
+# Every write budget and room-creation cap off (the load comes from one address).
+NO_QUOTAS=(--user-write-bytes-per-minute 0 --user-write-bytes-per-day 0
+  --address-write-bytes-per-minute 0 --address-write-bytes-per-day 0
+  --user-rooms-per-hour 0 --user-rooms-per-day 0 --address-rooms-per-hour 0 --address-rooms-per-day 0)
 cd "$(dirname "$0")/../.."
 
 DURATION=${DURATION:-10}
@@ -101,11 +106,13 @@ start_nodes() {
       cluster=(--nats-url "$NATS_URL" --nats-subject "$subject" --secret "$SECRET")
     fi
     rm -rf "$OUT/data/node-$k"
-    # Per-connection rate limits are lifted: a load sender sends hundreds of messages a second.
+    # Per-connection rate limits and write budgets are lifted: a load sender sends hundreds of
+    # messages a second, all from one address.
     RUST_LOG=warn taskset -c "$SERVER_CPU" target/release/whisper-server \
       --bind "127.0.0.1:$port" --server-id "node-$k" --data-dir "$OUT/data/node-$k" \
       --database-url "${PG_URL%/*}/$PG_DB" "${cluster[@]}" \
       --messages-per-second 1000000 --message-burst 1000000 --max-connections-per-ip 100000 \
+      "${NO_QUOTAS[@]}" \
       > "$OUT/node-$k.log" 2>&1 &
     PIDS+=("$!")
     URLS+=("ws://127.0.0.1:$port")

@@ -9,6 +9,11 @@
 # "baseline sqlite postgres"), WHISPER_TEST_DATABASE_URL (a PostgreSQL
 # database this script may create databases from), SERVER_CPU / LOAD_CPU.
 set -euo pipefail
+
+# Every write budget and room-creation cap off (the load comes from one address).
+NO_QUOTAS=(--user-write-bytes-per-minute 0 --user-write-bytes-per-day 0
+  --address-write-bytes-per-minute 0 --address-write-bytes-per-day 0
+  --user-rooms-per-hour 0 --user-rooms-per-day 0 --address-rooms-per-hour 0 --address-rooms-per-day 0)
 cd "$(dirname "$0")/../.."
 
 DURATION=${DURATION:-10}
@@ -71,10 +76,12 @@ start_server() {
       rm -rf "$data"
       local db=()
       if [[ $kind == postgres ]]; then db=(--database-url "${PG_URL%/*}/$PG_DB"); fi
-      # Per-connection rate limits are lifted: a load sender sends hundreds of messages a second.
+      # Per-connection rate limits and write budgets are lifted: a load sender sends hundreds of
+    # messages a second, all from one address.
       RUST_LOG=warn taskset -c "$SERVER_CPU" target/release/whisper-server \
         --bind "127.0.0.1:$port" --data-dir "$data" "${db[@]}" \
         --messages-per-second 1000000 --message-burst 1000000 --max-connections-per-ip 100000 \
+        "${NO_QUOTAS[@]}" \
         > "$OUT/server.log" 2>&1 &
       ;;
   esac

@@ -53,7 +53,13 @@ struct ChatQuery {
 }
 
 async fn chat_socket(ws: WebSocketUpgrade, Query(query): Query<ChatQuery>, State(chat): State<Chat>) -> Response {
-    let conn = Connection { user_id: UserId::random(), token: None, name: query.name, room: Some(RoomName::lobby()) };
+    let conn = Connection {
+        user_id: UserId::random(),
+        token: None,
+        name: query.name,
+        room: Some(RoomName::lobby()),
+        address: None,
+    };
     // The session closes frames over the limit with 1009; twice the limit
     // bounds what axum buffers (a bigger one just drops the connection).
     ws.max_message_size(2 * chat.limits().max_frame_bytes).on_upgrade(move |socket| run_session(socket, chat, conn))

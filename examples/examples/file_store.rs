@@ -363,9 +363,14 @@ impl Store for FileStore {
         Ok(rooms)
     }
 
+    /// Ready unless a write failed, or the log file is gone (an open file
+    /// keeps taking appends after its directory is deleted, lost at exit).
     async fn ping(&self) -> Result<(), StoreError> {
         if lock(&self.inner.writer)?.broken {
             return Err(StoreError::Unavailable("file store: the log needs reopening after a failed write".into()));
+        }
+        if !self.inner.path.exists() {
+            return Err(StoreError::Unavailable("file store: the log file is gone".into()));
         }
         Ok(())
     }
@@ -410,6 +415,7 @@ mod demo {
             token: None,
             name: DisplayName::parse("demo").ok(),
             room: Some(lobby.clone()),
+            address: None,
         };
         let session = tokio::spawn(session::run(chat, conn, inbound, outgoing, std::future::pending()));
 

@@ -29,6 +29,7 @@ fn start(chat: &Chat, name: &'static str) -> Client {
         token: None,
         name: DisplayName::parse(name).ok(),
         room: Some(RoomName::lobby()),
+        address: None,
     };
     tokio::spawn(session::run(chat.clone(), conn, inbound, outgoing, std::future::pending()));
     Client { name, to_session, from_session }

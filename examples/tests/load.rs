@@ -33,6 +33,7 @@ async fn every_acked_message_reaches_every_whisper_subscriber_once() {
     let mut config = Config::new(addr, dir.path());
     config.messages_per_second = 10_000;
     config.message_burst = 10_000;
+    config.lift_quotas();
     let server = Server::builder(config).build().await.expect("server");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(server.run(listener, async {

@@ -451,7 +451,7 @@ fn check(input: Input) {
     let me = UserId::parse(ME).unwrap();
     let token = "fuzz-token".to_owned();
     let room = input.start_room.as_ref().and_then(|r| r.to_json().as_str().and_then(|s| RoomName::parse(s).ok()));
-    let conn = Connection { user_id: me, token: Some(token.clone()), name: None, room };
+    let conn = Connection { user_id: me, token: Some(token.clone()), name: None, room, address: None };
 
     // A fresh runtime per input: no task of an earlier input can act in this one.
     let runtime = tokio::runtime::Builder::new_current_thread()

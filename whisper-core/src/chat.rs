@@ -9,6 +9,7 @@ use crate::hub::Hub;
 pub use crate::hub::HubStats;
 use crate::limits::Limits;
 use crate::model::{DisplayName, Message, NewMessage, RoomName, UserId};
+use crate::quota::Budgets;
 use crate::store::{Store, StoreError};
 
 /// One node's chat service. Cheap to clone.
@@ -33,6 +34,8 @@ struct Inner {
     /// The other nodes, if any: a lone node has nobody to tell.
     broker: Option<Arc<dyn Broker>>,
     limits: Arc<Limits>,
+    /// Write budgets and room-creation caps, shared by every session.
+    budgets: Budgets,
     server_id: String,
     /// The node's cluster task, if it has a broker.
     cluster: Option<tokio::task::AbortHandle>,
@@ -90,7 +93,8 @@ impl ChatBuilder {
     /// A single node.
     pub fn build(self) -> Chat {
         let (store, hub, limits, server_id) = self.parts();
-        Chat { inner: Arc::new(Inner { store, hub, broker: None, limits, server_id, cluster: None }) }
+        let budgets = Budgets::new(limits.quotas.clone());
+        Chat { inner: Arc::new(Inner { store, hub, broker: None, limits, budgets, server_id, cluster: None }) }
     }
 
     fn parts(self) -> (Arc<dyn Store>, Hub, Arc<Limits>, String) {
@@ -120,7 +124,8 @@ impl ClusterBuilder {
         broker.attach(&server_id, hub.clone()).await?;
         let task = crate::cluster::run(hub.clone(), broker.clone(), server_id.clone(), limits.clone());
         let cluster = Some(tokio::spawn(task).abort_handle());
-        Ok(Chat { inner: Arc::new(Inner { store, hub, broker: Some(broker), limits, server_id, cluster }) })
+        let budgets = Budgets::new(limits.quotas.clone());
+        Ok(Chat { inner: Arc::new(Inner { store, hub, broker: Some(broker), limits, budgets, server_id, cluster }) })
     }
 }
 
@@ -138,6 +143,11 @@ impl Chat {
     /// The hub, for the sessions of this crate.
     pub(crate) fn hub(&self) -> &Hub {
         &self.inner.hub
+    }
+
+    /// The write budgets, for the sessions of this crate.
+    pub(crate) fn budgets(&self) -> &Budgets {
+        &self.inner.budgets
     }
 
     /// The limits in force.
@@ -167,6 +177,10 @@ impl Chat {
     }
 
     /// Stores a batch, then broadcasts it here and on the other nodes.
+    ///
+    /// This is the trusted path (an application posting for itself): it
+    /// checks no budget. Clients' frames go through a session, which
+    /// charges the write budgets of protocol.md §10 first.
     ///
     /// When this returns `Ok` every message is durable (an ack may be sent);
     /// on `Err` nothing of the batch was stored. Broadcast follows the commit,

@@ -24,6 +24,8 @@
 //! - [`session`] — [`session::run`], one connection's conversation over any
 //!   `Stream`/`Sink` of text frames.
 //! - [`limits`] — the limits of `docs/protocol.md` §10 and their defaults.
+//! - `quota` (internal) — write budgets and room-creation caps per user and
+//!   per address, shared by a node's sessions and charged before the store.
 //! - `testing` (feature `test-util`) — test tools: the history checker
 //!   (judges a run by what was sent, acked and delivered against the stored
 //!   history), a session's transport over channels, a failing store, a TCP
@@ -45,7 +47,7 @@
 //! # async fn main() {
 //! let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
 //! let user = UserId::random();
-//! let conn = Connection { user_id: user, token: None, name: None, room: Some("lobby".parse().unwrap()) };
+//! let conn = Connection { user_id: user, token: None, name: None, room: Some("lobby".parse().unwrap()), address: None };
 //!
 //! // The client's side: frames in, frames out.
 //! let (to_session, inbound) = inbound_channel();
@@ -76,6 +78,7 @@ pub mod codec;
 mod hub;
 pub mod limits;
 pub mod model;
+mod quota;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

@@ -66,6 +66,80 @@ pub struct Limits {
     /// In a cluster, how long a node may stay silent before the others
     /// forget it and its users (a node that died).
     pub peer_timeout: Duration,
+    /// Write budgets and room-creation caps per user and per address.
+    pub quotas: Quotas,
+}
+
+/// How much one user and one client address may store (protocol.md §10):
+/// bytes of content (UTF-8 bytes of the stored text) and new rooms, each
+/// over a short and a long window. `0` disables a budget.
+///
+/// Windows are fixed: one starts at a key's first charge and ends its
+/// length later, when the key's use starts again from zero. A frame over
+/// any budget is refused whole (`rate_limited`), and stores nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    /// Content bytes one user may store per [`minute`](Quotas::minute).
+    pub user_bytes_per_minute: u64,
+    /// Content bytes one user may store per [`day`](Quotas::day).
+    pub user_bytes_per_day: u64,
+    /// Content bytes one address may store per [`minute`](Quotas::minute).
+    pub address_bytes_per_minute: u64,
+    /// Content bytes one address may store per [`day`](Quotas::day).
+    pub address_bytes_per_day: u64,
+    /// New rooms one user may create per [`hour`](Quotas::hour).
+    pub user_rooms_per_hour: u64,
+    /// New rooms one user may create per [`day`](Quotas::day).
+    pub user_rooms_per_day: u64,
+    /// New rooms one address may create per [`hour`](Quotas::hour).
+    pub address_rooms_per_hour: u64,
+    /// New rooms one address may create per [`day`](Quotas::day).
+    pub address_rooms_per_day: u64,
+    /// The length of the "per minute" window (shorter in tests).
+    pub minute: Duration,
+    /// The length of the "per hour" window.
+    pub hour: Duration,
+    /// The length of the "per day" window.
+    pub day: Duration,
+    /// Most users (and, separately, addresses) tracked at once; past it the
+    /// least-charged are forgotten first, so forgetting one forgives little.
+    pub max_tracked: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            user_bytes_per_minute: 1 << 20,
+            user_bytes_per_day: 64 << 20,
+            address_bytes_per_minute: 4 << 20,
+            address_bytes_per_day: 256 << 20,
+            user_rooms_per_hour: 20,
+            user_rooms_per_day: 100,
+            address_rooms_per_hour: 60,
+            address_rooms_per_day: 300,
+            minute: Duration::from_secs(60),
+            hour: Duration::from_secs(3600),
+            day: Duration::from_secs(86_400),
+            max_tracked: 100_000,
+        }
+    }
+}
+
+impl Quotas {
+    /// Every budget off (for trusted embedders and benchmarks).
+    pub fn unlimited() -> Self {
+        Quotas {
+            user_bytes_per_minute: 0,
+            user_bytes_per_day: 0,
+            address_bytes_per_minute: 0,
+            address_bytes_per_day: 0,
+            user_rooms_per_hour: 0,
+            user_rooms_per_day: 0,
+            address_rooms_per_hour: 0,
+            address_rooms_per_day: 0,
+            ..Quotas::default()
+        }
+    }
 }
 
 impl Default for Limits {
@@ -92,6 +166,7 @@ impl Default for Limits {
             gap_grace: Duration::from_millis(100),
             peer_heartbeat: Duration::from_secs(1),
             peer_timeout: Duration::from_secs(5),
+            quotas: Quotas::default(),
         }
     }
 }

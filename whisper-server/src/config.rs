@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use whisper_core::Limits;
+use whisper_core::limits::Quotas;
 
 use crate::http::client_addr::IpRange;
 
@@ -105,6 +106,42 @@ pub struct Config {
     /// slow consumer (1013). Default [`Config::DEFAULT_OUTBOX_CAPACITY`].
     pub outbox_capacity: usize,
 
+    /// Bytes of message content one user may store per minute (over all its connections); 0: no limit. Default
+    /// [`Config::DEFAULT_USER_WRITE_BYTES_PER_MINUTE`].
+    pub user_write_bytes_per_minute: u64,
+
+    /// Bytes of message content one user may store per day; 0: no limit. Default
+    /// [`Config::DEFAULT_USER_WRITE_BYTES_PER_DAY`].
+    pub user_write_bytes_per_day: u64,
+
+    /// Bytes of message content one client address (IPv6: its /64) may store per minute, over all its users; 0: no limit. Default
+    /// [`Config::DEFAULT_ADDRESS_WRITE_BYTES_PER_MINUTE`].
+    pub address_write_bytes_per_minute: u64,
+
+    /// Bytes of message content one client address may store per day; 0: no limit. Default
+    /// [`Config::DEFAULT_ADDRESS_WRITE_BYTES_PER_DAY`].
+    pub address_write_bytes_per_day: u64,
+
+    /// New rooms (a first message into a room with no history) one user may create per hour; 0: no limit. Default
+    /// [`Config::DEFAULT_USER_ROOMS_PER_HOUR`].
+    pub user_rooms_per_hour: u64,
+
+    /// New rooms one user may create per day; 0: no limit. Default
+    /// [`Config::DEFAULT_USER_ROOMS_PER_DAY`].
+    pub user_rooms_per_day: u64,
+
+    /// New rooms one client address may create per hour; 0: no limit. Default
+    /// [`Config::DEFAULT_ADDRESS_ROOMS_PER_HOUR`].
+    pub address_rooms_per_hour: u64,
+
+    /// New rooms one client address may create per day; 0: no limit. Default
+    /// [`Config::DEFAULT_ADDRESS_ROOMS_PER_DAY`].
+    pub address_rooms_per_day: u64,
+
+    /// The length in seconds of the "per minute" window of the write budgets (shorter only in tests). Default
+    /// [`Config::DEFAULT_QUOTA_MINUTE_SECS`].
+    pub quota_minute_secs: u64,
+
     /// Seconds to finish in-flight work once shutdown starts. Default
     /// [`Config::DEFAULT_SHUTDOWN_GRACE_SECS`].
     pub shutdown_grace_secs: u64,
@@ -129,6 +166,24 @@ impl Config {
     pub const DEFAULT_MESSAGE_BURST: u32 = 40;
     /// The default of [`outbox_capacity`](Config::outbox_capacity).
     pub const DEFAULT_OUTBOX_CAPACITY: usize = 1024;
+    /// The default of [`user_write_bytes_per_minute`](Config::user_write_bytes_per_minute).
+    pub const DEFAULT_USER_WRITE_BYTES_PER_MINUTE: u64 = 1 << 20;
+    /// The default of [`user_write_bytes_per_day`](Config::user_write_bytes_per_day).
+    pub const DEFAULT_USER_WRITE_BYTES_PER_DAY: u64 = 64 << 20;
+    /// The default of [`address_write_bytes_per_minute`](Config::address_write_bytes_per_minute).
+    pub const DEFAULT_ADDRESS_WRITE_BYTES_PER_MINUTE: u64 = 4 << 20;
+    /// The default of [`address_write_bytes_per_day`](Config::address_write_bytes_per_day).
+    pub const DEFAULT_ADDRESS_WRITE_BYTES_PER_DAY: u64 = 256 << 20;
+    /// The default of [`user_rooms_per_hour`](Config::user_rooms_per_hour).
+    pub const DEFAULT_USER_ROOMS_PER_HOUR: u64 = 20;
+    /// The default of [`user_rooms_per_day`](Config::user_rooms_per_day).
+    pub const DEFAULT_USER_ROOMS_PER_DAY: u64 = 100;
+    /// The default of [`address_rooms_per_hour`](Config::address_rooms_per_hour).
+    pub const DEFAULT_ADDRESS_ROOMS_PER_HOUR: u64 = 60;
+    /// The default of [`address_rooms_per_day`](Config::address_rooms_per_day).
+    pub const DEFAULT_ADDRESS_ROOMS_PER_DAY: u64 = 300;
+    /// The default of [`quota_minute_secs`](Config::quota_minute_secs).
+    pub const DEFAULT_QUOTA_MINUTE_SECS: u64 = 60;
     /// The default of [`shutdown_grace_secs`](Config::shutdown_grace_secs).
     pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 
@@ -155,8 +210,31 @@ impl Config {
             messages_per_second: Config::DEFAULT_MESSAGES_PER_SECOND,
             message_burst: Config::DEFAULT_MESSAGE_BURST,
             outbox_capacity: Config::DEFAULT_OUTBOX_CAPACITY,
+            user_write_bytes_per_minute: Config::DEFAULT_USER_WRITE_BYTES_PER_MINUTE,
+            user_write_bytes_per_day: Config::DEFAULT_USER_WRITE_BYTES_PER_DAY,
+            address_write_bytes_per_minute: Config::DEFAULT_ADDRESS_WRITE_BYTES_PER_MINUTE,
+            address_write_bytes_per_day: Config::DEFAULT_ADDRESS_WRITE_BYTES_PER_DAY,
+            user_rooms_per_hour: Config::DEFAULT_USER_ROOMS_PER_HOUR,
+            user_rooms_per_day: Config::DEFAULT_USER_ROOMS_PER_DAY,
+            address_rooms_per_hour: Config::DEFAULT_ADDRESS_ROOMS_PER_HOUR,
+            address_rooms_per_day: Config::DEFAULT_ADDRESS_ROOMS_PER_DAY,
+            quota_minute_secs: Config::DEFAULT_QUOTA_MINUTE_SECS,
             shutdown_grace_secs: Config::DEFAULT_SHUTDOWN_GRACE_SECS,
         }
+    }
+
+    /// Turns every write budget and room-creation cap off: for a load test
+    /// from one address, or a deployment behind something that limits
+    /// writers itself.
+    pub fn lift_quotas(&mut self) {
+        self.user_write_bytes_per_minute = 0;
+        self.user_write_bytes_per_day = 0;
+        self.address_write_bytes_per_minute = 0;
+        self.address_write_bytes_per_day = 0;
+        self.user_rooms_per_hour = 0;
+        self.user_rooms_per_day = 0;
+        self.address_rooms_per_hour = 0;
+        self.address_rooms_per_day = 0;
     }
 
     /// The chat limits this configuration sets.
@@ -166,6 +244,18 @@ impl Config {
             message_burst: self.message_burst,
             outbox_capacity: self.outbox_capacity,
             heartbeat_interval: (self.heartbeat_secs > 0).then(|| Duration::from_secs(self.heartbeat_secs)),
+            quotas: Quotas {
+                user_bytes_per_minute: self.user_write_bytes_per_minute,
+                user_bytes_per_day: self.user_write_bytes_per_day,
+                address_bytes_per_minute: self.address_write_bytes_per_minute,
+                address_bytes_per_day: self.address_write_bytes_per_day,
+                user_rooms_per_hour: self.user_rooms_per_hour,
+                user_rooms_per_day: self.user_rooms_per_day,
+                address_rooms_per_hour: self.address_rooms_per_hour,
+                address_rooms_per_day: self.address_rooms_per_day,
+                minute: Duration::from_secs(self.quota_minute_secs.max(1)),
+                ..Quotas::default()
+            },
             ..Limits::default()
         }
     }

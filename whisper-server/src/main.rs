@@ -148,6 +148,46 @@ struct Cli {
     #[arg(long, env = "WHISPER_OUTBOX_CAPACITY", default_value_t = Config::DEFAULT_OUTBOX_CAPACITY)]
     outbox_capacity: usize,
 
+    /// Bytes of message content one user may store per minute (over all its
+    /// connections); 0: no limit.
+    #[arg(long, env = "WHISPER_USER_WRITE_BYTES_PER_MINUTE", default_value_t = Config::DEFAULT_USER_WRITE_BYTES_PER_MINUTE)]
+    user_write_bytes_per_minute: u64,
+
+    /// Bytes of message content one user may store per day; 0: no limit.
+    #[arg(long, env = "WHISPER_USER_WRITE_BYTES_PER_DAY", default_value_t = Config::DEFAULT_USER_WRITE_BYTES_PER_DAY)]
+    user_write_bytes_per_day: u64,
+
+    /// Bytes of message content one client address (IPv6: its /64) may store per
+    /// minute, over all its users; 0: no limit.
+    #[arg(long, env = "WHISPER_ADDRESS_WRITE_BYTES_PER_MINUTE", default_value_t = Config::DEFAULT_ADDRESS_WRITE_BYTES_PER_MINUTE)]
+    address_write_bytes_per_minute: u64,
+
+    /// Bytes of message content one client address may store per day; 0: no limit.
+    #[arg(long, env = "WHISPER_ADDRESS_WRITE_BYTES_PER_DAY", default_value_t = Config::DEFAULT_ADDRESS_WRITE_BYTES_PER_DAY)]
+    address_write_bytes_per_day: u64,
+
+    /// New rooms (a first message into a room with no history) one user may create per
+    /// hour; 0: no limit.
+    #[arg(long, env = "WHISPER_USER_ROOMS_PER_HOUR", default_value_t = Config::DEFAULT_USER_ROOMS_PER_HOUR)]
+    user_rooms_per_hour: u64,
+
+    /// New rooms one user may create per day; 0: no limit.
+    #[arg(long, env = "WHISPER_USER_ROOMS_PER_DAY", default_value_t = Config::DEFAULT_USER_ROOMS_PER_DAY)]
+    user_rooms_per_day: u64,
+
+    /// New rooms one client address may create per hour; 0: no limit.
+    #[arg(long, env = "WHISPER_ADDRESS_ROOMS_PER_HOUR", default_value_t = Config::DEFAULT_ADDRESS_ROOMS_PER_HOUR)]
+    address_rooms_per_hour: u64,
+
+    /// New rooms one client address may create per day; 0: no limit.
+    #[arg(long, env = "WHISPER_ADDRESS_ROOMS_PER_DAY", default_value_t = Config::DEFAULT_ADDRESS_ROOMS_PER_DAY)]
+    address_rooms_per_day: u64,
+
+    /// The length in seconds of the "per minute" window of the write budgets (shorter
+    /// only in tests).
+    #[arg(long, env = "WHISPER_QUOTA_MINUTE_SECS", default_value_t = Config::DEFAULT_QUOTA_MINUTE_SECS)]
+    quota_minute_secs: u64,
+
     /// Seconds to finish in-flight work on SIGINT/SIGTERM before exiting.
     #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
@@ -175,6 +215,15 @@ impl From<Cli> for Config {
             messages_per_second,
             message_burst,
             outbox_capacity,
+            user_write_bytes_per_minute,
+            user_write_bytes_per_day,
+            address_write_bytes_per_minute,
+            address_write_bytes_per_day,
+            user_rooms_per_hour,
+            user_rooms_per_day,
+            address_rooms_per_hour,
+            address_rooms_per_day,
+            quota_minute_secs,
             shutdown_grace_secs,
         } = cli;
         Config {
@@ -197,6 +246,15 @@ impl From<Cli> for Config {
             messages_per_second,
             message_burst,
             outbox_capacity,
+            user_write_bytes_per_minute,
+            user_write_bytes_per_day,
+            address_write_bytes_per_minute,
+            address_write_bytes_per_day,
+            user_rooms_per_hour,
+            user_rooms_per_day,
+            address_rooms_per_hour,
+            address_rooms_per_day,
+            quota_minute_secs,
             shutdown_grace_secs,
         }
     }

@@ -263,6 +263,8 @@ async fn a_client_that_stops_reading_is_closed_with_1013_and_the_others_keep_up(
         c.outbox_capacity = 8;
         c.messages_per_second = 100_000;
         c.message_burst = 100_000;
+        // Megabytes from one user: far past a person's write budget.
+        c.lift_quotas();
     })
     .await;
     let mut stalled = server.join("").await;

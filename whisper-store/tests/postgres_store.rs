@@ -385,3 +385,45 @@ async fn an_append_abandoned_while_queued_is_skipped() {
     let contents: Vec<String> = history(&*store, &lobby).await.iter().map(|m| m.content.to_string()).collect();
     assert_eq!(contents, ["kept", "next"], "nothing of the abandoned append is stored");
 }
+
+/// A database that turned read-only (here `default_transaction_read_only`,
+/// as a failover to a standby would) still answers `SELECT 1`, but refuses
+/// every append: `ping` (what `/readyz` asks) says so, and says ready again
+/// once it can write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_fails_while_the_database_is_read_only() {
+    let Some(db) = fresh_database().await else { return };
+    let store = PostgresStore::connect(db.url()).await.expect("connect");
+    store.ping().await.expect("a writable database is ready");
+    let admin = db.client().await;
+    let set = |on: bool| format!("ALTER DATABASE \"{}\" SET default_transaction_read_only = {on}", db.name());
+    admin.batch_execute(&set(true)).await.expect("make read-only");
+    // New sessions take the setting: make the pool open new ones.
+    db.terminate_connections().await;
+    let mut refused = None;
+    for _ in 0..3 {
+        match store.ping().await {
+            Err(StoreError::Unavailable(why)) if why.contains("read-only") => {
+                refused = Some(why);
+                break;
+            }
+            // The first try may meet a connection that was just cut.
+            Err(StoreError::Unavailable(_)) => continue,
+            other => panic!("a read-only database must not be ready: {other:?}"),
+        }
+    }
+    assert!(refused.is_some(), "ping noticed the read-only database");
+    // A new session on the database is read-only too, until it says otherwise.
+    let admin = db.client().await;
+    admin.batch_execute("SET default_transaction_read_only = off").await.expect("a writable session");
+    admin.batch_execute(&set(false)).await.expect("make writable");
+    db.terminate_connections().await;
+    let mut ready = false;
+    for _ in 0..3 {
+        if store.ping().await.is_ok() {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "ready again once the database can write");
+}

@@ -291,3 +291,23 @@ async fn an_append_abandoned_while_queued_is_skipped() {
     let contents: Vec<String> = all_messages(&*store, &lobby).await.iter().map(|m| m.content.to_string()).collect();
     assert_eq!(contents, ["kept", "next"], "nothing of the abandoned append is stored");
 }
+
+/// The data directory removed under a running store: the open file keeps
+/// answering reads, but nothing could be written there any more, so `ping`
+/// (what `/readyz` asks) fails, and leaves nothing behind while healthy.
+#[tokio::test]
+async fn ping_fails_once_the_data_dir_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = SqliteStore::open(data.join("whisper.db")).await.unwrap();
+    store.ping().await.expect("a healthy store is ready");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert!(!names.iter().any(|n| n.ends_with("-ready")), "the probe is removed: {names:?}");
+    std::fs::remove_dir_all(&data).unwrap();
+    match store.ping().await {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("cannot write"), "{why}"),
+        other => panic!("a store whose directory is gone must not be ready: {other:?}"),
+    }
+}

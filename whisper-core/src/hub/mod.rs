@@ -242,6 +242,12 @@ impl Hub {
         Some(Subscribed { seq: guard.delivered(), epoch: guard.epoch })
     }
 
+    /// Whether the hub knows `room` has history (it has subscribers here and
+    /// has seen a message): no store read needed to know a post creates nothing.
+    pub(crate) fn has_history(&self, name: &RoomName) -> bool {
+        self.room(name).is_some_and(|room| lock(&room).delivered() > Seq::ZERO)
+    }
+
     /// Unsubscribes `member` from `room`. Returns whether it was subscribed.
     pub(crate) fn unsubscribe(&self, name: &RoomName, member: &Member) -> bool {
         let mut rooms = lock(&self.inner.rooms);

@@ -12,6 +12,7 @@ mod state;
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::net::IpAddr;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
@@ -92,6 +93,10 @@ pub struct Connection {
     pub name: Option<DisplayName>,
     /// A room to join on connect.
     pub room: Option<RoomName>,
+    /// The client's address, the key of its per-address write budgets and
+    /// room-creation caps (protocol.md §10; IPv6 grouped by /64); `None`
+    /// where the transport knows none (only the per-user budgets apply).
+    pub address: Option<IpAddr>,
 }
 
 /// Why a session ended.
@@ -158,8 +163,8 @@ where
     let missed_limit = chat.limits().missed_heartbeats.max(1);
     // Taken apart so that nothing of it but what the session needs stays in
     // this (long-lived) future: the token goes out in `welcome` and is dropped.
-    let Connection { user_id, token, name, room } = conn;
-    let mut session = Session::new(chat, user_id, name, outgoing);
+    let Connection { user_id, token, name, room, address } = conn;
+    let mut session = Session::new(chat, user_id, name, address, outgoing);
     // The futures of `start` and `handle` are boxed: inline, they would
     // make every idle connection's task as big as the largest of them.
     let end = match Box::pin(session.start(token, room)).await {

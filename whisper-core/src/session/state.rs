@@ -1,5 +1,6 @@
 //! The session's state and its answer to each client frame.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -25,6 +26,8 @@ pub(super) struct Session<O> {
     chat: Chat,
     member: Member,
     name: DisplayName,
+    /// The client's address, for the per-address budgets.
+    address: Option<IpAddr>,
     /// Joined rooms in join order; the first is where messages without a
     /// `room` go.
     rooms: Vec<Joined>,
@@ -55,7 +58,7 @@ struct Joined {
 type Step = Result<(), SessionEnd>;
 
 impl<O: Sink<Outgoing> + Unpin> Session<O> {
-    pub(super) fn new(chat: Chat, user: UserId, name: Option<DisplayName>, out: O) -> Self {
+    pub(super) fn new(chat: Chat, user: UserId, name: Option<DisplayName>, address: Option<IpAddr>, out: O) -> Self {
         let limits = chat.limits();
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
@@ -66,6 +69,7 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             chat,
             member,
             name,
+            address,
             rooms: Vec::new(),
             message_rate,
             control_rate,
@@ -349,10 +353,83 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             };
             return self.nack(client_ids, refusal).await;
         }
+        // Budgets last: a frame refused for anything else charges nothing.
+        let bytes = batch.iter().map(|m| m.content.len() as u64).sum();
+        let budgets = self.chat.budgets();
+        let maybe_new = self.rooms_not_known(&batch);
+        // Rooms nobody here knows are reserved as if new (the commit gives
+        // back those it did not create), so a post needs no store read
+        // unless the reservation is what refuses it.
+        let charge = match budgets.charge(me, self.address, bytes, maybe_new.clone()) {
+            Ok(charge) => charge,
+            Err(refusal) if maybe_new.is_empty() => return self.nack(client_ids, refusal).await,
+            Err(_) => {
+                let new_rooms = match Self::rooms_without_history(&self.chat, maybe_new).await {
+                    Ok(rooms) => rooms,
+                    Err(e) => return self.nack(client_ids, store_refusal(&e)).await,
+                };
+                match self.chat.budgets().charge(me, self.address, bytes, new_rooms) {
+                    Ok(charge) => charge,
+                    Err(refusal) => return self.nack(client_ids, refusal).await,
+                }
+            }
+        };
         // The run loop acks it once it (and every frame before it) commits.
         let chat = self.chat.clone();
-        self.posts.push_back(Box::pin(async move { Posted { client_ids, stored: chat.post(batch).await } }));
+        self.posts.push_back(Box::pin(async move {
+            let stored = chat.post(batch).await;
+            match &stored {
+                Ok(messages) => chat.budgets().settle(charge, messages),
+                // Nothing was stored: nothing is owed.
+                Err(_) => chat.budgets().refund(charge),
+            }
+            Posted { client_ids, stored }
+        }));
         Ok(())
+    }
+
+    /// The rooms of `batch` not known to have history (so posting may create
+    /// them, protocol.md §10), asking, cheapest first: this session (a
+    /// joined room whose head it has seen above 0), the budgets' cache of
+    /// rooms known to exist, and the hub (rooms with subscribers here).
+    fn rooms_not_known(&self, batch: &[NewMessage]) -> Vec<RoomName> {
+        let budgets = self.chat.budgets();
+        if !budgets.caps_rooms() {
+            return Vec::new();
+        }
+        let mut rooms: Vec<RoomName> = Vec::new();
+        for message in batch {
+            let seen = self.rooms.iter().any(|j| j.room == message.room && j.sent_up_to > Seq::ZERO);
+            if !seen && !rooms.contains(&message.room) {
+                rooms.push(message.room.clone());
+            }
+        }
+        if rooms.is_empty() {
+            return rooms;
+        }
+        let mut unknown = budgets.unknown_rooms(rooms);
+        unknown.retain(|room| {
+            let live = self.chat.hub().has_history(room);
+            if live {
+                budgets.room_exists(room);
+            }
+            !live
+        });
+        unknown
+    }
+
+    /// Of `rooms`, those the store holds no history for. (Takes the chat,
+    /// not `&self`: see [`Self::read_between`].)
+    async fn rooms_without_history(chat: &Chat, rooms: Vec<RoomName>) -> Result<Vec<RoomName>, StoreError> {
+        let mut new = Vec::new();
+        for room in rooms {
+            if chat.store().room(&room).await?.last_seq > Seq::ZERO {
+                chat.budgets().room_exists(&room);
+            } else {
+                new.push(room);
+            }
+        }
+        Ok(new)
     }
 
     /// Subscribes, then replays from the store what lies between `since_seq`

@@ -34,6 +34,7 @@ fn connect_as(chat: &Chat, user: UserId, room: Option<&str>) -> Client {
         token: Some(format!("token-of-{user}")),
         name: None,
         room: room.map(|r| RoomName::parse(r).unwrap()),
+        address: None,
     };
     let session = tokio::spawn(run(chat.clone(), conn, inbound, outgoing, std::future::pending()));
     Client { user, tx, rx, session, presence: Vec::new() }
@@ -451,8 +452,13 @@ async fn shutdown_closes_with_going_away() {
     let (tx, inbound) = inbound_channel();
     let (outgoing, mut rx) = outgoing_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let conn =
-        Connection { user_id: UserId::random(), token: Some("t".into()), name: None, room: Some(RoomName::lobby()) };
+    let conn = Connection {
+        user_id: UserId::random(),
+        token: Some("t".into()),
+        name: None,
+        room: Some(RoomName::lobby()),
+        address: None,
+    };
     let session = tokio::spawn(run(chat.clone(), conn, inbound, outgoing, async {
         let _ = stop_rx.await;
     }));
@@ -477,8 +483,13 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_others_get_everything() 
     let sink = Box::pin(futures_util::sink::unfold(out_tx, |tx, out: Outgoing| async move {
         tx.send(out).await.map(|()| tx).map_err(|_| "gone")
     }));
-    let conn =
-        Connection { user_id: UserId::random(), token: Some("t".into()), name: None, room: Some(RoomName::lobby()) };
+    let conn = Connection {
+        user_id: UserId::random(),
+        token: Some("t".into()),
+        name: None,
+        room: Some(RoomName::lobby()),
+        address: None,
+    };
     let stuck = tokio::spawn(run(chat.clone(), conn, inbound, sink, std::future::pending()));
 
     let mut reader = connect(&chat, Some("lobby"));
@@ -794,4 +805,64 @@ async fn a_client_ahead_of_its_new_node_gets_nothing_twice() {
     bob.send(json!({"type":"messages","data":[{"content":"m3"}]}));
     assert_eq!(seqs(ada.messages().await), [4]);
     assert_eq!(seqs(watcher.messages().await), [4]);
+}
+
+/// Write budgets are charged in the session, so an application embedding
+/// the core refuses what the server refuses: past the budget a frame is
+/// nacked `rate_limited` and stores nothing; a frame the store refused is
+/// refunded, so an outage eats no budget (protocol.md §10).
+#[tokio::test]
+async fn write_budgets_refuse_past_the_budget_and_refund_store_failures() {
+    let quotas = crate::limits::Quotas { user_bytes_per_minute: 100, ..crate::limits::Quotas::default() };
+    let limits = Limits { quotas, ..Limits::default() };
+    let frame = json!({"type":"messages","data":[{"content":"x".repeat(80)}]});
+
+    let down = Chat::builder(Arc::new(FailingStore::writes(StoreError::Unavailable("down".into()))))
+        .limits(limits.clone())
+        .build();
+    let mut ada = connect(&down, Some("lobby"));
+    ada.handshake().await;
+    for _ in 0..3 {
+        ada.send(frame.clone());
+        let (status, _, refusal) = ada.ack().await;
+        assert_eq!(status, AckStatus::Error);
+        assert_eq!(refusal.unwrap().code, ErrorCode::StorageUnavailable, "refunded: never over budget");
+    }
+
+    let store = Arc::new(MemoryStore::new());
+    let chat = Chat::builder(store.clone()).limits(limits).build();
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    ada.send(frame.clone());
+    assert_eq!(ada.ack().await.0, AckStatus::Success);
+    ada.send(frame);
+    let (status, ids, refusal) = ada.ack().await;
+    assert_eq!(status, AckStatus::Error);
+    assert!(ids.is_empty());
+    let refusal = refusal.unwrap();
+    assert_eq!(refusal.code, ErrorCode::RateLimited);
+    assert!(refusal.retry_after_ms.is_some());
+    assert_eq!(store.room(&RoomName::lobby()).await.unwrap().last_seq, Seq(1), "the refused frame stored nothing");
+}
+
+/// At the room-creation cap, a post into a room that exists but that the
+/// node has never seen (written by another node, or before a restart) is
+/// still accepted: the store is asked before refusing (protocol.md §10).
+#[tokio::test]
+async fn at_the_room_cap_existing_rooms_nobody_here_knows_still_take_posts() {
+    let quotas = crate::limits::Quotas { user_rooms_per_hour: 1, ..crate::limits::Quotas::default() };
+    let store = Arc::new(MemoryStore::new());
+    let old = RoomName::parse("old").unwrap();
+    let name = crate::model::DisplayName::parse("someone").unwrap();
+    store.append(vec![NewMessage::now(old.clone(), UserId::random(), name, "from before", None)]).await.unwrap();
+    let chat = Chat::builder(store.clone()).limits(Limits { quotas, ..Limits::default() }).build();
+    let mut ada = connect(&chat, None);
+    ada.handshake().await;
+    for (room, want) in [("new1", AckStatus::Success), ("old", AckStatus::Success), ("new2", AckStatus::Error)] {
+        ada.send(json!({"type":"messages","data":[{"room":room,"content":"hi"}]}));
+        let (status, _, refusal) = ada.ack().await;
+        assert_eq!(status, want, "{room}: {refusal:?}");
+    }
+    assert_eq!(store.room(&old).await.unwrap().last_seq, Seq(2));
+    assert_eq!(store.room(&RoomName::parse("new2").unwrap()).await.unwrap().last_seq, Seq::ZERO);
 }

@@ -47,7 +47,8 @@ macro_rules! store_conformance_tests {
             limits_honoured,
             content_round_trips,
             created_at_truncated_to_millis,
-            cancelled_appends_resent_stored_once
+            cancelled_appends_resent_stored_once,
+            ping_ready_and_leaves_no_trace
         );
     };
     (@names; $($check:ident),*) => {
@@ -164,6 +165,22 @@ async fn fill(store: &dyn Store, room_name: &RoomName, n: usize) {
 
 fn seqs(messages: &[Message]) -> Vec<u64> {
     messages.iter().map(|m| m.seq.0).collect()
+}
+
+/// A healthy store is ready (`ping` is what `/readyz` asks, and it checks
+/// that the store can write), before and after appends; whatever `ping`
+/// writes to find out leaves no trace in any room's history.
+pub async fn ping_ready_and_leaves_no_trace(store: Arc<dyn Store>) {
+    store.ping().await.expect("a fresh store is ready");
+    assert!(store.rooms().await.expect("rooms").is_empty(), "ping creates no room");
+    let lobby = room("lobby");
+    append(&*store, vec![draft(&lobby, UserId::random(), "hello", None)]).await;
+    for _ in 0..3 {
+        store.ping().await.expect("a store that just wrote is ready");
+    }
+    let rooms = store.rooms().await.expect("rooms");
+    assert_eq!(rooms.len(), 1, "ping creates no room: {rooms:?}");
+    assert_eq!(rooms[0].last_seq, Seq(1), "ping stores no message");
 }
 
 /// Seqs start at 1 and grow by one per message, in input order within a batch.

@@ -64,7 +64,16 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// Every room that has messages, by name.
     async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError>;
 
-    /// Checks that the store can serve requests (for `/readyz`).
+    /// Checks that the store can serve requests *and store messages* (for
+    /// `/readyz`): a store that still reads but can no longer write (a
+    /// deleted data directory, a full or read-only disk, a read-only
+    /// database) is not ready, since every post would fail. Whatever it
+    /// writes to find out leaves no trace in any room. Each backend says
+    /// what it checks.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the store cannot write now.
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }

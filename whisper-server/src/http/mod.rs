@@ -67,8 +67,11 @@ async fn answer(
         (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
         (&Method::GET, "/v1/rooms") => api::rooms(&state).await,
-        (&Method::GET, "/healthz") => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        (&Method::GET, "/healthz") => healthy(),
         (&Method::GET, "/readyz") => api::ready(&state).await,
+        // Probes may ask with HEAD: the same status, no body.
+        (&Method::HEAD, "/healthz") => without_body(healthy()),
+        (&Method::HEAD, "/readyz") => without_body(api::ready(&state).await),
         (&Method::GET, "/metrics") if metrics_here => metrics(&state),
         (&Method::GET, "/metrics") => error(HttpErrorCode::NotFound, "metrics are served on another address"),
         (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => static_files::serve(&path, &state).await,
@@ -101,4 +104,15 @@ pub fn too_many_connections() -> Response<Body> {
     let mut res = error(HttpErrorCode::TooManyConnections, "the server is at its connection limit; retry later");
     res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
     res
+}
+
+/// `GET /healthz`: the process answers.
+fn healthy() -> Response<Body> {
+    json(StatusCode::OK, &serde_json::json!({"status": "ok"}))
+}
+
+/// The answer to a HEAD request: the GET answer's status and headers, no body.
+fn without_body(mut response: Response<Body>) -> Response<Body> {
+    *response.body_mut() = Body::default();
+    response
 }

@@ -105,7 +105,8 @@ pub fn upgrade(
         }
     };
     let permits = SessionPermits::new(permit, forwarded);
-    let conn = Connection { user_id: user, token: Some(state.identity.issue(user)), name, room };
+    // Budgets are per client address: behind a trusted proxy, the forwarded one.
+    let conn = Connection { user_id: user, token: Some(state.identity.issue(user)), name, room, address: Some(client) };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {

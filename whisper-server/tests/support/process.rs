@@ -28,13 +28,14 @@ pub fn free_addr() -> SocketAddr {
 
 impl ServerProcess {
     /// Starts the binary on `addr` with `args` (and lifted message rate
-    /// limits, `RUST_LOG=warn`), and waits until `/readyz` answers 200.
+    /// limits and write budgets, `RUST_LOG=warn`), and waits until `/readyz` answers 200.
     /// `WHISPER_TEST_SERVER_LOG=whisper_core=debug` (a `RUST_LOG` filter)
     /// shows the servers' logs instead, to see what a failing test's nodes did.
     pub async fn start(addr: SocketAddr, args: &[OsString]) -> ServerProcess {
         let log = std::env::var("WHISPER_TEST_SERVER_LOG").ok();
         let child = Command::new(env!("CARGO_BIN_EXE_whisper-server"))
             .args(["--bind", &addr.to_string(), "--messages-per-second", "100000", "--message-burst", "100000"])
+            .args(NO_QUOTAS)
             .args(args)
             .env("RUST_LOG", log.as_deref().unwrap_or("warn"))
             .stdout(if log.is_some() { Stdio::inherit() } else { Stdio::null() })
@@ -91,3 +92,24 @@ pub async fn stored_history(addr: SocketAddr, room: &RoomName) -> Vec<Message> {
         }
     }
 }
+
+/// The options that turn every write budget and room-creation cap off: the
+/// tests send from one address, faster than any person.
+const NO_QUOTAS: [&str; 16] = [
+    "--user-write-bytes-per-minute",
+    "0",
+    "--user-write-bytes-per-day",
+    "0",
+    "--address-write-bytes-per-minute",
+    "0",
+    "--address-write-bytes-per-day",
+    "0",
+    "--user-rooms-per-hour",
+    "0",
+    "--user-rooms-per-day",
+    "0",
+    "--address-rooms-per-hour",
+    "0",
+    "--address-rooms-per-day",
+    "0",
+];

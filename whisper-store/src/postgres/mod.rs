@@ -338,8 +338,22 @@ impl Store for PostgresStore {
         rows.iter().map(decode_room).collect()
     }
 
+    /// Ready when a pooled connection answers and could write: not a
+    /// standby in recovery, and not read-only (`transaction_read_only`, e.g.
+    /// from `default_transaction_read_only` on the database or role). A
+    /// `SELECT 1` alone answers on a database that refuses every append.
     async fn ping(&self) -> Result<(), StoreError> {
-        self.query("SELECT 1", &[]).await.map(drop)
+        let rows = self.query("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')", &[]).await?;
+        let row = rows.first().ok_or_else(|| StoreError::Internal("readiness query returned no row".into()))?;
+        let in_recovery: bool = row.try_get(0).map_err(|e| StoreError::Internal(format!("readiness: {e}")))?;
+        let read_only: String = row.try_get(1).map_err(|e| StoreError::Internal(format!("readiness: {e}")))?;
+        if in_recovery {
+            return Err(StoreError::Unavailable("PostgreSQL is in recovery (a standby): it cannot write".into()));
+        }
+        if read_only == "on" {
+            return Err(StoreError::Unavailable("PostgreSQL is read-only here: it cannot write".into()));
+        }
+        Ok(())
     }
 }
 

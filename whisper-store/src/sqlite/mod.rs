@@ -240,17 +240,47 @@ impl Store for SqliteStore {
         .await
     }
 
+    /// Ready when the writer thread runs, the database file is still where
+    /// it was opened (an open file keeps working after its directory is
+    /// deleted, while nothing new could be opened there), its directory
+    /// takes a small real write (a 4 KiB probe file, written, synced and
+    /// removed: a full or read-only disk fails it), and a reader can query
+    /// the file.
     async fn ping(&self) -> Result<(), StoreError> {
         if self.requests.as_ref().is_none_or(mpsc::Sender::is_closed) {
             return Err(writer_stopped());
         }
-        // Touches the file, so a deleted or unreadable one is noticed.
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || probe_writable(&path))
+            .await
+            .map_err(|e| StoreError::Internal(format!("SQLite readiness probe failed: {e}")))??;
+        // Touches the file, so an unreadable one is noticed.
         self.with_reader(|conn| {
             conn.prepare_cached("SELECT 1 FROM rooms LIMIT 1")?.query_row([], |_| Ok(())).optional()
         })
         .await
         .map(drop)
     }
+}
+
+/// Checks that the database file exists and that its directory takes a
+/// small write, synced to disk; the probe file is removed after.
+fn probe_writable(path: &Path) -> Result<(), StoreError> {
+    use std::io::Write as _;
+    let unavailable = |what: &str, e: std::io::Error| {
+        StoreError::Unavailable(format!("the SQLite store cannot write: {what} {}: {e}", path.display()))
+    };
+    std::fs::metadata(path).map_err(|e| unavailable("database file", e))?;
+    let mut probe = path.as_os_str().to_owned();
+    probe.push("-ready");
+    let probe = PathBuf::from(probe);
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        file.write_all(&[0u8; 4096])?;
+        file.sync_all()
+    });
+    let removed = std::fs::remove_file(&probe);
+    written.map_err(|e| unavailable("probe next to", e))?;
+    removed.map_err(|e| unavailable("probe next to", e))
 }
 
 /// Opens a read connection. Read-only: only the writer writes.
