@@ -74,6 +74,16 @@ pub struct Config {
     /// slow consumer (1013). Default [`Config::DEFAULT_OUTBOX_CAPACITY`].
     pub outbox_capacity: usize,
 
+    /// Bytes of frames a connection's outbound queue holds before it is
+    /// closed as a slow consumer (1013); a frame shared by many connections
+    /// counts for each. Default [`Config::DEFAULT_OUTBOX_BYTES`].
+    pub outbox_bytes: usize,
+
+    /// Seconds one write to a client (frames, a ping) may take before the
+    /// client is closed as not reading (1013). Default
+    /// [`Config::DEFAULT_WRITE_TIMEOUT_SECS`].
+    pub write_timeout_secs: u64,
+
     /// Seconds to finish in-flight work once shutdown starts. Default
     /// [`Config::DEFAULT_SHUTDOWN_GRACE_SECS`].
     pub shutdown_grace_secs: u64,
@@ -98,6 +108,10 @@ impl Config {
     pub const DEFAULT_MESSAGE_BURST: u32 = 40;
     /// The default of [`outbox_capacity`](Config::outbox_capacity).
     pub const DEFAULT_OUTBOX_CAPACITY: usize = 1024;
+    /// The default of [`outbox_bytes`](Config::outbox_bytes): 4 MiB.
+    pub const DEFAULT_OUTBOX_BYTES: usize = 4 * 1024 * 1024;
+    /// The default of [`write_timeout_secs`](Config::write_timeout_secs).
+    pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 10;
     /// The default of [`shutdown_grace_secs`](Config::shutdown_grace_secs).
     pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 
@@ -120,6 +134,8 @@ impl Config {
             messages_per_second: Config::DEFAULT_MESSAGES_PER_SECOND,
             message_burst: Config::DEFAULT_MESSAGE_BURST,
             outbox_capacity: Config::DEFAULT_OUTBOX_CAPACITY,
+            outbox_bytes: Config::DEFAULT_OUTBOX_BYTES,
+            write_timeout_secs: Config::DEFAULT_WRITE_TIMEOUT_SECS,
             shutdown_grace_secs: Config::DEFAULT_SHUTDOWN_GRACE_SECS,
         }
     }
@@ -130,6 +146,8 @@ impl Config {
             messages_per_second: self.messages_per_second,
             message_burst: self.message_burst,
             outbox_capacity: self.outbox_capacity,
+            outbox_bytes: self.outbox_bytes,
+            write_timeout: Duration::from_secs(self.write_timeout_secs.max(1)),
             heartbeat_interval: (self.heartbeat_secs > 0).then(|| Duration::from_secs(self.heartbeat_secs)),
             ..Limits::default()
         }

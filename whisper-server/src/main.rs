@@ -122,6 +122,16 @@ struct Cli {
     #[arg(long, env = "WHISPER_OUTBOX_CAPACITY", default_value_t = Config::DEFAULT_OUTBOX_CAPACITY)]
     outbox_capacity: usize,
 
+    /// Bytes of frames a connection's outbound queue holds before it is
+    /// closed as a slow consumer (1013).
+    #[arg(long, env = "WHISPER_OUTBOX_BYTES", default_value_t = Config::DEFAULT_OUTBOX_BYTES)]
+    outbox_bytes: usize,
+
+    /// Seconds one write to a client may take before it is closed as not
+    /// reading (1013).
+    #[arg(long, env = "WHISPER_WRITE_TIMEOUT_SECS", default_value_t = Config::DEFAULT_WRITE_TIMEOUT_SECS)]
+    write_timeout_secs: u64,
+
     /// Seconds to finish in-flight work on SIGINT/SIGTERM before exiting.
     #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
@@ -145,6 +155,8 @@ impl From<Cli> for Config {
             messages_per_second,
             message_burst,
             outbox_capacity,
+            outbox_bytes,
+            write_timeout_secs,
             shutdown_grace_secs,
         } = cli;
         Config {
@@ -163,6 +175,8 @@ impl From<Cli> for Config {
             messages_per_second,
             message_burst,
             outbox_capacity,
+            outbox_bytes,
+            write_timeout_secs,
             shutdown_grace_secs,
         }
     }
