@@ -240,8 +240,9 @@ async fn close_after_raw_frame(addr: std::net::SocketAddr, frame: &[u8]) -> Opti
         };
         let payload = &raw[at + header..at + header + len];
         if raw[at] & 0x0f == 0x8 {
-            let code = u16::from_be_bytes([payload[0], payload[1]]);
-            return Some((code, String::from_utf8_lossy(&payload[2..]).into_owned()));
+            // No status code: RFC 6455 reports it as 1005.
+            let code = if payload.len() >= 2 { u16::from_be_bytes([payload[0], payload[1]]) } else { 1005 };
+            return Some((code, String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned()));
         }
         at += header + len;
     }
