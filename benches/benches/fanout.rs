@@ -41,7 +41,7 @@ struct Fixture {
 
 /// Large enough that no subscriber is cut off between drains.
 fn limits() -> Limits {
-    Limits { outbox_capacity: 1_000_000, ..Limits::default() }
+    Limits { outbox_capacity: 1_000_000, outbox_bytes: usize::MAX, ..Limits::default() }
 }
 
 impl Fixture {

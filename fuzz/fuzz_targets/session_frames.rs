@@ -442,7 +442,7 @@ fn check(input: Input) {
             Step::Send(Inbound::Binary) => binary = true,
             Step::Send(Inbound::TooLarge) => too_large = true,
             Step::Send(Inbound::InvalidUtf8) => invalid_utf8 = true,
-            Step::Send(Inbound::Pong) | Step::Pause(_) => {}
+            Step::Send(Inbound::Pong | Inbound::Ping | Inbound::ProtocolError) | Step::Pause(_) => {}
             Step::Shutdown => shutdown_sent = true,
         }
     }

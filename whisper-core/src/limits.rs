@@ -43,6 +43,24 @@ pub struct Limits {
     /// Frames a connection's outbound queue holds before the connection is
     /// cut off as a slow consumer (close 1013).
     pub outbox_capacity: usize,
+    /// Bytes of encoded frames a connection's outbound queue holds before the
+    /// connection is cut off as a slow consumer (close 1013). A frame shared
+    /// by many connections counts in full for each: this is what one slow
+    /// reader can pin. A frame pushed into an empty queue is always taken,
+    /// so no frame is too large for a reader that keeps up.
+    pub outbox_bytes: usize,
+    /// How long one write to the client (frames and their flush, a ping, the
+    /// `welcome`) may take. A client that stopped reading blocks the write
+    /// once its socket buffers are full; past this it is closed with 1013 and
+    /// its memory freed, even in a quiet room where its outbox never fills.
+    pub write_timeout: Duration,
+    /// Frames in a row refused as `rate_limited` by the control-frame bucket
+    /// (including frames that failed to decode, which take from it too)
+    /// after which the connection is closed with 1008 rather than answered
+    /// forever. Also the burst of WebSocket pings a client may send: pings
+    /// take from the control-frame bucket, and one that finds it empty closes
+    /// the connection with 1008.
+    pub flood_refusals: u32,
     /// Typing notices are relayed at most once per this interval per user and room.
     pub typing_interval: Duration,
     /// Presence changes in a room are sent at most once per this interval;
@@ -158,6 +176,9 @@ impl Default for Limits {
             max_rooms_per_connection: 100,
             max_posts_in_flight: 16,
             outbox_capacity: 1024,
+            outbox_bytes: 4 * 1024 * 1024,
+            write_timeout: Duration::from_secs(10),
+            flood_refusals: 40,
             typing_interval: Duration::from_secs(1),
             presence_interval: Duration::from_millis(250),
             heartbeat_interval: Some(Duration::from_secs(20)),

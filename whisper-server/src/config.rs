@@ -141,6 +141,15 @@ pub struct Config {
     /// The length in seconds of the "per minute" window of the write budgets (shorter only in tests). Default
     /// [`Config::DEFAULT_QUOTA_MINUTE_SECS`].
     pub quota_minute_secs: u64,
+    /// Bytes of frames a connection's outbound queue holds before it is
+    /// closed as a slow consumer (1013); a frame shared by many connections
+    /// counts for each. Default [`Config::DEFAULT_OUTBOX_BYTES`].
+    pub outbox_bytes: usize,
+
+    /// Seconds one write to a client (frames, a ping) may take before the
+    /// client is closed as not reading (1013). Default
+    /// [`Config::DEFAULT_WRITE_TIMEOUT_SECS`].
+    pub write_timeout_secs: u64,
 
     /// Seconds to finish in-flight work once shutdown starts. Default
     /// [`Config::DEFAULT_SHUTDOWN_GRACE_SECS`].
@@ -184,6 +193,10 @@ impl Config {
     pub const DEFAULT_ADDRESS_ROOMS_PER_DAY: u64 = 300;
     /// The default of [`quota_minute_secs`](Config::quota_minute_secs).
     pub const DEFAULT_QUOTA_MINUTE_SECS: u64 = 60;
+    /// The default of [`outbox_bytes`](Config::outbox_bytes): 4 MiB.
+    pub const DEFAULT_OUTBOX_BYTES: usize = 4 * 1024 * 1024;
+    /// The default of [`write_timeout_secs`](Config::write_timeout_secs).
+    pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 10;
     /// The default of [`shutdown_grace_secs`](Config::shutdown_grace_secs).
     pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
 
@@ -219,6 +232,8 @@ impl Config {
             address_rooms_per_hour: Config::DEFAULT_ADDRESS_ROOMS_PER_HOUR,
             address_rooms_per_day: Config::DEFAULT_ADDRESS_ROOMS_PER_DAY,
             quota_minute_secs: Config::DEFAULT_QUOTA_MINUTE_SECS,
+            outbox_bytes: Config::DEFAULT_OUTBOX_BYTES,
+            write_timeout_secs: Config::DEFAULT_WRITE_TIMEOUT_SECS,
             shutdown_grace_secs: Config::DEFAULT_SHUTDOWN_GRACE_SECS,
         }
     }
@@ -243,6 +258,8 @@ impl Config {
             messages_per_second: self.messages_per_second,
             message_burst: self.message_burst,
             outbox_capacity: self.outbox_capacity,
+            outbox_bytes: self.outbox_bytes,
+            write_timeout: Duration::from_secs(self.write_timeout_secs.max(1)),
             heartbeat_interval: (self.heartbeat_secs > 0).then(|| Duration::from_secs(self.heartbeat_secs)),
             quotas: Quotas {
                 user_bytes_per_minute: self.user_write_bytes_per_minute,

@@ -187,6 +187,15 @@ struct Cli {
     /// only in tests).
     #[arg(long, env = "WHISPER_QUOTA_MINUTE_SECS", default_value_t = Config::DEFAULT_QUOTA_MINUTE_SECS)]
     quota_minute_secs: u64,
+    /// Bytes of frames a connection's outbound queue holds before it is
+    /// closed as a slow consumer (1013).
+    #[arg(long, env = "WHISPER_OUTBOX_BYTES", default_value_t = Config::DEFAULT_OUTBOX_BYTES)]
+    outbox_bytes: usize,
+
+    /// Seconds one write to a client may take before it is closed as not
+    /// reading (1013).
+    #[arg(long, env = "WHISPER_WRITE_TIMEOUT_SECS", default_value_t = Config::DEFAULT_WRITE_TIMEOUT_SECS)]
+    write_timeout_secs: u64,
 
     /// Seconds to finish in-flight work on SIGINT/SIGTERM before exiting.
     #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
@@ -224,6 +233,8 @@ impl From<Cli> for Config {
             address_rooms_per_hour,
             address_rooms_per_day,
             quota_minute_secs,
+            outbox_bytes,
+            write_timeout_secs,
             shutdown_grace_secs,
         } = cli;
         Config {
@@ -255,6 +266,8 @@ impl From<Cli> for Config {
             address_rooms_per_hour,
             address_rooms_per_day,
             quota_minute_secs,
+            outbox_bytes,
+            write_timeout_secs,
             shutdown_grace_secs,
         }
     }

@@ -1,6 +1,6 @@
 //! Prometheus metrics (`GET /metrics`): connections (TCP and WebSocket, and
 //! those refused), messages in and out, fan-out and store latency, slow
-//! consumers cut off.
+//! consumers cut off, writes that timed out, abusive clients closed.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,6 +35,12 @@ pub struct Metrics {
     pub accept_errors: Counter,
     /// Messages stored.
     pub messages_in: Counter,
+    /// Connections closed because a write to them timed out (they stopped
+    /// reading; 1013).
+    pub write_timeouts: Counter,
+    /// Connections closed for flooding past their limits: refused frames,
+    /// pings (1008), or WebSocket protocol errors (1002).
+    pub abusive_closes: Counter,
     store_append: Histogram,
     store_read: Histogram,
 }
@@ -59,6 +65,8 @@ impl Metrics {
             tcp_refused: Counter::default(),
             accept_errors: Counter::default(),
             messages_in: Counter::default(),
+            write_timeouts: Counter::default(),
+            abusive_closes: Counter::default(),
             store_append: latency(),
             store_read: latency(),
         };
@@ -87,6 +95,16 @@ impl Metrics {
             metrics.accept_errors.clone(),
         );
         r.register("messages_in", "Messages stored", metrics.messages_in.clone());
+        r.register(
+            "write_timeouts",
+            "Connections closed because a write to them timed out (not reading)",
+            metrics.write_timeouts.clone(),
+        );
+        r.register(
+            "abusive_closes",
+            "Connections closed for flooding (1008) or breaking the WebSocket protocol (1002)",
+            metrics.abusive_closes.clone(),
+        );
         r.register("store_append_seconds", "Time to durably append one batch", metrics.store_append.clone());
         r.register("store_read_seconds", "Time to read one page of history", metrics.store_read.clone());
         metrics

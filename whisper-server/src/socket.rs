@@ -11,11 +11,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes, error::CapacityError};
-use whisper_core::session::{self, Connection, Inbound, Outgoing};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use whisper_core::session::{self, Connection, Inbound, Outgoing, SessionEnd};
 
 use crate::permits::SessionPermits;
 use crate::state::AppState;
@@ -52,27 +53,73 @@ pub(crate) async fn serve<S>(
     let user = conn.user_id;
     tracing::info!(%client, %user, "connected");
     let (sink, stream) = socket.split();
-    let inbound = Box::pin(futures_util::stream::unfold(stream, |mut stream| async move {
+    // The state is `None` once the stream must not be read again.
+    let mut inbound = Box::pin(futures_util::stream::unfold(Some(stream), |stream| async move {
+        let mut stream = stream?;
         loop {
             let inbound = match stream.next().await? {
                 Ok(Message::Text(text)) => Inbound::Text(text),
                 Ok(Message::Binary(_)) => Inbound::Binary,
                 Ok(Message::Pong(_)) => Inbound::Pong,
-                // tungstenite answers pings itself.
-                Ok(Message::Ping(_) | Message::Frame(_)) => continue,
+                // tungstenite answers pings itself; the session counts them
+                // (a flood of them costs a write each).
+                Ok(Message::Ping(_)) => Inbound::Ping,
+                Ok(Message::Frame(_)) => continue,
                 Ok(Message::Close(_)) => return None,
                 Err(WsError::Capacity(CapacityError::MessageTooLong { .. })) => Inbound::TooLarge,
                 Err(WsError::Utf8(_)) => Inbound::InvalidUtf8,
+                // The peer hung up without a close frame: it is gone.
+                Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => return None,
+                // Reserved bits or opcodes, an unmasked frame, a stray
+                // continuation, a fragmented or oversized control frame, …
+                // What follows cannot be trusted to be framed: read no more.
+                Err(WsError::Protocol(_)) => return Some((Inbound::ProtocolError, None)),
                 Err(_) => return None,
             };
-            return Some((inbound, stream));
+            return Some((inbound, Some(stream)));
         }
     }));
     let outgoing = sink.with_flat_map(|out: Outgoing| futures_util::stream::iter(WireFrames::of(out)));
     let shutdown = state.stopping();
-    let end = session::run(state.chat.clone(), conn, inbound, Box::pin(outgoing), shutdown).await;
+    let end = session::run(state.chat.clone(), conn, &mut inbound, Box::pin(outgoing), shutdown).await;
     drop(permits);
+    if closed_for_what_it_sent(end) {
+        // Read what the client still sends (a flood in flight) before
+        // dropping the socket: closing with unread data makes the kernel
+        // reset the connection, and the client would lose the close frame
+        // that says why. Bounded: the client gets `LINGER` to stop.
+        let _ = tokio::time::timeout(LINGER, async { while inbound.next().await.is_some() {} }).await;
+    }
+    match end {
+        SessionEnd::WriteTimeout => {
+            state.metrics.write_timeouts.inc();
+            tracing::warn!(%client, %user, "write timed out: the client stopped reading");
+        }
+        SessionEnd::Flooding | SessionEnd::PingFlood | SessionEnd::ProtocolError => {
+            state.metrics.abusive_closes.inc();
+            tracing::warn!(%client, %user, end = ?end, "closed an abusive client");
+        }
+        _ => {}
+    }
     tracing::info!(%client, %user, end = ?end, "disconnected");
+}
+
+/// How long a connection closed for what it sent is read (and discarded)
+/// before its socket is dropped.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the session ended because of frames the client sent, which may
+/// still be arriving.
+fn closed_for_what_it_sent(end: SessionEnd) -> bool {
+    matches!(
+        end,
+        SessionEnd::Flooding
+            | SessionEnd::PingFlood
+            | SessionEnd::ProtocolError
+            | SessionEnd::BinaryFrame
+            | SessionEnd::InvalidUtf8
+            | SessionEnd::FrameTooLarge
+    )
 }
 
 /// Server frames go out in WebSocket fragments of at most this many bytes:

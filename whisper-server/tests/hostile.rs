@@ -5,6 +5,7 @@
 
 mod support;
 
+use futures_util::SinkExt;
 use serde_json::json;
 use support::server::{Client, start_with};
 use tokio_tungstenite::tungstenite::Message;
@@ -166,5 +167,113 @@ async fn floods_from_one_address_hit_the_limits_and_nobody_else_notices() {
     assert_eq!(ada.ack().await.0, AckStatus::Success);
     let got = bob.messages().await;
     assert!(got.iter().any(|m| &*m.content == "hello from ada"), "bob got ada's message");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_frame_flood_closes_with_1008_and_the_room_carries_on() {
+    let server = start_with(|_| {}).await;
+    let mut eve = server.join("").await;
+    let mut ada = server.join("").await;
+    // Frames that do not decode take control tokens: the burst (40) is
+    // answered, then 40 more are refused, then the connection is closed.
+    for _ in 0..200 {
+        eve.send_raw(Message::text("{oops")).await;
+    }
+    let close = eve.closed().await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert_eq!(close.reason.as_str(), "too many refused frames");
+    ada.say("unaffected").await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ping_flood_closes_with_1008_and_the_room_carries_on() {
+    let server = start_with(|_| {}).await;
+    let mut eve = server.join("").await;
+    let mut ada = server.join("").await;
+    // A few pings are fine.
+    for _ in 0..5 {
+        eve.send_raw(Message::Ping(Vec::new().into())).await;
+    }
+    eve.say("still here").await;
+    for _ in 0..500 {
+        if eve.ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+            break;
+        }
+    }
+    let close = eve.closed().await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Policy);
+    assert_eq!(close.reason.as_str(), "too many pings");
+    ada.say("unaffected").await;
+    server.stop().await;
+}
+
+/// Upgrades a raw TCP socket, writes `frame` as is, and returns the close
+/// frame's code and reason the server sent before ending the connection.
+async fn close_after_raw_frame(addr: std::net::SocketAddr, frame: &[u8]) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET /v1/chat/ws?room=lobby HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0, "no upgrade");
+        raw.extend_from_slice(&buf[..n]);
+    }
+    assert!(raw.starts_with(b"HTTP/1.1 101"), "upgraded");
+    tcp.write_all(frame).await.unwrap();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), tcp.read_to_end(&mut raw)).await;
+    assert!(read.is_ok(), "the server ended the connection");
+    let mut at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    // Walk the server's (unmasked) frames to the close.
+    while at + 2 <= raw.len() {
+        let (len, header) = match raw[at + 1] & 0x7f {
+            126 => (u16::from_be_bytes([raw[at + 2], raw[at + 3]]) as usize, 4),
+            127 => panic!("no frame here is that large"),
+            n => (n as usize, 2),
+        };
+        let payload = &raw[at + header..at + header + len];
+        if raw[at] & 0x0f == 0x8 {
+            // No status code: RFC 6455 reports it as 1005.
+            let code = if payload.len() >= 2 { u16::from_be_bytes([payload[0], payload[1]]) } else { 1005 };
+            return Some((code, String::from_utf8_lossy(payload.get(2..).unwrap_or_default()).into_owned()));
+        }
+        at += header + len;
+    }
+    None
+}
+
+#[tokio::test]
+async fn websocket_protocol_errors_close_with_1002() {
+    let server = start_with(|_| {}).await;
+    let mut ada = server.join("").await;
+    let mask = [1u8, 2, 3, 4];
+    let masked = |first: u8, payload: &[u8]| {
+        let mut f = vec![first, 0x80 | payload.len() as u8];
+        f.extend_from_slice(&mask);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        f
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("an unmasked text frame", vec![0x81, 0x02, b'h', b'i']),
+        ("a reserved data opcode", masked(0x83, b"hi")),
+        ("a reserved control opcode", masked(0x8b, b"")),
+        ("a reserved bit", masked(0xc1, b"hi")),
+        ("a continuation with nothing to continue", masked(0x80, b"hi")),
+        ("a fragmented ping", masked(0x09, b"")),
+    ];
+    for (what, frame) in cases {
+        let close = close_after_raw_frame(server.addr, &frame).await;
+        let (code, reason) = close.unwrap_or_else(|| panic!("{what}: no close frame"));
+        assert_eq!(code, 1002, "{what}: {reason}");
+        assert_eq!(reason, "websocket protocol error", "{what}");
+    }
+    ada.say("unaffected").await;
     server.stop().await;
 }

@@ -158,7 +158,7 @@ impl Hub {
         Member {
             id: self.inner.next_member.fetch_add(1, Ordering::Relaxed),
             user,
-            outbox: Arc::new(Outbox::new(self.inner.limits.outbox_capacity)),
+            outbox: Arc::new(Outbox::new(self.inner.limits.outbox_capacity, self.inner.limits.outbox_bytes)),
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! Publishers push shared frames without waiting; the connection's task drains
 //! everything queued in one go and writes it with a single flush. When the
-//! queue is full the connection is a slow consumer: the outbox closes, drops
+//! queue is full (in frames or in bytes) the connection is a slow consumer: the outbox closes, drops
 //! what it held (so memory stays bounded) and the connection is told to close
 //! with 1013. A full outbox never blocks the publisher or the room.
 
@@ -24,6 +24,17 @@ pub(crate) enum Delivery {
         /// The encoded frame.
         frame: EncodedFrame,
     },
+}
+
+impl Delivery {
+    /// The encoded bytes it holds: what it costs the outbox that queues it,
+    /// even when other outboxes share the same bytes.
+    pub(crate) fn bytes(&self) -> usize {
+        match self {
+            Delivery::Messages(broadcast) => broadcast.frame.len(),
+            Delivery::Event { frame, .. } => frame.len(),
+        }
+    }
 }
 
 /// A run of consecutive messages of one room, encoded once.
@@ -85,19 +96,27 @@ pub(crate) enum OutboxClosed {
 pub(crate) struct Outbox {
     state: Mutex<State>,
     capacity: usize,
+    max_bytes: usize,
 }
+
+/// A drained buffer that grew past this many frames (a burst) is given back
+/// to the allocator rather than kept for the life of the connection.
+const KEEP_CAPACITY: usize = 64;
 
 #[derive(Debug, Default)]
 struct State {
     queue: Vec<Delivery>,
+    /// The encoded bytes of what `queue` holds.
+    bytes: usize,
     waker: Option<Waker>,
     closed: Option<OutboxClosed>,
 }
 
 impl Outbox {
-    /// An outbox that holds at most `capacity` frames.
-    pub(crate) fn new(capacity: usize) -> Self {
-        Outbox { state: Mutex::new(State::default()), capacity: capacity.max(1) }
+    /// An outbox that holds at most `capacity` frames of at most `max_bytes`
+    /// encoded bytes in all (a first frame of any size is taken).
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
+        Outbox { state: Mutex::new(State::default()), capacity: capacity.max(1), max_bytes }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -109,12 +128,15 @@ impl Outbox {
     /// Queues a frame, unless the outbox is closed or full; a full outbox
     /// closes as a slow consumer.
     pub(crate) fn push(&self, delivery: Delivery) -> Pushed {
+        let size = delivery.bytes();
         let mut state = self.lock();
         if state.closed.is_some() {
             return Pushed::Closed;
         }
-        if state.queue.len() >= self.capacity {
+        let over_bytes = !state.queue.is_empty() && state.bytes.saturating_add(size) > self.max_bytes;
+        if state.queue.len() >= self.capacity || over_bytes {
             state.closed = Some(OutboxClosed::SlowConsumer);
+            state.bytes = 0;
             let dropped = std::mem::take(&mut state.queue);
             let waker = state.waker.take();
             drop(state);
@@ -125,6 +147,7 @@ impl Outbox {
             return Pushed::CutOff;
         }
         state.queue.push(delivery);
+        state.bytes += size;
         // Only the push that makes the queue non-empty needs to wake the reader.
         if state.queue.len() == 1 {
             if let Some(w) = state.waker.take() {
@@ -139,9 +162,13 @@ impl Outbox {
     pub(crate) fn close(&self) {
         let mut state = self.lock();
         state.closed.get_or_insert(OutboxClosed::Closed);
-        state.queue.clear();
-        if let Some(w) = state.waker.take() {
-            drop(state);
+        state.bytes = 0;
+        // Taken, not cleared: a closed outbox keeps no capacity either.
+        let dropped = std::mem::take(&mut state.queue);
+        let waker = state.waker.take();
+        drop(state);
+        drop(dropped);
+        if let Some(w) = waker {
             w.wake();
         }
     }
@@ -179,8 +206,13 @@ impl Outbox {
             return Poll::Pending;
         }
         // Swap rather than copy: the reader's emptied buffer becomes the
-        // next queue, so steady state allocates nothing.
+        // next queue, so steady state allocates nothing. One that a burst
+        // made large is shrunk first, so that it does not stay allocated.
+        if buf.capacity() > KEEP_CAPACITY {
+            buf.shrink_to(KEEP_CAPACITY);
+        }
         std::mem::swap(&mut state.queue, buf);
+        state.bytes = 0;
         Poll::Ready(Ok(()))
     }
 
@@ -217,6 +249,7 @@ impl Outbox {
             return Ok(false);
         }
         std::mem::swap(&mut state.queue, buf);
+        state.bytes = 0;
         Ok(true)
     }
 
@@ -241,7 +274,7 @@ mod tests {
 
     #[tokio::test]
     async fn drains_everything_in_order() {
-        let outbox = Outbox::new(8);
+        let outbox = Outbox::new(8, usize::MAX);
         for n in 0..5 {
             assert_eq!(outbox.push(event(n)), Pushed::Queued);
         }
@@ -263,7 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_outbox_closes_as_slow_consumer_and_frees_its_frames() {
-        let outbox = Outbox::new(3);
+        let outbox = Outbox::new(3, usize::MAX);
         for n in 0..3 {
             assert_eq!(outbox.push(event(n)), Pushed::Queued);
         }
@@ -276,8 +309,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_byte_bound_cuts_off_before_the_frame_bound() {
+        let size = event(0).bytes();
+        let outbox = Outbox::new(100, size * 3);
+        for n in 0..3 {
+            assert_eq!(outbox.push(event(n)), Pushed::Queued);
+        }
+        assert_eq!(outbox.push(event(3)), Pushed::CutOff, "a fourth frame's bytes overflow");
+        assert_eq!(outbox.closed(), Some(OutboxClosed::SlowConsumer));
+        assert_eq!(outbox.len(), 0);
+        // A drain gives the bytes back; a first frame of any size is taken.
+        let outbox = Outbox::new(100, 1);
+        assert_eq!(outbox.push(event(0)), Pushed::Queued, "a frame into an empty queue always fits");
+        let mut buf = Vec::new();
+        outbox.drain(&mut buf).await.unwrap();
+        buf.clear();
+        assert_eq!(outbox.push(event(1)), Pushed::Queued, "the drain emptied the byte count");
+        assert_eq!(outbox.push(event(2)), Pushed::CutOff);
+    }
+
+    #[tokio::test]
     async fn a_push_wakes_a_waiting_reader() {
-        let outbox = Arc::new(Outbox::new(4));
+        let outbox = Arc::new(Outbox::new(4, usize::MAX));
         let reader = {
             let outbox = outbox.clone();
             tokio::spawn(async move {

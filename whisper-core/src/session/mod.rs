@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::net::IpAddr;
 
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 
 use crate::chat::Chat;
 use crate::codec::EncodedFrame;
@@ -26,13 +26,18 @@ use state::Session;
 pub mod close {
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// The client broke the WebSocket protocol (RFC 6455 framing).
+    pub const PROTOCOL_ERROR: u16 = 1002;
     /// A binary frame: only text is spoken.
     pub const UNSUPPORTED_DATA: u16 = 1003;
     /// A text frame that is not UTF-8.
     pub const INVALID_PAYLOAD: u16 = 1007;
+    /// The client kept flooding past its rate limits.
+    pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame over the size limit.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
-    /// The client read too slowly (slow consumer); reconnect and recover.
+    /// The client read too slowly (slow consumer, or a write that timed
+    /// out); reconnect and recover.
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
@@ -49,6 +54,12 @@ pub enum Inbound<T> {
     InvalidUtf8,
     /// An answer to a heartbeat ping: the client is alive.
     Pong,
+    /// A ping from the client (the transport answers it). Pings take from
+    /// the control-frame bucket: a flood of them closes with 1008.
+    Ping,
+    /// A frame that breaks the WebSocket protocol: reserved bits or opcode,
+    /// an unmasked client frame, a stray continuation… (close 1002).
+    ProtocolError,
 }
 
 impl From<String> for Inbound<String> {
@@ -106,8 +117,18 @@ pub enum SessionEnd {
     ClientGone,
     /// The transport failed to write.
     WriteFailed,
-    /// The outbox overflowed (close 1013).
+    /// The outbox overflowed, in frames or in bytes (close 1013).
     SlowConsumer,
+    /// A write to the client took longer than `write_timeout`: it stopped
+    /// reading (close 1013, if the close frame still gets through).
+    WriteTimeout,
+    /// The client kept sending frames past its control-frame limit
+    /// (`flood_refusals` refusals in a row) (close 1008).
+    Flooding,
+    /// The client pinged faster than its control-frame limit (close 1008).
+    PingFlood,
+    /// The client broke the WebSocket protocol (close 1002).
+    ProtocolError,
     /// A binary frame (close 1003).
     BinaryFrame,
     /// A non-UTF-8 text frame (close 1007).
@@ -125,7 +146,9 @@ impl SessionEnd {
     pub fn close_code(self) -> Option<u16> {
         match self {
             SessionEnd::ClientGone | SessionEnd::WriteFailed => None,
-            SessionEnd::SlowConsumer => Some(close::TRY_AGAIN_LATER),
+            SessionEnd::SlowConsumer | SessionEnd::WriteTimeout => Some(close::TRY_AGAIN_LATER),
+            SessionEnd::Flooding | SessionEnd::PingFlood => Some(close::POLICY_VIOLATION),
+            SessionEnd::ProtocolError => Some(close::PROTOCOL_ERROR),
             SessionEnd::BinaryFrame => Some(close::UNSUPPORTED_DATA),
             SessionEnd::InvalidUtf8 => Some(close::INVALID_PAYLOAD),
             SessionEnd::FrameTooLarge => Some(close::MESSAGE_TOO_BIG),
@@ -136,6 +159,10 @@ impl SessionEnd {
     fn reason(self) -> &'static str {
         match self {
             SessionEnd::SlowConsumer => "slow consumer: reconnect and join with since_seq",
+            SessionEnd::WriteTimeout => "write timed out: reconnect and join with since_seq",
+            SessionEnd::Flooding => "too many refused frames",
+            SessionEnd::PingFlood => "too many pings",
+            SessionEnd::ProtocolError => "websocket protocol error",
             SessionEnd::BinaryFrame => "binary frames are not supported",
             SessionEnd::InvalidUtf8 => "text frames must be UTF-8",
             SessionEnd::FrameTooLarge => "frame too large",
@@ -164,13 +191,15 @@ where
     // Taken apart so that nothing of it but what the session needs stays in
     // this (long-lived) future: the token goes out in `welcome` and is dropped.
     let Connection { user_id, token, name, room, address } = conn;
-    let mut session = Session::new(chat, user_id, name, address, outgoing);
+    // Shared, so that every write races it too: a write blocked by a client
+    // that stopped reading must not hold up the server's shutdown.
+    let mut shutdown = shutdown.shared();
+    let mut session = Session::new(chat, user_id, name, address, outgoing, shutdown.clone());
     // The futures of `start` and `handle` are boxed: inline, they would
     // make every idle connection's task as big as the largest of them.
     let end = match Box::pin(session.start(token, room)).await {
         Err(end) => end,
         Ok(()) => {
-            tokio::pin!(shutdown);
             let outbox = session.outbox();
             let mut batch: Vec<Delivery> = Vec::new();
             // With no heartbeat the interval is an hour and never acted on.
@@ -204,6 +233,8 @@ where
                             None => Err(SessionEnd::ClientGone),
                             Some(Inbound::Text(text)) => Box::pin(session.handle(text.as_ref())).await,
                             Some(Inbound::Pong) => Ok(()),
+                            Some(Inbound::Ping) => session.pinged(),
+                            Some(Inbound::ProtocolError) => Err(SessionEnd::ProtocolError),
                             Some(Inbound::Binary) => Err(SessionEnd::BinaryFrame),
                             Some(Inbound::TooLarge) => Err(SessionEnd::FrameTooLarge),
                             Some(Inbound::InvalidUtf8) => Err(SessionEnd::InvalidUtf8),

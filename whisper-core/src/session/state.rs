@@ -1,9 +1,11 @@
 //! The session's state and its answer to each client frame.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, Shared};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, StreamExt};
 
@@ -13,7 +15,7 @@ use crate::chat::Chat;
 use crate::codec::{
     AckStatus, ClientFrame, DecodeError, Draft, EncodedFrame, ErrorCode, FrameType, Refusal, ServerFrame,
 };
-use crate::hub::{Broadcast, Delivery, Member, Outbox};
+use crate::hub::{Broadcast, Delivery, Member, Outbox, OutboxClosed};
 use crate::limits::WireLimits;
 use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId, now_millis};
 use crate::store::{MAX_PAGE, ReadRange, StoreError};
@@ -22,7 +24,7 @@ use crate::store::{MAX_PAGE, ReadRange, StoreError};
 /// moderate frames rather than one huge one.
 const REPLAY_CHUNK: usize = 100;
 
-pub(super) struct Session<O> {
+pub(super) struct Session<O, F: Future> {
     chat: Chat,
     member: Member,
     name: DisplayName,
@@ -36,6 +38,10 @@ pub(super) struct Session<O> {
     /// `join`, `leave` and `profile`: each may change presence, which every
     /// member of the room is told about, so they have a stricter bucket.
     presence_rate: TokenBucket,
+    /// Frames refused in a row because the control-frame bucket was empty.
+    limited_in_a_row: u32,
+    /// The server's shutdown, raced by every write.
+    shutdown: Shared<F>,
     /// `messages` frames handed to the store, oldest first; each is acked
     /// when it and every frame before it have committed.
     posts: FuturesOrdered<BoxFuture<'static, Posted>>,
@@ -57,8 +63,15 @@ struct Joined {
 
 type Step = Result<(), SessionEnd>;
 
-impl<O: Sink<Outgoing> + Unpin> Session<O> {
-    pub(super) fn new(chat: Chat, user: UserId, name: Option<DisplayName>, address: Option<IpAddr>, out: O) -> Self {
+impl<O: Sink<Outgoing> + Unpin, F: Future<Output = ()>> Session<O, F> {
+    pub(super) fn new(
+        chat: Chat,
+        user: UserId,
+        name: Option<DisplayName>,
+        address: Option<IpAddr>,
+        out: O,
+        shutdown: Shared<F>,
+    ) -> Self {
         let limits = chat.limits();
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
@@ -74,6 +87,8 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             message_rate,
             control_rate,
             presence_rate,
+            limited_in_a_row: 0,
+            shutdown,
             posts: FuturesOrdered::new(),
             out,
         }
@@ -89,19 +104,17 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
 
     /// Asks the transport to ping the client.
     pub(super) async fn ping(&mut self) -> Step {
-        let outbox = self.outbox();
+        let guard = self.write_guard();
         let ping = self.out.send(Outgoing::Ping);
-        tokio::select! {
-            sent = ping => sent.map_err(|_| SessionEnd::WriteFailed),
-            _ = outbox.closed_wait() => Err(SessionEnd::SlowConsumer),
-        }
+        guard.watch(async move { ping.await.map_err(|_| SessionEnd::WriteFailed) }).await
     }
 
-    /// Writes frames with one flush. Every write goes through here, raced
-    /// against the outbox overflowing: a client that stopped reading blocks
-    /// the write, and must not hold the session (or its memory) hostage.
+    /// Writes frames with one flush. Every write goes through here (or
+    /// [`Self::ping`]), guarded: a client that stopped reading blocks the
+    /// write, and must not hold the session, its memory or the server's
+    /// shutdown hostage.
     async fn write(&mut self, frames: Vec<EncodedFrame>) -> Step {
-        let outbox = self.outbox();
+        let guard = self.write_guard();
         let out = &mut self.out;
         let write = async move {
             for frame in frames {
@@ -109,10 +122,38 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
             }
             out.flush().await.map_err(|_| SessionEnd::WriteFailed)
         };
-        tokio::select! {
-            written = write => written,
-            _ = outbox.closed_wait() => Err(SessionEnd::SlowConsumer),
+        guard.watch(write).await
+    }
+
+    fn write_guard(&self) -> WriteGuard<F> {
+        WriteGuard { outbox: self.outbox(), shutdown: self.shutdown.clone(), timeout: self.chat.limits().write_timeout }
+    }
+
+    /// A WebSocket ping from the client: it takes a control-frame token, and
+    /// one that finds the bucket empty ends the connection (the transport
+    /// answers every ping, so a flood costs the server a write each).
+    pub(super) fn pinged(&mut self) -> Step {
+        if self.control_rate.try_take(1) { Ok(()) } else { Err(SessionEnd::PingFlood) }
+    }
+
+    /// Takes a control-frame token, or refuses the frame; past
+    /// `flood_refusals` refusals in a row the connection is closed instead.
+    async fn take_control_token(&mut self, messages_frame: Option<Vec<Option<ClientId>>>) -> Result<bool, SessionEnd> {
+        if self.control_rate.try_take(1) {
+            self.limited_in_a_row = 0;
+            return Ok(true);
         }
+        self.limited_in_a_row += 1;
+        if self.limited_in_a_row > self.chat.limits().flood_refusals {
+            return Err(SessionEnd::Flooding);
+        }
+        let refusal = Refusal::new(ErrorCode::RateLimited, "too many frames; slow down")
+            .retry_after(self.control_rate.wait_for(1));
+        match messages_frame {
+            Some(client_ids) => self.nack(client_ids, refusal).await?,
+            None => self.refuse(refusal).await?,
+        }
+        Ok(false)
     }
 
     async fn refuse(&mut self, refusal: Refusal) -> Step {
@@ -243,12 +284,18 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         }
         let frame = match ClientFrame::decode(text, self.chat.limits()) {
             Ok(frame) => frame,
-            Err(e) => return self.refuse_decoded(e).await,
+            // A frame that does not decode costs a control-frame token like
+            // any frame that is not `messages`: refusing it is work too.
+            Err(e) => {
+                let messages_frame = (e.frame_type == Some(FrameType::Messages)).then(|| e.client_ids.clone());
+                if !self.take_control_token(messages_frame).await? {
+                    return Ok(());
+                }
+                return self.refuse_decoded(e).await;
+            }
         };
-        if !matches!(frame, ClientFrame::Messages { .. }) && !self.control_rate.try_take(1) {
-            let refusal = Refusal::new(ErrorCode::RateLimited, "too many frames; slow down")
-                .retry_after(self.control_rate.wait_for(1));
-            return self.refuse(refusal).await;
+        if !matches!(frame, ClientFrame::Messages { .. }) && !self.take_control_token(None).await? {
+            return Ok(());
         }
         let changes_presence =
             matches!(frame, ClientFrame::Join { .. } | ClientFrame::Leave { .. } | ClientFrame::Profile { .. });
@@ -541,6 +588,28 @@ impl<O: Sink<Outgoing> + Unpin> Session<O> {
         }
         self.chat.typing(&room, self.member.user(), &self.name).await;
         Ok(())
+    }
+}
+
+/// What every write races: the outbox closing (a slow consumer cut off, or
+/// the connection closed), the server's shutdown, and the write timeout.
+struct WriteGuard<F: Future> {
+    outbox: Arc<Outbox>,
+    shutdown: Shared<F>,
+    timeout: Duration,
+}
+
+impl<F: Future<Output = ()>> WriteGuard<F> {
+    async fn watch(self, write: impl Future<Output = Step>) -> Step {
+        tokio::select! {
+            written = write => written,
+            closed = self.outbox.closed_wait() => Err(match closed {
+                OutboxClosed::SlowConsumer => SessionEnd::SlowConsumer,
+                OutboxClosed::Closed => SessionEnd::Shutdown,
+            }),
+            () = self.shutdown => Err(SessionEnd::Shutdown),
+            () = tokio::time::sleep(self.timeout) => Err(SessionEnd::WriteTimeout),
+        }
     }
 }
 

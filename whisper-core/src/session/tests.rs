@@ -1,6 +1,7 @@
 //! Sessions driven through channels: the seed flow, every error code, close
 //! codes, idempotent resend, recovery while others publish, slow consumers.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -509,6 +510,43 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_others_get_everything() 
         seen.extend(reader.messages().await.into_iter().map(|m| m.seq.0));
     }
     assert_eq!(seen, (1..=100).collect::<Vec<_>>(), "the reader got everything, in order");
+}
+
+/// A session whose transport accepts one frame and then never another: a
+/// client that stopped reading, once its socket buffers are full.
+async fn stuck_session(chat: &Chat, shutdown: impl Future<Output = ()>) -> SessionEnd {
+    let (stuck_tx, inbound) = inbound_channel();
+    let (out_tx, never_read) = mpsc::channel::<Outgoing>(1);
+    let sink = Box::pin(futures_util::sink::unfold(out_tx, |tx, out: Outgoing| async move {
+        tx.send(out).await.map(|()| tx).map_err(|_| "gone")
+    }));
+    let conn = Connection {
+        user_id: UserId::random(),
+        token: Some("t".into()),
+        name: None,
+        room: Some(RoomName::lobby()),
+        address: None,
+    };
+    let end = run(chat.clone(), conn, inbound, sink, shutdown).await;
+    drop((stuck_tx, never_read));
+    end
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_that_never_completes_times_out_in_a_quiet_room() {
+    let chat = chat();
+    // Nothing is published: the outbox never fills, only the timeout ends it.
+    let end = stuck_session(&chat, std::future::pending()).await;
+    assert_eq!(end, SessionEnd::WriteTimeout);
+    assert_eq!(end.close_code(), Some(close::TRY_AGAIN_LATER));
+    assert_eq!(chat.hub().online(&RoomName::lobby()), 0, "it left its rooms");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_a_session_stuck_in_a_write() {
+    let chat = chat();
+    let end = stuck_session(&chat, tokio::time::sleep(Duration::from_secs(1))).await;
+    assert_eq!(end, SessionEnd::Shutdown, "the shutdown at 1 s, not the 10 s write timeout");
 }
 
 #[tokio::test(start_paused = true)]
