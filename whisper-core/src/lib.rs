@@ -76,6 +76,7 @@ pub mod codec;
 mod hub;
 pub mod limits;
 pub mod model;
+pub mod rate;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

@@ -96,6 +96,20 @@ struct Cli {
     #[arg(long, env = "WHISPER_MAX_CONNECTIONS_PER_IP", default_value_t = Config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     max_connections_per_ip: u32,
 
+    /// Sustained requests per second to the HTTP read API (`/v1/chat/messages`,
+    /// `/v1/rooms`) from one IP address; 0 turns the limit off.
+    #[arg(long, env = "WHISPER_HTTP_REQUESTS_PER_SECOND", default_value_t = Config::DEFAULT_HTTP_REQUESTS_PER_SECOND)]
+    http_requests_per_second: u32,
+
+    /// Read API requests one address may make at once before the rate applies.
+    #[arg(long, env = "WHISPER_HTTP_REQUEST_BURST", default_value_t = Config::DEFAULT_HTTP_REQUEST_BURST)]
+    http_request_burst: u32,
+
+    /// Read API requests reading the store at once, server-wide (kept below
+    /// the store's readers, so joins always find one).
+    #[arg(long, env = "WHISPER_HTTP_CONCURRENT_READS", default_value_t = Config::DEFAULT_HTTP_CONCURRENT_READS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    http_concurrent_reads: usize,
+
     /// Directory of the built web client (`web/dist`) to serve at `/`.
     #[arg(long, env = "WHISPER_WEB_DIR")]
     web_dir: Option<PathBuf>,
@@ -139,6 +153,9 @@ impl From<Cli> for Config {
             server_id,
             allowed_origins,
             max_connections_per_ip,
+            http_requests_per_second,
+            http_request_burst,
+            http_concurrent_reads,
             web_dir,
             heartbeat_secs,
             handshake_timeout_secs,
@@ -157,6 +174,9 @@ impl From<Cli> for Config {
             server_id,
             allowed_origins,
             max_connections_per_ip,
+            http_requests_per_second,
+            http_request_burst,
+            http_concurrent_reads,
             web_dir,
             heartbeat_secs,
             handshake_timeout_secs,

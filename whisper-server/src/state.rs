@@ -1,13 +1,17 @@
 //! What every request handler shares: the chat service, identity tokens, the
-//! configuration, metrics, connection permits and the shutdown flag. Built
+//! configuration, metrics, connection permits, the read API's limits and the
+//! shutdown flag. Built
 //! once by [`Server`](crate::Server); handlers hold it as `Arc<AppState>`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::{Semaphore, SemaphorePermit};
 use whisper_core::Chat;
 
 use crate::config::Config;
+use crate::http::rate_limit::RequestsPerIp;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::permits::{ConnectionsPerIp, IpPermit};
@@ -25,8 +29,15 @@ pub struct AppState {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     connections_per_ip: ConnectionsPerIp,
+    requests_per_ip: RequestsPerIp,
+    /// Read API requests reading the store at once ([`Config::http_concurrent_reads`]).
+    store_reads: Semaphore,
     pub(crate) shutdown: Shutdown,
 }
+
+/// How long a read API request waits for its turn at the store before it is
+/// answered 503: a queue that long means the store is overwhelmed.
+const STORE_READ_WAIT: Duration = Duration::from_secs(10);
 
 /// Marks a session live until dropped; shutdown waits for all of them.
 #[derive(Debug)]
@@ -43,12 +54,16 @@ impl Drop for SessionGuard {
 
 impl AppState {
     pub(crate) fn new(chat: Chat, identity: Identity, config: Config, metrics: Arc<Metrics>) -> AppState {
+        let requests_per_ip = RequestsPerIp::new(config.http_requests_per_second, config.http_request_burst);
+        let store_reads = Semaphore::new(config.http_concurrent_reads.max(1));
         AppState {
             chat,
             identity,
             config,
             metrics,
             connections_per_ip: ConnectionsPerIp::default(),
+            requests_per_ip,
+            store_reads,
             shutdown: Shutdown::new(),
         }
     }
@@ -56,6 +71,19 @@ impl AppState {
     /// Claims one connection slot for `ip`, if it has one left.
     pub fn ip_permit(&self, ip: IpAddr) -> Option<IpPermit> {
         self.connections_per_ip.claim(ip, self.config.max_connections_per_ip)
+    }
+
+    /// Takes one read API request from `ip`'s allowance: `Err` with how long
+    /// to wait when it has none left (protocol.md §10).
+    pub fn read_rate(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.requests_per_ip.check(ip)
+    }
+
+    /// A turn at the store for a read API request, held while it reads;
+    /// `None` if none came free within a while. Sessions (joins, recovery)
+    /// never wait for these, so bulk reads leave them readers.
+    pub async fn store_read_turn(&self) -> Option<SemaphorePermit<'_>> {
+        tokio::time::timeout(STORE_READ_WAIT, self.store_reads.acquire()).await.ok()?.ok()
     }
 
     /// Counts a live session until the guard drops.
