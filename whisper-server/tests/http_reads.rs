@@ -91,8 +91,9 @@ async fn rooms_are_paged_every_room_once_in_order() {
             Some(a) => format!("/v1/rooms?limit=500&after={a}"),
             None => "/v1/rooms?limit=500".to_owned(),
         };
-        let (status, _, _, page) = get(server.addr, &path).await;
+        let (status, _, bytes, page) = get(server.addr, &path).await;
         assert_eq!(status, 200, "{path}: {page}");
+        assert!(bytes < 100_000, "a page of 500 rooms is small: {bytes} bytes");
         pages += 1;
         let rooms = page["rooms"].as_array().unwrap();
         assert!(rooms.len() <= 500, "a page is at most 500 rooms");
@@ -173,6 +174,7 @@ async fn a_history_page_is_capped_in_bytes() {
     assert!(data.len() < 500 && !data.is_empty(), "{} messages", data.len());
     assert_eq!(page["has_more"], true, "a page cut short has more");
     assert_eq!(data.last().unwrap()["seq"], 500, "a latest page keeps the newest");
+    eprintln!("latest page of 500 × 4,000 crabs: {} messages, {bytes} bytes", data.len());
 
     // Paging back with before_seq still reads every message exactly once.
     let mut seqs: BTreeSet<u64> = data.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
