@@ -298,6 +298,19 @@ mod tests {
 
     use super::*;
 
+    /// A page of rooms starts at the cursor in the primary key: its cost does
+    /// not grow with the rooms before it (`Store::rooms_page`).
+    #[test]
+    fn a_rooms_page_is_a_range_scan_of_the_primary_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("whisper.db")).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {SELECT_ROOMS_PAGE}")).unwrap();
+        let plan: Vec<String> =
+            stmt.query_map(params!["lobby", 10], |row| row.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert!(plan.iter().any(|step| step.contains("SEARCH rooms USING PRIMARY KEY (name>?)")), "{plan:?}");
+        assert!(!plan.iter().any(|step| step.contains("SCAN") || step.contains("TEMP B-TREE")), "{plan:?}");
+    }
+
     /// Once the writer thread has ended, appends and pings are `Unavailable`
     /// (`Store::append`), never `Internal`.
     #[tokio::test]
