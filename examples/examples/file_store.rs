@@ -39,7 +39,10 @@
 //! 5. **Heads.** `room` returns `last_seq`, a non-zero `epoch` once the room
 //!    has messages (fixed when the room's first message is stored, kept for
 //!    as long as its history is) and `last_message_at`; an unknown room is
-//!    [`RoomInfo::empty`]. `rooms` lists the rooms that have messages, by name.
+//!    [`RoomInfo::empty`]. `rooms_page` lists a page of the rooms that have
+//!    messages, by name, after a cursor: keep rooms in an ordered index (a
+//!    `BTreeMap` here, the primary key in SQL) and read a range from the
+//!    cursor, never every room (the provided `rooms` follows the pages).
 //! 6. **Cancellation and time.** An append whose caller stopped waiting
 //!    before the store began writing it is skipped; once begun, it completes
 //!    all or nothing (here: the blocking task runs to the end whether or not
@@ -62,15 +65,16 @@
 //! stores group concurrent batches into one commit), and trusts that only one
 //! process opens the directory at a time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use whisper_core::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
 
 /// The log's file name inside the store's directory.
 pub const LOG_FILE: &str = "messages.jsonl";
@@ -107,7 +111,8 @@ struct Writer {
 /// What the log says, in memory.
 #[derive(Debug, Default)]
 struct Index {
-    rooms: HashMap<RoomName, RoomLog>,
+    /// By name, so that a page of rooms is a range of the map.
+    rooms: BTreeMap<RoomName, RoomLog>,
     /// `(user, client id)` → where the original is, for idempotent resend.
     sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
 }
@@ -356,11 +361,20 @@ impl Store for FileStore {
         Ok(index.rooms.get(room).map_or_else(|| RoomInfo::empty(room.clone()), |log| info(room, log)))
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         let index = lock(&self.inner.index)?;
-        let mut rooms: Vec<RoomInfo> = index.rooms.iter().map(|(name, log)| info(name, log)).collect();
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(rooms)
+        let limit = rooms_limit(limit);
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        // One more than asked tells whether more lie beyond the page.
+        let mut rooms: Vec<RoomInfo> = index
+            .rooms
+            .range::<RoomName, _>((from, Bound::Unbounded))
+            .take(limit + 1)
+            .map(|(name, log)| info(name, log))
+            .collect();
+        let has_more = rooms.len() > limit;
+        rooms.truncate(limit);
+        Ok(RoomsPage { rooms, has_more })
     }
 
     /// Ready unless a write failed, or the log file is gone (an open file

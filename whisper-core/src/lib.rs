@@ -79,6 +79,7 @@ mod hub;
 pub mod limits;
 pub mod model;
 mod quota;
+pub mod rate;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

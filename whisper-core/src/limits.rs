@@ -4,6 +4,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// Most bytes of encoded messages in one page of `GET /v1/chat/messages`
+/// (protocol.md §11): a page reaching it stops early, with `has_more`, and
+/// always holds at least one message, so paging goes on. 500 messages of
+/// 4,000 characters would otherwise be up to 8 MB for one small request.
+pub const MAX_HISTORY_PAGE_BYTES: usize = 1 << 20;
+
 /// Every limit a session and the hub enforce. All configurable; the defaults
 /// are those protocol.md §10 lists.
 #[derive(Clone, Debug, PartialEq, Eq)]

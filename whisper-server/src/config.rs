@@ -81,6 +81,23 @@ pub struct Config {
     /// listener answers 404 there. Default: none, `/metrics` on the main
     /// listener.
     pub metrics_bind: Option<SocketAddr>,
+    /// Sustained requests per second to the HTTP read API (`/v1/chat/messages`,
+    /// `/v1/rooms`) from one IP address; past the burst such a request is
+    /// answered 429 `rate_limited` with `Retry-After` (protocol.md §10). 0
+    /// turns the limit off. Default
+    /// [`Config::DEFAULT_HTTP_REQUESTS_PER_SECOND`].
+    pub http_requests_per_second: u32,
+
+    /// Read API requests one address may make at once before the rate
+    /// applies. Default [`Config::DEFAULT_HTTP_REQUEST_BURST`].
+    pub http_request_burst: u32,
+
+    /// Read API requests reading the store at once, server-wide; more wait
+    /// their turn. Kept below the store's read capacity (SQLite's
+    /// `MAX_READERS`, PostgreSQL's read connections) so that bulk reads never
+    /// take every reader and a join or a recovery still gets one. Default
+    /// [`Config::DEFAULT_HTTP_CONCURRENT_READS`].
+    pub http_concurrent_reads: usize,
 
     /// Directory of the built web client (`web/dist`) to serve at `/`.
     /// Default: none, the embedded copy if any (feature `web`).
@@ -165,6 +182,13 @@ impl Config {
     pub const DEFAULT_NATS_SUBJECT: &'static str = "whisper.rooms";
     /// The default of [`max_connections_per_ip`](Config::max_connections_per_ip).
     pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 256;
+    /// The default of [`http_requests_per_second`](Config::http_requests_per_second).
+    pub const DEFAULT_HTTP_REQUESTS_PER_SECOND: u32 = 20;
+    /// The default of [`http_request_burst`](Config::http_request_burst).
+    pub const DEFAULT_HTTP_REQUEST_BURST: u32 = 40;
+    /// The default of [`http_concurrent_reads`](Config::http_concurrent_reads):
+    /// half of SQLite's four readers.
+    pub const DEFAULT_HTTP_CONCURRENT_READS: usize = 2;
     /// The default of [`heartbeat_secs`](Config::heartbeat_secs).
     pub const DEFAULT_HEARTBEAT_SECS: u64 = 20;
     /// The default of [`handshake_timeout_secs`](Config::handshake_timeout_secs).
@@ -217,6 +241,9 @@ impl Config {
             max_connections: None,
             trusted_proxies: Vec::new(),
             metrics_bind: None,
+            http_requests_per_second: Config::DEFAULT_HTTP_REQUESTS_PER_SECOND,
+            http_request_burst: Config::DEFAULT_HTTP_REQUEST_BURST,
+            http_concurrent_reads: Config::DEFAULT_HTTP_CONCURRENT_READS,
             web_dir: None,
             heartbeat_secs: Config::DEFAULT_HEARTBEAT_SECS,
             handshake_timeout_secs: Config::DEFAULT_HANDSHAKE_TIMEOUT_SECS,

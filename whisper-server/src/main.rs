@@ -121,6 +121,19 @@ struct Cli {
     /// answers 404 there).
     #[arg(long, env = "WHISPER_METRICS_BIND")]
     metrics_bind: Option<SocketAddr>,
+    /// Sustained requests per second to the HTTP read API (`/v1/chat/messages`,
+    /// `/v1/rooms`) from one IP address; 0 turns the limit off.
+    #[arg(long, env = "WHISPER_HTTP_REQUESTS_PER_SECOND", default_value_t = Config::DEFAULT_HTTP_REQUESTS_PER_SECOND)]
+    http_requests_per_second: u32,
+
+    /// Read API requests one address may make at once before the rate applies.
+    #[arg(long, env = "WHISPER_HTTP_REQUEST_BURST", default_value_t = Config::DEFAULT_HTTP_REQUEST_BURST)]
+    http_request_burst: u32,
+
+    /// Read API requests reading the store at once, server-wide (kept below
+    /// the store's readers, so joins always find one).
+    #[arg(long, env = "WHISPER_HTTP_CONCURRENT_READS", default_value_t = Config::DEFAULT_HTTP_CONCURRENT_READS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    http_concurrent_reads: usize,
 
     /// Directory of the built web client (`web/dist`) to serve at `/`.
     #[arg(long, env = "WHISPER_WEB_DIR")]
@@ -218,6 +231,9 @@ impl From<Cli> for Config {
             max_connections,
             trusted_proxies,
             metrics_bind,
+            http_requests_per_second,
+            http_request_burst,
+            http_concurrent_reads,
             web_dir,
             heartbeat_secs,
             handshake_timeout_secs,
@@ -251,6 +267,9 @@ impl From<Cli> for Config {
             max_connections,
             trusted_proxies,
             metrics_bind,
+            http_requests_per_second,
+            http_request_burst,
+            http_concurrent_reads,
             web_dir,
             heartbeat_secs,
             handshake_timeout_secs,

@@ -13,7 +13,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use whisper_core::Chat;
 use whisper_core::model::{Message, NewMessage, RoomName};
-use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
 
 /// The server's metrics.
 #[derive(Debug)]
@@ -210,8 +210,8 @@ impl Store for MeteredStore {
         self.inner.room(room).await
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.inner.rooms().await
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
+        self.inner.rooms_page(after, limit).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,15 +1,18 @@
 //! What every request handler shares: the chat service, identity tokens, the
 //! configuration, metrics, connection permits (the global cap and per
-//! address) and the shutdown flag. Built
+//! address), the read API's limits and the shutdown flag. Built
 //! once by [`Server`](crate::Server); handlers hold it as `Arc<AppState>`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
+use tokio::sync::{Semaphore, SemaphorePermit};
 use whisper_core::Chat;
 
 use crate::config::Config;
+use crate::http::rate_limit::RequestsPerIp;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::permits::{ConnectionsPerIp, IpPermit, OpenConnections};
@@ -30,8 +33,15 @@ pub struct AppState {
     pub(crate) connections: OpenConnections,
     /// Refusals being written now ([`crate::admission`]).
     pub(crate) refusing: Arc<AtomicUsize>,
+    requests_per_ip: RequestsPerIp,
+    /// Read API requests reading the store at once ([`Config::http_concurrent_reads`]).
+    store_reads: Semaphore,
     pub(crate) shutdown: Shutdown,
 }
+
+/// How long a read API request waits for its turn at the store before it is
+/// answered 503: a queue that long means the store is overwhelmed.
+const STORE_READ_WAIT: Duration = Duration::from_secs(10);
 
 /// Marks a session live until dropped; shutdown waits for all of them.
 #[derive(Debug)]
@@ -58,6 +68,8 @@ impl AppState {
     ) -> AppState {
         let connections =
             OpenConnections::new(max_connections, crate::descriptors::HEALTH_RESERVE, metrics.tcp_connections.clone());
+        let requests_per_ip = RequestsPerIp::new(config.http_requests_per_second, config.http_request_burst);
+        let store_reads = Semaphore::new(config.http_concurrent_reads.max(1));
         AppState {
             chat,
             identity,
@@ -66,6 +78,8 @@ impl AppState {
             connections_per_ip: ConnectionsPerIp::default(),
             connections,
             refusing: Arc::default(),
+            requests_per_ip,
+            store_reads,
             shutdown: Shutdown::new(),
         }
     }
@@ -74,6 +88,19 @@ impl AppState {
     /// [`ip_key`](crate::permits::ip_key) does), if it has one left.
     pub fn ip_permit(&self, ip: IpAddr) -> Option<IpPermit> {
         self.connections_per_ip.claim(ip, self.config.max_connections_per_ip)
+    }
+
+    /// Takes one read API request from `ip`'s allowance: `Err` with how long
+    /// to wait when it has none left (protocol.md §10).
+    pub fn read_rate(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.requests_per_ip.check(ip)
+    }
+
+    /// A turn at the store for a read API request, held while it reads;
+    /// `None` if none came free within a while. Sessions (joins, recovery)
+    /// never wait for these, so bulk reads leave them readers.
+    pub async fn store_read_turn(&self) -> Option<SemaphorePermit<'_>> {
+        tokio::time::timeout(STORE_READ_WAIT, self.store_reads.acquire()).await.ok()?.ok()
     }
 
     /// Counts a live session until the guard drops.

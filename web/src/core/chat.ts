@@ -52,6 +52,9 @@ import {
   type RoomView,
 } from './views';
 
+/** Rooms the directory fetches: the first page of `GET /v1/rooms` (protocol.md §11). */
+const DIRECTORY_PAGE = 100;
+
 export { describeRefusal } from './describe';
 export type { SendStatus } from './outbox';
 export type { TypingUser } from './typing';
@@ -123,6 +126,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   private myRooms: string[];
   private currentRoom: string | null = null;
   private directory: RoomSummary[] = [];
+  private directoryHasMore = false;
   private notice: Notice | null = null;
   private noticeSeq = 0;
   private ready = false;
@@ -276,11 +280,16 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.commit();
   }
 
-  /** Refreshes the directory of rooms (`GET /v1/rooms`). */
+  /**
+   * Refreshes the directory of rooms (`GET /v1/rooms`): its first page only,
+   * which is all the sidebar and the home page show; `directoryHasMore` says
+   * the server has more.
+   */
   async refreshDirectory(): Promise<void> {
     try {
-      const list = await this.api.rooms();
+      const list = await this.api.rooms({ limit: DIRECTORY_PAGE });
       this.directory = list.rooms;
+      this.directoryHasMore = list.has_more;
       this.commit();
     } catch {
       // The directory is a convenience; the sidebar works without it.
@@ -770,6 +779,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       currentRoom: this.currentRoom,
       rooms,
       directory: this.directory,
+      directoryHasMore: this.directoryHasMore,
       notice: this.notice,
     };
   }

@@ -14,6 +14,13 @@ export interface HistoryQuery {
   limit?: number;
 }
 
+export interface RoomsQuery {
+  /** Rooms after this name (exclusive); the previous page's `next`. */
+  after?: string;
+  /** 1..=500; the server's default is 100. */
+  limit?: number;
+}
+
 /** A refused or failed request, with the server's code when it sent one. */
 export class ApiError extends Error {
   readonly status: number;
@@ -51,9 +58,18 @@ export class HistoryApi {
     return page;
   }
 
-  /** The rooms that have history, with how many people are online in each. */
-  async rooms(signal?: AbortSignal): Promise<RoomList> {
-    const list = await this.get<RoomList>('/v1/rooms', signal);
+  /**
+   * One page of the rooms that have history, by name, with how many people are
+   * online in each: those after `after` (default: from the first), at most
+   * `limit` (1..=500; the server's default is 100). `next` is the next page's
+   * `after` while `has_more`.
+   */
+  async rooms(query: RoomsQuery = {}, signal?: AbortSignal): Promise<RoomList> {
+    const params = new URLSearchParams();
+    if (query.after !== undefined) params.set('after', query.after);
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const search = params.toString();
+    const list = await this.get<RoomList>(search ? `/v1/rooms?${search}` : '/v1/rooms', signal);
     if (!Array.isArray(list.rooms)) throw new ApiError(0, 'bad_response', 'the room list has no rooms');
     return list;
   }

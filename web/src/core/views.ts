@@ -72,6 +72,8 @@ export interface ChatSnapshot {
   rooms: Readonly<Record<string, RoomView>>;
   /** `GET /v1/rooms`: rooms with history on the server. */
   directory: readonly RoomSummary[];
+  /** Whether the server has rooms beyond `directory` (its first page). */
+  directoryHasMore: boolean;
   /** The latest refusal worth telling the user about. */
   notice: Notice | null;
 }

@@ -8,7 +8,7 @@ import { relativeTime } from '../lib/format';
 export function Home() {
   const client = useChatClient();
   const snapshot = useChatSnapshot();
-  const { identity, directory } = snapshot;
+  const { identity, directory, directoryHasMore } = snapshot;
 
   useEffect(() => {
     void client.refreshDirectory();
@@ -43,7 +43,8 @@ export function Home() {
             </Link>
             <span className="inline-flex items-center gap-2 rounded-lg bg-white/10 px-4 py-2.5 text-sm text-white ring-1 ring-white/20">
               <span className="size-2 rounded-full bg-emerald-400" />
-              {directory.length} {directory.length === 1 ? 'room' : 'rooms'}
+              {directory.length}
+              {directoryHasMore ? '+' : ''} {directory.length === 1 && !directoryHasMore ? 'room' : 'rooms'}
               {busiest > 0 ? ` · up to ${busiest} online` : ''}
             </span>
           </div>

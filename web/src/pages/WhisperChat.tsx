@@ -128,6 +128,7 @@ function Rooms({
       rooms={snapshot.rooms}
       current={current}
       directory={snapshot.directory}
+      directoryHasMore={snapshot.directoryHasMore}
       identity={snapshot.identity}
       online={snapshot.status.state === 'online'}
       onSelect={onSelect}

@@ -26,6 +26,22 @@ describe('HistoryApi', () => {
     ]);
   });
 
+  it('pages the room directory by name with after and limit', async () => {
+    const history = new FakeHistory();
+    for (const name of ['zulu', 'acme/general', 'lobby']) history.add(name, message(name, 1));
+    const api = new HistoryApi(ORIGIN, history.fetch as unknown as typeof fetch);
+
+    const first = await api.rooms({ limit: 2 });
+    expect(first.rooms.map((r) => r.name)).toEqual(['acme/general', 'lobby']);
+    expect([first.has_more, first.next]).toEqual([true, 'lobby']);
+    const rest = await api.rooms({ after: first.next ?? undefined, limit: 2 });
+    expect(rest.rooms.map((r) => r.name)).toEqual(['zulu']);
+    expect([rest.has_more, rest.next]).toEqual([false, null]);
+    await api.rooms();
+
+    expect(history.requests.map((u) => u.search)).toEqual(['?limit=2', '?after=lobby&limit=2', '']);
+  });
+
   it('turns the server JSON error into an ApiError with its code', async () => {
     const fetchImpl = vi.fn(async () => ({
       ok: false,

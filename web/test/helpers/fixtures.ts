@@ -62,14 +62,22 @@ export class FakeHistory {
     if (this.down) throw new TypeError('Failed to fetch');
     if (url.pathname === '/healthz') return json(200, { status: 'ok' });
     if (url.pathname === '/v1/rooms') {
-      const rooms: RoomSummary[] = [...this.rooms].map(([name, list]) => ({
-        name,
-        online: 1,
-        last_seq: list.at(-1)?.seq ?? 0,
-        epoch: 1,
-        last_message_at: list.at(-1)?.created_at ?? null,
-      }));
-      return json(200, { rooms });
+      // By name (byte order), after `after`, at most `limit` (default 100).
+      const after = url.searchParams.get('after') ?? '';
+      const limit = Number(url.searchParams.get('limit') ?? 100);
+      const all: RoomSummary[] = [...this.rooms]
+        .filter(([name]) => name > after)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([name, list]) => ({
+          name,
+          online: 1,
+          last_seq: list.at(-1)?.seq ?? 0,
+          epoch: 1,
+          last_message_at: list.at(-1)?.created_at ?? null,
+        }));
+      const rooms = all.slice(0, limit);
+      const has_more = all.length > limit;
+      return json(200, { rooms, has_more, next: has_more ? (rooms.at(-1)?.name ?? null) : null });
     }
     if (url.pathname === '/v1/chat/messages') {
       const room = url.searchParams.get('room') ?? 'lobby';

@@ -44,12 +44,18 @@ pub struct RoomSummary {
     pub last_message_at: Option<OffsetDateTime>,
 }
 
-/// `GET /v1/rooms`.
+/// `GET /v1/rooms?limit=&after=`: a page of rooms (protocol.md §11).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 pub struct RoomList {
-    /// Rooms with history, by name.
+    /// Rooms with history, by name, after the cursor asked for.
     pub rooms: Vec<RoomSummary>,
+    /// Whether rooms follow this page.
+    pub has_more: bool,
+    /// The cursor of the next page (its `after`): the last room of this
+    /// page when `has_more`, else `null`.
+    #[cfg_attr(feature = "typescript", ts(type = "string | null"))]
+    pub next: Option<RoomName>,
 }
 
 /// Every HTTP error body: `{"error":{"code","message"}}`.
@@ -88,7 +94,8 @@ pub enum HttpErrorCode {
     MethodNotAllowed,
     /// 426: the WebSocket endpoint was asked without an upgrade.
     UpgradeRequired,
-    /// 429: too many connections from this address.
+    /// 429: too many connections or requests from this address (the
+    /// answer to a request carries `Retry-After`).
     RateLimited,
     /// 500: a bug or corrupt data on the server's side.
     Internal,

@@ -7,7 +7,6 @@
 //! hub's broadcasts with one flush per batch, and closes with the right code
 //! when the client breaks the rules or falls behind.
 
-mod rate;
 mod state;
 
 use std::borrow::Cow;

@@ -9,7 +9,6 @@ use futures_util::future::{BoxFuture, Shared};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, StreamExt};
 
-use super::rate::TokenBucket;
 use super::{Outgoing, SessionEnd, send_close};
 use crate::chat::Chat;
 use crate::codec::{
@@ -18,6 +17,7 @@ use crate::codec::{
 use crate::hub::{Broadcast, Delivery, Member, Outbox, OutboxClosed};
 use crate::limits::WireLimits;
 use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId, now_millis};
+use crate::rate::TokenBucket;
 use crate::store::{MAX_PAGE, ReadRange, StoreError};
 
 /// Most messages in one replay frame, so a large recovery is several

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::*;
 use crate::codec::{AckStatus, ErrorCode, ServerFrame};
 use crate::model::{Message, MessageId, NewMessage, Seq};
-use crate::store::{MemoryStore, Page, ReadRange, RoomInfo, Store, StoreError};
+use crate::store::{MemoryStore, Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
 use crate::testing::{FailingStore, inbound_channel, outgoing_channel};
 use crate::{Chat, Limits};
 
@@ -751,8 +751,8 @@ impl Store for GatedStore {
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         self.inner.room(room).await
     }
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.inner.rooms().await
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
+        self.inner.rooms_page(after, limit).await
     }
 }
 

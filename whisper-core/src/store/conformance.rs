@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{MAX_PAGE, Page, ReadRange, RoomInfo, Store, StoreError};
+use super::{MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
 use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId};
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is an
@@ -48,7 +48,10 @@ macro_rules! store_conformance_tests {
             content_round_trips,
             created_at_truncated_to_millis,
             cancelled_appends_resent_stored_once,
-            ping_ready_and_leaves_no_trace
+            ping_ready_and_leaves_no_trace,
+            rooms_paged_by_name,
+            rooms_page_empty_store,
+            rooms_page_limits_honoured
         );
     };
     (@names; $($check:ident),*) => {
@@ -114,8 +117,8 @@ impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         self.store.room(room).await
     }
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.store.rooms().await
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
+        self.store.rooms_page(after, limit).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.store.ping().await
@@ -489,6 +492,85 @@ pub async fn cancelled_appends_resent_stored_once(store: Arc<dyn Store>) {
         let first = batch_of(&chunk[0]);
         assert!(chunk.iter().all(|m| batch_of(m) == first), "a batch's messages take consecutive seqs: {first:?}");
     }
+}
+
+fn names(page: &RoomsPage) -> Vec<String> {
+    page.rooms.iter().map(|r| r.name.to_string()).collect()
+}
+
+/// Rooms pages list rooms by name (byte order), each once: `after` is
+/// exclusive and need not be a room, `has_more` says whether rooms follow,
+/// and following the pages to the end lists every room. Each room's head is
+/// the one [`Store::room`] reports.
+pub async fn rooms_paged_by_name(store: Arc<dyn Store>) {
+    let user = UserId::random();
+    // Inserted out of order; in byte order '-' < '/' < '9' < 'a'.
+    let wanted = ["zulu", "acme/alpha", "lobby", "acme/9", "acme/beta", "acme-x", "m"];
+    for (i, name) in wanted.iter().enumerate() {
+        let batch = (0..=i).map(|j| draft(&room(name), user, &format!("{name} {j}"), None)).collect();
+        append(&*store, batch).await;
+    }
+    let mut sorted: Vec<String> = wanted.iter().map(|n| (*n).to_owned()).collect();
+    sorted.sort();
+    assert_eq!(sorted[..3], ["acme-x", "acme/9", "acme/alpha"], "byte order");
+
+    let first = store.rooms_page(None, 3).await.expect("rooms page");
+    assert_eq!(names(&first), sorted[..3], "the first page starts at the first room by name");
+    assert!(first.has_more, "more rooms follow the first page");
+    let second = store.rooms_page(Some(&first.rooms[2].name), 3).await.expect("rooms page");
+    assert_eq!(names(&second), sorted[3..6], "the next page starts after the cursor");
+    assert!(second.has_more);
+    let third = store.rooms_page(Some(&second.rooms[2].name), 3).await.expect("rooms page");
+    assert_eq!(names(&third), sorted[6..], "the last page holds the rest");
+    assert!(!third.has_more, "nothing follows the last page");
+
+    let exact = store.rooms_page(Some(&room("acme/beta")), 3).await.expect("rooms page");
+    assert_eq!(names(&exact), sorted[4..], "a page that ends exactly at the last room");
+    assert!(!exact.has_more, "has_more is false when the page ends exactly at the last room");
+    let between = store.rooms_page(Some(&room("acme/b")), 1).await.expect("rooms page");
+    assert_eq!(names(&between), ["acme/beta"], "a cursor that is not a room starts after where it would sort");
+    let past = store.rooms_page(Some(&room("zz")), 10).await.expect("rooms page");
+    assert!(past.rooms.is_empty() && !past.has_more, "a cursor past every room reads empty");
+
+    for info in first.rooms.iter().chain(&second.rooms).chain(&third.rooms) {
+        assert_eq!(info, &store.room(&info.name).await.expect("room"), "a page holds each room's head");
+        assert!(info.last_seq > Seq::ZERO && info.epoch != Epoch(0) && info.last_message_at.is_some());
+    }
+    let all: Vec<String> = store.rooms().await.expect("rooms").iter().map(|r| r.name.to_string()).collect();
+    assert_eq!(all, sorted, "rooms() follows the pages to the end");
+}
+
+/// A store with no messages has no rooms: an empty page, nothing more.
+pub async fn rooms_page_empty_store(store: Arc<dyn Store>) {
+    let page = store.rooms_page(None, 10).await.expect("rooms page");
+    assert!(page.rooms.is_empty() && !page.has_more, "no rooms, nothing more");
+    let page = store.rooms_page(Some(&room("lobby")), 10).await.expect("rooms page");
+    assert!(page.rooms.is_empty() && !page.has_more);
+    // A room only read from is not a room with messages.
+    store.read(&room("lobby"), ReadRange::latest(10)).await.expect("read");
+    assert!(store.rooms().await.expect("rooms").is_empty(), "reading creates no room");
+}
+
+/// A rooms page is never longer than its limit nor [`MAX_ROOMS_PAGE`], and a
+/// limit of 0 is raised to 1.
+pub async fn rooms_page_limits_honoured(store: Arc<dyn Store>) {
+    let user = UserId::random();
+    let n = MAX_ROOMS_PAGE + 20;
+    let rooms: Vec<RoomName> = (0..n).map(|i| room(&format!("r{i:04}"))).collect();
+    for chunk in rooms.chunks(100) {
+        append(&*store, chunk.iter().map(|r| draft(r, user, "hi", None)).collect()).await;
+    }
+    let page = store.rooms_page(None, usize::MAX).await.expect("rooms page");
+    assert_eq!(page.rooms.len(), MAX_ROOMS_PAGE, "a page is at most MAX_ROOMS_PAGE long");
+    assert!(page.has_more);
+    let rest = store.rooms_page(page.rooms.last().map(|r| &r.name), MAX_ROOMS_PAGE).await.expect("rooms page");
+    assert_eq!(rest.rooms.len(), 20, "the rest of the rooms");
+    assert_eq!(rest.rooms[0].name.as_str(), format!("r{MAX_ROOMS_PAGE:04}"));
+    assert!(!rest.has_more);
+    let zero = store.rooms_page(None, 0).await.expect("rooms page");
+    assert_eq!(names(&zero), ["r0000"], "a limit of 0 is raised to 1");
+    assert!(zero.has_more);
+    assert_eq!(store.rooms().await.expect("rooms").len(), n, "rooms() lists them all, across pages");
 }
 
 #[cfg(test)]

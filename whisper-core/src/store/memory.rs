@@ -1,12 +1,13 @@
 //! A store in process memory: the default for embedding and tests, and the
 //! reference the other backends are checked against.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Page, ReadRange, RoomInfo, Store, StoreError};
+use super::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
 use crate::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
 
 /// Messages in memory. Lost when the process exits.
@@ -20,7 +21,8 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct State {
-    rooms: HashMap<RoomName, RoomLog>,
+    /// By name, so that a page of rooms is a range of the map.
+    rooms: BTreeMap<RoomName, RoomLog>,
     /// `(user, client id)` → where the original is, for idempotent resend.
     sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
 }
@@ -114,11 +116,20 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         let state = self.lock()?;
-        let mut rooms: Vec<RoomInfo> = state.rooms.iter().map(|(name, log)| info(name, log)).collect();
-        rooms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(rooms)
+        let limit = rooms_limit(limit);
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        // One more than asked tells whether more lie beyond the page.
+        let mut rooms: Vec<RoomInfo> = state
+            .rooms
+            .range::<RoomName, _>((from, Bound::Unbounded))
+            .take(limit + 1)
+            .map(|(name, log)| info(name, log))
+            .collect();
+        let has_more = rooms.len() > limit;
+        rooms.truncate(limit);
+        Ok(RoomsPage { rooms, has_more })
     }
 }
 

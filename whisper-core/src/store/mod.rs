@@ -20,6 +20,11 @@ use crate::model::{Epoch, Message, NewMessage, RoomName, Seq};
 pub const MAX_PAGE: usize = 500;
 /// The page size when a reader names none.
 pub const DEFAULT_PAGE: usize = 50;
+/// The most rooms one [`Store::rooms_page`] returns (protocol.md §11:
+/// `GET /v1/rooms` `limit` max 500).
+pub const MAX_ROOMS_PAGE: usize = 500;
+/// The rooms page size when a reader names none.
+pub const DEFAULT_ROOMS_PAGE: usize = 100;
 
 /// A store of messages: append-only per room, ordered by a gap-free `seq`.
 ///
@@ -61,8 +66,30 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// room with no messages).
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError>;
 
-    /// Every room that has messages, by name.
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError>;
+    /// A page of the rooms that have messages, by name: the first `limit`
+    /// (clamped to `1..=MAX_ROOMS_PAGE`) whose name sorts after `after`
+    /// (byte order, as [`RoomName`]'s `Ord`), or from the first room when
+    /// `after` is `None`. `after` need not name a room that exists.
+    ///
+    /// A backend answers it with an index range scan from `after`, never by
+    /// listing every room and skipping: one page costs the same however many
+    /// rooms there are (`GET /v1/rooms`, protocol.md §11, is open to anyone).
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError>;
+
+    /// Every room that has messages, by name: [`rooms_page`](Store::rooms_page)
+    /// followed to the end. For tools and tests; the HTTP API pages instead.
+    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
+        let mut rooms: Vec<RoomInfo> = Vec::new();
+        loop {
+            let after = rooms.last().map(|r| r.name.clone());
+            let page = self.rooms_page(after.as_ref(), MAX_ROOMS_PAGE).await?;
+            let done = !page.has_more || page.rooms.is_empty();
+            rooms.extend(page.rooms);
+            if done {
+                return Ok(rooms);
+            }
+        }
+    }
 
     /// Checks that the store can serve requests *and store messages* (for
     /// `/readyz`): a store that still reads but can no longer write (a
@@ -156,6 +183,20 @@ pub struct Page {
     /// Whether more messages lie in the direction read: older ones for a page
     /// taken from the newest end, newer ones for a page read forward.
     pub has_more: bool,
+}
+
+/// A page of rooms, by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomsPage {
+    /// By name.
+    pub rooms: Vec<RoomInfo>,
+    /// Whether rooms lie after the last one of this page.
+    pub has_more: bool,
+}
+
+/// The limit of a rooms page, within `1..=MAX_ROOMS_PAGE`.
+pub fn rooms_limit(limit: usize) -> usize {
+    limit.clamp(1, MAX_ROOMS_PAGE)
 }
 
 /// A room's head, as stores report it.

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::model::{Message, NewMessage, RoomName};
-use crate::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+use crate::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
 
 /// A store whose writes (and, for [`everything`](FailingStore::everything),
 /// its reads and pings) fail with one error. [`Store::room`] always answers
@@ -49,8 +49,8 @@ impl Store for FailingStore {
         Ok(RoomInfo::empty(room.clone()))
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.read_outcome(Vec::new())
+    async fn rooms_page(&self, _: Option<&RoomName>, _: usize) -> Result<RoomsPage, StoreError> {
+        self.read_outcome(RoomsPage { rooms: Vec::new(), has_more: false })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

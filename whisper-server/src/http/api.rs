@@ -1,9 +1,13 @@
 //! The JSON API: history, rooms, readiness.
 
+use std::time::Duration;
+
+use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use whisper_core::codec::{HistoryPage, HttpErrorCode, RoomList, RoomSummary};
-use whisper_core::model::{RoomName, Seq};
-use whisper_core::store::{DEFAULT_PAGE, MAX_PAGE, ReadRange, StoreError};
+use whisper_core::limits::MAX_HISTORY_PAGE_BYTES;
+use whisper_core::model::{Message, RoomName, Seq};
+use whisper_core::store::{DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadRange, StoreError};
 
 use super::query::param;
 use super::response::{Body, error, json};
@@ -15,13 +19,62 @@ pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
         Ok(parsed) => parsed,
         Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
     };
+    let Some(_turn) = state.store_read_turn().await else { return busy() };
     match state.chat.store().read(&room, range).await {
-        Ok(page) => json(
-            StatusCode::OK,
-            &HistoryPage { kind: "messages".into(), room, data: page.messages.into(), has_more: page.has_more },
-        ),
+        Ok(page) => {
+            let (data, has_more) = within_bytes(page, range.from_newest(), MAX_HISTORY_PAGE_BYTES);
+            json(StatusCode::OK, &HistoryPage { kind: "messages".into(), room, data: data.into(), has_more })
+        }
         Err(e) => store_error(&e),
     }
+}
+
+/// A page cut to at most `max` bytes of encoded messages (protocol.md §11),
+/// keeping the end it was read from: the newest messages of a page taken
+/// from the newest end, the oldest of a page read forward. A page that was
+/// cut has `has_more`, since what was cut lies in the direction read; it
+/// keeps at least one message, however long, so that paging goes on.
+fn within_bytes(page: Page, from_newest: bool, max: usize) -> (Vec<Message>, bool) {
+    let Page { mut messages, has_more } = page;
+    let mut total = 0;
+    let mut keep = 0;
+    let order: Box<dyn Iterator<Item = &Message>> =
+        if from_newest { Box::new(messages.iter().rev()) } else { Box::new(messages.iter()) };
+    for message in order {
+        total += encoded_len(message);
+        if keep > 0 && total > max {
+            break;
+        }
+        keep += 1;
+    }
+    if keep == messages.len() {
+        return (messages, has_more);
+    }
+    if from_newest {
+        messages.drain(..messages.len() - keep);
+    } else {
+        messages.truncate(keep);
+    }
+    (messages, true)
+}
+
+/// The bytes `message` takes in a JSON body, counted without building it.
+fn encoded_len(message: &Message) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Serialising a message cannot fail; were it to, it would count as empty.
+    let _ = serde_json::to_writer(&mut count, message);
+    // The comma between elements.
+    count.0 + 1
 }
 
 /// The room and range a history query asks for, or the problem with it
@@ -61,11 +114,18 @@ fn history_query(query: Option<&str>) -> Result<(RoomName, ReadRange), String> {
     Ok((room, range))
 }
 
-/// `GET /v1/rooms`: rooms with history, by name.
-pub async fn rooms(state: &AppState) -> Response<Body> {
-    match state.chat.store().rooms().await {
-        Ok(rooms) => {
-            let rooms = rooms
+/// `GET /v1/rooms?limit=&after=`: a page of the rooms with history, by name.
+pub async fn rooms(query: Option<&str>, state: &AppState) -> Response<Body> {
+    let (after, limit) = match rooms_query(query) {
+        Ok(parsed) => parsed,
+        Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
+    };
+    let Some(_turn) = state.store_read_turn().await else { return busy() };
+    match state.chat.store().rooms_page(after.as_ref(), limit).await {
+        Ok(page) => {
+            let next = if page.has_more { page.rooms.last().map(|r| r.name.clone()) } else { None };
+            let rooms = page
+                .rooms
                 .into_iter()
                 .map(|r| RoomSummary {
                     online: state.chat.online(&r.name),
@@ -75,10 +135,41 @@ pub async fn rooms(state: &AppState) -> Response<Body> {
                     last_message_at: r.last_message_at,
                 })
                 .collect();
-            json(StatusCode::OK, &RoomList { rooms })
+            json(StatusCode::OK, &RoomList { rooms, has_more: page.has_more, next })
         }
         Err(e) => store_error(&e),
     }
+}
+
+/// The cursor and limit a rooms query asks for, or the problem with it.
+/// Defaults: from the first room, `DEFAULT_ROOMS_PAGE`.
+fn rooms_query(query: Option<&str>) -> Result<(Option<RoomName>, usize), String> {
+    let after = param(query, "after").map(|a| RoomName::parse(&a).map_err(|e| format!("after: {e}"))).transpose()?;
+    let limit = match param(query, "limit") {
+        None => DEFAULT_ROOMS_PAGE,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_ROOMS_PAGE).contains(n))
+            .ok_or_else(|| format!("limit: must be an integer from 1 to {MAX_ROOMS_PAGE}"))?,
+    };
+    Ok((after, limit))
+}
+
+/// 429 `rate_limited` for a read API request over its address's allowance,
+/// with `Retry-After` in whole seconds (at least 1).
+pub fn rate_limited(wait: Duration) -> Response<Body> {
+    let secs = wait.as_secs_f64().ceil().clamp(1.0, 3600.0) as u64;
+    let mut res = error(HttpErrorCode::RateLimited, format!("too many requests from this address; retry in {secs} s"));
+    res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    res
+}
+
+/// 503 for a read that found no turn at the store in time.
+fn busy() -> Response<Body> {
+    let mut res = error(HttpErrorCode::StorageUnavailable, "the store is busy with other reads; retry later");
+    res.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    res
 }
 
 /// `GET /readyz`: 200 when the store answers.
@@ -94,5 +185,47 @@ fn store_error(e: &StoreError) -> Response<Body> {
     match e {
         StoreError::Unavailable(_) => error(HttpErrorCode::StorageUnavailable, "the store is unavailable; retry later"),
         StoreError::Internal(_) => error(HttpErrorCode::Internal, "internal error"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use whisper_core::model::{DisplayName, NewMessage, UserId};
+
+    use super::*;
+
+    fn page(n: u64, content: &str, has_more: bool) -> Page {
+        let user = UserId::random();
+        let name = DisplayName::parse("ada").unwrap();
+        let messages = (1..=n)
+            .map(|s| NewMessage::now(RoomName::lobby(), user, name.clone(), content, None).stored_at(Seq(s)))
+            .collect();
+        Page { messages, has_more }
+    }
+
+    fn seqs(messages: &[Message]) -> Vec<u64> {
+        messages.iter().map(|m| m.seq.0).collect()
+    }
+
+    #[test]
+    fn a_page_within_the_cap_is_left_alone() {
+        let (kept, more) = within_bytes(page(5, "hi", false), true, 10_000);
+        assert_eq!((seqs(&kept), more), (vec![1, 2, 3, 4, 5], false));
+    }
+
+    #[test]
+    fn a_long_page_keeps_the_end_it_was_read_from() {
+        // Room for three messages, not four (seq 10 takes a byte more than seq 1).
+        let one = encoded_len(&page(1, &"x".repeat(100), false).messages[0]);
+        let (kept, more) = within_bytes(page(10, &"x".repeat(100), false), true, one * 3 + 10);
+        assert_eq!((seqs(&kept), more), (vec![8, 9, 10], true), "from the newest end: the newest");
+        let (kept, more) = within_bytes(page(10, &"x".repeat(100), false), false, one * 3 + 10);
+        assert_eq!((seqs(&kept), more), (vec![1, 2, 3], true), "read forward: the oldest");
+    }
+
+    #[test]
+    fn one_message_always_passes() {
+        let (kept, more) = within_bytes(page(3, &"x".repeat(500), false), false, 10);
+        assert_eq!((seqs(&kept), more), (vec![1], true));
     }
 }

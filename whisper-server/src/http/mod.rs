@@ -8,6 +8,7 @@ pub mod api;
 pub mod client_addr;
 pub mod headers;
 pub mod query;
+pub mod rate_limit;
 pub mod response;
 pub mod static_files;
 pub mod upgrade;
@@ -63,10 +64,17 @@ async fn answer(
     if let Err(problem) = query::check(req.uri().query()) {
         return error(HttpErrorCode::InvalidRequest, problem);
     }
+    // The read API answers within its client's rate (protocol.md §10).
+    if req.method() == Method::GET && matches!(path.as_str(), "/v1/chat/messages" | "/v1/rooms") {
+        let client = client_addr::client_addr(req.headers(), conn.peer, &state.config.trusted_proxies);
+        if let Err(wait) = state.read_rate(client) {
+            return api::rate_limited(wait);
+        }
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
-        (&Method::GET, "/v1/rooms") => api::rooms(&state).await,
+        (&Method::GET, "/v1/rooms") => api::rooms(req.uri().query(), &state).await,
         (&Method::GET, "/healthz") => healthy(),
         (&Method::GET, "/readyz") => api::ready(&state).await,
         // Probes may ask with HEAD: the same status, no body.

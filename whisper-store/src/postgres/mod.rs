@@ -102,7 +102,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 use whisper_core::model::{Message, NewMessage, RoomName};
-use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
 
 use self::error::{bounded, bounded_raw, classify, discard, pool_error, timed_out, writer_gone};
 use self::rows::{decode_message, decode_room, to_i64};
@@ -138,6 +138,10 @@ const READ_FORWARD_SQL: &str = "SELECT room, seq, id, user_id::text, name, conte
 /// `$2 < seq < $3`, newest first.
 const READ_NEWEST_SQL: &str = "SELECT room, seq, id, user_id::text, name, content, client_id, created_at \
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4";
+
+/// A page of rooms: those after `$1` by name, at most `$2`.
+const ROOMS_PAGE_SQL: &str = "SELECT name, last_seq, epoch, last_message_at FROM rooms \
+     WHERE name > $1 AND last_seq > 0 ORDER BY name LIMIT $2";
 
 /// Messages in PostgreSQL, shared by any number of nodes.
 ///
@@ -331,11 +335,17 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        let rows = self
-            .query("SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE last_seq > 0 ORDER BY name", &[])
-            .await?;
-        rows.iter().map(decode_room).collect()
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
+        let limit = rooms_limit(limit);
+        // `''` sorts before every name; one row beyond the limit tells
+        // whether more follow. A range scan of the primary key (COLLATE "C":
+        // byte order, as `RoomName` sorts).
+        let after = after.map_or("", RoomName::as_str);
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+        let rows = self.query(ROOMS_PAGE_SQL, &[&after, &fetch]).await?;
+        let has_more = rows.len() > limit;
+        let rooms = rows.iter().take(limit).map(decode_room).collect::<Result<Vec<_>, _>>()?;
+        Ok(RoomsPage { rooms, has_more })
     }
 
     /// Ready when a pooled connection answers and could write: not a

@@ -64,13 +64,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use whisper_core::model::{Message, NewMessage, RoomName, Seq};
-use whisper_core::store::{Page, ReadRange, RoomInfo, Store, StoreError};
+use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
 
 use self::error::{store_error, writer_stopped};
-use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS, corrupt, head_from_row, read_page};
+use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS_PAGE, corrupt, head_from_row, read_page};
 use self::schema::{BUSY_TIMEOUT, open_writer};
 use self::writer::{Request, Writer};
 
@@ -227,15 +227,22 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn rooms(&self) -> Result<Vec<RoomInfo>, StoreError> {
-        self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached(SELECT_ROOMS)?;
-            let rows = stmt.query_map([], |row| {
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
+        let after = after.map_or_else(String::new, |r| r.as_str().to_owned());
+        let limit = rooms_limit(limit);
+        self.with_reader(move |conn| {
+            let mut stmt = conn.prepare_cached(SELECT_ROOMS_PAGE)?;
+            // One more than asked tells whether more lie beyond the page.
+            let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+            let rows = stmt.query_map(params![after, fetch], |row| {
                 let name = row.get_ref(0)?.as_str()?;
                 let name = RoomName::parse(name).map_err(|e| corrupt(0, e))?;
                 Ok(Head::from_row(row, 1)?.info(name))
             })?;
-            rows.collect()
+            let mut rooms = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            let has_more = rooms.len() > limit;
+            rooms.truncate(limit);
+            Ok(RoomsPage { rooms, has_more })
         })
         .await
     }
@@ -320,6 +327,19 @@ mod tests {
     use whisper_core::model::{DisplayName, UserId};
 
     use super::*;
+
+    /// A page of rooms starts at the cursor in the primary key: its cost does
+    /// not grow with the rooms before it (`Store::rooms_page`).
+    #[test]
+    fn a_rooms_page_is_a_range_scan_of_the_primary_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("whisper.db")).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {SELECT_ROOMS_PAGE}")).unwrap();
+        let plan: Vec<String> =
+            stmt.query_map(params!["lobby", 10], |row| row.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert!(plan.iter().any(|step| step.contains("SEARCH rooms USING PRIMARY KEY (name>?)")), "{plan:?}");
+        assert!(!plan.iter().any(|step| step.contains("SCAN") || step.contains("TEMP B-TREE")), "{plan:?}");
+    }
 
     /// Once the writer thread has ended, appends and pings are `Unavailable`
     /// (`Store::append`), never `Internal`.

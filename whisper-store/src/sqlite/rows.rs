@@ -22,8 +22,10 @@ pub(super) const READ_NEWEST: &str =
 pub(super) const READ_FORWARD: &str =
     concat!(message_columns!(), "WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4");
 pub(super) const SELECT_HEAD: &str = "SELECT last_seq, epoch, last_message_at FROM rooms WHERE name = ?1";
-pub(super) const SELECT_ROOMS: &str =
-    "SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE last_seq > 0 ORDER BY name";
+/// A page of rooms after `?1` (`''` for the first page: every name sorts
+/// after it), at most `?2`: a range scan of the primary key from the cursor.
+pub(super) const SELECT_ROOMS_PAGE: &str =
+    "SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE name > ?1 AND last_seq > 0 ORDER BY name LIMIT ?2";
 
 /// A value in the file that no valid message could have produced.
 pub(super) fn corrupt(column: usize, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> rusqlite::Error {

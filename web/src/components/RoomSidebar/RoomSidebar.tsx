@@ -35,6 +35,7 @@ export function RoomSidebar({
   rooms,
   current,
   directory,
+  directoryHasMore = false,
   identity,
   online,
   onSelect,
@@ -45,6 +46,8 @@ export function RoomSidebar({
   rooms: Readonly<Record<string, RoomView>>;
   current: string | null;
   directory: readonly RoomSummary[];
+  /** The server has more rooms than `directory` (its first page). */
+  directoryHasMore?: boolean;
   identity: Identity;
   online: boolean;
   onSelect: (room: string) => void;
@@ -60,7 +63,8 @@ export function RoomSidebar({
         <div className="min-w-0">
           <h2 className="truncate text-[15px] font-semibold text-zinc-900 dark:text-zinc-50">Rooms</h2>
           <p className="text-xs text-zinc-500 dark:text-zinc-400">
-            {myRooms.length} joined{directory.length ? ` · ${directory.length} on this server` : ''}
+            {myRooms.length} joined
+            {directory.length ? ` · ${directory.length}${directoryHasMore ? '+' : ''} on this server` : ''}
           </p>
         </div>
       </div>

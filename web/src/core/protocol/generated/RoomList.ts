@@ -2,10 +2,19 @@
 import type { RoomSummary } from "./RoomSummary";
 
 /**
- * `GET /v1/rooms`.
+ * `GET /v1/rooms?limit=&after=`: a page of rooms (protocol.md §11).
  */
 export type RoomList = { 
 /**
- * Rooms with history, by name.
+ * Rooms with history, by name, after the cursor asked for.
  */
-rooms: Array<RoomSummary>, };
+rooms: Array<RoomSummary>, 
+/**
+ * Whether rooms follow this page.
+ */
+has_more: boolean, 
+/**
+ * The cursor of the next page (its `after`): the last room of this
+ * page when `has_more`, else `null`.
+ */
+next: string | null, };

@@ -1,9 +1,12 @@
-//! A token bucket: `rate` tokens per second, holding at most `burst`.
+//! A token bucket: `rate` tokens per second, holding at most `burst`. A
+//! session meters its frames with it (protocol.md §10), and the server its
+//! HTTP read requests per address.
 
 use tokio::time::{Duration, Instant};
 
+/// `rate` tokens per second, holding at most `burst`; starts full.
 #[derive(Debug)]
-pub(crate) struct TokenBucket {
+pub struct TokenBucket {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -12,7 +15,7 @@ pub(crate) struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket.
-    pub(crate) fn new(rate: u32, burst: u32) -> Self {
+    pub fn new(rate: u32, burst: u32) -> Self {
         let burst = f64::from(burst.max(1));
         TokenBucket { rate: f64::from(rate), burst, tokens: burst, at: Instant::now() }
     }
@@ -21,7 +24,7 @@ impl TokenBucket {
     /// (a large batch), if the bucket is full: the bucket then goes into debt,
     /// so the average rate holds while a batch of any allowed size can pass.
     /// Otherwise takes none.
-    pub(crate) fn try_take(&mut self, n: usize) -> bool {
+    pub fn try_take(&mut self, n: usize) -> bool {
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.at);
         self.at = now;
@@ -35,8 +38,15 @@ impl TokenBucket {
         }
     }
 
+    /// Whether the bucket has refilled to its burst: such a bucket is the
+    /// same as a new one, so a table of buckets may forget it.
+    pub fn is_full(&self) -> bool {
+        let elapsed = Instant::now().saturating_duration_since(self.at);
+        self.tokens + elapsed.as_secs_f64() * self.rate >= self.burst
+    }
+
     /// How long until `n` tokens are there (for the error message).
-    pub(crate) fn wait_for(&self, n: usize) -> Duration {
+    pub fn wait_for(&self, n: usize) -> Duration {
         let missing = ((n as f64).min(self.burst) - self.tokens).max(0.0);
         if self.rate <= 0.0 {
             return Duration::MAX;
@@ -61,6 +71,18 @@ mod tests {
         tokio::time::advance(Duration::from_secs(10)).await;
         assert!(bucket.try_take(40));
         assert!(!bucket.try_take(1), "never more than the burst");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_bucket_is_full_again_once_refilled() {
+        let mut bucket = TokenBucket::new(10, 5);
+        assert!(bucket.is_full(), "a new bucket is full");
+        assert!(bucket.try_take(5));
+        assert!(!bucket.is_full());
+        tokio::time::advance(Duration::from_millis(400)).await;
+        assert!(!bucket.is_full(), "4 of 5 tokens back");
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert!(bucket.is_full(), "5 tokens at 10/s take 500 ms");
     }
 
     #[tokio::test(start_paused = true)]
