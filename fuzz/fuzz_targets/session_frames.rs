@@ -497,6 +497,12 @@ fn check(input: Input) {
         SessionEnd::Shutdown => assert!(shutdown_sent),
         SessionEnd::WriteFailed => panic!("the sink never fails, yet the write failed"),
         SessionEnd::SlowConsumer | SessionEnd::Unresponsive => {}
+        // Refused frames in a row past `flood_refusals` (tiny limits make it reachable).
+        SessionEnd::Flooding => {}
+        SessionEnd::WriteTimeout => panic!("the sink never blocks, yet a write timed out"),
+        SessionEnd::PingFlood | SessionEnd::ProtocolError => {
+            panic!("ended as {end:?} without a ping or a protocol error")
+        }
     }
 
     // Close: at most one, last, with a known code, exactly as `end` says.
@@ -517,6 +523,7 @@ fn check(input: Input) {
             close::INVALID_PAYLOAD,
             close::MESSAGE_TOO_BIG,
             close::TRY_AGAIN_LATER,
+            close::POLICY_VIOLATION,
         ];
         assert!(known.contains(&code), "unknown close code {code}");
     }
