@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::server::{TestServer, start_in};
+use support::server::{TestServer, start_in, start_on_store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use whisper_core::model::{DisplayName, NewMessage, RoomName, UserId};
-use whisper_core::store::Store;
+use whisper_core::model::{DisplayName, Message, NewMessage, RoomName, UserId};
+use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
 use whisper_store::SqliteStore;
 
 /// Fills `<dir>/whisper.db` with one message in each of `rooms` rooms
@@ -35,6 +35,44 @@ async fn fill(dir: &Path, rooms: usize, messages: usize, content: &str) {
     for _ in 0..messages.div_ceil(100) {
         let n = messages.min(100);
         store.append((0..n).map(|_| new(RoomName::lobby(), content)).collect()).await.expect("append");
+    }
+}
+
+/// A store that counts the reads (`read`, `rooms_page`) it serves at once,
+/// and the most it ever served at once.
+#[derive(Debug)]
+struct CountingReads {
+    inner: Arc<dyn Store>,
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl CountingReads {
+    async fn counted<T>(&self, read: impl std::future::Future<Output = T>) -> T {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let out = read.await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        out
+    }
+}
+
+#[whisper_core::async_trait]
+impl Store for CountingReads {
+    async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError> {
+        self.inner.append(batch).await
+    }
+    async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
+        self.counted(self.inner.read(room, range)).await
+    }
+    async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
+        self.inner.room(room).await
+    }
+    async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
+        self.counted(self.inner.rooms_page(after, limit)).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
     }
 }
 
@@ -207,7 +245,12 @@ async fn a_history_page_is_capped_in_bytes() {
 async fn joins_complete_while_bulk_reads_run() {
     const LOOPS: usize = 16;
     const REQUESTS_PER_LOOP: usize = 40;
-    let (server, _dir) = filled(20_000, 500, &"x".repeat(2000), no_rate_limit).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    fill(dir.path(), 20_000, 500, &"x".repeat(2000)).await;
+    let sqlite = SqliteStore::open(dir.path().join("whisper.db")).await.expect("open SQLite");
+    let store =
+        Arc::new(CountingReads { inner: Arc::new(sqlite), now: AtomicUsize::new(0), most: AtomicUsize::new(0) });
+    let server = start_on_store(store.clone(), no_rate_limit).await;
     let addr = server.addr;
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicUsize::new(0));
@@ -256,5 +299,12 @@ async fn joins_complete_while_bulk_reads_run() {
         l.await.expect("a read loop does not panic");
     }
     eprintln!("slowest of 5 joins: {slowest:?} with {LOOPS} bulk read loops ({reads_meanwhile} reads by then)");
+    // The bound itself: however many requests wait, the store never serves
+    // more HTTP reads at once than the server lets through (the joins here
+    // read no history, so every counted read is an HTTP one).
+    let most = store.most.load(Ordering::SeqCst);
+    let bound = whisper_server::Config::new(addr, dir.path()).http_concurrent_reads;
+    assert!(most <= bound, "{most} store reads at once, {bound} allowed");
+    assert!(reads_meanwhile >= LOOPS, "the bulk reads ran: {reads_meanwhile}");
     server.stop().await;
 }
