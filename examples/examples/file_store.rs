@@ -74,7 +74,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use whisper_core::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
+use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
 
 /// The log's file name inside the store's directory.
 pub const LOG_FILE: &str = "messages.jsonl";
@@ -363,18 +363,9 @@ impl Store for FileStore {
 
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         let index = lock(&self.inner.index)?;
-        let limit = rooms_limit(limit);
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-        // One more than asked tells whether more lie beyond the page.
-        let mut rooms: Vec<RoomInfo> = index
-            .rooms
-            .range::<RoomName, _>((from, Bound::Unbounded))
-            .take(limit + 1)
-            .map(|(name, log)| info(name, log))
-            .collect();
-        let has_more = rooms.len() > limit;
-        rooms.truncate(limit);
-        Ok(RoomsPage { rooms, has_more })
+        let rooms = index.rooms.range::<RoomName, _>((from, Bound::Unbounded));
+        Ok(RoomsPage::first(rooms.map(|(name, log)| info(name, log)), limit))
     }
 
     /// Ready unless a write failed, or the log file is gone (an open file

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
+use super::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
 use crate::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
 
 /// Messages in memory. Lost when the process exits.
@@ -118,18 +118,9 @@ impl Store for MemoryStore {
 
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         let state = self.lock()?;
-        let limit = rooms_limit(limit);
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-        // One more than asked tells whether more lie beyond the page.
-        let mut rooms: Vec<RoomInfo> = state
-            .rooms
-            .range::<RoomName, _>((from, Bound::Unbounded))
-            .take(limit + 1)
-            .map(|(name, log)| info(name, log))
-            .collect();
-        let has_more = rooms.len() > limit;
-        rooms.truncate(limit);
-        Ok(RoomsPage { rooms, has_more })
+        let rooms = state.rooms.range::<RoomName, _>((from, Bound::Unbounded));
+        Ok(RoomsPage::first(rooms.map(|(name, log)| info(name, log)), limit))
     }
 }
 

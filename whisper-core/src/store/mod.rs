@@ -194,6 +194,20 @@ pub struct RoomsPage {
     pub has_more: bool,
 }
 
+impl RoomsPage {
+    /// The first page of `rooms` (by name, already past the cursor), at most
+    /// [`rooms_limit`]`(limit)` of them: for stores that keep rooms in order
+    /// in memory. It takes one more than the page to tell whether more lie
+    /// beyond it.
+    pub fn first(rooms: impl Iterator<Item = RoomInfo>, limit: usize) -> RoomsPage {
+        let limit = rooms_limit(limit);
+        let mut rooms: Vec<RoomInfo> = rooms.take(limit + 1).collect();
+        let has_more = rooms.len() > limit;
+        rooms.truncate(limit);
+        RoomsPage { rooms, has_more }
+    }
+}
+
 /// The limit of a rooms page, within `1..=MAX_ROOMS_PAGE`.
 pub fn rooms_limit(limit: usize) -> usize {
     limit.clamp(1, MAX_ROOMS_PAGE)
