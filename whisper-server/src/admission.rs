@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use whisper_core::codec::{HttpError, HttpErrorBody, HttpErrorCode};
 
-use crate::http::client_addr::is_trusted;
+use crate::client_addr::is_trusted;
 use crate::permits::{ConnectionPermit, Slot};
 use crate::state::AppState;
 

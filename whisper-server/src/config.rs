@@ -10,7 +10,7 @@ use std::time::Duration;
 use whisper_core::Limits;
 use whisper_core::limits::Quotas;
 
-use crate::http::client_addr::IpRange;
+use crate::client_addr::IpRange;
 
 /// How a server listens, where it keeps its data, which store and broker
 /// [`Server::builder`](crate::Server::builder) opens, and the chat limits.

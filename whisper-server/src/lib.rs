@@ -42,6 +42,7 @@
 
 pub mod admission;
 pub mod broker;
+pub mod client_addr;
 pub mod config;
 pub mod descriptors;
 pub mod error;
@@ -49,6 +50,7 @@ pub mod http;
 pub mod identity;
 pub mod metrics;
 pub mod permits;
+pub mod read_rate;
 pub mod server;
 pub mod shutdown;
 pub mod socket;

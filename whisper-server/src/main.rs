@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use whisper_server::http::client_addr::IpRange;
+use whisper_server::client_addr::IpRange;
 use whisper_server::{Config, Server};
 
 #[tokio::main]

@@ -12,10 +12,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use whisper_core::Chat;
 
 use crate::config::Config;
-use crate::http::rate_limit::RequestsPerIp;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::permits::{ConnectionsPerIp, IpPermit, OpenConnections};
+use crate::read_rate::RequestsPerIp;
 use crate::shutdown::{Shutdown, TaskGuard};
 
 /// What every request handler shares.

@@ -1,14 +1,11 @@
 //! HTTP: the routing table. Each endpoint lives in its own module: the JSON
 //! API ([`api`]), the WebSocket upgrade ([`upgrade`]), the web client's files
-//! ([`static_files`]); [`client_addr`] says who a request comes from behind
-//! trusted proxies; [`response`] holds the shapes every answer takes and
+//! ([`static_files`]); [`response`] holds the shapes every answer takes and
 //! [`headers`] the security headers they all carry.
 
 pub mod api;
-pub mod client_addr;
 pub mod headers;
 pub mod query;
-pub mod rate_limit;
 pub mod response;
 pub mod static_files;
 pub mod upgrade;
@@ -66,7 +63,7 @@ async fn answer(
     }
     // The read API answers within its client's rate (protocol.md §10).
     if req.method() == Method::GET && matches!(path.as_str(), "/v1/chat/messages" | "/v1/rooms") {
-        let client = client_addr::client_addr(req.headers(), conn.peer, &state.config.trusted_proxies);
+        let client = crate::client_addr::client_addr(req.headers(), conn.peer, &state.config.trusted_proxies);
         if let Err(wait) = state.read_rate(client) {
             return api::rate_limited(wait);
         }

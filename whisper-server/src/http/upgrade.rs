@@ -20,9 +20,9 @@ use whisper_core::codec::HttpErrorCode;
 use whisper_core::model::{DisplayName, RoomName, UserId};
 use whisper_core::session::Connection;
 
-use super::client_addr::client_addr;
 use super::query::param;
 use super::response::{Body, error};
+use crate::client_addr::client_addr;
 use crate::permits::{ConnectionPermit, SessionPermits};
 use crate::socket;
 use crate::state::AppState;
