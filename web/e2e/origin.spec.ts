@@ -19,17 +19,21 @@ import path from 'node:path';
 import { freePort, serverBin } from './server';
 
 /** Opens `?ws=<url>` and records what happens on `window.probe`. */
-const PROBE_HTML = `<!doctype html>
-<html><head><meta charset="utf-8"><title>origin probe</title></head>
-<body><p>origin probe</p>
-<script>
+/** The probe's script is a file of its own: the server's Content-Security-Policy
+ * runs no inline script (which is also what keeps injected markup inert). */
+const PROBE_JS = `
   window.probe = { events: [], messages: [] };
   const ws = new WebSocket(new URLSearchParams(location.search).get('ws'));
   ws.onopen = () => window.probe.events.push('open');
   ws.onerror = () => window.probe.events.push('error');
   ws.onclose = (e) => window.probe.events.push('close:' + e.code);
   ws.onmessage = (e) => window.probe.messages.push(String(e.data));
-</script>
+`;
+
+const PROBE_HTML = `<!doctype html>
+<html><head><meta charset="utf-8"><title>origin probe</title></head>
+<body><p>origin probe</p>
+<script src="/probe.js"></script>
 </body></html>
 `;
 
@@ -132,6 +136,12 @@ async function startForeignOrigin(): Promise<{ server: Server; url: string }> {
       res.writeHead(405).end();
       return;
     }
+    if (req.url === '/probe.js') {
+      res
+        .writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' })
+        .end(PROBE_JS);
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(PROBE_HTML);
   });
   await new Promise<void>((resolve, reject) => {
@@ -227,6 +237,7 @@ let allowing: Whisper | undefined;
 test.beforeAll(async () => {
   webDir = mkdtempSync(path.join(tmpdir(), 'whisper-e2e-origin-web-'));
   writeFileSync(path.join(webDir, 'index.html'), PROBE_HTML);
+  writeFileSync(path.join(webDir, 'probe.js'), PROBE_JS);
   foreign = await startForeignOrigin();
   strict = await Whisper.start(webDir);
   allowing = await Whisper.start(webDir, ['--allowed-origin', foreign.url]);
