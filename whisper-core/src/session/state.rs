@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::future::{BoxFuture, Shared};
 use futures_util::stream::FuturesOrdered;
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 
 use super::{Outgoing, SessionEnd, send_close};
 use crate::chat::Chat;
@@ -601,8 +601,16 @@ struct WriteGuard<F: Future> {
 
 impl<F: Future<Output = ()>> WriteGuard<F> {
     async fn watch(self, write: impl Future<Output = Step>) -> Step {
+        let mut write = std::pin::pin!(write);
+        // Most writes finish at once (the socket takes them): those register
+        // no timer and poll no other branch, so a healthy connection's hot
+        // path costs what it did before writes had a deadline.
+        if let Some(written) = write.as_mut().now_or_never() {
+            return written;
+        }
         tokio::select! {
-            written = write => written,
+            biased;
+            written = &mut write => written,
             closed = self.outbox.closed_wait() => Err(match closed {
                 OutboxClosed::SlowConsumer => SessionEnd::SlowConsumer,
                 OutboxClosed::Closed => SessionEnd::Shutdown,
