@@ -135,15 +135,7 @@ impl Outbox {
         }
         let over_bytes = !state.queue.is_empty() && state.bytes.saturating_add(size) > self.max_bytes;
         if state.queue.len() >= self.capacity || over_bytes {
-            state.closed = Some(OutboxClosed::SlowConsumer);
-            state.bytes = 0;
-            let dropped = std::mem::take(&mut state.queue);
-            let waker = state.waker.take();
-            drop(state);
-            drop(dropped);
-            if let Some(w) = waker {
-                w.wake();
-            }
+            shut(state, OutboxClosed::SlowConsumer);
             return Pushed::CutOff;
         }
         state.queue.push(delivery);
@@ -160,17 +152,7 @@ impl Outbox {
 
     /// Closes the outbox; later pushes are refused.
     pub(crate) fn close(&self) {
-        let mut state = self.lock();
-        state.closed.get_or_insert(OutboxClosed::Closed);
-        state.bytes = 0;
-        // Taken, not cleared: a closed outbox keeps no capacity either.
-        let dropped = std::mem::take(&mut state.queue);
-        let waker = state.waker.take();
-        drop(state);
-        drop(dropped);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        shut(self.lock(), OutboxClosed::Closed);
     }
 
     /// Whether the outbox is closed, and why.
@@ -257,6 +239,21 @@ impl Outbox {
     /// are moved only when this completes.
     pub(crate) async fn drain(&self, buf: &mut Vec<Delivery>) -> Result<(), OutboxClosed> {
         std::future::poll_fn(|cx| self.poll_drain(cx, buf)).await
+    }
+}
+
+/// Closes `state` for `reason` (the first reason stands), frees what it
+/// held — taken, not cleared: a closed outbox keeps no capacity either — and
+/// wakes the reader, outside the lock.
+fn shut(mut state: MutexGuard<'_, State>, reason: OutboxClosed) {
+    state.closed.get_or_insert(reason);
+    state.bytes = 0;
+    let dropped = std::mem::take(&mut state.queue);
+    let waker = state.waker.take();
+    drop(state);
+    drop(dropped);
+    if let Some(w) = waker {
+        w.wake();
     }
 }
 
