@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::net::IpAddr;
 
+use futures_util::future::FusedFuture;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 
 use crate::chat::Chat;
@@ -190,10 +191,11 @@ where
     // Taken apart so that nothing of it but what the session needs stays in
     // this (long-lived) future: the token goes out in `welcome` and is dropped.
     let Connection { user_id, token, name, room, address } = conn;
-    // Shared, so that every write races it too: a write blocked by a client
-    // that stopped reading must not hold up the server's shutdown.
-    let mut shutdown = shutdown.shared();
-    let mut session = Session::new(chat, user_id, name, address, outgoing, shutdown.clone());
+    // Pinned here and lent to the session, so that every write races it too
+    // (a write blocked by a client that stopped reading must not hold up the
+    // server's shutdown) without an allocation per connection.
+    let shutdown = std::pin::pin!(shutdown.fuse());
+    let mut session = Session::new(chat, user_id, name, address, outgoing, shutdown);
     // The futures of `start` and `handle` are boxed: inline, they would
     // make every idle connection's task as big as the largest of them.
     let end = match Box::pin(session.start(token, room)).await {
@@ -209,10 +211,10 @@ where
             loop {
                 tokio::select! {
                     biased;
-                    () = &mut shutdown => break SessionEnd::Shutdown,
+                    () = &mut session.shutdown, if !session.shutdown.is_terminated() => break SessionEnd::Shutdown,
                     // Before the outbox: an ack usually precedes the broadcast
                     // of its own messages (not always: see docs/protocol.md §6).
-                    posted = session.next_posted(), if session.posting() => {
+                    Some(posted) = session.posts.next(), if session.posting() => {
                         if let Err(end) = session.ack(posted).await {
                             break end;
                         }

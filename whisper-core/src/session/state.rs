@@ -2,10 +2,11 @@
 
 use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{BoxFuture, Shared};
+use futures_util::future::{BoxFuture, FusedFuture};
 use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
 
@@ -24,7 +25,10 @@ use crate::store::{MAX_PAGE, ReadRange, StoreError};
 /// moderate frames rather than one huge one.
 const REPLAY_CHUNK: usize = 100;
 
-pub(super) struct Session<O, F: Future> {
+/// `F` is the server's shutdown, borrowed pinned from [`super::run`] (so
+/// `Unpin`) and fused: polled by the run loop and by every blocked write, and
+/// held by no allocation of its own.
+pub(super) struct Session<O, F> {
     chat: Chat,
     member: Member,
     name: DisplayName,
@@ -41,10 +45,10 @@ pub(super) struct Session<O, F: Future> {
     /// Frames refused in a row because the control-frame bucket was empty.
     limited_in_a_row: u32,
     /// The server's shutdown, raced by every write.
-    shutdown: Shared<F>,
+    pub(super) shutdown: F,
     /// `messages` frames handed to the store, oldest first; each is acked
     /// when it and every frame before it have committed.
-    posts: FuturesOrdered<BoxFuture<'static, Posted>>,
+    pub(super) posts: FuturesOrdered<BoxFuture<'static, Posted>>,
     out: O,
 }
 
@@ -63,14 +67,14 @@ struct Joined {
 
 type Step = Result<(), SessionEnd>;
 
-impl<O: Sink<Outgoing> + Unpin, F: Future<Output = ()>> Session<O, F> {
+impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, F> {
     pub(super) fn new(
         chat: Chat,
         user: UserId,
         name: Option<DisplayName>,
         address: Option<IpAddr>,
         out: O,
-        shutdown: Shared<F>,
+        shutdown: F,
     ) -> Self {
         let limits = chat.limits();
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
@@ -98,15 +102,18 @@ impl<O: Sink<Outgoing> + Unpin, F: Future<Output = ()>> Session<O, F> {
         self.member.outbox().clone()
     }
 
-    async fn send(&mut self, frame: ServerFrame<'_>) -> Step {
-        self.write(vec![frame.encode()]).await
+    /// Encodes `frame` before the write starts, so that the frame itself is
+    /// not part of any session future's state (an ack's frame would make
+    /// every connection's future bigger).
+    fn send(&mut self, frame: ServerFrame<'_>) -> impl Future<Output = Step> + '_ {
+        self.write(vec![frame.encode()])
     }
 
     /// Asks the transport to ping the client.
     pub(super) async fn ping(&mut self) -> Step {
-        let guard = self.write_guard();
         let ping = self.out.send(Outgoing::Ping);
-        guard.watch(async move { ping.await.map_err(|_| SessionEnd::WriteFailed) }).await
+        let ping = std::pin::pin!(async move { ping.await.map_err(|_| SessionEnd::WriteFailed) });
+        guarded(ping, self.member.outbox(), &mut self.shutdown, self.chat.limits().write_timeout).await
     }
 
     /// Writes frames with one flush. Every write goes through here (or
@@ -114,19 +121,14 @@ impl<O: Sink<Outgoing> + Unpin, F: Future<Output = ()>> Session<O, F> {
     /// write, and must not hold the session, its memory or the server's
     /// shutdown hostage.
     async fn write(&mut self, frames: Vec<EncodedFrame>) -> Step {
-        let guard = self.write_guard();
         let out = &mut self.out;
-        let write = async move {
+        let write = std::pin::pin!(async move {
             for frame in frames {
                 out.feed(Outgoing::Frame(frame)).await.map_err(|_| SessionEnd::WriteFailed)?;
             }
             out.flush().await.map_err(|_| SessionEnd::WriteFailed)
-        };
-        guard.watch(write).await
-    }
-
-    fn write_guard(&self) -> WriteGuard<F> {
-        WriteGuard { outbox: self.outbox(), shutdown: self.shutdown.clone(), timeout: self.chat.limits().write_timeout }
+        });
+        guarded(write, self.member.outbox(), &mut self.shutdown, self.chat.limits().write_timeout).await
     }
 
     /// A WebSocket ping from the client: it takes a control-frame token, and
@@ -170,15 +172,6 @@ impl<O: Sink<Outgoing> + Unpin, F: Future<Output = ()>> Session<O, F> {
     /// many frames in the store as it may (backpressure on the client).
     pub(super) fn may_read(&self) -> bool {
         self.posts.len() < self.chat.limits().max_posts_in_flight.max(1)
-    }
-
-    /// The oldest `messages` frame, once the store answered it (pending
-    /// forever when there is none: check [`Self::posting`] first).
-    pub(super) async fn next_posted(&mut self) -> Posted {
-        match self.posts.next().await {
-            Some(posted) => posted,
-            None => std::future::pending().await,
-        }
     }
 
     /// Acks every frame still in the store, in order, so that the answer
@@ -591,34 +584,40 @@ impl<O: Sink<Outgoing> + Unpin, F: Future<Output = ()>> Session<O, F> {
     }
 }
 
-/// What every write races: the outbox closing (a slow consumer cut off, or
-/// the connection closed), the server's shutdown, and the write timeout.
-struct WriteGuard<F: Future> {
-    outbox: Arc<Outbox>,
-    shutdown: Shared<F>,
+/// Runs a write (or ping) racing what must not wait for it: the outbox
+/// closing (a slow consumer cut off, or the connection closed), the server's
+/// shutdown, and the write timeout.
+///
+/// The write is pinned by the caller and lent: moved in, it would take its
+/// room in this future's state twice (as the argument and as the pinned
+/// local), and so in every connection's.
+async fn guarded<F: FusedFuture<Output = ()> + Unpin>(
+    mut write: Pin<&mut impl Future<Output = Step>>,
+    outbox: &Outbox,
+    shutdown: &mut F,
     timeout: Duration,
-}
-
-impl<F: Future<Output = ()>> WriteGuard<F> {
-    async fn watch(self, write: impl Future<Output = Step>) -> Step {
-        let mut write = std::pin::pin!(write);
-        // Most writes finish at once (the socket takes them): those register
-        // no timer and poll no other branch, so a healthy connection's hot
-        // path costs what it did before writes had a deadline.
-        if let Some(written) = write.as_mut().now_or_never() {
-            return written;
-        }
+) -> Step {
+    // Most writes finish at once (the socket takes them): those register no
+    // timer and poll no other branch, so a healthy connection's hot path
+    // costs what it did before writes had a deadline.
+    if let Some(written) = write.as_mut().now_or_never() {
+        return written;
+    }
+    // The race is boxed: inline, its timer and waits would make every idle
+    // connection's future bigger, for the rare write that blocks.
+    Box::pin(async move {
         tokio::select! {
             biased;
             written = &mut write => written,
-            closed = self.outbox.closed_wait() => Err(match closed {
+            closed = outbox.closed_wait() => Err(match closed {
                 OutboxClosed::SlowConsumer => SessionEnd::SlowConsumer,
                 OutboxClosed::Closed => SessionEnd::Shutdown,
             }),
-            () = self.shutdown => Err(SessionEnd::Shutdown),
-            () = tokio::time::sleep(self.timeout) => Err(SessionEnd::WriteTimeout),
+            () = shutdown, if !shutdown.is_terminated() => Err(SessionEnd::Shutdown),
+            () = tokio::time::sleep(timeout) => Err(SessionEnd::WriteTimeout),
         }
-    }
+    })
+    .await
 }
 
 fn store_refusal(e: &StoreError) -> Refusal {
