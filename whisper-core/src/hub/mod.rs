@@ -222,18 +222,17 @@ impl Hub {
         };
         let mut guard = lock(&room);
         guard.subscribers.retain(|s| s.member != member.id);
-        guard.subscribers.push(Subscriber { member: member.id, user: member.user, outbox: member.outbox.clone() });
-        if guard.presence.arrive(member.user, display) {
-            // The new connection gets the full list at the flush, the
-            // others only the change.
-            guard.fresh.insert(member.id);
+        let arrived = guard.presence.arrive(member.user, display);
+        // The new connection gets the full list at the next flush, the others
+        // only the change. Another socket of the same user, while changes
+        // wait for the flush, gets the full list then too: the list it would
+        // get now is not the one the changes will follow.
+        let fresh = arrived || guard.presence_flush_scheduled;
+        let subscriber = Subscriber { member: member.id, user: member.user, outbox: member.outbox.clone(), fresh };
+        guard.subscribers.push(subscriber);
+        if arrived {
             self.local_presence_changed(&mut guard);
-        } else if guard.presence_flush_scheduled {
-            // Another socket of the same user, while changes wait for the
-            // flush: the list it would get now is not the one the changes
-            // will follow, so it gets the full list at the flush too.
-            guard.fresh.insert(member.id);
-        } else {
+        } else if !fresh {
             // Another socket of the same user, and every change announced:
             // the room's list did not change, but this connection has not
             // seen it yet.
@@ -257,7 +256,6 @@ impl Hub {
             return false;
         };
         guard.subscribers.swap_remove(i);
-        guard.fresh.remove(&member.id);
         if guard.presence.depart(member.user) {
             guard.forget_typing(member.user);
             self.local_presence_changed(&mut guard);
@@ -482,11 +480,10 @@ impl Hub {
     fn send_presence(&self, room: &mut Room) {
         let users = room.presence.users_with(lock(&self.inner.peers).users(&room.name));
         let changes = room.announced.announce(&users);
-        let fresh = std::mem::take(&mut room.fresh);
-        if !fresh.is_empty() {
+        if room.subscribers.iter().any(|sub| sub.fresh) {
             let frame = ServerFrame::Presence { room: room.name.clone(), users: users.into() }.encode();
             let delivery = Delivery::Event { room: room.name.clone(), frame };
-            self.fan_out_to(room, &delivery, |sub| fresh.contains(&sub.member));
+            self.fan_out_to(room, &delivery, |sub| sub.fresh);
         }
         if !changes.is_empty() {
             let frame = ServerFrame::PresenceChanges {
@@ -496,7 +493,10 @@ impl Hub {
             }
             .encode();
             let delivery = Delivery::Event { room: room.name.clone(), frame };
-            self.fan_out_to(room, &delivery, |sub| !fresh.contains(&sub.member));
+            self.fan_out_to(room, &delivery, |sub| !sub.fresh);
+        }
+        for sub in &mut room.subscribers {
+            sub.fresh = false;
         }
         room.presence_sent(Instant::now());
     }

@@ -90,9 +90,12 @@ impl Presence {
 
 /// The room's list as its connections were last told it (at the last
 /// presence flush), to diff the current list against.
+///
+/// Sorted by id, exactly as long as the list: most rooms are small, and a
+/// hash map would cost even a room of one a table of its own.
 #[derive(Debug, Default)]
 pub(crate) struct Announced {
-    users: HashMap<UserId, DisplayName>,
+    users: Box<[(UserId, DisplayName)]>,
 }
 
 /// What changed between two lists: a `presence_changes` frame.
@@ -115,14 +118,20 @@ impl Announced {
     /// what changed since the last announcement. A user who came and went
     /// between two announcements, or changed name and back, is no change.
     pub(crate) fn announce(&mut self, current: &[PresenceUser]) -> Changes {
+        let mut now: Vec<(UserId, DisplayName)> = current.iter().map(|u| (u.user_id, u.name.clone())).collect();
+        now.sort_unstable_by_key(|(id, _)| *id);
         let joined: Vec<PresenceUser> =
-            current.iter().filter(|u| self.users.get(&u.user_id) != Some(&u.name)).cloned().collect();
-        let now: HashSet<UserId> = current.iter().map(|u| u.user_id).collect();
-        let mut left: Vec<UserId> = self.users.keys().filter(|id| !now.contains(id)).copied().collect();
-        left.sort();
-        self.users = current.iter().map(|u| (u.user_id, u.name.clone())).collect();
+            current.iter().filter(|u| told(u.user_id, &self.users) != Some(&u.name)).cloned().collect();
+        // Both sorted by id, so the users who left come out sorted too.
+        let left: Vec<UserId> = self.users.iter().map(|(id, _)| *id).filter(|id| told(*id, &now).is_none()).collect();
+        self.users = now.into_boxed_slice();
         Changes { joined, left }
     }
+}
+
+/// The name `users` (sorted by id) gives `id`, if it has it.
+fn told(id: UserId, users: &[(UserId, DisplayName)]) -> Option<&DisplayName> {
+    users.binary_search_by_key(&id, |(id, _)| *id).ok().map(|i| &users[i].1)
 }
 
 #[cfg(test)]

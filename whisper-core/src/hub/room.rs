@@ -1,7 +1,7 @@
 //! One room's live state in the hub: its subscribers, the sequencer that
 //! keeps broadcasts in seq order, presence and typing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use tokio::time::{Duration, Instant};
@@ -16,6 +16,9 @@ pub(crate) struct Subscriber {
     pub(crate) member: u64,
     pub(crate) user: UserId,
     pub(crate) outbox: Arc<Outbox>,
+    /// Joined since the last presence flush: it gets the full list at the
+    /// next one, the others only the changes.
+    pub(crate) fresh: bool,
 }
 
 #[derive(Debug)]
@@ -36,9 +39,6 @@ pub(crate) struct Room {
     pub(crate) presence: Presence,
     /// The list as the room's connections were last told it.
     pub(crate) announced: Announced,
-    /// Connections (member ids) that joined since the last presence flush:
-    /// they get the full list at the next one, the others only the changes.
-    pub(crate) fresh: HashSet<u64>,
     typing_relayed_at: HashMap<UserId, Instant>,
     presence_sent_at: Option<Instant>,
     pub(crate) presence_flush_scheduled: bool,
@@ -64,7 +64,6 @@ impl Room {
             subscribers: Vec::new(),
             presence: Presence::default(),
             announced: Announced::default(),
-            fresh: HashSet::new(),
             typing_relayed_at: HashMap::new(),
             presence_sent_at: None,
             presence_flush_scheduled: false,
