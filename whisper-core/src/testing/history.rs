@@ -197,6 +197,16 @@ impl HistoryChecker {
         self.sends.values().filter(|s| s.outcome == SendOutcome::Acked).count() as u64
     }
 
+    /// The messages sent and not (yet) acked or refused, by (user, client id).
+    pub fn pending(&self) -> Vec<(UserId, String)> {
+        self.sends.iter().filter(|(_, s)| s.outcome == SendOutcome::Pending).map(|(k, _)| k.clone()).collect()
+    }
+
+    /// How many times a message was sent, resends included (0: never).
+    pub fn attempts(&self, user: UserId, client_id: &str) -> u32 {
+        self.sends.get(&(user, client_id.to_owned())).map_or(0, |s| s.attempts)
+    }
+
     /// What is known of a message.
     pub fn outcome(&self, user: UserId, client_id: &str) -> Option<SendOutcome> {
         self.sends.get(&(user, client_id.to_owned())).map(|s| s.outcome)
