@@ -530,7 +530,7 @@ impl Bot {
                 let epoch = (self.seen.is_some() && self.epoch != Epoch(0)).then_some(self.epoch);
                 send(ws, &ClientFrame::Join { room: self.config.room.clone(), since_seq, epoch }).await?;
             }
-            ServerFrame::Joined { room, seq, epoch, recovered } if room == self.config.room => {
+            ServerFrame::Joined { room, seq, epoch, recovered, .. } if room == self.config.room => {
                 // Without a replay, start from the head: what came before is
                 // either handled already or was said before the bot arrived.
                 if !recovered || self.seen.is_none() {

@@ -174,7 +174,10 @@ impl<W: AsyncWrite + Unpin> Client<W> {
     async fn show(&mut self, text: &str) -> anyhow::Result<()> {
         let line = match ServerFrame::decode(text) {
             Ok(ServerFrame::Welcome { user_id, token, .. }) => format!("* you are {user_id} (TOKEN={token})"),
-            Ok(ServerFrame::Joined { room, seq, .. }) => format!("* joined {room} at #{seq}"),
+            Ok(ServerFrame::Joined { room, seq, unread, .. }) => match unread {
+                Some(unread) => format!("* joined {room} at #{seq}, {unread} unread"),
+                None => format!("* joined {room} at #{seq}"),
+            },
             Ok(ServerFrame::Messages { data, .. }) => data
                 .iter()
                 .map(|m| format!("[{}] #{} {}: {}", m.room, m.seq, m.name, m.content))
@@ -193,6 +196,7 @@ impl<W: AsyncWrite + Unpin> Client<W> {
                 format!("* online in {room}: {}", names_of(users))
             }
             Ok(ServerFrame::Typing { name, room, .. }) => format!("* {name} is typing in {room}…"),
+            Ok(ServerFrame::Receipt { room, user_id, seq }) => format!("* {user_id} read {room} up to #{seq}"),
             Ok(ServerFrame::MessageIds { status: AckStatus::Error, error, .. }) => {
                 format!("! not sent: {}", error.map(|e| e.message).unwrap_or_default())
             }

@@ -12,7 +12,7 @@
 //!
 //! # Writing a store for another backend
 //!
-//! A backend implements the four methods of [`Store`] (and `ping`, for
+//! A backend implements the six methods of [`Store`] (and `ping`, for
 //! `/readyz`, if it can tell) and maps its driver's errors into
 //! [`StoreError`] (`Unavailable`: nothing was stored and a retry may succeed;
 //! `Internal`: anything else). What the hub, the sessions and every client
@@ -48,6 +48,11 @@
 //!    all or nothing (here: the blocking task runs to the end whether or not
 //!    anyone awaits it). `created_at` is kept to whole milliseconds. A store
 //!    whose writer is gone answers `Unavailable`.
+//! 7. **Read marks.** `mark_read` clamps the seq to the room's head and never
+//!    moves a watermark back (it says whether it moved); `read_state` counts
+//!    the messages by others after it, from an index at the watermark in a
+//!    real database. Here: one unsynced line per mark that moved, in a file
+//!    of its own (a crash may take back the last marks, never a message).
 //!
 //! Then run the conformance suite on it, with whisper-core's `test-util`
 //! feature: `whisper_core::store_conformance_tests!(async { Arc::new(MyStore::open().await) })`
@@ -74,10 +79,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use whisper_core::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
+use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 
 /// The log's file name inside the store's directory.
 pub const LOG_FILE: &str = "messages.jsonl";
+/// The read watermarks' file in the store's directory: one `{user, room,
+/// seq}` per line, each mark that moved one; the highest per (user, room)
+/// wins on open.
+pub const MARKS_FILE: &str = "read_marks.jsonl";
 
 /// A store in one directory: an append-only log of committed batches, one JSON
 /// object per line, and an in-memory index rebuilt from it on open.
@@ -96,6 +105,22 @@ struct Inner {
     writer: Mutex<Writer>,
     /// Held only briefly, never across I/O, so reads do not wait for a sync.
     index: Mutex<Index>,
+    /// Read watermarks (`Store::mark_read`), with their own file.
+    marks: Mutex<Marks>,
+}
+
+#[derive(Debug)]
+struct Marks {
+    file: File,
+    by_user: HashMap<(UserId, RoomName), Seq>,
+}
+
+/// One line of the marks file.
+#[derive(Debug, Serialize, Deserialize)]
+struct MarkLine {
+    user: UserId,
+    room: RoomName,
+    seq: Seq,
 }
 
 #[derive(Debug)]
@@ -157,11 +182,13 @@ impl FileStore {
             File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync the store directory"))?;
         }
         let (index, len) = replay(&mut file)?;
+        let marks = open_marks(&dir.join(MARKS_FILE))?;
         Ok(FileStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(Writer { file, len, broken: false }),
                 index: Mutex::new(index),
+                marks: Mutex::new(marks),
             }),
         })
     }
@@ -170,6 +197,21 @@ impl FileStore {
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
+}
+
+/// Reads the marks file. A line that does not parse (the last one, cut short
+/// by a crash) is skipped: a mark lost to a crash is only a mark.
+fn open_marks(path: &Path) -> Result<Marks, StoreError> {
+    let file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io("open the marks"))?;
+    let mut by_user: HashMap<(UserId, RoomName), Seq> = HashMap::new();
+    for line in BufReader::new(&file).lines() {
+        let line = line.map_err(io("read the marks"))?;
+        if let Ok(MarkLine { user, room, seq }) = serde_json::from_str::<MarkLine>(&line) {
+            let mark = by_user.entry((user, room)).or_default();
+            *mark = (*mark).max(seq);
+        }
+    }
+    Ok(Marks { file, by_user })
 }
 
 /// Reads the log into an index. A last line cut short by a crash is removed;
@@ -366,6 +408,33 @@ impl Store for FileStore {
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let rooms = index.rooms.range::<RoomName, _>((from, Bound::Unbounded));
         Ok(RoomsPage::first(rooms.map(|(name, log)| info(name, log)), limit))
+    }
+
+    /// Clamped to the head; a mark that moves is one line, written before
+    /// the watermark moves in memory.
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        let head = lock(&self.inner.index)?.rooms.get(room).map_or(0, |log| log.messages.len() as u64);
+        let seq = Seq(seq.0.min(head));
+        let mut marks = lock(&self.inner.marks)?;
+        let was = marks.by_user.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
+        if seq <= was {
+            return Ok(ReadMark { read_seq: was, moved: false });
+        }
+        let mut line = serde_json::to_vec(&MarkLine { user, room: room.clone(), seq })
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        line.push(b'\n');
+        marks.file.write_all(&line).map_err(io("write the marks"))?;
+        marks.by_user.insert((user, room.clone()), seq);
+        Ok(ReadMark { read_seq: seq, moved: true })
+    }
+
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        let read_seq = lock(&self.inner.marks)?.by_user.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
+        let index = lock(&self.inner.index)?;
+        let after = index.rooms.get(room).map_or(&[][..], |log| {
+            log.messages.get(usize::try_from(read_seq.0).unwrap_or(usize::MAX)..).unwrap_or(&[])
+        });
+        Ok(ReadState { read_seq, unread: after.iter().filter(|m| m.user_id != user).count() as u64 })
     }
 
     /// Ready unless a write failed, or the log file is gone (an open file

@@ -80,7 +80,7 @@ async fn rooms_history_sending_and_presence_from_the_terminal() {
 
     keyboard.write_all(b"/join random\nin another room\n").await.unwrap();
     screen.until(|l| l == "* history of random: 0 message(s)").await;
-    screen.until(|l| l == "* joined random at #0").await;
+    screen.until(|l| l == "* joined random at #0, 0 unread").await;
     screen.until(|l| l == "[random] #1 ada: in another room").await;
 
     keyboard.write_all(b"/frobnicate\n/quit\n").await.unwrap();

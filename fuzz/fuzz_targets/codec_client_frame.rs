@@ -66,13 +66,18 @@ fn server_frames_of(frame: ClientFrame) {
         }
         ClientFrame::Join { room, since_seq, epoch } => {
             let seq = since_seq.unwrap_or(Seq::ZERO);
-            round_trip(&ServerFrame::Joined { room, seq, epoch: epoch.unwrap_or(Epoch(0)), recovered: false });
+            let epoch = epoch.unwrap_or(Epoch(0));
+            let read_seq = Some(seq);
+            round_trip(&ServerFrame::Joined { room, seq, epoch, recovered: false, read_seq, unread: Some(0) });
         }
         ClientFrame::Leave { room } | ClientFrame::Typing { room } => {
             round_trip(&ServerFrame::Typing { room, user_id: user, name: DisplayName::guest(user) });
         }
         ClientFrame::Profile { name } => {
             round_trip(&ServerFrame::Typing { room: RoomName::lobby(), user_id: user, name });
+        }
+        ClientFrame::Read { room, seq } => {
+            round_trip(&ServerFrame::Receipt { room, user_id: user, seq });
         }
     }
 }

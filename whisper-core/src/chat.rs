@@ -8,9 +8,9 @@ use crate::broker::{Broker, BrokerError, NodeEvent};
 use crate::hub::Hub;
 pub use crate::hub::HubStats;
 use crate::limits::Limits;
-use crate::model::{DisplayName, Message, NewMessage, RoomName, UserId};
+use crate::model::{DisplayName, Message, NewMessage, RoomName, Seq, UserId};
 use crate::quota::Budgets;
-use crate::store::{Store, StoreError};
+use crate::store::{ReadMark, Store, StoreError};
 
 /// One node's chat service. Cheap to clone.
 ///
@@ -196,6 +196,19 @@ impl Chat {
             self.inner.hub.owe_hello();
         }
         Ok(stored)
+    }
+
+    /// Moves `user`'s read watermark in `room` up to `seq` (clamped to the
+    /// head, never back: [`Store::mark_read`]) and, if it moved, tells the
+    /// room's connections with a `receipt` (protocol.md §12).
+    ///
+    /// The trusted path, like [`Chat::post`]: it checks no membership.
+    pub async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        let mark = self.inner.store.mark_read(user, room, seq).await?;
+        if mark.moved {
+            self.inner.hub.receipt(room, user, mark.read_seq);
+        }
+        Ok(mark)
     }
 
     /// Relays a typing notice here and on the other nodes (best effort).

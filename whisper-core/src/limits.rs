@@ -69,6 +69,9 @@ pub struct Limits {
     pub flood_refusals: u32,
     /// Typing notices are relayed at most once per this interval per user and room.
     pub typing_interval: Duration,
+    /// A member's read receipts in a room are told at most once per this
+    /// interval; the latest of a burst is told at its end (protocol.md §12).
+    pub receipt_interval: Duration,
     /// Presence changes in a room are sent at most once per this interval;
     /// changes within it are coalesced into one frame.
     pub presence_interval: Duration,
@@ -186,6 +189,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             flood_refusals: 40,
             typing_interval: Duration::from_secs(1),
+            receipt_interval: Duration::from_secs(1),
             presence_interval: Duration::from_millis(250),
             heartbeat_interval: Some(Duration::from_secs(20)),
             missed_heartbeats: 2,

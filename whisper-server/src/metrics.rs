@@ -12,8 +12,8 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use whisper_core::Chat;
-use whisper_core::model::{Message, NewMessage, RoomName};
-use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
+use whisper_core::model::{Message, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 
 /// The server's metrics.
 #[derive(Debug)]
@@ -212,6 +212,17 @@ impl Store for MeteredStore {
 
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         self.inner.rooms_page(after, limit).await
+    }
+
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        self.inner.mark_read(user, room, seq).await
+    }
+
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.read_state(user, room).await;
+        self.read_seconds.observe(started.elapsed().as_secs_f64());
+        result
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -16,8 +16,8 @@ use serde_json::Value;
 use support::server::{TestServer, start_in, start_on_store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use whisper_core::model::{DisplayName, Message, NewMessage, RoomName, UserId};
-use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
+use whisper_core::model::{DisplayName, Message, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 use whisper_store::SqliteStore;
 
 /// Fills `<dir>/whisper.db` with one message in each of `rooms` rooms
@@ -70,6 +70,12 @@ impl Store for CountingReads {
     }
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         self.counted(self.inner.rooms_page(after, limit)).await
+    }
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        self.inner.mark_read(user, room, seq).await
+    }
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        self.counted(self.inner.read_state(user, room)).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await

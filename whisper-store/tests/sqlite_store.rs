@@ -231,7 +231,7 @@ async fn schema_is_versioned() {
     drop(SqliteStore::open(&path).await.unwrap());
     let conn = side_connection(&path);
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
 
@@ -310,4 +310,56 @@ async fn ping_fails_once_the_data_dir_is_gone() {
         Err(StoreError::Unavailable(why)) => assert!(why.contains("cannot write"), "{why}"),
         other => panic!("a store whose directory is gone must not be ready: {other:?}"),
     }
+}
+
+/// A file written by v1 (schema version 1, as it shipped) opens, migrates to
+/// the read-state schema, and keeps every message: read back, appended after,
+/// and counted as unread.
+#[tokio::test]
+async fn a_v1_file_migrates_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("whisper.db");
+    {
+        let conn = side_connection(&path);
+        conn.execute_batch(
+            "CREATE TABLE rooms (
+                name TEXT NOT NULL PRIMARY KEY, last_seq INTEGER NOT NULL, epoch INTEGER NOT NULL,
+                last_message_at INTEGER
+            ) WITHOUT ROWID;
+            CREATE TABLE messages (
+                room TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL,
+                name TEXT NOT NULL, content TEXT NOT NULL, client_id TEXT, created_at INTEGER NOT NULL,
+                PRIMARY KEY (room, seq)
+            ) WITHOUT ROWID;
+            CREATE UNIQUE INDEX messages_by_client_id ON messages (user_id, client_id) WHERE client_id IS NOT NULL;
+            INSERT INTO rooms VALUES ('lobby', 2, 1700000000000, 1700000000002);
+            INSERT INTO messages VALUES
+                ('lobby', 1, '01HZY3Q5V5K9G7W0000000000A', '5948830d-8f95-4fb0-ab18-728248fa24e7', 'Bob', 'from v1', 'c1', 1700000000001),
+                ('lobby', 2, '01HZY3Q5V5K9G7W0000000000B', '5948830d-8f95-4fb0-ab18-728248fa24e7', 'Bob', 'also v1', NULL, 1700000000002);
+            PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    let lobby = RoomName::lobby();
+    let page = store.read(&lobby, ReadRange::latest(50)).await.unwrap();
+    let contents: Vec<&str> = page.messages.iter().map(|m| &*m.content).collect();
+    assert_eq!(contents, ["from v1", "also v1"]);
+    let ada = UserId::random();
+    assert_eq!(store.read_state(ada, &lobby).await.unwrap().unread, 2, "v1 messages count as unread");
+    assert!(store.mark_read(ada, &lobby, Seq(1)).await.unwrap().moved);
+    assert_eq!(store.read_state(ada, &lobby).await.unwrap().unread, 1);
+    let bob = UserId::parse("5948830d-8f95-4fb0-ab18-728248fa24e7").unwrap();
+    let resend = NewMessage::now(
+        lobby.clone(),
+        bob,
+        DisplayName::parse("Bob").unwrap(),
+        "from v1",
+        Some(ClientId::parse("c1").unwrap()),
+    );
+    let stored = store.append(vec![resend]).await.unwrap();
+    assert_eq!(stored[0].seq, Seq(1), "a v1 client id still finds its original");
+    drop(store);
+    let version: i64 = side_connection(&path).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 2);
 }

@@ -52,6 +52,15 @@ pub enum ClientFrame {
         /// The new name.
         name: DisplayName,
     },
+    /// Everything up to `seq` in a joined room has been read (protocol.md
+    /// §12): moves the user's read watermark, which never moves back and is
+    /// clamped to the room's head. No ack; others see a `receipt`.
+    Read {
+        /// The room.
+        room: RoomName,
+        /// The highest seq read.
+        seq: Seq,
+    },
 }
 
 /// One message as a client sends it.
@@ -114,12 +123,13 @@ impl ClientFrame {
             "leave" => p.room(&obj, "room").map(|room| ClientFrame::Leave { room }),
             "typing" => p.room(&obj, "room").map(|room| ClientFrame::Typing { room }),
             "profile" => p.display_name(&obj).map(|name| ClientFrame::Profile { name }),
+            "read" => decode_read(&obj, &mut p),
             other => {
                 let shown: String = other.chars().take(32).collect();
                 return Err(plain(
                     ErrorCode::UnknownType,
                     format!("unknown frame type {shown:?}"),
-                    vec!["type: must be one of messages, join, leave, typing, profile".into()],
+                    vec!["type: must be one of messages, join, leave, typing, profile, read".into()],
                 ));
             }
         };
@@ -180,6 +190,7 @@ impl Problems {
             "leave" => Some(FrameType::Leave),
             "typing" => Some(FrameType::Typing),
             "profile" => Some(FrameType::Profile),
+            "read" => Some(FrameType::Read),
             _ => None,
         };
         let client_ids = match (frame_type, obj.get("data")) {
@@ -251,6 +262,18 @@ fn decode_join(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame
     let since_seq = p.optional_u64(obj, "since_seq");
     let epoch = p.optional_u64(obj, "epoch");
     Some(ClientFrame::Join { room: room?, since_seq: since_seq?.map(Seq), epoch: epoch?.map(Epoch) })
+}
+
+fn decode_read(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame> {
+    let room = p.room(obj, "room");
+    let seq = match p.optional_u64(obj, "seq") {
+        Some(None) => {
+            p.push("seq", "is required");
+            None
+        }
+        seq => seq.flatten(),
+    };
+    Some(ClientFrame::Read { room: room?, seq: Seq(seq?) })
 }
 
 fn decode_messages(obj: &Map<String, Value>, limits: &Limits, p: &mut Problems) -> Option<ClientFrame> {

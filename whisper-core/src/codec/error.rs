@@ -107,6 +107,8 @@ pub enum FrameType {
     Typing,
     /// `profile`
     Profile,
+    /// `read`
+    Read,
 }
 
 /// Why a client frame could not be decoded. Lists every problem found, not

@@ -66,6 +66,16 @@ pub enum ServerFrame<'a> {
         /// Whether every message after `since_seq` is being replayed; `false`
         /// means fetch history over HTTP.
         recovered: bool,
+        /// The highest seq this user has read in the room, on any device
+        /// (protocol.md §12); 0 if nothing yet. Absent (with `unread`) only
+        /// when the store could not tell: the join stands without it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        read_seq: Option<Seq>,
+        /// Messages by others after `read_seq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        unread: Option<u64>,
     },
     /// Who is online in a room: the full list, sent to a connection when it
     /// joins (protocol.md §9); later changes come as `presence_changes`.
@@ -89,6 +99,17 @@ pub enum ServerFrame<'a> {
         /// Users who left: remove their entries.
         #[cfg_attr(feature = "typescript", ts(as = "Vec<UserId>"))]
         left: Cow<'a, [UserId]>,
+    },
+    /// A member's read watermark in a room moved (protocol.md §12): they
+    /// have read everything up to `seq`. At most one per user per room per
+    /// `receipt_interval`; the last one always arrives.
+    Receipt {
+        /// The room.
+        room: RoomName,
+        /// Who read.
+        user_id: UserId,
+        /// Up to where.
+        seq: Seq,
     },
     /// Someone is typing.
     Typing {

@@ -308,7 +308,14 @@ fn server_frames_round_trip() {
             data: vec![message(1, "a"), message(2, "b")].into(),
             recovered: Some(true),
         },
-        ServerFrame::Joined { room: RoomName::lobby(), seq: Seq(9), epoch: Epoch(3), recovered: false },
+        ServerFrame::Joined {
+            room: RoomName::lobby(),
+            seq: Seq(9),
+            epoch: Epoch(3),
+            recovered: false,
+            read_seq: Some(Seq(4)),
+            unread: Some(2),
+        },
         ServerFrame::Presence {
             room: RoomName::lobby(),
             users: vec![PresenceUser { user_id: user, name: DisplayName::parse("Ada").unwrap() }].into(),

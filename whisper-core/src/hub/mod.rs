@@ -19,6 +19,7 @@ mod cluster_tests;
 mod outbox;
 mod peers;
 mod presence;
+mod receipts;
 mod room;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ use crate::store::{MAX_PAGE, ReadRange, RoomInfo, Store, StoreError};
 use cluster::Owed;
 use peers::Peers;
 use presence::Presence;
+use receipts::Relay;
 use room::{Room, Subscriber};
 
 /// A node's rooms, as a [`Broker`](crate::broker::Broker) sees them: the
@@ -397,6 +399,38 @@ impl Hub {
         let frame = ServerFrame::Typing { room: name.clone(), user_id: user, name: display.clone() }.encode();
         self.fan_out(&guard, &Delivery::Event { room: name.clone(), frame }, Some(user));
         true
+    }
+
+    /// Tells the room's connections (here) that `user` read up to `seq`:
+    /// now, or at the end of the user's `receipt_interval`, when the latest
+    /// watermark of a burst is told once (protocol.md §12).
+    pub(crate) fn receipt(&self, name: &RoomName, user: UserId, seq: Seq) {
+        let Some(room) = self.room(name) else { return };
+        let mut guard = lock(&room);
+        let interval = self.inner.limits.receipt_interval;
+        match guard.receipts.offer(user, seq, Instant::now(), interval) {
+            Relay::Now => self.send_receipt(&guard, user, seq),
+            Relay::Held => {}
+            Relay::At(due) => {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+                let hub = self.clone();
+                let name = name.clone();
+                runtime.spawn(async move {
+                    tokio::time::sleep_until(due).await;
+                    if let Some(room) = hub.room(&name) {
+                        let mut guard = lock(&room);
+                        if let Some(seq) = guard.receipts.flush(user, Instant::now()) {
+                            hub.send_receipt(&guard, user, seq);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    fn send_receipt(&self, room: &Room, user: UserId, seq: Seq) {
+        let frame = ServerFrame::Receipt { room: room.name.clone(), user_id: user, seq }.encode();
+        self.fan_out_to(room, &Delivery::Event { room: room.name.clone(), frame }, |_| true);
     }
 
     /// Shows `member`'s new display name in the presence of `rooms`.

@@ -8,6 +8,7 @@ use tokio::time::{Duration, Instant};
 
 use super::outbox::{Delivery, Outbox, Pushed};
 use super::presence::{Announced, Presence};
+use super::receipts::Receipts;
 use crate::model::{Epoch, Message, RoomName, Seq, UserId};
 
 /// A connection subscribed to the room.
@@ -40,6 +41,8 @@ pub(crate) struct Room {
     /// The list as the room's connections were last told it.
     pub(crate) announced: Announced,
     typing_relayed_at: HashMap<UserId, Instant>,
+    /// Read receipts told, and held back, per user.
+    pub(crate) receipts: Receipts,
     presence_sent_at: Option<Instant>,
     pub(crate) presence_flush_scheduled: bool,
 }
@@ -65,6 +68,7 @@ impl Room {
             presence: Presence::default(),
             announced: Announced::default(),
             typing_relayed_at: HashMap::new(),
+            receipts: Receipts::default(),
             presence_sent_at: None,
             presence_flush_scheduled: false,
         }

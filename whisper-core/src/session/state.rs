@@ -323,6 +323,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 self.chat.hub().rename(self.rooms.iter().map(|j| &j.room), &self.member, &self.name);
                 Ok(())
             }
+            ClientFrame::Read { room, seq } => self.read(room, seq).await,
         }
     }
 
@@ -531,7 +532,25 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             Some(joined) => joined.sent_up_to = head,
             None => self.rooms.push(Joined { room: room.clone(), sent_up_to: head }),
         }
-        self.send(ServerFrame::Joined { room: room.clone(), seq: head, epoch: subscribed.epoch, recovered }).await?;
+        // A store that cannot tell the read state does not cost the join
+        // (live messages and presence still work): `joined` then says
+        // nothing of it rather than something made up.
+        let read = match self.chat.store().read_state(self.member.user(), &room).await {
+            Ok(read) => Some(read),
+            Err(e) => {
+                tracing::warn!(room = %room, error = %e, "read state unavailable");
+                None
+            }
+        };
+        let joined = ServerFrame::Joined {
+            room: room.clone(),
+            seq: head,
+            epoch: subscribed.epoch,
+            recovered,
+            read_seq: read.map(|r| r.read_seq),
+            unread: read.map(|r| r.unread),
+        };
+        self.send(joined).await?;
         for chunk in replay.chunks(REPLAY_CHUNK) {
             self.send(ServerFrame::Messages { room: room.clone(), data: chunk.into(), recovered: Some(true) }).await?;
         }
@@ -573,6 +592,22 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         self.rooms.remove(i);
         self.chat.hub().unsubscribe(&room, &self.member);
         Ok(())
+    }
+
+    /// `read` (protocol.md §12): moves the watermark; no ack. Only in a
+    /// joined room, so a connection learns and changes nothing of a room it
+    /// is not in.
+    async fn read(&mut self, room: RoomName, seq: Seq) -> Step {
+        if !self.rooms.iter().any(|j| j.room == room) {
+            return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}")).in_room(&room)).await;
+        }
+        match self.chat.mark_read(self.member.user(), &room, seq).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(room = %room, error = %e, "read mark not stored");
+                self.refuse(store_refusal(&e).in_room(&room)).await
+            }
+        }
     }
 
     async fn typing(&mut self, room: RoomName) -> Step {

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use super::*;
 use crate::codec::{AckStatus, ErrorCode, ServerFrame};
 use crate::model::{Message, MessageId, NewMessage, Seq};
-use crate::store::{MemoryStore, Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
+use crate::store::{MemoryStore, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 use crate::testing::{FailingStore, inbound_channel, outgoing_channel};
 use crate::{Chat, Limits};
 
@@ -754,6 +754,12 @@ impl Store for GatedStore {
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         self.inner.rooms_page(after, limit).await
     }
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        self.inner.mark_read(user, room, seq).await
+    }
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        self.inner.read_state(user, room).await
+    }
 }
 
 #[tokio::test]
@@ -903,4 +909,99 @@ async fn at_the_room_cap_existing_rooms_nobody_here_knows_still_take_posts() {
     }
     assert_eq!(store.room(&old).await.unwrap().last_seq, Seq(2));
     assert_eq!(store.room(&RoomName::parse("new2").unwrap()).await.unwrap().last_seq, Seq::ZERO);
+}
+
+/// The read state a `joined` frame carries.
+async fn joined_read_state(client: &mut Client) -> (Seq, u64) {
+    client
+        .next_where(|f| match f {
+            ServerFrame::Joined { read_seq: Some(read_seq), unread: Some(unread), .. } => Some((read_seq, unread)),
+            _ => None,
+        })
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn read_marks_follow_the_user_to_another_connection_and_tell_the_room() {
+    let chat = fast_chat();
+    let ada_id = UserId::random();
+    let mut bob = connect(&chat, Some("lobby"));
+    bob.handshake().await;
+    bob.joined().await;
+    for i in 1..=3 {
+        bob.send(json!({"type":"messages","data":[{"content":format!("m{i}")}]}));
+        bob.ack().await;
+    }
+    let mut ada = connect_as(&chat, ada_id, Some("lobby"));
+    ada.handshake().await;
+    assert_eq!(joined_read_state(&mut ada).await, (Seq::ZERO, 3), "three unread, by someone else");
+
+    // Above the head: clamped. Bob hears of it; a lower mark later is ignored.
+    ada.send(json!({"type":"read","room":"lobby","seq":99}));
+    let receipt = bob
+        .next_where(|f| match f {
+            ServerFrame::Receipt { room, user_id, seq } => Some((room, user_id, seq)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(receipt, (RoomName::lobby(), ada_id, Seq(3)));
+    ada.send(json!({"type":"read","room":"lobby","seq":1}));
+    // Refused frames answer with `error`; an ignored read answers nothing,
+    // so the next answer Ada gets is to what follows it.
+    ada.send(json!({"type":"read","room":"elsewhere","seq":1}));
+    let refusal = ada.error().await;
+    assert_eq!(refusal.code, ErrorCode::NotFound);
+
+    // Another device of Ada's starts where she left off.
+    let mut ada_phone = connect_as(&chat, ada_id, Some("lobby"));
+    ada_phone.handshake().await;
+    assert_eq!(joined_read_state(&mut ada_phone).await, (Seq(3), 0));
+    let mut bob_again = connect_as(&chat, bob.user, Some("lobby"));
+    bob_again.handshake().await;
+    assert_eq!(joined_read_state(&mut bob_again).await, (Seq::ZERO, 0), "bob's own messages are not unread");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_reads_is_one_receipt_now_and_the_latest_a_second_later() {
+    let chat = fast_chat();
+    let mut bob = connect(&chat, Some("lobby"));
+    bob.handshake().await;
+    bob.joined().await;
+    for i in 1..=5 {
+        bob.send(json!({"type":"messages","data":[{"content":format!("m{i}")}]}));
+        bob.ack().await;
+    }
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    ada.joined().await;
+    for seq in 1..=5 {
+        ada.send(json!({"type":"read","room":"lobby","seq":seq}));
+    }
+    let mut receipts = Vec::new();
+    while receipts.len() < 2 {
+        let seq = bob
+            .next_where(|f| match f {
+                ServerFrame::Receipt { seq, .. } => Some(seq),
+                _ => None,
+            })
+            .await;
+        receipts.push(seq);
+    }
+    assert_eq!(receipts[1], Seq(5), "the latest of the burst is always told");
+    assert!(receipts[0] < Seq(5), "the first is told at once: {receipts:?}");
+}
+
+#[tokio::test]
+async fn a_read_frame_is_validated_like_any_other() {
+    let chat = chat();
+    let mut ada = connect(&chat, Some("lobby"));
+    ada.handshake().await;
+    ada.joined().await;
+    ada.send(json!({"type":"read","room":"No Such!","seq":-1}));
+    let refusal = ada.error().await;
+    assert_eq!(refusal.code, ErrorCode::InvalidFrame);
+    assert_eq!(refusal.details.len(), 2, "every problem listed: {:?}", refusal.details);
+    ada.send(json!({"type":"read","room":"lobby"}));
+    let refusal = ada.error().await;
+    assert_eq!(refusal.details, vec!["seq: is required".to_string()]);
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
+use super::{MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId};
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is an
@@ -51,7 +51,11 @@ macro_rules! store_conformance_tests {
             ping_ready_and_leaves_no_trace,
             rooms_paged_by_name,
             rooms_page_empty_store,
-            rooms_page_limits_honoured
+            rooms_page_limits_honoured,
+            read_state_starts_empty,
+            read_marks_clamped_and_monotonic,
+            unread_counts_others_after_the_mark,
+            read_state_per_user_and_room
         );
     };
     (@names; $($check:ident),*) => {
@@ -119,6 +123,12 @@ impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     }
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         self.store.rooms_page(after, limit).await
+    }
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        self.store.mark_read(user, room, seq).await
+    }
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        self.store.read_state(user, room).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.store.ping().await
@@ -571,6 +581,68 @@ pub async fn rooms_page_limits_honoured(store: Arc<dyn Store>) {
     assert_eq!(names(&zero), ["r0000"], "a limit of 0 is raised to 1");
     assert!(zero.has_more);
     assert_eq!(store.rooms().await.expect("rooms").len(), n, "rooms() lists them all, across pages");
+}
+
+/// Nobody has read anything in a room nobody marked: the watermark is 0, and
+/// every message by others is unread (a room with no messages: nothing).
+pub async fn read_state_starts_empty(store: Arc<dyn Store>) {
+    let lobby = room("read-empty");
+    let reader = UserId::random();
+    assert_eq!(store.read_state(reader, &lobby).await.expect("read state"), ReadState::default());
+    fill(&*store, &lobby, 3).await;
+    let state = store.read_state(reader, &lobby).await.expect("read state");
+    assert_eq!(state, ReadState { read_seq: Seq::ZERO, unread: 3 });
+}
+
+/// A mark above the head is clamped to it; a lower or equal one changes
+/// nothing and says so; a mark in a room with no messages stays at 0.
+pub async fn read_marks_clamped_and_monotonic(store: Arc<dyn Store>) {
+    let lobby = room("read-marks");
+    let reader = UserId::random();
+    let nowhere = store.mark_read(reader, &lobby, Seq(5)).await.expect("mark");
+    assert_eq!(nowhere, ReadMark { read_seq: Seq::ZERO, moved: false }, "no messages: nothing to read");
+    fill(&*store, &lobby, 4).await;
+    let two = store.mark_read(reader, &lobby, Seq(2)).await.expect("mark");
+    assert_eq!(two, ReadMark { read_seq: Seq(2), moved: true });
+    let back = store.mark_read(reader, &lobby, Seq(1)).await.expect("mark");
+    assert_eq!(back, ReadMark { read_seq: Seq(2), moved: false }, "a lower seq never moves it back");
+    let same = store.mark_read(reader, &lobby, Seq(2)).await.expect("mark");
+    assert_eq!(same, ReadMark { read_seq: Seq(2), moved: false });
+    let beyond = store.mark_read(reader, &lobby, Seq(1_000)).await.expect("mark");
+    assert_eq!(beyond, ReadMark { read_seq: Seq(4), moved: true }, "clamped to the head");
+    let state = store.read_state(reader, &lobby).await.expect("read state");
+    assert_eq!(state, ReadState { read_seq: Seq(4), unread: 0 });
+}
+
+/// Unread counts the messages by others after the watermark: the reader's
+/// own messages are not unread, before the mark or after it.
+pub async fn unread_counts_others_after_the_mark(store: Arc<dyn Store>) {
+    let lobby = room("read-unread");
+    let (reader, other) = (UserId::random(), UserId::random());
+    let batch = vec![
+        draft(&lobby, other, "1", None),
+        draft(&lobby, reader, "2", None),
+        draft(&lobby, other, "3", None),
+        draft(&lobby, reader, "4", None),
+        draft(&lobby, other, "5", None),
+    ];
+    append(&*store, batch).await;
+    assert_eq!(store.read_state(reader, &lobby).await.expect("read state").unread, 3);
+    store.mark_read(reader, &lobby, Seq(3)).await.expect("mark");
+    assert_eq!(store.read_state(reader, &lobby).await.expect("read state"), ReadState { read_seq: Seq(3), unread: 1 });
+    assert_eq!(store.read_state(other, &lobby).await.expect("read state").unread, 2, "the other's own are not unread");
+}
+
+/// A watermark belongs to one user in one room.
+pub async fn read_state_per_user_and_room(store: Arc<dyn Store>) {
+    let (a, b) = (room("read-a"), room("read-b"));
+    let (ada, bob) = (UserId::random(), UserId::random());
+    fill(&*store, &a, 3).await;
+    fill(&*store, &b, 3).await;
+    store.mark_read(ada, &a, Seq(3)).await.expect("mark");
+    assert_eq!(store.read_state(ada, &a).await.expect("read state").read_seq, Seq(3));
+    assert_eq!(store.read_state(ada, &b).await.expect("read state"), ReadState { read_seq: Seq::ZERO, unread: 3 });
+    assert_eq!(store.read_state(bob, &a).await.expect("read state"), ReadState { read_seq: Seq::ZERO, unread: 3 });
 }
 
 #[cfg(test)]

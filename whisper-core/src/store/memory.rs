@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
+use super::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 use crate::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
 
 /// Messages in memory. Lost when the process exits.
@@ -25,6 +25,8 @@ struct State {
     rooms: BTreeMap<RoomName, RoomLog>,
     /// `(user, client id)` → where the original is, for idempotent resend.
     sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
+    /// Read watermarks, by (user, room).
+    read: HashMap<(UserId, RoomName), Seq>,
 }
 
 #[derive(Debug)]
@@ -121,6 +123,28 @@ impl Store for MemoryStore {
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let rooms = state.rooms.range::<RoomName, _>((from, Bound::Unbounded));
         Ok(RoomsPage::first(rooms.map(|(name, log)| info(name, log)), limit))
+    }
+
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        let mut state = self.lock()?;
+        let head = state.rooms.get(room).map_or(0, |log| log.messages.len() as u64);
+        let seq = Seq(seq.0.min(head));
+        let was = state.read.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
+        if seq <= was {
+            return Ok(ReadMark { read_seq: was, moved: false });
+        }
+        state.read.insert((user, room.clone()), seq);
+        Ok(ReadMark { read_seq: seq, moved: true })
+    }
+
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        let state = self.lock()?;
+        let read_seq = state.read.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
+        let after = state.rooms.get(room).map_or(&[][..], |log| {
+            log.messages.get(usize::try_from(read_seq.0).unwrap_or(usize::MAX)..).unwrap_or(&[])
+        });
+        let unread = after.iter().filter(|m| m.user_id != user).count() as u64;
+        Ok(ReadState { read_seq, unread })
     }
 }
 

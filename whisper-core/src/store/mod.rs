@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 pub use memory::MemoryStore;
 
-use crate::model::{Epoch, Message, NewMessage, RoomName, Seq};
+use crate::model::{Epoch, Message, NewMessage, RoomName, Seq, UserId};
 
 /// The most messages one read returns (protocol.md §11: `limit` max 500).
 pub const MAX_PAGE: usize = 500;
@@ -90,6 +90,24 @@ pub trait Store: Debug + Send + Sync + 'static {
             }
         }
     }
+
+    /// Moves `user`'s read watermark in `room` up to `seq` (protocol.md §12),
+    /// clamped to the room's head: a watermark never passes the last
+    /// message, and never moves back (a `seq` at or below it changes
+    /// nothing). Read state is kept per (user, room), so it follows the user
+    /// to every device. Returns the watermark after, and whether it moved.
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Store::append): nothing changed on `Err`.
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError>;
+
+    /// `user`'s read state in `room`: the watermark (`Seq::ZERO` if never
+    /// marked) and how many messages by others lie after it.
+    ///
+    /// A backend counts with an index range from the watermark, never a scan
+    /// of the room: the cost grows with what is unread, not with history.
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError>;
 
     /// Checks that the store can serve requests *and store messages* (for
     /// `/readyz`): a store that still reads but can no longer write (a
@@ -211,6 +229,24 @@ impl RoomsPage {
 /// The limit of a rooms page, within `1..=MAX_ROOMS_PAGE`.
 pub fn rooms_limit(limit: usize) -> usize {
     limit.clamp(1, MAX_ROOMS_PAGE)
+}
+
+/// What [`Store::mark_read`] made of a read mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMark {
+    /// The watermark now.
+    pub read_seq: Seq,
+    /// Whether this mark moved it (others are then told: a `receipt`).
+    pub moved: bool,
+}
+
+/// One user's read state in one room.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadState {
+    /// The highest seq the user has read (`Seq::ZERO`: nothing yet).
+    pub read_seq: Seq,
+    /// Messages by others after it.
+    pub unread: u64,
 }
 
 /// A room's head, as stores report it.

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 
-use crate::model::{Message, NewMessage, RoomName};
-use crate::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError};
+use crate::model::{Message, NewMessage, RoomName, Seq, UserId};
+use crate::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 
 /// A store whose writes (and, for [`everything`](FailingStore::everything),
 /// its reads and pings) fail with one error. [`Store::room`] always answers
@@ -51,6 +51,14 @@ impl Store for FailingStore {
 
     async fn rooms_page(&self, _: Option<&RoomName>, _: usize) -> Result<RoomsPage, StoreError> {
         self.read_outcome(RoomsPage { rooms: Vec::new(), has_more: false })
+    }
+
+    async fn mark_read(&self, _: UserId, _: &RoomName, _: Seq) -> Result<ReadMark, StoreError> {
+        Err(self.error.clone())
+    }
+
+    async fn read_state(&self, _: UserId, _: &RoomName) -> Result<ReadState, StoreError> {
+        self.read_outcome(ReadState::default())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

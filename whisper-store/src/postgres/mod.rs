@@ -101,8 +101,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
-use whisper_core::model::{Message, NewMessage, RoomName};
-use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
+use whisper_core::model::{Message, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
 
 use self::error::{bounded, bounded_raw, classify, discard, pool_error, timed_out, writer_gone};
 use self::rows::{decode_message, decode_room, to_i64};
@@ -140,8 +140,26 @@ const READ_NEWEST_SQL: &str = "SELECT room, seq, id, user_id::text, name, conten
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4";
 
 /// A page of rooms: those after `$1` by name, at most `$2`.
+/// Moves a read watermark up to `$3`, clamped to the room's head
+/// (protocol.md §12); returns a row only when it moved.
+const MARK_READ_SQL: &str = "INSERT INTO read_marks AS r (user_id, room, read_seq) \
+     SELECT $1::text::uuid, $2, LEAST($3, last_seq) FROM rooms WHERE name = $2 AND LEAST($3, last_seq) > 0 \
+     ON CONFLICT (user_id, room) DO UPDATE SET read_seq = excluded.read_seq WHERE excluded.read_seq > r.read_seq \
+     RETURNING read_seq";
+const SELECT_MARK_SQL: &str = "SELECT read_seq FROM read_marks WHERE user_id = $1::text::uuid AND room = $2";
+/// A user's watermark in a room and the messages by others after it.
+const READ_STATE_SQL: &str = "WITH mark AS (SELECT COALESCE( \
+         (SELECT read_seq FROM read_marks WHERE user_id = $1::text::uuid AND room = $2), 0) AS seq) \
+     SELECT mark.seq, (SELECT count(*) FROM messages m \
+         WHERE m.room = $2 AND m.seq > mark.seq AND m.user_id <> $1::text::uuid) FROM mark";
 const ROOMS_PAGE_SQL: &str = "SELECT name, last_seq, epoch, last_message_at FROM rooms \
      WHERE name > $1 AND last_seq > 0 ORDER BY name LIMIT $2";
+
+/// A non-negative BIGINT column as a seq or count.
+fn seq_of(row: &Row, column: usize) -> Result<u64, StoreError> {
+    let n: i64 = row.try_get(column).map_err(|e| StoreError::Internal(format!("read state: {e}")))?;
+    u64::try_from(n).map_err(|_| StoreError::Internal(format!("read state: negative value {n}")))
+}
 
 /// Messages in PostgreSQL, shared by any number of nodes.
 ///
@@ -346,6 +364,27 @@ impl Store for PostgresStore {
         let has_more = rows.len() > limit;
         let rooms = rows.iter().take(limit).map(decode_room).collect::<Result<Vec<_>, _>>()?;
         Ok(RoomsPage { rooms, has_more })
+    }
+
+    /// One upsert, clamped to the room's head in the same statement; a mark
+    /// that would not move the watermark writes nothing (and returns no row).
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        let (user, seq) = (user.to_string(), to_i64(seq.0));
+        let moved = self.query(MARK_READ_SQL, &[&user, &room.as_str(), &seq]).await?;
+        if let Some(row) = moved.first() {
+            return Ok(ReadMark { read_seq: Seq(seq_of(row, 0)?), moved: true });
+        }
+        let rows = self.query(SELECT_MARK_SQL, &[&user, &room.as_str()]).await?;
+        let read_seq = rows.first().map(|row| seq_of(row, 0)).transpose()?.unwrap_or(0);
+        Ok(ReadMark { read_seq: Seq(read_seq), moved: false })
+    }
+
+    /// The watermark and the count in one round trip; the count is a range
+    /// of the primary key `(room, seq)` from the watermark on.
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        let rows = self.query(READ_STATE_SQL, &[&user.to_string(), &room.as_str()]).await?;
+        let row = rows.first().ok_or_else(|| StoreError::Internal("read state query returned no row".into()))?;
+        Ok(ReadState { read_seq: Seq(seq_of(row, 0)?), unread: seq_of(row, 1)? })
     }
 
     /// Ready when a pooled connection answers and could write: not a

@@ -18,9 +18,10 @@ const MIGRATION_LOCK: i64 = 0x5768_6973_7065_7231; // "Whisper1"
 
 /// The migrations, in order: `(version, SQL)`. Never edit one that shipped;
 /// add the next version instead.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
     CREATE TABLE rooms (
         name            TEXT COLLATE "C" PRIMARY KEY,
         last_seq        BIGINT NOT NULL CHECK (last_seq >= 0),
@@ -40,7 +41,21 @@ const MIGRATIONS: &[(i32, &str)] = &[(
         UNIQUE (user_id, client_id)
     );
     "#,
-)];
+    ),
+    (
+        2,
+        // Read watermarks (protocol.md §12), one row per (user, room) that ever
+        // marked anything; v1 data is untouched.
+        r#"
+    CREATE TABLE read_marks (
+        user_id  UUID NOT NULL,
+        room     TEXT COLLATE "C" NOT NULL,
+        read_seq BIGINT NOT NULL CHECK (read_seq > 0),
+        PRIMARY KEY (user_id, room)
+    );
+    "#,
+    ),
+];
 
 /// Runs the migrations not yet applied, under an advisory lock held until
 /// the transaction ends, so nodes starting together migrate once.

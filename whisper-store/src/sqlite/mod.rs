@@ -53,6 +53,7 @@
 //! messages and back, and `error` maps SQLite's errors to [`StoreError`].
 
 mod error;
+mod read_marks;
 mod rows;
 mod schema;
 mod writer;
@@ -66,8 +67,8 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use whisper_core::model::{Message, NewMessage, RoomName, Seq};
-use whisper_core::store::{Page, ReadRange, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
+use whisper_core::model::{Message, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
 
 use self::error::{store_error, writer_stopped};
 use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS_PAGE, corrupt, head_from_row, read_page};
@@ -104,6 +105,8 @@ pub struct SqliteStore {
     /// [`MAX_READERS`] connections.
     read_permits: Arc<Semaphore>,
     commits: Arc<AtomicU64>,
+    /// The connection read marks are written on, opened at the first mark.
+    marks: Arc<Mutex<Option<Connection>>>,
 }
 
 impl SqliteStore {
@@ -134,6 +137,7 @@ impl SqliteStore {
             writer: Some(handle),
             read_permits: Arc::new(Semaphore::new(MAX_READERS)),
             commits,
+            marks: Arc::default(),
         })
     }
 
@@ -186,6 +190,7 @@ impl Drop for SqliteStore {
         // Idle readers go first, so that the writer's connection is the
         // file's last one: closing it checkpoints the WAL and removes it.
         self.readers.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.marks.lock().unwrap_or_else(PoisonError::into_inner).take();
         // Closing the queue is the writer's signal to finish and stop.
         drop(self.requests.take());
         // Wait for it: once the store is gone, the file is closed and can be
@@ -245,6 +250,25 @@ impl Store for SqliteStore {
             Ok(RoomsPage { rooms, has_more })
         })
         .await
+    }
+
+    async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
+        let (marks, path, room) = (self.marks.clone(), self.path.clone(), room.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = marks.lock().unwrap_or_else(PoisonError::into_inner);
+            if conn.is_none() {
+                *conn = Some(read_marks::open(&path)?);
+            }
+            let conn = conn.as_ref().ok_or_else(|| StoreError::Internal("no read-mark connection".into()))?;
+            read_marks::mark(conn, user, &room, seq).map_err(store_error)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("SQLite read-mark task failed: {e}")))?
+    }
+
+    async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
+        let room = room.clone();
+        self.with_reader(move |conn| read_marks::state(conn, user, &room)).await
     }
 
     /// Ready when the writer thread runs, the database file is still where

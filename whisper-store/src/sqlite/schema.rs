@@ -49,6 +49,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room, seq)
     ) WITHOUT ROWID;
     CREATE UNIQUE INDEX messages_by_client_id ON messages (user_id, client_id) WHERE client_id IS NOT NULL;",
+    // Version 2: read watermarks (protocol.md §12), one row per (user, room)
+    // that ever marked anything. A v1 file gains the table and keeps every
+    // message as it was.
+    "CREATE TABLE read_marks (
+        user_id  TEXT    NOT NULL,
+        room     TEXT    NOT NULL,
+        read_seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room)
+    ) WITHOUT ROWID;",
 ];
 
 /// Opens the write connection: WAL, `synchronous=FULL`, schema up to date.
