@@ -54,6 +54,8 @@ import {
 
 /** Rooms the directory fetches: the first page of `GET /v1/rooms` (protocol.md §11). */
 const DIRECTORY_PAGE = 100;
+/** At most one `read` per room per this long: the server tells others no faster. */
+const READ_INTERVAL_MS = 1000;
 
 export { describeRefusal } from './describe';
 export type { SendStatus } from './outbox';
@@ -102,6 +104,13 @@ interface RoomState {
   /** History operations of one room run one after another. */
   queue: Promise<void>;
   lastTypingSentAt: number;
+  /** `readSeq` is a first visit's guess (everything loaded counts as read), not a read. */
+  readSeqGuessed: boolean;
+  /** The watermark the server has (from `joined`, `receipt` or our `read`). */
+  serverReadSeq: number;
+  lastReadSentAt: number;
+  /** A `read` held back to keep to one per second (protocol.md §12). */
+  readTimer: ReturnType<typeof setTimeout> | null;
   persistTimer: ReturnType<typeof setTimeout> | null;
   view: RoomView | null;
 }
@@ -197,6 +206,10 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.typingTimer = null;
     for (const timer of this.joinRetries) clearTimeout(timer);
     this.joinRetries.clear();
+    for (const state of this.rooms.values()) {
+      if (state.readTimer) clearTimeout(state.readTimer);
+      state.readTimer = null;
+    }
   }
 
   /** Skips the backoff wait. */
@@ -408,6 +421,9 @@ export class ChatClient extends Emitter<ChatEvents> {
       case 'typing':
         this.onTyping(frame);
         break;
+      case 'receipt':
+        this.onReceipt(frame);
+        break;
       case 'error':
         if (!this.retryRefusedJoin(frame as Refusal)) this.showNotice(describeRefusal(frame as Refusal));
         break;
@@ -470,7 +486,11 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (!state) return;
     state.joined = true;
     state.head = frame.seq;
+    // Read state is the server's, the same on every device: a watermark
+    // another device moved past ours is ours too.
+    this.adoptServerRead(state, frame.read_seq ?? 0);
     this.touch(state);
+    this.sendRead(state);
     const next = afterJoined(
       { contiguousSeq: state.timeline.contiguousSeq, epoch: state.epoch },
       { recovered: frame.recovered, seq: frame.seq, epoch: frame.epoch },
@@ -480,6 +500,45 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (next.action === 'catch-up') {
       const head = next.head;
       this.enqueue(state, () => this.catchUp(state, head));
+    }
+  }
+
+  /** Another device of ours read further: so did we. Others' receipts are not shown yet. */
+  private onReceipt(frame: ServerFrameOf<'receipt'>): void {
+    const state = this.rooms.get(frame.room);
+    if (!state || frame.user_id !== this.identity.userId) return;
+    this.adoptServerRead(state, frame.seq);
+  }
+
+  private adoptServerRead(state: RoomState, seq: number): void {
+    state.serverReadSeq = Math.max(state.serverReadSeq, seq);
+    if (seq > 0 && (state.readSeq === null || state.readSeqGuessed || seq > state.readSeq)) {
+      state.readSeq = seq;
+      state.readSeqGuessed = false;
+      this.touch(state);
+      this.schedulePersist(state);
+    }
+  }
+
+  /** Tells the server how far the user has read: at once, or at most once a second. */
+  private sendRead(state: RoomState): void {
+    // A guess is not a read: only what the user was shown is sent.
+    if (state.readTimer || state.readSeqGuessed || state.readSeq === null || state.readSeq <= state.serverReadSeq) {
+      return;
+    }
+    const wait = state.lastReadSentAt + READ_INTERVAL_MS - this.now();
+    if (wait > 0) {
+      state.readTimer = setTimeout(() => {
+        state.readTimer = null;
+        this.sendRead(state);
+      }, wait);
+      return;
+    }
+    if (!state.joined) return; // sent after the next `joined`, which carries the server's
+    const seq = state.readSeq;
+    if (this.connection.send({ type: 'read', room: state.name, seq })) {
+      state.serverReadSeq = seq;
+      state.lastReadSentAt = this.now();
     }
   }
 
@@ -580,7 +639,10 @@ export class ChatClient extends Emitter<ChatEvents> {
       state.timeline.holdUpTo(last);
       state.hasMoreBefore = page.has_more;
       this.addMessages(state, page.data);
-      if (state.readSeq === null) state.readSeq = state.timeline.contiguousSeq;
+      if (state.readSeq === null) {
+        state.readSeq = state.timeline.contiguousSeq;
+        state.readSeqGuessed = true;
+      }
     } catch (e) {
       if (gen === state.generation) state.error = describeApiError(e);
     } finally {
@@ -616,6 +678,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     state.timeline.clear();
     state.hasMoreBefore = false;
     state.readSeq = null;
+    state.readSeqGuessed = false;
     this.touch(state);
   }
 
@@ -640,9 +703,11 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (top === null || top === undefined) return;
     if (state.readSeq === null || top > state.readSeq) {
       state.readSeq = top;
+      state.readSeqGuessed = false;
       this.touch(state);
       this.schedulePersist(state);
     }
+    this.sendRead(state);
   }
 
   // ---- local state -------------------------------------------------------------------
@@ -719,6 +784,10 @@ export class ChatClient extends Emitter<ChatEvents> {
       generation: 0,
       queue: Promise.resolve(),
       lastTypingSentAt: 0,
+      readSeqGuessed: false,
+      serverReadSeq: 0,
+      lastReadSentAt: 0,
+      readTimer: null,
       persistTimer: null,
       view: null,
     };

@@ -379,6 +379,34 @@ describe('ChatClient: presence, typing, unread', () => {
     expect(general(client.getSnapshot())?.unread).toBe(0);
     client.stop();
   });
+
+  it('takes read state from the server, tells it what was read, and follows its other devices', async () => {
+    const prefs = new MemoryKeyValue();
+    saveRoomList(prefs, ['lobby', 'acme/general']);
+    const history = new FakeHistory();
+    history.add('acme/general', message('acme/general', 1), message('acme/general', 2), message('acme/general', 3));
+    const { client } = makeClient({ prefs, history, identity: { name: 'Ada' } });
+    const server = mockServer();
+    await connect(client, server, { lobby: { seq: 0 } });
+    client.openRoom('lobby');
+    // Another device of Ada's read up to 2: one unread here too.
+    server.send({ type: 'joined', room: 'acme/general', seq: 3, epoch: 1, recovered: false, read_seq: 2, unread: 1 });
+    const general = () => client.getSnapshot().rooms['acme/general'];
+    await vi.waitFor(() => expect(general()?.unread).toBe(1));
+
+    // Reading it here tells the server.
+    client.openRoom('acme/general');
+    await vi.waitFor(() => expect(received(server)).toContainEqual({ type: 'read', room: 'acme/general', seq: 3 }));
+
+    // Back in the lobby, a new message is unread until another device reads it.
+    client.openRoom('lobby');
+    server.send({ type: 'messages', room: 'acme/general', data: [message('acme/general', 4)] });
+    await vi.waitFor(() => expect(general()?.unread).toBe(1));
+    server.send({ type: 'receipt', room: 'acme/general', user_id: BOB, seq: 4 });
+    server.send({ type: 'receipt', room: 'acme/general', user_id: ME, seq: 4 });
+    await vi.waitFor(() => expect(general()?.unread).toBe(0));
+    client.stop();
+  });
 });
 
 describe('ChatClient: identity and local cache', () => {

@@ -67,6 +67,7 @@ const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set([
   'joined',
   'presence',
   'presence_changes',
+  'receipt',
   'typing',
   'error',
 ]);

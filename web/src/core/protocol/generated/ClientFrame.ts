@@ -37,4 +37,12 @@ room: RoomName, } | { "type": "profile",
 /**
  * The new name.
  */
-name: DisplayName, };
+name: DisplayName, } | { "type": "read", 
+/**
+ * The room.
+ */
+room: RoomName, 
+/**
+ * The highest seq read.
+ */
+seq: Seq, };

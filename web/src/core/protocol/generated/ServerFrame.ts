@@ -78,7 +78,17 @@ epoch: Epoch,
  * Whether every message after `since_seq` is being replayed; `false`
  * means fetch history over HTTP.
  */
-recovered: boolean, } | { "type": "presence", 
+recovered: boolean, 
+/**
+ * The highest seq this user has read in the room, on any device
+ * (protocol.md §12); 0 if nothing yet. Absent (with `unread`) only
+ * when the store could not tell: the join stands without it.
+ */
+read_seq?: Seq, 
+/**
+ * Messages by others after `read_seq`.
+ */
+unread?: bigint, } | { "type": "presence", 
 /**
  * The room.
  */
@@ -99,7 +109,19 @@ joined: Array<PresenceUser>,
 /**
  * Users who left: remove their entries.
  */
-left: Array<UserId>, } | { "type": "typing", 
+left: Array<UserId>, } | { "type": "receipt", 
+/**
+ * The room.
+ */
+room: RoomName, 
+/**
+ * Who read.
+ */
+user_id: UserId, 
+/**
+ * Up to where.
+ */
+seq: Seq, } | { "type": "typing", 
 /**
  * The room.
  */
