@@ -703,10 +703,11 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (top === null || top === undefined) return;
     if (state.readSeq === null || top > state.readSeq) {
       state.readSeq = top;
-      state.readSeqGuessed = false;
       this.touch(state);
       this.schedulePersist(state);
     }
+    // The room is open: what it shows has been read, guessed or not.
+    state.readSeqGuessed = false;
     this.sendRead(state);
   }
 
