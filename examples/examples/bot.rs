@@ -489,6 +489,8 @@ impl Bot {
                 client_id: ClientId::parse(&client_id).ok(),
                 room: Some(generating.prompt.room.clone()),
                 user_id: None,
+                // Shown as an answer to the prompt (protocol.md §13).
+                reply_to: Some(generating.prompt.id),
             });
         }
     }

@@ -183,6 +183,11 @@ impl<W: AsyncWrite + Unpin> Client<W> {
                 .map(|m| format!("[{}] #{} {}: {}", m.room, m.seq, m.name, m.content))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            Ok(ServerFrame::Events { data, .. }) => data.iter().map(describe_event).collect::<Vec<_>>().join("\n"),
+            Ok(ServerFrame::Ack { status: AckStatus::Error, error, .. }) => {
+                format!("! not changed: {}", error.map(|e| e.message).unwrap_or_default())
+            }
+            Ok(ServerFrame::Ack { .. }) => return Ok(()),
             Ok(ServerFrame::Presence { room, users }) => {
                 let line = format!("* online in {room}: {}", names_of(&users));
                 self.online.insert(room.to_string(), users.into_owned());
@@ -244,6 +249,18 @@ async fn http_get(host: &str, path: &str) -> anyhow::Result<String> {
     stream.read_to_string(&mut response).await?;
     let (_, body) = response.split_once("\r\n\r\n").ok_or_else(|| anyhow::anyhow!("a malformed HTTP response"))?;
     Ok(body.to_owned())
+}
+
+/// An edit, delete or reaction, as a line.
+fn describe_event(e: &whisper_core::model::Event) -> String {
+    use whisper_core::model::Change;
+    let what = match &e.change {
+        Change::Edit { content } => format!("edited {}: {content}", e.target),
+        Change::Delete => format!("deleted {}", e.target),
+        Change::Reaction { emoji, on: true, count } => format!("reacted {emoji} to {} ({count})", e.target),
+        Change::Reaction { emoji, on: false, count } => format!("took back {emoji} from {} ({count})", e.target),
+    };
+    format!("[{}] #{} {} {what}", e.room, e.seq, e.name)
 }
 
 /// The names of a presence list, in its order.

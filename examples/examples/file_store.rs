@@ -12,7 +12,7 @@
 //!
 //! # Writing a store for another backend
 //!
-//! A backend implements the six methods of [`Store`] (and `ping`, for
+//! A backend implements the nine methods of [`Store`] (and `ping`, for
 //! `/readyz`, if it can tell) and maps its driver's errors into
 //! [`StoreError`] (`Unavailable`: nothing was stored and a retry may succeed;
 //! `Internal`: anything else). What the hub, the sessions and every client
@@ -54,6 +54,18 @@
 //!    real database. Here: one unsynced line per mark that moved, in a file
 //!    of its own (a crash may take back the last marks, never a message).
 //!
+//! 8. **The timeline.** `apply` stores an edit, delete or reaction at the
+//!    room's next seq, checked against its target in the same step as the
+//!    write (the target exists in the room and is not deleted; only its
+//!    author edits or deletes; a reaction already so changes nothing); a
+//!    resend with the same `(user_id, client_id)` returns the original.
+//!    `read` and `message` give messages in their current state, `log` the
+//!    log as posted. A delete erases the text from the store: an
+//!    append-only file still holds it, so here a delete rewrites the log
+//!    from the index (to a temporary file, synced, renamed over the old
+//!    one). The rules themselves are [`RoomTimeline`]'s, which any store
+//!    that keeps its index in memory can use.
+//!
 //! Then run the conformance suite on it, with whisper-core's `test-util`
 //! feature: `whisper_core::store_conformance_tests!(async { Arc::new(MyStore::open().await) })`
 //! generates one test per check, as `tests/file_store.rs` does (its factory
@@ -78,8 +90,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use whisper_core::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
+use whisper_core::model::{
+    Change, ClientId, Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId,
+};
+use whisper_core::store::{
+    Applied, EventRefusal, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomTimeline, RoomsPage, Store,
+    StoreError,
+};
 
 /// The log's file name inside the store's directory.
 pub const LOG_FILE: &str = "messages.jsonl";
@@ -125,6 +142,8 @@ struct MarkLine {
 
 #[derive(Debug)]
 struct Writer {
+    /// The log's path, for rewriting it.
+    path: PathBuf,
     file: File,
     /// The length of the log's committed part.
     len: u64,
@@ -137,27 +156,34 @@ struct Writer {
 #[derive(Debug, Default)]
 struct Index {
     /// By name, so that a page of rooms is a range of the map.
-    rooms: BTreeMap<RoomName, RoomLog>,
+    rooms: BTreeMap<RoomName, RoomTimeline>,
     /// `(user, client id)` → where the original is, for idempotent resend.
     sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
+    /// The same for events.
+    events_sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
 }
 
-#[derive(Debug)]
-struct RoomLog {
-    epoch: Epoch,
-    /// `messages[i]` has `seq = i + 1`.
-    messages: Vec<Message>,
+/// What an event asks of the log.
+enum EventPlan {
+    /// Write it.
+    Write(Event),
+    /// Write nothing; answer this.
+    Answer(Applied),
 }
 
-/// One line of the log: a committed batch.
-#[derive(Debug, Serialize, Deserialize)]
+/// One line of the log: a committed batch, or an event.
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Record {
     /// The rooms this batch wrote first, with the epoch each was given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     rooms: Vec<NewRoom>,
     /// The batch's new messages (resends are not written again), in seq order
     /// within each room.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     messages: Vec<Message>,
+    /// Events, after the record's messages (a record holds one or the other).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    events: Vec<Event>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -185,8 +211,8 @@ impl FileStore {
         let marks = open_marks(&dir.join(MARKS_FILE))?;
         Ok(FileStore {
             inner: Arc::new(Inner {
-                path,
-                writer: Mutex::new(Writer { file, len, broken: false }),
+                path: path.clone(),
+                writer: Mutex::new(Writer { path, file, len, broken: false }),
                 index: Mutex::new(index),
                 marks: Mutex::new(marks),
             }),
@@ -257,37 +283,77 @@ impl Index {
     /// Adds a committed record, checking that it continues every room's seqs.
     fn apply(&mut self, record: Record) -> Result<(), String> {
         for NewRoom { room, epoch } in record.rooms {
-            if self.rooms.insert(room.clone(), RoomLog { epoch, messages: Vec::new() }).is_some() {
+            if self.rooms.insert(room.clone(), RoomTimeline::new(epoch)).is_some() {
                 return Err(format!("room {room} created twice"));
             }
         }
         for message in record.messages {
             let log = self.rooms.get_mut(&message.room).ok_or_else(|| format!("room {} unknown", message.room))?;
-            let want = Seq(log.messages.len() as u64 + 1);
-            if message.seq != want {
-                return Err(format!("{} has seq {}, expected {want}", message.room, message.seq));
-            }
             if let Some(client_id) = &message.client_id {
                 self.sent.insert((message.user_id, client_id.clone()), (message.room.clone(), message.seq));
             }
-            log.messages.push(message);
+            log.push_message(message)?;
+        }
+        for event in record.events {
+            let log = self.rooms.get_mut(&event.room).ok_or_else(|| format!("room {} unknown", event.room))?;
+            if let Some(client_id) = &event.client_id {
+                self.events_sent.insert((event.user_id, client_id.clone()), (event.room.clone(), event.seq));
+            }
+            log.commit_event(event)?;
         }
         Ok(())
     }
 
-    fn find(&self, room: &RoomName, seq: Seq) -> Option<&Message> {
-        let log = self.rooms.get(room)?;
-        log.messages.get(usize::try_from(seq.0).ok()?.checked_sub(1)?)
+    fn find(&self, room: &RoomName, seq: Seq) -> Option<&Entry> {
+        self.rooms.get(room)?.entry(seq)
     }
 
     fn head(&self, room: &RoomName) -> u64 {
-        self.rooms.get(room).map_or(0, |log| log.messages.len() as u64)
+        self.rooms.get(room).map_or(0, |log| log.head().0)
+    }
+
+    /// What `new` stores: the event to write, or the answer when nothing is.
+    fn plan_event(&self, new: NewEvent) -> EventPlan {
+        if let Some(client_id) = &new.client_id
+            && let Some((room, seq)) = self.events_sent.get(&(new.user_id, client_id.clone()))
+            && let Some(Entry::Event(original)) = self.find(room, *seq)
+        {
+            return EventPlan::Answer(Applied::Stored(original.clone()));
+        }
+        let Some(log) = self.rooms.get(&new.room) else {
+            return EventPlan::Answer(Applied::Refused(EventRefusal::NotFound));
+        };
+        match log.check(new) {
+            Ok(event) => EventPlan::Write(event),
+            Err(not_stored) => EventPlan::Answer(not_stored.into()),
+        }
+    }
+
+    /// The whole index as records, in seq order per room: what a rewritten
+    /// log holds (erased text stays erased).
+    fn records(&self) -> Vec<Record> {
+        let mut records = Vec::new();
+        for (name, log) in &self.rooms {
+            records
+                .push(Record { rooms: vec![NewRoom { room: name.clone(), epoch: log.epoch() }], ..Record::default() });
+            for run in log.entries().chunk_by(|a, b| matches!(a, Entry::Message(_)) == matches!(b, Entry::Message(_))) {
+                let mut record = Record::default();
+                for entry in run {
+                    match entry {
+                        Entry::Message(m) => record.messages.push(m.clone()),
+                        Entry::Event(e) => record.events.push(e.clone()),
+                    }
+                }
+                records.push(record);
+            }
+        }
+        records
     }
 
     /// Works out what `batch` stores, without changing anything: the record to
     /// write and the messages to return (originals in place of resends).
     fn plan(&self, batch: Vec<NewMessage>) -> Result<(Record, Vec<Message>), StoreError> {
-        let mut record = Record { rooms: Vec::new(), messages: Vec::new() };
+        let mut record = Record::default();
         let mut out = Vec::with_capacity(batch.len());
         // Within this batch: seqs taken per room, client ids already placed.
         let mut taken: HashMap<RoomName, u64> = HashMap::new();
@@ -296,9 +362,9 @@ impl Index {
             let key = new.client_id.clone().map(|c| (new.user_id, c));
             if let Some(key) = &key {
                 if let Some((room, seq)) = self.sent.get(key) {
-                    let original = self
-                        .find(room, *seq)
-                        .ok_or_else(|| StoreError::Internal("client id points at nothing".into()))?;
+                    let Some(Entry::Message(original)) = self.find(room, *seq) else {
+                        return Err(StoreError::Internal("client id points at nothing".into()));
+                    };
                     out.push(original.clone());
                     continue;
                 }
@@ -351,20 +417,90 @@ impl Inner {
         if record.messages.is_empty() {
             return Ok(out); // all resends: nothing to write
         }
-        let mut line = serde_json::to_vec(&record).map_err(|e| StoreError::Internal(e.to_string()))?;
+        writer.write(&record)?;
+        lock(&self.index)?.apply(record).map_err(StoreError::Internal)?;
+        Ok(out)
+    }
+
+    /// An event, on a blocking thread, like an append: checked under the
+    /// index lock, written and synced, then applied. A delete then rewrites
+    /// the log without the text it erased.
+    fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        let mut writer = lock(&self.writer)?;
+        if writer.broken {
+            return Err(StoreError::Unavailable("file store: the log needs reopening after a failed write".into()));
+        }
+        let event = match lock(&self.index)?.plan_event(event) {
+            EventPlan::Write(event) => event,
+            EventPlan::Answer(answer) => return Ok(answer),
+        };
+        let record = Record { events: vec![event.clone()], ..Record::default() };
+        writer.write(&record)?;
+        let mut index = lock(&self.index)?;
+        index.apply(record).map_err(StoreError::Internal)?;
+        if event.change == Change::Delete {
+            // The delete is durable already; the rewrite only removes the
+            // erased text from the file. If it fails the store stops taking
+            // writes until reopened, rather than keep the text unnoticed.
+            let records = index.records();
+            drop(index);
+            writer.rewrite(&records)?;
+        }
+        Ok(Applied::Stored(event))
+    }
+}
+
+impl Writer {
+    /// Appends one record as a line and syncs it.
+    fn write(&mut self, record: &Record) -> Result<(), StoreError> {
+        let mut line = serde_json::to_vec(record).map_err(|e| StoreError::Internal(e.to_string()))?;
         line.push(b'\n');
-        let written = writer.file.write_all(&line).and_then(|()| writer.file.sync_data());
+        let written = self.file.write_all(&line).and_then(|()| self.file.sync_data());
         if let Err(e) = written {
             // Undo the partial write so the log ends on a committed line.
-            let len = writer.len;
-            if writer.file.set_len(len).and_then(|()| writer.file.sync_data()).is_err() {
-                writer.broken = true;
+            let len = self.len;
+            if self.file.set_len(len).and_then(|()| self.file.sync_data()).is_err() {
+                self.broken = true;
             }
             return Err(io("write the log")(e));
         }
-        writer.len += line.len() as u64;
-        lock(&self.index)?.apply(record).map_err(StoreError::Internal)?;
-        Ok(out)
+        self.len += line.len() as u64;
+        Ok(())
+    }
+
+    /// Replaces the log with `records`: written to a temporary file,
+    /// synced, renamed over the log, and the directory synced, so a crash
+    /// leaves either log whole.
+    fn rewrite(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        let temp = self.path.with_extension("jsonl.tmp");
+        let rewritten = (|| {
+            let mut file = File::create(&temp)?;
+            let mut len = 0u64;
+            for record in records {
+                let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+                line.push(b'\n');
+                file.write_all(&line)?;
+                len += line.len() as u64;
+            }
+            file.sync_all()?;
+            fs::rename(&temp, &self.path)?;
+            if let Some(dir) = self.path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+            let file = OpenOptions::new().read(true).append(true).open(&self.path)?;
+            Ok::<_, std::io::Error>((file, len))
+        })();
+        match rewritten {
+            Ok((file, len)) => {
+                self.file = file;
+                self.len = len;
+                Ok(())
+            }
+            Err(e) => {
+                self.broken = true;
+                Err(io("rewrite the log")(e))
+            }
+        }
     }
 }
 
@@ -379,41 +515,45 @@ impl Store for FileStore {
 
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
         let index = lock(&self.inner.index)?;
-        let Some(log) = index.rooms.get(room) else {
-            return Ok(Page { messages: Vec::new(), has_more: false });
-        };
-        let head = log.messages.len() as u64;
-        // The seqs in range, as the 0-based half-open window [lo, hi).
-        let lo = range.after_seq().map_or(0, |s| s.0.min(head)) as usize;
-        let hi = range.before_seq().map_or(head, |s| s.0.saturating_sub(1).min(head)) as usize;
-        let window = if hi > lo { &log.messages[lo..hi] } else { &[][..] };
-        let limit = range.limit();
-        let (slice, has_more) = if range.from_newest() {
-            let start = window.len().saturating_sub(limit);
-            (&window[start..], start > 0)
-        } else {
-            let end = window.len().min(limit);
-            (&window[..end], end < window.len())
-        };
-        Ok(Page { messages: slice.to_vec(), has_more })
+        Ok(index.rooms.get(room).map_or(Page { messages: Vec::new(), has_more: false }, |log| log.read(range)))
+    }
+
+    async fn apply(&self, mut event: NewEvent) -> Result<Applied, StoreError> {
+        // Whole milliseconds, as the log's JSON writes them.
+        event.created_at =
+            event.created_at.replace_millisecond(event.created_at.millisecond()).unwrap_or(event.created_at);
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.apply(event))
+            .await
+            .map_err(|e| StoreError::Internal(format!("file store apply task: {e}")))?
+    }
+
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let index = lock(&self.inner.index)?;
+        Ok(index.rooms.get(room).and_then(|log| log.message(id)).cloned())
+    }
+
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        let index = lock(&self.inner.index)?;
+        Ok(index.rooms.get(room).map_or(LogPage { entries: Vec::new(), has_more: false }, |log| log.log(after, limit)))
     }
 
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         let index = lock(&self.inner.index)?;
-        Ok(index.rooms.get(room).map_or_else(|| RoomInfo::empty(room.clone()), |log| info(room, log)))
+        Ok(index.rooms.get(room).map_or_else(|| RoomInfo::empty(room.clone()), |log| log.info(room)))
     }
 
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         let index = lock(&self.inner.index)?;
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let rooms = index.rooms.range::<RoomName, _>((from, Bound::Unbounded));
-        Ok(RoomsPage::first(rooms.map(|(name, log)| info(name, log)), limit))
+        Ok(RoomsPage::first(rooms.map(|(name, log)| log.info(name)), limit))
     }
 
     /// Clamped to the head; a mark that moves is one line, written before
     /// the watermark moves in memory.
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
-        let head = lock(&self.inner.index)?.rooms.get(room).map_or(0, |log| log.messages.len() as u64);
+        let head = lock(&self.inner.index)?.head(room);
         let seq = Seq(seq.0.min(head));
         let mut marks = lock(&self.inner.marks)?;
         let was = marks.by_user.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
@@ -431,10 +571,8 @@ impl Store for FileStore {
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
         let read_seq = lock(&self.inner.marks)?.by_user.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
         let index = lock(&self.inner.index)?;
-        let after = index.rooms.get(room).map_or(&[][..], |log| {
-            log.messages.get(usize::try_from(read_seq.0).unwrap_or(usize::MAX)..).unwrap_or(&[])
-        });
-        Ok(ReadState { read_seq, unread: after.iter().filter(|m| m.user_id != user).count() as u64 })
+        let unread = index.rooms.get(room).map_or(0, |log| log.unread(user, read_seq));
+        Ok(ReadState { read_seq, unread })
     }
 
     /// Ready unless a write failed, or the log file is gone (an open file
@@ -447,15 +585,6 @@ impl Store for FileStore {
             return Err(StoreError::Unavailable("file store: the log file is gone".into()));
         }
         Ok(())
-    }
-}
-
-fn info(name: &RoomName, log: &RoomLog) -> RoomInfo {
-    RoomInfo {
-        name: name.clone(),
-        last_seq: Seq(log.messages.len() as u64),
-        epoch: log.epoch,
-        last_message_at: log.messages.last().map(|m| m.created_at),
     }
 }
 

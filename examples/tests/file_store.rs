@@ -105,3 +105,43 @@ async fn a_torn_last_line_is_cut_off_on_open() {
     std::fs::write(&path, text.replacen("kept", "kept\"", 1)).expect("write");
     assert!(FileStore::open(dir.path()).is_err(), "a corrupt log is refused");
 }
+
+/// Events survive a reopen, and a delete leaves no trace of the text in
+/// the file (the log is rewritten without it), edits included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_erases_the_text_from_the_file_and_events_survive_a_reopen() {
+    use whisper_core::model::{Emoji, NewEvent, Request};
+    use whisper_core::store::Applied;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let lobby = RoomName::lobby();
+    let ada = UserId::random();
+    let name = DisplayName::parse("Ada").expect("name");
+    let store = FileStore::open(dir.path()).expect("store opens");
+    let posted = store
+        .append(vec![draft(&lobby, ada, "a secret", "c1"), draft(&lobby, ada, "kept", "c2")])
+        .await
+        .expect("append");
+    let edit = Request::Edit { content: "a bigger secret".into() };
+    let react = Request::React { emoji: Emoji::parse("👀").expect("emoji"), on: true };
+    for (target, request) in [(posted[0].id, edit), (posted[1].id, react)] {
+        let answer = store.apply(NewEvent::now(lobby.clone(), target, ada, name.clone(), request, None)).await;
+        assert!(matches!(answer, Ok(Applied::Stored(_))), "{answer:?}");
+    }
+    let file = std::fs::read_to_string(dir.path().join(LOG_FILE)).expect("log");
+    assert!(file.contains("a bigger secret"), "before the delete the edit is in the file");
+    let delete = NewEvent::now(lobby.clone(), posted[0].id, ada, name.clone(), Request::Delete, None);
+    assert!(matches!(store.apply(delete).await, Ok(Applied::Stored(e)) if e.seq == Seq(5)));
+    let file = std::fs::read_to_string(dir.path().join(LOG_FILE)).expect("log");
+    assert!(!file.contains("secret"), "the text is gone from the file:\n{file}");
+    let before = store.log(&lobby, Seq::ZERO, 50).await.expect("log");
+    drop(store);
+
+    let store = FileStore::open(dir.path()).expect("store reopens");
+    assert_eq!(store.log(&lobby, Seq::ZERO, 50).await.expect("log"), before, "the log survives the rewrite");
+    let kept = store.message(&lobby, posted[1].id).await.expect("message").expect("kept");
+    assert_eq!(kept.reactions.len(), 1);
+    assert!(store.message(&lobby, posted[0].id).await.expect("message").expect("tombstone").deleted);
+    let next = store.append(vec![draft(&lobby, ada, "after", "c3")]).await.expect("append");
+    assert_eq!(next[0].seq, Seq(6), "seqs go on after the rewrite");
+}

@@ -13,8 +13,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use whisper_core::Limits;
-use whisper_core::codec::{ClientFrame, ServerFrame};
-use whisper_core::model::{DisplayName, Epoch, NewMessage, RoomName, Seq, UserId};
+use whisper_core::codec::{AckStatus, ClientFrame, ServerFrame};
+use whisper_core::model::{DisplayName, Epoch, NewEvent, NewMessage, Request, RoomName, Seq, UserId};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -78,6 +78,36 @@ fn server_frames_of(frame: ClientFrame) {
         }
         ClientFrame::Read { room, seq } => {
             round_trip(&ServerFrame::Receipt { room, user_id: user, seq });
+        }
+        ClientFrame::Edit { room, id, content, client_id } => {
+            let event =
+                NewEvent::now(room, id, user, DisplayName::guest(user), Request::Edit { content }, Some(client_id));
+            round_trip(&ServerFrame::Events {
+                room: event.room.clone(),
+                data: vec![event.stored_at(Seq(2), 0)].into(),
+                recovered: None,
+            });
+        }
+        ClientFrame::Delete { room, id, client_id } => {
+            let event =
+                NewEvent::now(room, id, user, DisplayName::guest(user), Request::Delete, Some(client_id.clone()));
+            let stored = event.stored_at(Seq(2), 0);
+            round_trip(&ServerFrame::Ack {
+                client_id,
+                status: AckStatus::Success,
+                seq: Some(stored.seq),
+                id: Some(stored.id),
+                error: None,
+            });
+        }
+        ClientFrame::React { room, id, emoji, on, client_id } => {
+            let event =
+                NewEvent::now(room, id, user, DisplayName::guest(user), Request::React { emoji, on }, Some(client_id));
+            round_trip(&ServerFrame::Events {
+                room: event.room.clone(),
+                data: vec![event.stored_at(Seq(3), u32::from(on))].into(),
+                recovered: Some(true),
+            });
         }
     }
 }

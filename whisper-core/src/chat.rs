@@ -8,9 +8,9 @@ use crate::broker::{Broker, BrokerError, NodeEvent};
 use crate::hub::Hub;
 pub use crate::hub::HubStats;
 use crate::limits::Limits;
-use crate::model::{DisplayName, Message, NewMessage, RoomName, Seq, UserId};
+use crate::model::{DisplayName, Message, NewEvent, NewMessage, RoomName, Seq, UserId};
 use crate::quota::Budgets;
-use crate::store::{ReadMark, Store, StoreError};
+use crate::store::{Applied, ReadMark, Store, StoreError};
 
 /// One node's chat service. Cheap to clone.
 ///
@@ -198,15 +198,46 @@ impl Chat {
         Ok(stored)
     }
 
+    /// Stores an edit, delete or reaction ([`Store::apply`] checks it
+    /// against its target), then broadcasts it here and on the other nodes
+    /// in seq order among the room's messages (protocol.md §13).
+    ///
+    /// The trusted path, like [`Chat::post`]: it checks no budget, only the
+    /// store's rules (the author edits and deletes; the target exists).
+    pub async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        let applied = self.inner.store.apply(event).await?;
+        if let Applied::Stored(event) = &applied {
+            let events = std::slice::from_ref(event);
+            self.inner.hub.deliver_events(events);
+            if let Some(broker) = &self.inner.broker
+                && let Err(e) = broker.publish(&self.inner.server_id, &NodeEvent::Events(events)).await
+            {
+                // Stored: the other nodes read it from the store when they
+                // hear our hello, as for messages.
+                tracing::warn!(error = %e, "could not publish an event to other nodes");
+                self.inner.hub.owe_hello();
+            }
+        }
+        Ok(applied)
+    }
+
     /// Moves `user`'s read watermark in `room` up to `seq` (clamped to the
     /// head, never back: [`Store::mark_read`]) and, if it moved, tells the
-    /// room's connections with a `receipt` (protocol.md §12).
+    /// room's connections, here and on the other nodes, with a `receipt`
+    /// (protocol.md §12).
     ///
     /// The trusted path, like [`Chat::post`]: it checks no membership.
     pub async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
         let mark = self.inner.store.mark_read(user, room, seq).await?;
         if mark.moved {
             self.inner.hub.receipt(room, user, mark.read_seq);
+            if let Some(broker) = &self.inner.broker {
+                let event = NodeEvent::Receipt { room, user_id: user, seq: mark.read_seq };
+                if let Err(e) = broker.publish(&self.inner.server_id, &event).await {
+                    // The mark is stored; a device that joins reads it.
+                    tracing::debug!(error = %e, "could not publish a receipt to other nodes");
+                }
+            }
         }
         Ok(mark)
     }

@@ -12,8 +12,10 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use whisper_core::Chat;
-use whisper_core::model::{Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
+use whisper_core::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{
+    Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
+};
 
 /// The server's metrics.
 #[derive(Debug)]
@@ -35,6 +37,8 @@ pub struct Metrics {
     pub accept_errors: Counter,
     /// Messages stored.
     pub messages_in: Counter,
+    /// Edits, deletes and reactions stored.
+    pub events_in: Counter,
     /// Connections closed because a write to them timed out (they stopped
     /// reading; 1013).
     pub write_timeouts: Counter,
@@ -65,6 +69,7 @@ impl Metrics {
             tcp_refused: Counter::default(),
             accept_errors: Counter::default(),
             messages_in: Counter::default(),
+            events_in: Counter::default(),
             write_timeouts: Counter::default(),
             abusive_closes: Counter::default(),
             store_append: latency(),
@@ -95,6 +100,7 @@ impl Metrics {
             metrics.accept_errors.clone(),
         );
         r.register("messages_in", "Messages stored", metrics.messages_in.clone());
+        r.register("events_in", "Edits, deletes and reactions stored", metrics.events_in.clone());
         r.register(
             "write_timeouts",
             "Connections closed because a write to them timed out (not reading)",
@@ -130,6 +136,7 @@ impl Metrics {
             append_seconds: self.store_append.clone(),
             read_seconds: self.store_read.clone(),
             messages_in: self.messages_in.clone(),
+            events_in: self.events_in.clone(),
         })
     }
 }
@@ -184,6 +191,7 @@ struct MeteredStore {
     append_seconds: Histogram,
     read_seconds: Histogram,
     messages_in: Counter,
+    events_in: Counter,
 }
 
 #[async_trait]
@@ -202,6 +210,30 @@ impl Store for MeteredStore {
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
         let started = Instant::now();
         let result = self.inner.read(room, range).await;
+        self.read_seconds.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.apply(event).await;
+        self.append_seconds.observe(started.elapsed().as_secs_f64());
+        if matches!(result, Ok(Applied::Stored(_))) {
+            self.events_in.inc();
+        }
+        result
+    }
+
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.message(room, id).await;
+        self.read_seconds.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.log(room, after, limit).await;
         self.read_seconds.observe(started.elapsed().as_secs_f64());
         result
     }

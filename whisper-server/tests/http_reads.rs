@@ -16,8 +16,10 @@ use serde_json::Value;
 use support::server::{TestServer, start_in, start_on_store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use whisper_core::model::{DisplayName, Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
+use whisper_core::model::{DisplayName, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{
+    Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
+};
 use whisper_store::SqliteStore;
 
 /// Fills `<dir>/whisper.db` with one message in each of `rooms` rooms
@@ -64,6 +66,15 @@ impl Store for CountingReads {
     }
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
         self.counted(self.inner.read(room, range)).await
+    }
+    async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        self.inner.apply(event).await
+    }
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.counted(self.inner.message(room, id)).await
+    }
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        self.counted(self.inner.log(room, after, limit)).await
     }
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         self.inner.room(room).await

@@ -9,9 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use whisper_core::model::{ClientId, DisplayName, Message, MessageId, NewMessage, RoomName, Seq, UserId};
+use whisper_core::model::{
+    ClientId, DisplayName, Emoji, Message, MessageId, NewEvent, NewMessage, Request, RoomName, Seq, UserId,
+};
 use whisper_core::store::conformance::Guarded;
-use whisper_core::store::{MAX_PAGE, ReadRange, Store, StoreError};
+use whisper_core::store::{Applied, MAX_PAGE, ReadRange, Store, StoreError};
 use whisper_store::SqliteStore;
 
 /// The shared conformance suite, each check its own test on a store in a
@@ -231,7 +233,7 @@ async fn schema_is_versioned() {
     drop(SqliteStore::open(&path).await.unwrap());
     let conn = side_connection(&path);
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
 
@@ -313,8 +315,8 @@ async fn ping_fails_once_the_data_dir_is_gone() {
 }
 
 /// A file written by v1 (schema version 1, as it shipped) opens, migrates to
-/// the read-state schema, and keeps every message: read back, appended after,
-/// and counted as unread.
+/// the current schema, and keeps every message: read back, appended after,
+/// counted as unread, and edited, reacted to and logged like a new one.
 #[tokio::test]
 async fn a_v1_file_migrates_without_loss() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,7 +361,22 @@ async fn a_v1_file_migrates_without_loss() {
     );
     let stored = store.append(vec![resend]).await.unwrap();
     assert_eq!(stored[0].seq, Seq(1), "a v1 client id still finds its original");
+    assert!(!stored[0].deleted && stored[0].edited_at.is_none() && stored[0].reply_to.is_none());
+    let v1 = stored[0].id;
+    let bob_name = DisplayName::parse("Bob").unwrap();
+    let edit =
+        NewEvent::now(lobby.clone(), v1, bob, bob_name.clone(), Request::Edit { content: "edited".into() }, None);
+    assert!(matches!(store.apply(edit).await.unwrap(), Applied::Stored(e) if e.seq == Seq(3)), "v1 seqs go on");
+    let react = Request::React { emoji: Emoji::parse("👍").unwrap(), on: true };
+    assert!(matches!(
+        store.apply(NewEvent::now(lobby.clone(), v1, ada, bob_name, react, None)).await.unwrap(),
+        Applied::Stored(_)
+    ));
+    let now = store.message(&lobby, v1).await.unwrap().unwrap();
+    assert_eq!((&*now.content, now.reactions.len()), ("edited", 1));
+    let log = store.log(&lobby, Seq::ZERO, 10).await.unwrap();
+    assert_eq!(log.entries.iter().map(|e| e.seq().0).collect::<Vec<_>>(), [1, 2, 3, 4]);
     drop(store);
     let version: i64 = side_connection(&path).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }

@@ -17,13 +17,26 @@ use async_trait::async_trait;
 
 use crate::codec::PresenceUser;
 pub use crate::hub::Hub;
-use crate::model::{DisplayName, Message, RoomName, UserId};
+use crate::model::{DisplayName, Event, Message, RoomName, Seq, UserId};
 
 /// What one node tells the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeEvent<'a> {
     /// Messages stored (and acked) on the origin node.
     Messages(&'a [Message]),
+    /// Edits, deletes and reactions stored on the origin node: they take
+    /// their rooms' seqs, so a node that misses one fills the gap from the
+    /// store like a missed message.
+    Events(&'a [Event]),
+    /// A user's read watermark moved on the origin node (protocol.md §12).
+    Receipt {
+        /// The room.
+        room: &'a RoomName,
+        /// Who read.
+        user_id: UserId,
+        /// Up to where.
+        seq: Seq,
+    },
     /// A relayed typing notice.
     Typing {
         /// The room.
@@ -63,6 +76,8 @@ impl NodeEvent<'_> {
         hub.heard_from(origin);
         match *self {
             NodeEvent::Messages(messages) => hub.deliver(messages),
+            NodeEvent::Events(events) => hub.deliver_events(events),
+            NodeEvent::Receipt { room, user_id, seq } => hub.receipt(room, user_id, seq),
             NodeEvent::Typing { room, user_id, name } => {
                 hub.typing(room, user_id, name);
             }

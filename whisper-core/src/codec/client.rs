@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::{DecodeError, ErrorCode, FrameType, Refusal};
 use crate::limits::Limits;
-use crate::model::{ClientId, DisplayName, Epoch, RoomName, Seq, UserId};
+use crate::model::{ClientId, DisplayName, Emoji, Epoch, MessageId, RoomName, Seq, UserId};
 
 /// A decoded, validated client frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +61,53 @@ pub enum ClientFrame {
         /// The highest seq read.
         seq: Seq,
     },
+    /// Replace the text of one's own message (protocol.md §13). Answered
+    /// by an `ack`; others see an `events` frame.
+    Edit {
+        /// The room of the message.
+        room: RoomName,
+        /// The message.
+        id: MessageId,
+        /// The new text, under the rules of a message's.
+        #[cfg_attr(feature = "typescript", ts(type = "string"))]
+        content: Arc<str>,
+        /// The client's id for this edit, for idempotent resend.
+        client_id: ClientId,
+    },
+    /// Take back one's own message: its text is erased, a tombstone stays.
+    Delete {
+        /// The room of the message.
+        room: RoomName,
+        /// The message.
+        id: MessageId,
+        /// The client's id for this delete.
+        client_id: ClientId,
+    },
+    /// Add (`on: true`) or remove a reaction to a message.
+    React {
+        /// The room of the message.
+        room: RoomName,
+        /// The message.
+        id: MessageId,
+        /// 1–32 bytes, no whitespace.
+        emoji: Emoji,
+        /// Add or remove.
+        on: bool,
+        /// The client's id for this reaction.
+        client_id: ClientId,
+    },
+}
+
+impl ClientFrame {
+    /// The room and client id of an `edit`, `delete` or `react`.
+    pub fn event_target(&self) -> Option<(&RoomName, &ClientId)> {
+        match self {
+            ClientFrame::Edit { room, client_id, .. }
+            | ClientFrame::Delete { room, client_id, .. }
+            | ClientFrame::React { room, client_id, .. } => Some((room, client_id)),
+            _ => None,
+        }
+    }
 }
 
 /// One message as a client sends it.
@@ -82,6 +129,10 @@ pub struct Draft {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "typescript", ts(optional))]
     pub user_id: Option<UserId>,
+    /// A message of the same room this one answers (protocol.md §13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub reply_to: Option<MessageId>,
 }
 
 impl ClientFrame {
@@ -124,12 +175,17 @@ impl ClientFrame {
             "typing" => p.room(&obj, "room").map(|room| ClientFrame::Typing { room }),
             "profile" => p.display_name(&obj).map(|name| ClientFrame::Profile { name }),
             "read" => decode_read(&obj, &mut p),
+            "edit" => decode_edit(&obj, limits, &mut p),
+            "delete" => decode_delete(&obj, &mut p),
+            "react" => decode_react(&obj, &mut p),
             other => {
                 let shown: String = other.chars().take(32).collect();
                 return Err(plain(
                     ErrorCode::UnknownType,
                     format!("unknown frame type {shown:?}"),
-                    vec!["type: must be one of messages, join, leave, typing, profile, read".into()],
+                    vec![
+                        "type: must be one of messages, join, leave, typing, profile, read, edit, delete, react".into(),
+                    ],
                 ));
             }
         };
@@ -191,6 +247,9 @@ impl Problems {
             "typing" => Some(FrameType::Typing),
             "profile" => Some(FrameType::Profile),
             "read" => Some(FrameType::Read),
+            "edit" => Some(FrameType::Edit),
+            "delete" => Some(FrameType::Delete),
+            "react" => Some(FrameType::React),
             _ => None,
         };
         let client_ids = match (frame_type, obj.get("data")) {
@@ -198,6 +257,12 @@ impl Problems {
                 .iter()
                 .map(|item| item.get("client_id").and_then(Value::as_str).and_then(|s| ClientId::parse(s).ok()))
                 .collect(),
+            (Some(t), _) if t.is_acked() => obj
+                .get("client_id")
+                .and_then(Value::as_str)
+                .and_then(|s| ClientId::parse(s).ok())
+                .map(|c| vec![Some(c)])
+                .unwrap_or_default(),
             _ => Vec::new(),
         };
         DecodeError { refusal: Refusal { details: self.list, ..Refusal::new(code, message) }, frame_type, client_ids }
@@ -233,6 +298,26 @@ impl Problems {
             Some(Value::String(s)) => DisplayName::parse(s).map_err(|e| self.push("name", e)).ok(),
             Some(other) => {
                 self.push("name", format_args!("must be a string, got {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    /// A required string at `obj[key]`, parsed by `parse`.
+    fn required<T, E: std::fmt::Display>(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match obj.get(key) {
+            None | Some(Value::Null) => {
+                self.push(key, "is required");
+                None
+            }
+            Some(Value::String(s)) => parse(s).map_err(|e| self.push(key, e)).ok(),
+            Some(other) => {
+                self.push(key, format_args!("must be a string, got {}", kind(other)));
                 None
             }
         }
@@ -274,6 +359,56 @@ fn decode_read(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame
         seq => seq.flatten(),
     };
     Some(ClientFrame::Read { room: room?, seq: Seq(seq?) })
+}
+
+fn decode_edit(obj: &Map<String, Value>, limits: &Limits, p: &mut Problems) -> Option<ClientFrame> {
+    let room = p.room(obj, "room");
+    let id = p.required(obj, "id", MessageId::parse);
+    let content = match obj.get("content") {
+        None | Some(Value::Null) => {
+            p.push("content", "is required");
+            None
+        }
+        Some(Value::String(s)) => validate_content(s, limits)
+            .map_err(
+                |(too_large, problem)| {
+                    if too_large { p.push_too_large("content", problem) } else { p.push("content", problem) }
+                },
+            )
+            .ok(),
+        Some(other) => {
+            p.push("content", format_args!("must be a string, got {}", kind(other)));
+            None
+        }
+    };
+    let client_id = p.required(obj, "client_id", ClientId::parse);
+    Some(ClientFrame::Edit { room: room?, id: id?, content: content?, client_id: client_id? })
+}
+
+fn decode_delete(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame> {
+    let room = p.room(obj, "room");
+    let id = p.required(obj, "id", MessageId::parse);
+    let client_id = p.required(obj, "client_id", ClientId::parse);
+    Some(ClientFrame::Delete { room: room?, id: id?, client_id: client_id? })
+}
+
+fn decode_react(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame> {
+    let room = p.room(obj, "room");
+    let id = p.required(obj, "id", MessageId::parse);
+    let emoji = p.required(obj, "emoji", Emoji::parse);
+    let on = match obj.get("on") {
+        Some(Value::Bool(on)) => Some(*on),
+        None | Some(Value::Null) => {
+            p.push("on", "is required");
+            None
+        }
+        Some(other) => {
+            p.push("on", format_args!("must be a boolean, got {}", kind(other)));
+            None
+        }
+    };
+    let client_id = p.required(obj, "client_id", ClientId::parse);
+    Some(ClientFrame::React { room: room?, id: id?, emoji: emoji?, on: on?, client_id: client_id? })
 }
 
 fn decode_messages(obj: &Map<String, Value>, limits: &Limits, p: &mut Problems) -> Option<ClientFrame> {
@@ -349,7 +484,15 @@ fn decode_draft(i: usize, item: &Value, limits: &Limits, p: &mut Problems) -> Op
             None
         }
     };
-    Some(Draft { content: content?, client_id: client_id?, room: room?, user_id: user_id? })
+    let reply_to = match obj.get("reply_to") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => MessageId::parse(s).map(Some).map_err(|e| p.push(&path("reply_to"), e)).ok(),
+        Some(other) => {
+            p.push(&path("reply_to"), format_args!("must be a string, got {}", kind(other)));
+            None
+        }
+    };
+    Some(Draft { content: content?, client_id: client_id?, room: room?, user_id: user_id?, reply_to: reply_to? })
 }
 
 /// Trims `s` and checks the content rules of protocol.md §10. The error says whether the

@@ -109,6 +109,20 @@ pub enum FrameType {
     Profile,
     /// `read`
     Read,
+    /// `edit`
+    Edit,
+    /// `delete`
+    Delete,
+    /// `react`
+    React,
+}
+
+impl FrameType {
+    /// Whether the frame is answered by an `ack` (protocol.md §13), even
+    /// when refused.
+    pub fn is_acked(self) -> bool {
+        matches!(self, FrameType::Edit | FrameType::Delete | FrameType::React)
+    }
 }
 
 /// Why a client frame could not be decoded. Lists every problem found, not
@@ -122,6 +136,8 @@ pub struct DecodeError {
     /// answered with a `message_ids` error rather than an `error` frame.
     pub frame_type: Option<FrameType>,
     /// For a `messages` frame, each item's `client_id` where it could be read,
-    /// so the client can mark exactly those messages failed.
+    /// so the client can mark exactly those messages failed; for `edit`,
+    /// `delete` and `react`, the frame's own if it could be read (it is
+    /// then answered with an `ack`).
     pub client_ids: Vec<Option<ClientId>>,
 }

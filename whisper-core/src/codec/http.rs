@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::model::{Epoch, Message, RoomName, Seq};
+use crate::model::{Entry, Epoch, Message, RoomName, Seq};
 
 /// `GET /v1/chat/messages`: a page of history, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,15 @@ pub struct RoomSummary {
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "typescript", ts(type = "string | null"))]
     pub last_message_at: Option<OffsetDateTime>,
+    /// The caller's read watermark, when the request named the caller (a
+    /// token) and the store could tell (protocol.md §12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub read_seq: Option<Seq>,
+    /// The messages by others after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub unread: Option<u64>,
 }
 
 /// `GET /v1/rooms?limit=&after=`: a page of rooms (protocol.md §11).
@@ -56,6 +65,24 @@ pub struct RoomList {
     /// page when `has_more`, else `null`.
     #[cfg_attr(feature = "typescript", ts(type = "string | null"))]
     pub next: Option<RoomName>,
+}
+
+/// `GET /v1/chat/events`: a page of a room's log, oldest first
+/// (protocol.md §13). Not exported to TypeScript: the web client syncs
+/// through the WebSocket.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsPage<'a> {
+    /// Always `"events"`.
+    #[serde(rename = "type")]
+    pub kind: Cow<'a, str>,
+    /// The room.
+    pub room: RoomName,
+    /// Consecutive seqs: messages as posted and the other events.
+    pub data: Cow<'a, [Entry]>,
+    /// Whether the log goes on after this page.
+    pub has_more: bool,
+    /// The last entry's seq (the `after_seq` given, for an empty page).
+    pub next_after_seq: Seq,
 }
 
 /// Every HTTP error body: `{"error":{"code","message"}}`.

@@ -12,7 +12,7 @@ mod server;
 
 pub use client::{ClientFrame, Draft};
 pub use error::{DecodeError, ErrorCode, FrameType, Refusal};
-pub use http::{HistoryPage, HttpError, HttpErrorBody, HttpErrorCode, RoomList, RoomSummary};
+pub use http::{EventsPage, HistoryPage, HttpError, HttpErrorBody, HttpErrorCode, RoomList, RoomSummary};
 pub use server::{AckStatus, EncodedFrame, PresenceUser, ServerFrame};
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Refusal;
 use crate::limits::WireLimits;
-use crate::model::{ClientId, DisplayName, Epoch, Message, MessageId, RoomName, Seq, UserId};
+use crate::model::{ClientId, DisplayName, Epoch, Event, Message, MessageId, RoomName, Seq, UserId};
 
 /// A server frame. Borrows what it can so that encoding a broadcast clones no
 /// message; decode into `ServerFrame<'static>`.
@@ -50,6 +50,39 @@ pub enum ServerFrame<'a> {
         #[cfg_attr(feature = "typescript", ts(as = "Vec<Message>"))]
         data: Cow<'a, [Message]>,
         /// `true` for messages replayed by `join` with `since_seq`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        recovered: Option<bool>,
+    },
+    /// The answer to one `edit`, `delete` or `react` (protocol.md §13),
+    /// sent after the store committed it (or refused it).
+    Ack {
+        /// The frame's client id.
+        client_id: ClientId,
+        /// Whether it holds: stored, or (a reaction already so) nothing to store.
+        status: AckStatus,
+        /// The event's seq, when one was stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        seq: Option<Seq>,
+        /// The event's id, when one was stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        id: Option<MessageId>,
+        /// Why nothing was stored, on error.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        error: Option<Refusal>,
+    },
+    /// Events of a room that are not messages (edits, deletes, reactions),
+    /// in seq order: live broadcast, or replay after `join`.
+    Events {
+        /// The room they belong to.
+        room: RoomName,
+        /// In seq order.
+        #[cfg_attr(feature = "typescript", ts(as = "Vec<Event>"))]
+        data: Cow<'a, [Event]>,
+        /// `true` for events replayed by `join` with `since_seq`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "typescript", ts(optional))]
         recovered: Option<bool>,

@@ -77,7 +77,26 @@ fn client_frames_round_trip_through_encode() {
                 client_id: Some(ClientId::parse("c").unwrap()),
                 room: None,
                 user_id: Some(UserId::random()),
+                reply_to: Some(MessageId::generate()),
             }],
+        },
+        ClientFrame::Edit {
+            room: RoomName::lobby(),
+            id: MessageId::generate(),
+            content: "fixed".into(),
+            client_id: ClientId::parse("e-1").unwrap(),
+        },
+        ClientFrame::Delete {
+            room: RoomName::lobby(),
+            id: MessageId::generate(),
+            client_id: ClientId::parse("d").unwrap(),
+        },
+        ClientFrame::React {
+            room: RoomName::lobby(),
+            id: MessageId::generate(),
+            emoji: crate::model::Emoji::parse("👍").unwrap(),
+            on: true,
+            client_id: ClientId::parse("r").unwrap(),
         },
     ];
     for frame in frames {
@@ -355,6 +374,7 @@ proptest! {
                 client_id: client.as_deref().map(|c| ClientId::parse(c).unwrap()),
                 room: room.as_deref().map(|r| RoomName::parse(r).unwrap()),
                 user_id: None,
+                reply_to: None,
             }).collect(),
         };
         prop_assert_eq!(ClientFrame::decode(&frame.encode(), &Limits::default()).unwrap(), frame);

@@ -66,7 +66,7 @@ fn seen(watched: &Watched) -> (Vec<String>, Vec<u64>) {
     while let Ok(true) = watched.outbox().try_drain(&mut buf) {
         for delivery in buf.drain(..) {
             match delivery {
-                Delivery::Messages(b) => seqs.extend(b.messages.iter().map(|m| m.seq.0)),
+                Delivery::Messages(b) => seqs.extend(b.run.each_seq()),
                 Delivery::Event { frame, .. } => {
                     let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
                     told |= super::tests::apply_presence(&mut view, &frame);

@@ -30,12 +30,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
-pub(crate) use outbox::{Broadcast, Delivery, Outbox, OutboxClosed};
+pub(crate) use outbox::{Broadcast, Delivery, Outbox, OutboxClosed, Run};
 
 use crate::codec::ServerFrame;
 use crate::limits::Limits;
-use crate::model::{DisplayName, Epoch, Message, RoomName, Seq, UserId};
-use crate::store::{MAX_PAGE, ReadRange, RoomInfo, Store, StoreError};
+use crate::model::{DisplayName, Entry, Epoch, Event, Message, RoomName, Seq, UserId};
+use crate::store::{MAX_PAGE, RoomInfo, Store, StoreError};
 use cluster::Owed;
 use peers::Peers;
 use presence::Presence;
@@ -126,6 +126,11 @@ pub(crate) const MAX_BROADCAST: usize = 100;
 /// Runs of messages of the same room, in the order given.
 fn by_room(messages: &[Message]) -> impl Iterator<Item = &[Message]> {
     messages.chunk_by(|a, b| a.room == b.room)
+}
+
+/// Runs of events of the same room, in the order given.
+fn events_by_room(events: &[Event]) -> impl Iterator<Item = &[Event]> {
+    events.chunk_by(|a, b| a.room == b.room)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -273,7 +278,19 @@ impl Hub {
     pub(crate) fn deliver(&self, messages: &[Message]) {
         for run in by_room(messages) {
             let Some(room) = self.room(&run[0].room) else { continue };
-            self.publish(&run[0].room, lock(&room), run);
+            let entries: Vec<Entry> = run.iter().cloned().map(Entry::Message).collect();
+            self.publish(&run[0].room, lock(&room), &entries);
+        }
+    }
+
+    /// Broadcasts stored events (edits, deletes, reactions) like
+    /// [`Hub::deliver`]: they take their rooms' seqs, so they leave in seq
+    /// order among the messages.
+    pub(crate) fn deliver_events(&self, events: &[Event]) {
+        for run in events_by_room(events) {
+            let Some(room) = self.room(&run[0].room) else { continue };
+            let entries: Vec<Entry> = run.iter().cloned().map(Entry::Event).collect();
+            self.publish(&run[0].room, lock(&room), &entries);
         }
     }
 
@@ -290,7 +307,7 @@ impl Hub {
         let mut staged = Vec::new();
         for run in by_room(messages) {
             let Some(room) = self.room(&run[0].room) else { continue };
-            lock(&room).staged.extend_from_slice(run);
+            lock(&room).staged.extend(run.iter().cloned().map(Entry::Message));
             staged.push(room);
         }
         if staged.is_empty() {
@@ -299,36 +316,37 @@ impl Hub {
         tokio::task::yield_now().await;
         for room in staged {
             let mut guard = lock(&room);
-            let mut messages = std::mem::take(&mut guard.staged);
-            if messages.is_empty() {
+            let mut entries = std::mem::take(&mut guard.staged);
+            if entries.is_empty() {
                 continue; // another publisher sent ours along with theirs
             }
-            messages.sort_unstable_by_key(|m| m.seq);
+            entries.sort_unstable_by_key(Entry::seq);
             let name = guard.name.clone();
-            self.publish(&name, guard, &messages);
+            self.publish(&name, guard, &entries);
         }
     }
 
-    /// Sequences messages of one room and broadcasts what is ready, in
-    /// frames of at most [`MAX_BROADCAST`] messages.
-    fn publish(&self, name: &RoomName, mut guard: MutexGuard<'_, Room>, messages: &[Message]) {
-        let sequenced = if messages.windows(2).all(|w| w[0].seq < w[1].seq) {
-            guard.sequence(messages)
+    /// Sequences log entries of one room and broadcasts what is ready: a
+    /// frame per run of messages or of events, of at most [`MAX_BROADCAST`].
+    fn publish(&self, name: &RoomName, mut guard: MutexGuard<'_, Room>, entries: &[Entry]) {
+        let sequenced = if entries.windows(2).all(|w| w[0].seq() < w[1].seq()) {
+            guard.sequence(entries)
         } else {
-            let mut sorted: Vec<&Message> = messages.iter().collect();
-            sorted.sort_by_key(|m| m.seq);
+            let mut sorted: Vec<&Entry> = entries.iter().collect();
+            sorted.sort_by_key(|e| e.seq());
             guard.sequence(sorted)
         };
         if !sequenced.ready.is_empty() {
             let started = std::time::Instant::now();
-            let mut ready = sequenced.ready;
             let mut broadcasts = 0;
-            while !ready.is_empty() {
-                let rest = ready.split_off(ready.len().min(MAX_BROADCAST));
-                let delivery = Delivery::Messages(Arc::new(Broadcast::new(name.clone(), ready)));
-                self.fan_out(&guard, &delivery, None);
-                ready = rest;
-                broadcasts += 1;
+            for mut run in Run::split(sequenced.ready) {
+                while run.len() > 0 {
+                    let rest = run.split_off(run.len().min(MAX_BROADCAST));
+                    let delivery = Delivery::Messages(Arc::new(Broadcast::new(name.clone(), run)));
+                    self.fan_out(&guard, &delivery, None);
+                    run = rest;
+                    broadcasts += 1;
+                }
             }
             let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
             self.inner.broadcasts.fetch_add(broadcasts, Ordering::Relaxed);
@@ -367,11 +385,11 @@ impl Hub {
                 tokio::time::sleep(hub.inner.limits.gap_grace).await;
                 let Some(room) = hub.room(&name) else { return };
                 let after = lock(&room).delivered();
-                match hub.inner.store.read(&name, ReadRange::after(after, MAX_PAGE)).await {
+                match hub.inner.store.log(&name, after, MAX_PAGE).await {
                     Ok(page) => {
-                        if !page.messages.is_empty() {
+                        if !page.entries.is_empty() {
                             hub.inner.gap_fills.fetch_add(1, Ordering::Relaxed);
-                            hub.publish(&name, lock(&room), &page.messages);
+                            hub.publish(&name, lock(&room), &page.entries);
                         }
                         // Checked under the room lock that `publish` also
                         // takes to see whether a fill is armed, so a gap found

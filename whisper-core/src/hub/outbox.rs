@@ -10,12 +10,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use crate::codec::{EncodedFrame, ServerFrame};
-use crate::model::{Message, RoomName, Seq};
+use crate::model::{Entry, Event, Message, RoomName, Seq};
 
 /// A frame waiting in an outbox.
 #[derive(Clone, Debug)]
 pub(crate) enum Delivery {
-    /// Messages of a room, in seq order, encoded once for all subscribers.
+    /// Log entries of a room (messages, or other events), in seq order,
+    /// encoded once for all subscribers.
     Messages(Arc<Broadcast>),
     /// Presence or typing in a room.
     Event {
@@ -37,33 +38,104 @@ impl Delivery {
     }
 }
 
-/// A run of consecutive messages of one room, encoded once.
+/// A run of consecutive log entries of one room, all messages or all other
+/// events, encoded once as one `messages` or `events` frame.
 #[derive(Debug)]
 pub(crate) struct Broadcast {
     /// The room.
     pub(crate) room: RoomName,
     /// Consecutive seqs, oldest first, never empty.
-    pub(crate) messages: Vec<Message>,
-    /// The `messages` frame holding them.
+    pub(crate) run: Run,
+    /// The frame holding them.
     pub(crate) frame: EncodedFrame,
 }
 
+/// The entries of a [`Broadcast`].
+#[derive(Debug)]
+pub(crate) enum Run {
+    /// A `messages` frame's.
+    Messages(Vec<Message>),
+    /// An `events` frame's.
+    Events(Vec<Event>),
+}
+
+impl Run {
+    /// Splits consecutive entries into runs of one kind, in order.
+    pub(crate) fn split(entries: Vec<Entry>) -> Vec<Run> {
+        let mut runs: Vec<Run> = Vec::new();
+        for entry in entries {
+            match (runs.last_mut(), entry) {
+                (Some(Run::Messages(run)), Entry::Message(m)) => run.push(m),
+                (Some(Run::Events(run)), Entry::Event(e)) => run.push(e),
+                (_, Entry::Message(m)) => runs.push(Run::Messages(vec![m])),
+                (_, Entry::Event(e)) => runs.push(Run::Events(vec![e])),
+            }
+        }
+        runs
+    }
+
+    /// How many entries it holds.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Run::Messages(m) => m.len(),
+            Run::Events(e) => e.len(),
+        }
+    }
+
+    /// Splits off the entries from `at` on.
+    pub(crate) fn split_off(&mut self, at: usize) -> Run {
+        match self {
+            Run::Messages(m) => Run::Messages(m.split_off(at)),
+            Run::Events(e) => Run::Events(e.split_off(at)),
+        }
+    }
+
+    /// Every entry's seq, in order.
+    #[cfg(test)]
+    pub(crate) fn each_seq(&self) -> Vec<u64> {
+        match self {
+            Run::Messages(m) => m.iter().map(|m| m.seq.0).collect(),
+            Run::Events(e) => e.iter().map(|e| e.seq.0).collect(),
+        }
+    }
+
+    fn seqs(&self) -> (Seq, Seq) {
+        match self {
+            Run::Messages(m) => (m.first().map_or(Seq::ZERO, |m| m.seq), m.last().map_or(Seq::ZERO, |m| m.seq)),
+            Run::Events(e) => (e.first().map_or(Seq::ZERO, |e| e.seq), e.last().map_or(Seq::ZERO, |e| e.seq)),
+        }
+    }
+
+    /// The frame for the entries after `after` (all of them for `Seq::ZERO`).
+    pub(crate) fn encode_after(&self, room: &RoomName, after: Seq, recovered: Option<bool>) -> EncodedFrame {
+        match self {
+            Run::Messages(m) => {
+                let start = m.partition_point(|m| m.seq <= after);
+                ServerFrame::Messages { room: room.clone(), data: m[start..].into(), recovered }.encode()
+            }
+            Run::Events(e) => {
+                let start = e.partition_point(|e| e.seq <= after);
+                ServerFrame::Events { room: room.clone(), data: e[start..].into(), recovered }.encode()
+            }
+        }
+    }
+}
+
 impl Broadcast {
-    /// Encodes a broadcast of `messages` (consecutive, non-empty) in `room`.
-    pub(crate) fn new(room: RoomName, messages: Vec<Message>) -> Self {
-        let frame =
-            ServerFrame::Messages { room: room.clone(), data: messages.as_slice().into(), recovered: None }.encode();
-        Broadcast { room, messages, frame }
+    /// Encodes a broadcast of `run` (consecutive, non-empty) in `room`.
+    pub(crate) fn new(room: RoomName, run: Run) -> Self {
+        let frame = run.encode_after(&room, Seq::ZERO, None);
+        Broadcast { room, run, frame }
     }
 
-    /// The first message's seq.
+    /// The first entry's seq.
     pub(crate) fn first_seq(&self) -> Seq {
-        self.messages.first().map_or(Seq::ZERO, |m| m.seq)
+        self.run.seqs().0
     }
 
-    /// The last message's seq.
+    /// The last entry's seq.
     pub(crate) fn last_seq(&self) -> Seq {
-        self.messages.last().map_or(Seq::ZERO, |m| m.seq)
+        self.run.seqs().1
     }
 }
 

@@ -9,7 +9,7 @@ use tokio::time::{Duration, Instant};
 use super::outbox::{Delivery, Outbox, Pushed};
 use super::presence::{Announced, Presence};
 use super::receipts::Receipts;
-use crate::model::{Epoch, Message, RoomName, Seq, UserId};
+use crate::model::{Entry, Epoch, RoomName, Seq, UserId};
 
 /// A connection subscribed to the room.
 #[derive(Debug)]
@@ -29,11 +29,11 @@ pub(crate) struct Room {
     /// The highest seq broadcast: every subscriber has been sent every
     /// message up to it (or had joined later and replays from the store).
     delivered: Seq,
-    /// Messages that arrived ahead of a missing seq, waiting for it.
-    pending: BTreeMap<Seq, Message>,
+    /// Log entries that arrived ahead of a missing seq, waiting for it.
+    pending: BTreeMap<Seq, Entry>,
     /// Stored messages waiting to be broadcast together with those of other
     /// publishers (see `Hub::deliver_together`).
-    pub(crate) staged: Vec<Message>,
+    pub(crate) staged: Vec<Entry>,
     /// Whether a task will look for missing seqs in the store.
     pub(crate) gap_fill_armed: bool,
     pub(crate) subscribers: Vec<Subscriber>,
@@ -47,10 +47,10 @@ pub(crate) struct Room {
     pub(crate) presence_flush_scheduled: bool,
 }
 
-/// What the sequencer made of newly published messages.
+/// What the sequencer made of newly published log entries.
 pub(crate) struct Sequenced {
-    /// Consecutive messages now ready to broadcast, oldest first.
-    pub(crate) ready: Vec<Message>,
+    /// Consecutive entries now ready to broadcast, oldest first.
+    pub(crate) ready: Vec<Entry>,
     /// Whether some seq is still missing.
     pub(crate) gap: bool,
 }
@@ -78,27 +78,28 @@ impl Room {
         self.delivered
     }
 
-    /// Whether messages wait for a missing seq.
+    /// Whether entries wait for a missing seq.
     pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
 
-    /// Puts messages in seq order: those that continue the broadcast are
-    /// ready; those beyond a missing seq wait; those already broadcast (a
-    /// resend, or a message delivered by both its publisher and a gap fill)
-    /// are dropped.
-    pub(crate) fn sequence<'a>(&mut self, messages: impl IntoIterator<Item = &'a Message>) -> Sequenced {
-        let messages = messages.into_iter();
+    /// Puts log entries (messages and events share the room's seqs) in seq
+    /// order: those that continue the broadcast are ready; those beyond a
+    /// missing seq wait; those already broadcast (a resend, or an entry
+    /// delivered by both its publisher and a gap fill) are dropped.
+    pub(crate) fn sequence<'a>(&mut self, entries: impl IntoIterator<Item = &'a Entry>) -> Sequenced {
+        let entries = entries.into_iter();
         if self.pending.is_empty() {
-            // The common case: the messages continue the broadcast exactly.
+            // The common case: the entries continue the broadcast exactly.
             let mut ready = Vec::new();
             let mut rest = Vec::new();
-            for m in messages {
-                if m.seq == self.delivered.next() && rest.is_empty() {
-                    self.delivered = m.seq;
-                    ready.push(m.clone());
-                } else if m.seq > self.delivered {
-                    rest.push(m);
+            for e in entries {
+                let seq = e.seq();
+                if seq == self.delivered.next() && rest.is_empty() {
+                    self.delivered = seq;
+                    ready.push(e.clone());
+                } else if seq > self.delivered {
+                    rest.push(e);
                 }
             }
             if rest.is_empty() {
@@ -108,13 +109,13 @@ impl Room {
             ready.append(&mut more.ready);
             return Sequenced { ready, gap: more.gap };
         }
-        self.sequence_slow(messages)
+        self.sequence_slow(entries)
     }
 
-    fn sequence_slow<'a>(&mut self, messages: impl IntoIterator<Item = &'a Message>) -> Sequenced {
-        for m in messages {
-            if m.seq > self.delivered {
-                self.pending.entry(m.seq).or_insert_with(|| m.clone());
+    fn sequence_slow<'a>(&mut self, entries: impl IntoIterator<Item = &'a Entry>) -> Sequenced {
+        for e in entries {
+            if e.seq() > self.delivered {
+                self.pending.entry(e.seq()).or_insert_with(|| e.clone());
             }
         }
         let mut ready = Vec::new();

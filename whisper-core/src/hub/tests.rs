@@ -37,7 +37,7 @@ fn drained_seqs(member: &Member) -> Vec<u64> {
     while let Ok(true) = member.outbox().try_drain(&mut buf) {
         for d in buf.drain(..) {
             if let Delivery::Messages(b) = d {
-                seqs.extend(b.messages.iter().map(|m| m.seq.0));
+                seqs.extend(b.run.each_seq());
             }
         }
     }
@@ -291,7 +291,7 @@ async fn publishers_that_wake_together_share_one_frame() {
     let broadcasts: Vec<Vec<u64>> = frames
         .iter()
         .filter_map(|d| match d {
-            Delivery::Messages(b) => Some(b.messages.iter().map(|m| m.seq.0).collect()),
+            Delivery::Messages(b) => Some(b.run.each_seq()),
             Delivery::Event { .. } => None,
         })
         .collect();

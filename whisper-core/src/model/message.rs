@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use ulid::Ulid;
 
-use super::{DisplayName, RoomName, UserId};
+use super::{DisplayName, Emoji, RoomName, UserId};
 
 /// Why a string is not a [`MessageId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -212,6 +212,74 @@ pub struct Message {
     #[serde(with = "timestamp")]
     #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub created_at: OffsetDateTime,
+    /// The message of the same room it answers (protocol.md §13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub reply_to: Option<MessageId>,
+    /// When its author last edited it; `content` is then the edited text.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "timestamp::option")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<String>"))]
+    pub edited_at: Option<OffsetDateTime>,
+    /// Taken back: `content` is empty, and the store keeps only this tombstone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<bool>"))]
+    pub deleted: bool,
+    /// Reactions, each emoji in the order of its earliest standing
+    /// reaction. Only in a message's current state (history pages); the log
+    /// carries them as `reaction` events instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<Vec<Reactions>>"))]
+    pub reactions: Vec<Reactions>,
+}
+
+impl Message {
+    /// Erases what a delete erases: the text, the edit and the reactions.
+    pub fn tombstone(&mut self) {
+        self.content = Arc::from("");
+        self.edited_at = None;
+        self.deleted = true;
+        self.reactions.clear();
+    }
+}
+
+/// Most user ids a message's [`Reactions`] lists per emoji.
+pub const REACTION_USERS_SHOWN: usize = 10;
+
+/// One emoji's reactions to a message, in its current state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+pub struct Reactions {
+    /// The emoji.
+    pub emoji: Emoji,
+    /// How many users reacted with it.
+    pub count: u32,
+    /// The first [`REACTION_USERS_SHOWN`] of them, in the order they reacted.
+    pub users: Vec<UserId>,
+}
+
+impl Reactions {
+    /// A message's reactions from its standing ones, given in the order
+    /// they were made: each emoji once, in the order of its earliest
+    /// standing reaction, with its count and its first users. Every store
+    /// builds a message's current state with it, so all agree.
+    pub fn tally<'a>(standing: impl IntoIterator<Item = (&'a Emoji, UserId)>) -> Vec<Reactions> {
+        let mut out: Vec<Reactions> = Vec::new();
+        for (emoji, user) in standing {
+            let i = match out.iter().position(|r| &r.emoji == emoji) {
+                Some(i) => i,
+                None => {
+                    out.push(Reactions { emoji: emoji.clone(), count: 0, users: Vec::new() });
+                    out.len() - 1
+                }
+            };
+            let r = &mut out[i];
+            r.count += 1;
+            if r.users.len() < REACTION_USERS_SHOWN {
+                r.users.push(user);
+            }
+        }
+        out
+    }
 }
 
 /// A message accepted from a client, not yet stored: everything but its `seq`,
@@ -232,6 +300,8 @@ pub struct NewMessage {
     pub client_id: Option<ClientId>,
     /// Acceptance time, truncated to milliseconds so every store keeps it exactly.
     pub created_at: OffsetDateTime,
+    /// The message it answers, already checked to be of the same room.
+    pub reply_to: Option<MessageId>,
 }
 
 impl NewMessage {
@@ -251,6 +321,7 @@ impl NewMessage {
             content: content.into(),
             client_id,
             created_at: now_millis(),
+            reply_to: None,
         }
     }
 
@@ -265,6 +336,10 @@ impl NewMessage {
             content: self.content,
             client_id: self.client_id,
             created_at: self.created_at,
+            reply_to: self.reply_to,
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
         }
     }
 }
@@ -272,21 +347,40 @@ impl NewMessage {
 /// `created_at` on the wire: RFC 3339 UTC with exactly three fractional
 /// digits (`2026-11-22T19:48:57.120Z`), so timestamps sort as text. Any RFC
 /// 3339 time is accepted when reading.
-mod timestamp {
+pub(crate) mod timestamp {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::OffsetDateTime;
     use time::format_description::well_known::Rfc3339;
     use time::macros::format_description;
 
-    pub(super) fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
         let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
         let text = t.to_offset(time::UtcOffset::UTC).format(&format).map_err(serde::ser::Error::custom)?;
         s.serialize_str(&text)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
+    }
+
+    /// The same, for an optional time (`edited_at`).
+    pub(crate) mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub(crate) fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+            #[derive(Deserialize)]
+            struct Wrapped(#[serde(with = "super")] OffsetDateTime);
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+        }
     }
 }
 

@@ -15,11 +15,13 @@ use crate::chat::Chat;
 use crate::codec::{
     AckStatus, ClientFrame, DecodeError, Draft, EncodedFrame, ErrorCode, FrameType, Refusal, ServerFrame,
 };
-use crate::hub::{Broadcast, Delivery, Member, Outbox, OutboxClosed};
+use crate::hub::{Broadcast, Delivery, Member, Outbox, OutboxClosed, Run};
 use crate::limits::WireLimits;
-use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId, now_millis};
+use crate::model::{
+    ClientId, DisplayName, Entry, Epoch, Message, NewEvent, NewMessage, Request, RoomName, Seq, UserId, now_millis,
+};
 use crate::rate::TokenBucket;
-use crate::store::{MAX_PAGE, ReadRange, StoreError};
+use crate::store::{Applied, EventRefusal, MAX_PAGE, StoreError};
 
 /// Most messages in one replay frame, so a large recovery is several
 /// moderate frames rather than one huge one.
@@ -56,6 +58,22 @@ pub(super) struct Session<O, F> {
 pub(super) struct Posted {
     client_ids: Vec<Option<ClientId>>,
     stored: Result<Vec<Message>, StoreError>,
+}
+
+/// How a refused frame is answered.
+enum Answer {
+    /// An `error` frame.
+    Error,
+    /// A `message_ids` error, for a `messages` frame.
+    MessageIds(Vec<Option<ClientId>>),
+    /// An `ack` error, for an `edit`, `delete` or `react`.
+    Ack(ClientId),
+}
+
+impl Answer {
+    fn for_client_id(client_id: Option<&ClientId>) -> Answer {
+        client_id.map_or(Answer::Error, |c| Answer::Ack(c.clone()))
+    }
 }
 
 struct Joined {
@@ -138,9 +156,10 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         if self.control_rate.try_take(1) { Ok(()) } else { Err(SessionEnd::PingFlood) }
     }
 
-    /// Takes a control-frame token, or refuses the frame; past
-    /// `flood_refusals` refusals in a row the connection is closed instead.
-    async fn take_control_token(&mut self, messages_frame: Option<Vec<Option<ClientId>>>) -> Result<bool, SessionEnd> {
+    /// Takes a control-frame token, or refuses the frame (answered as
+    /// `answer` says); past `flood_refusals` refusals in a row the
+    /// connection is closed instead.
+    async fn take_control_token(&mut self, answer: Answer) -> Result<bool, SessionEnd> {
         if self.control_rate.try_take(1) {
             self.limited_in_a_row = 0;
             return Ok(true);
@@ -151,9 +170,10 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         }
         let refusal = Refusal::new(ErrorCode::RateLimited, "too many frames; slow down")
             .retry_after(self.control_rate.wait_for(1));
-        match messages_frame {
-            Some(client_ids) => self.nack(client_ids, refusal).await?,
-            None => self.refuse(refusal).await?,
+        match answer {
+            Answer::MessageIds(client_ids) => self.nack(client_ids, refusal).await?,
+            Answer::Ack(client_id) => self.ack_refused(client_id, refusal).await?,
+            Answer::Error => self.refuse(refusal).await?,
         }
         Ok(false)
     }
@@ -262,9 +282,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         let frame = if broadcast.first_seq() > joined.sent_up_to {
             broadcast.frame.clone()
         } else {
-            let newer: Vec<Message> =
-                broadcast.messages.iter().filter(|m| m.seq > joined.sent_up_to).cloned().collect();
-            ServerFrame::Messages { room: broadcast.room.clone(), data: newer.into(), recovered: None }.encode()
+            broadcast.run.encode_after(&broadcast.room, joined.sent_up_to, None)
         };
         joined.sent_up_to = broadcast.last_seq();
         Some(frame)
@@ -280,14 +298,20 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             // A frame that does not decode costs a control-frame token like
             // any frame that is not `messages`: refusing it is work too.
             Err(e) => {
-                let messages_frame = (e.frame_type == Some(FrameType::Messages)).then(|| e.client_ids.clone());
-                if !self.take_control_token(messages_frame).await? {
+                let answer = match e.frame_type {
+                    Some(FrameType::Messages) => Answer::MessageIds(e.client_ids.clone()),
+                    Some(t) if t.is_acked() => Answer::for_client_id(e.client_ids.iter().flatten().next()),
+                    _ => Answer::Error,
+                };
+                if !self.take_control_token(answer).await? {
                     return Ok(());
                 }
                 return self.refuse_decoded(e).await;
             }
         };
-        if !matches!(frame, ClientFrame::Messages { .. }) && !self.take_control_token(None).await? {
+        if !matches!(frame, ClientFrame::Messages { .. })
+            && !self.take_control_token(Answer::for_client_id(frame.event_target().map(|(_, c)| c))).await?
+        {
             return Ok(());
         }
         let changes_presence =
@@ -324,15 +348,101 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 Ok(())
             }
             ClientFrame::Read { room, seq } => self.read(room, seq).await,
+            // Boxed: the store's answer is awaited here, and inline its
+            // state would make every connection's future bigger.
+            frame @ (ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::React { .. }) => {
+                Box::pin(self.change(frame)).await
+            }
         }
     }
 
     async fn refuse_decoded(&mut self, e: DecodeError) -> Step {
-        if e.frame_type == Some(FrameType::Messages) {
-            self.nack(e.client_ids, e.refusal).await
-        } else {
-            self.refuse(e.refusal).await
+        match e.frame_type {
+            Some(FrameType::Messages) => self.nack(e.client_ids, e.refusal).await,
+            // An `edit`, `delete` or `react` whose client id could be read
+            // is answered by an `ack`, so the client's outbox settles it.
+            Some(t) if t.is_acked() => match e.client_ids.into_iter().flatten().next() {
+                Some(client_id) => self.ack_refused(client_id, e.refusal).await,
+                None => self.refuse(e.refusal).await,
+            },
+            _ => self.refuse(e.refusal).await,
         }
+    }
+
+    async fn ack_refused(&mut self, client_id: ClientId, refusal: Refusal) -> Step {
+        self.settle_posts().await?;
+        self.send(ServerFrame::Ack { client_id, status: AckStatus::Error, seq: None, id: None, error: Some(refusal) })
+            .await
+    }
+
+    /// `edit`, `delete` or `react` (protocol.md §13): checked here for what
+    /// the connection knows (joined room, rates, budgets), by the store for
+    /// what only it knows (the target, its author, whether it is deleted),
+    /// acked after the commit, broadcast by the chat.
+    async fn change(&mut self, frame: ClientFrame) -> Step {
+        let (room, target, request, client_id) = match frame {
+            ClientFrame::Edit { room, id, content, client_id } => (room, id, Request::Edit { content }, client_id),
+            ClientFrame::Delete { room, id, client_id } => (room, id, Request::Delete, client_id),
+            ClientFrame::React { room, id, emoji, on, client_id } => {
+                (room, id, Request::React { emoji, on }, client_id)
+            }
+            _ => return Ok(()),
+        };
+        if !self.rooms.iter().any(|j| j.room == room) {
+            let refusal = Refusal::new(ErrorCode::NotFound, format!("not in room {room}")).in_room(&room);
+            return self.ack_refused(client_id, refusal).await;
+        }
+        // A change writes to the store as a message does: it takes a token
+        // of the same bucket and is charged to the same budgets.
+        if !self.message_rate.try_take(1) {
+            let wait = self.message_rate.wait_for(1);
+            let refusal = Refusal::new(
+                ErrorCode::RateLimited,
+                format!("at most {} messages and changes per second", self.chat.limits().messages_per_second),
+            )
+            .retry_after(wait)
+            .in_room(&room);
+            return self.ack_refused(client_id, refusal).await;
+        }
+        let bytes = match &request {
+            Request::Edit { content } => content.len() as u64,
+            Request::React { emoji, .. } => emoji.as_str().len() as u64,
+            Request::Delete => 0,
+        };
+        let charge = match self.chat.budgets().charge(self.member.user(), self.address, bytes, Vec::new()) {
+            Ok(charge) => charge,
+            Err(refusal) => return self.ack_refused(client_id, refusal.in_room(&room)).await,
+        };
+        let event = NewEvent::now(
+            room.clone(),
+            target,
+            self.member.user(),
+            self.name.clone(),
+            request,
+            Some(client_id.clone()),
+        );
+        let applied = self.chat.apply(event).await;
+        if !matches!(applied, Ok(Applied::Stored(_))) {
+            self.chat.budgets().refund(charge);
+        }
+        let (seq, id, error) = match applied {
+            Ok(Applied::Stored(event)) => (Some(event.seq), Some(event.id), None),
+            Ok(Applied::Unchanged) => (None, None, None),
+            Ok(Applied::Refused(EventRefusal::NotFound)) => {
+                let message = format!("no message {target} in room {room}, or it was deleted");
+                (None, None, Some(Refusal::new(ErrorCode::NotFound, message).in_room(&room)))
+            }
+            Ok(Applied::Refused(EventRefusal::NotAuthor)) => {
+                let message = "only the author may edit or delete a message";
+                (None, None, Some(Refusal::new(ErrorCode::Forbidden, message).in_room(&room)))
+            }
+            Err(e) => {
+                tracing::warn!(room = %room, error = %e, "event not stored");
+                (None, None, Some(store_refusal(&e).in_room(&room)))
+            }
+        };
+        let status = if error.is_some() { AckStatus::Error } else { AckStatus::Success };
+        self.send(ServerFrame::Ack { client_id, status, seq, id, error }).await
     }
 
     /// Answers a `messages` frame that stored nothing.
@@ -385,6 +495,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             };
             let mut message = NewMessage::now(room, me, self.name.clone(), draft.content, draft.client_id);
             message.created_at = created_at;
+            message.reply_to = draft.reply_to;
             batch.push(message);
         }
         if !missing_room.is_empty() {
@@ -393,6 +504,22 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 ..Refusal::new(ErrorCode::InvalidFrame, "the messages frame is invalid")
             };
             return self.nack(client_ids, refusal).await;
+        }
+        if batch.iter().any(|m| m.reply_to.is_some()) {
+            // A reply must name a message of its own room. Messages are
+            // never removed (a delete keeps a tombstone), so what is found
+            // now is still there when the batch commits.
+            let missing = match Self::missing_replies(&self.chat, &batch).await {
+                Ok(missing) => missing,
+                Err(e) => return self.nack(client_ids, store_refusal(&e)).await,
+            };
+            if !missing.is_empty() {
+                let refusal = Refusal {
+                    details: missing,
+                    ..Refusal::new(ErrorCode::NotFound, "a reply names no message of its room")
+                };
+                return self.nack(client_ids, refusal).await;
+            }
         }
         // Budgets last: a frame refused for anything else charges nothing.
         let bytes = batch.iter().map(|m| m.content.len() as u64).sum();
@@ -427,6 +554,18 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             Posted { client_ids, stored }
         }));
         Ok(())
+    }
+
+    /// `data[i].reply_to` problems: replies naming no message of their room.
+    async fn missing_replies(chat: &Chat, batch: &[NewMessage]) -> Result<Vec<String>, StoreError> {
+        let mut missing = Vec::new();
+        for (i, message) in batch.iter().enumerate() {
+            let Some(target) = message.reply_to else { continue };
+            if chat.store().message(&message.room, target).await?.is_none() {
+                missing.push(format!("data[{i}].reply_to: no message {target} in room {}", message.room));
+            }
+        }
+        Ok(missing)
     }
 
     /// The rooms of `batch` not known to have history (so posting may create
@@ -514,8 +653,8 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             Some(since) if same_history && since == head => true,
             Some(since) if same_history && since < head && head.0 - since.0 <= self.chat.limits().max_recover => {
                 match Self::read_between(&self.chat, &room, since, head).await {
-                    Ok(messages) => {
-                        replay = messages;
+                    Ok(entries) => {
+                        replay = entries;
                         true
                     }
                     Err(e) => {
@@ -551,8 +690,14 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             unread: read.map(|r| r.unread),
         };
         self.send(joined).await?;
-        for chunk in replay.chunks(REPLAY_CHUNK) {
-            self.send(ServerFrame::Messages { room: room.clone(), data: chunk.into(), recovered: Some(true) }).await?;
+        // The log in seq order: runs of messages as `messages` frames, of
+        // other events as `events` frames, each at most `REPLAY_CHUNK`.
+        for mut run in Run::split(replay) {
+            while run.len() > 0 {
+                let rest = run.split_off(run.len().min(REPLAY_CHUNK));
+                self.write(vec![run.encode_after(&room, Seq::ZERO, Some(true))]).await?;
+                run = rest;
+            }
         }
         Ok(())
     }
@@ -570,17 +715,17 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         }
     }
 
-    /// Every message with `after < seq <= up_to`, oldest first. (Takes the
-    /// store, not `&self`: the session holds futures that are `Send` but not
-    /// `Sync`, so no `&Session` may live across an await.)
-    async fn read_between(chat: &Chat, room: &RoomName, after: Seq, up_to: Seq) -> Result<Vec<Message>, StoreError> {
+    /// Every log entry with `after < seq <= up_to`, oldest first. (Takes
+    /// the store, not `&self`: the session holds futures that are `Send` but
+    /// not `Sync`, so no `&Session` may live across an await.)
+    async fn read_between(chat: &Chat, room: &RoomName, after: Seq, up_to: Seq) -> Result<Vec<Entry>, StoreError> {
         let mut out = Vec::new();
         let mut cursor = after;
         while cursor < up_to {
-            let page = chat.store().read(room, ReadRange::between(cursor, up_to.next(), MAX_PAGE)).await?;
-            let Some(last) = page.messages.last() else { break };
-            cursor = last.seq;
-            out.extend(page.messages);
+            let page = chat.store().log(room, cursor, MAX_PAGE).await?;
+            let Some(last) = page.entries.last() else { break };
+            cursor = last.seq();
+            out.extend(page.entries.into_iter().filter(|e| e.seq() <= up_to));
         }
         Ok(out)
     }

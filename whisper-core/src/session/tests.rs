@@ -12,8 +12,10 @@ use tokio::task::JoinHandle;
 
 use super::*;
 use crate::codec::{AckStatus, ErrorCode, ServerFrame};
-use crate::model::{Message, MessageId, NewMessage, Seq};
-use crate::store::{MemoryStore, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
+use crate::model::{Message, MessageId, NewEvent, NewMessage, Seq};
+use crate::store::{
+    Applied, LogPage, MemoryStore, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
+};
 use crate::testing::{FailingStore, inbound_channel, outgoing_channel};
 use crate::{Chat, Limits};
 
@@ -748,6 +750,15 @@ impl Store for GatedStore {
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
         self.inner.read(room, range).await
     }
+    async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        self.inner.apply(event).await
+    }
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.inner.message(room, id).await
+    }
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        self.inner.log(room, after, limit).await
+    }
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         self.inner.room(room).await
     }
@@ -1005,3 +1016,5 @@ async fn a_read_frame_is_validated_like_any_other() {
     let refusal = ada.error().await;
     assert_eq!(refusal.details, vec!["seq: is required".to_string()]);
 }
+
+mod timeline;

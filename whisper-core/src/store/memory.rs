@@ -7,10 +7,13 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
-use crate::model::{ClientId, Epoch, Message, NewMessage, RoomName, Seq, UserId};
+use super::timeline::RoomTimeline;
+use super::{
+    Applied, EventRefusal, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
+};
+use crate::model::{ClientId, Entry, Epoch, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
 
-/// Messages in memory. Lost when the process exits.
+/// Rooms' logs in memory. Lost when the process exits.
 ///
 /// One `std::sync::Mutex` guards everything: every operation is short and
 /// never awaits while holding it, so an async mutex would only add cost.
@@ -22,18 +25,13 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct State {
     /// By name, so that a page of rooms is a range of the map.
-    rooms: BTreeMap<RoomName, RoomLog>,
-    /// `(user, client id)` → where the original is, for idempotent resend.
+    rooms: BTreeMap<RoomName, RoomTimeline>,
+    /// `(user, client id)` → where a message is, for idempotent resend.
     sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
+    /// The same for events, which have their own client ids.
+    events_sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
     /// Read watermarks, by (user, room).
     read: HashMap<(UserId, RoomName), Seq>,
-}
-
-#[derive(Debug)]
-struct RoomLog {
-    epoch: Epoch,
-    /// `messages[i]` has `seq = i + 1`.
-    messages: Vec<Message>,
 }
 
 impl MemoryStore {
@@ -44,13 +42,6 @@ impl MemoryStore {
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
         self.state.lock().map_err(|_| StoreError::Internal("memory store lock poisoned".into()))
-    }
-}
-
-impl State {
-    fn find(&self, room: &RoomName, seq: Seq) -> Option<&Message> {
-        let log = self.rooms.get(room)?;
-        log.messages.get(usize::try_from(seq.0).ok()?.checked_sub(1)?)
     }
 }
 
@@ -65,24 +56,20 @@ impl Store for MemoryStore {
             if let Some(client_id) = &new.client_id {
                 let key = (new.user_id, client_id.clone());
                 if let Some((room, seq)) = state.sent.get(&key) {
-                    let original = state
-                        .find(room, *seq)
-                        .cloned()
-                        .ok_or_else(|| StoreError::Internal("client id points at nothing".into()))?;
+                    let original = match state.rooms.get(room).and_then(|log| log.entry(*seq)) {
+                        Some(Entry::Message(m)) => m.clone(),
+                        _ => return Err(StoreError::Internal("client id points at nothing".into())),
+                    };
                     out.push(original);
                     continue;
                 }
             }
-            let log = state
-                .rooms
-                .entry(new.room.clone())
-                .or_insert_with(|| RoomLog { epoch: Epoch::fresh(), messages: Vec::new() });
-            let seq = Seq(log.messages.len() as u64 + 1);
+            let log = state.rooms.entry(new.room.clone()).or_insert_with(|| RoomTimeline::new(Epoch::fresh()));
             let key = new.client_id.clone().map(|c| (new.user_id, c));
-            let message = new.stored_at(seq);
-            log.messages.push(message.clone());
+            let message = new.stored_at(log.head().next());
+            log.push_message(message.clone()).map_err(StoreError::Internal)?;
             if let Some(key) = key {
-                state.sent.insert(key, (message.room.clone(), seq));
+                state.sent.insert(key, (message.room.clone(), message.seq));
             }
             out.push(message);
         }
@@ -91,29 +78,50 @@ impl Store for MemoryStore {
 
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
         let state = self.lock()?;
-        let Some(log) = state.rooms.get(room) else {
-            return Ok(Page { messages: Vec::new(), has_more: false });
+        Ok(state.rooms.get(room).map_or(Page { messages: Vec::new(), has_more: false }, |log| log.read(range)))
+    }
+
+    async fn apply(&self, mut event: NewEvent) -> Result<Applied, StoreError> {
+        let mut state = self.lock()?;
+        event.created_at =
+            event.created_at.replace_millisecond(event.created_at.millisecond()).unwrap_or(event.created_at);
+        let key = event.client_id.clone().map(|c| (event.user_id, c));
+        if let Some(key) = &key
+            && let Some((room, seq)) = state.events_sent.get(key)
+        {
+            return match state.rooms.get(room).and_then(|log| log.entry(*seq)) {
+                Some(Entry::Event(e)) => Ok(Applied::Stored(e.clone())),
+                _ => Err(StoreError::Internal("client id points at nothing".into())),
+            };
+        }
+        let Some(log) = state.rooms.get_mut(&event.room) else {
+            return Ok(Applied::Refused(EventRefusal::NotFound));
         };
-        let head = log.messages.len() as u64;
-        // The window of seqs in range: (lo, hi) exclusive, as 0-based indexes.
-        let lo = range.after_seq().map_or(0, |s| s.0.min(head)) as usize;
-        let hi = range.before_seq().map_or(head + 1, |s| s.0.min(head + 1)) as usize;
-        let window = if hi > lo + 1 { &log.messages[lo..hi - 1] } else { &[][..] };
-        let limit = range.limit();
-        let (slice, has_more) = if range.from_newest() {
-            let start = window.len().saturating_sub(limit);
-            (&window[start..], start > 0)
-        } else {
-            let end = window.len().min(limit);
-            (&window[..end], end < window.len())
+        let event = match log.check(event) {
+            Ok(event) => event,
+            Err(not_stored) => return Ok(not_stored.into()),
         };
-        Ok(Page { messages: slice.to_vec(), has_more })
+        log.commit_event(event.clone()).map_err(StoreError::Internal)?;
+        if let Some(key) = key {
+            state.events_sent.insert(key, (event.room.clone(), event.seq));
+        }
+        Ok(Applied::Stored(event))
+    }
+
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let state = self.lock()?;
+        Ok(state.rooms.get(room).and_then(|log| log.message(id)).cloned())
+    }
+
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        let state = self.lock()?;
+        Ok(state.rooms.get(room).map_or(LogPage { entries: Vec::new(), has_more: false }, |log| log.log(after, limit)))
     }
 
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         let state = self.lock()?;
         Ok(match state.rooms.get(room) {
-            Some(log) => info(room, log),
+            Some(log) => log.info(room),
             None => RoomInfo::empty(room.clone()),
         })
     }
@@ -122,13 +130,13 @@ impl Store for MemoryStore {
         let state = self.lock()?;
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let rooms = state.rooms.range::<RoomName, _>((from, Bound::Unbounded));
-        Ok(RoomsPage::first(rooms.map(|(name, log)| info(name, log)), limit))
+        Ok(RoomsPage::first(rooms.map(|(name, log)| log.info(name)), limit))
     }
 
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
         let mut state = self.lock()?;
-        let head = state.rooms.get(room).map_or(0, |log| log.messages.len() as u64);
-        let seq = Seq(seq.0.min(head));
+        let head = state.rooms.get(room).map_or(Seq::ZERO, RoomTimeline::head);
+        let seq = seq.min(head);
         let was = state.read.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
         if seq <= was {
             return Ok(ReadMark { read_seq: was, moved: false });
@@ -140,20 +148,8 @@ impl Store for MemoryStore {
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
         let state = self.lock()?;
         let read_seq = state.read.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
-        let after = state.rooms.get(room).map_or(&[][..], |log| {
-            log.messages.get(usize::try_from(read_seq.0).unwrap_or(usize::MAX)..).unwrap_or(&[])
-        });
-        let unread = after.iter().filter(|m| m.user_id != user).count() as u64;
+        let unread = state.rooms.get(room).map_or(0, |log| log.unread(user, read_seq));
         Ok(ReadState { read_seq, unread })
-    }
-}
-
-fn info(name: &RoomName, log: &RoomLog) -> RoomInfo {
-    RoomInfo {
-        name: name.clone(),
-        last_seq: Seq(log.messages.len() as u64),
-        epoch: log.epoch,
-        last_message_at: log.messages.last().map(|m| m.created_at),
     }
 }
 

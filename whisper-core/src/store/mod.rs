@@ -5,6 +5,7 @@
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 mod memory;
+mod timeline;
 
 use std::fmt::Debug;
 
@@ -13,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use memory::MemoryStore;
+pub use timeline::{NotStored, RoomTimeline};
 
-use crate::model::{Epoch, Message, NewMessage, RoomName, Seq, UserId};
+use crate::model::{Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
 
 /// The most messages one read returns (protocol.md §11: `limit` max 500).
 pub const MAX_PAGE: usize = 500;
@@ -26,7 +28,8 @@ pub const MAX_ROOMS_PAGE: usize = 500;
 /// The rooms page size when a reader names none.
 pub const DEFAULT_ROOMS_PAGE: usize = 100;
 
-/// A store of messages: append-only per room, ordered by a gap-free `seq`.
+/// A store of rooms' logs: append-only per room, ordered by a gap-free
+/// `seq` that messages and the other events (protocol.md §13) share.
 ///
 /// Object-safe, so the server holds an `Arc<dyn Store>` and picks the backend
 /// at start-up. Backends map their driver's errors into [`StoreError`]; no
@@ -59,8 +62,43 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// pool closed); [`StoreError::Internal`] for anything else.
     async fn append(&self, batch: Vec<NewMessage>) -> Result<Vec<Message>, StoreError>;
 
-    /// Reads a page of a room's history, oldest first.
+    /// Reads a page of a room's history, oldest first: messages only, each
+    /// in its current state (edited text, tombstone, reactions). The range's
+    /// seqs are the log's, so a page of `limit` messages may span more seqs.
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError>;
+
+    /// Stores an event (an edit, delete or reaction) at its room's next
+    /// seq, checked against its target in the same transaction:
+    ///
+    /// - a resend (`(user_id, client_id)` of a stored event) returns the
+    ///   original, whatever became of the target since;
+    /// - a target that is not a message of the room, or is deleted, is
+    ///   [`EventRefusal::NotFound`];
+    /// - an edit or delete by anyone but the target's author is
+    ///   [`EventRefusal::NotAuthor`];
+    /// - a reaction that is already so (on twice, off when not on) is
+    ///   [`Applied::Unchanged`].
+    ///
+    /// Nothing is stored unless the answer is [`Applied::Stored`]. A stored
+    /// edit changes the message's current text and `edited_at`; a delete
+    /// erases its text, its edits' text and its reactions, keeping a
+    /// tombstone; a reaction's event carries the count after it.
+    ///
+    /// # Cancellation and errors
+    ///
+    /// As [`append`](Store::append).
+    async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError>;
+
+    /// A message of `room` by id, in its current state (`None`: no such
+    /// message in that room). Replies are checked with it.
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError>;
+
+    /// The room's log after `after`, oldest first: at most `limit` (clamped
+    /// to `1..=MAX_PAGE`) entries with consecutive seqs, messages as posted
+    /// (a deleted one as its tombstone) and every other event. This is what
+    /// recovery replays and `GET /v1/chat/events` serves: applied in order,
+    /// it rebuilds every message's current state.
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError>;
 
     /// A room's head: latest seq and epoch (`Seq::ZERO` and `Epoch(0)` for a
     /// room with no messages).
@@ -103,7 +141,8 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError>;
 
     /// `user`'s read state in `room`: the watermark (`Seq::ZERO` if never
-    /// marked) and how many messages by others lie after it.
+    /// marked) and how many messages by others lie after it, deleted ones
+    /// not counted (nor events: an edit is not news).
     ///
     /// A backend counts with an index range from the watermark, never a scan
     /// of the room: the cost grows with what is unread, not with history.
@@ -122,6 +161,35 @@ pub trait Store: Debug + Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// What [`Store::apply`] made of an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Stored (or, for a resend, stored before): this is the event.
+    Stored(Event),
+    /// A reaction that was already as asked: nothing stored, nothing to tell.
+    Unchanged,
+    /// Refused: nothing stored.
+    Refused(EventRefusal),
+}
+
+/// Why [`Store::apply`] refused an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventRefusal {
+    /// The target is not a message of the room, or it is deleted.
+    NotFound,
+    /// An edit or delete of someone else's message.
+    NotAuthor,
+}
+
+/// A page of a room's log ([`Store::log`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogPage {
+    /// Consecutive seqs, oldest first.
+    pub entries: Vec<Entry>,
+    /// Whether the log goes on after the last entry.
+    pub has_more: bool,
 }
 
 /// What a store can fail with.
@@ -189,7 +257,7 @@ impl ReadRange {
     }
 }
 
-fn clamp(limit: usize) -> usize {
+pub(crate) fn clamp(limit: usize) -> usize {
     limit.clamp(1, MAX_PAGE)
 }
 
@@ -254,7 +322,7 @@ pub struct ReadState {
 pub struct RoomInfo {
     /// The room.
     pub name: RoomName,
-    /// Its latest seq (also its message count).
+    /// Its latest seq: its log's length, messages and events.
     pub last_seq: Seq,
     /// Its history id.
     pub epoch: Epoch,

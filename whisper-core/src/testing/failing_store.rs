@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 
-use crate::model::{Message, NewMessage, RoomName, Seq, UserId};
-use crate::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
+use crate::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use crate::store::{Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
 
 /// A store whose writes (and, for [`everything`](FailingStore::everything),
 /// its reads and pings) fail with one error. [`Store::room`] always answers
@@ -43,6 +43,18 @@ impl Store for FailingStore {
 
     async fn read(&self, _: &RoomName, _: ReadRange) -> Result<Page, StoreError> {
         self.read_outcome(Page { messages: Vec::new(), has_more: false })
+    }
+
+    async fn apply(&self, _: NewEvent) -> Result<Applied, StoreError> {
+        Err(self.error.clone())
+    }
+
+    async fn message(&self, _: &RoomName, _: MessageId) -> Result<Option<Message>, StoreError> {
+        self.read_outcome(None)
+    }
+
+    async fn log(&self, _: &RoomName, _: Seq, _: usize) -> Result<LogPage, StoreError> {
+        self.read_outcome(LogPage { entries: Vec::new(), has_more: false })
     }
 
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {

@@ -108,7 +108,7 @@ impl FanoutRoom {
                     let k: u64 = buf
                         .drain(..)
                         .map(|d| match d {
-                            Delivery::Messages(b) => b.messages.len() as u64,
+                            Delivery::Messages(b) => b.run.len() as u64,
                             Delivery::Event { .. } => 0,
                         })
                         .sum();

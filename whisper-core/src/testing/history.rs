@@ -346,6 +346,10 @@ mod tests {
             content: "x".into(),
             client_id: Some(ClientId::parse(client_id).unwrap()),
             created_at: crate::model::now_millis(),
+            reply_to: None,
+            edited_at: None,
+            deleted: false,
+            reactions: Vec::new(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Room events between nodes over NATS core pub/sub.
 //!
-//! Every node publishes its events (stored messages, typing, its users per
-//! room, heartbeats) as JSON on the cluster's subject (`--nats-subject`) and
+//! Every node publishes its events (stored messages and other timeline
+//! events, read receipts, typing, its users per room, heartbeats) as JSON on the cluster's subject (`--nats-subject`) and
 //! hands the other nodes' events to its hub. NATS core delivery is at most
 //! once, and loses events only around a broken link: after a reconnect, or
 //! when this node reads too slowly, the hub is told ([`Hub::link_lost`]) and
@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 use whisper_core::broker::{Broker, BrokerError, Hub, NodeEvent};
 use whisper_core::codec::PresenceUser;
-use whisper_core::model::{DisplayName, Message, RoomName, UserId};
+use whisper_core::model::{DisplayName, Event, Message, RoomName, Seq, UserId};
 
 /// A connection to NATS shared by the node's publishers.
 #[derive(Clone)]
@@ -103,6 +103,14 @@ enum WireEvent<'a> {
     Messages {
         messages: Cow<'a, [Message]>,
     },
+    Events {
+        events: Cow<'a, [Event]>,
+    },
+    Receipt {
+        room: Cow<'a, RoomName>,
+        user_id: UserId,
+        seq: Seq,
+    },
     Typing {
         room: Cow<'a, RoomName>,
         user_id: UserId,
@@ -123,6 +131,8 @@ impl WireEvent<'_> {
     fn as_node_event(&self) -> NodeEvent<'_> {
         match self {
             WireEvent::Messages { messages } => NodeEvent::Messages(messages),
+            WireEvent::Events { events } => NodeEvent::Events(events),
+            WireEvent::Receipt { room, user_id, seq } => NodeEvent::Receipt { room, user_id: *user_id, seq: *seq },
             WireEvent::Typing { room, user_id, name } => NodeEvent::Typing { room, user_id: *user_id, name },
             WireEvent::Presence { room, users } => NodeEvent::Presence { room, users },
             WireEvent::Heartbeat { synced } => NodeEvent::Heartbeat { synced: *synced },
@@ -135,6 +145,8 @@ impl WireEvent<'_> {
 fn encode(node: &str, event: &NodeEvent<'_>) -> Result<Vec<u8>, BrokerError> {
     let event = match *event {
         NodeEvent::Messages(messages) => WireEvent::Messages { messages: Cow::Borrowed(messages) },
+        NodeEvent::Events(events) => WireEvent::Events { events: Cow::Borrowed(events) },
+        NodeEvent::Receipt { room, user_id, seq } => WireEvent::Receipt { room: Cow::Borrowed(room), user_id, seq },
         NodeEvent::Typing { room, user_id, name } => {
             WireEvent::Typing { room: Cow::Borrowed(room), user_id, name: Cow::Borrowed(name) }
         }
@@ -192,6 +204,18 @@ impl Broker for NatsBroker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use whisper_core::model::{Emoji, MessageId, NewEvent, Request};
+
+    fn events_of(room: &RoomName, user: UserId) -> Vec<Event> {
+        let name = DisplayName::parse("Ada").unwrap();
+        let react = Request::React { emoji: Emoji::parse("👍").unwrap(), on: true };
+        let edit = Request::Edit { content: "fixed".into() };
+        let target = MessageId::generate();
+        vec![
+            NewEvent::now(room.clone(), target, user, name.clone(), edit, None).stored_at(Seq(2), 0),
+            NewEvent::now(room.clone(), target, user, name, react, None).stored_at(Seq(3), 1),
+        ]
+    }
 
     #[test]
     fn every_event_survives_the_wire() {
@@ -203,6 +227,8 @@ mod tests {
             NodeEvent::Heartbeat { synced: false },
             NodeEvent::Hello,
             NodeEvent::Typing { room: &room, user_id: users[0].user_id, name: &users[0].name },
+            NodeEvent::Receipt { room: &room, user_id: users[0].user_id, seq: Seq(7) },
+            NodeEvent::Events(&events_of(&room, users[0].user_id)),
         ];
         for event in events {
             let payload = encode("node-a", &event).unwrap();

@@ -2,12 +2,16 @@
 
 use std::time::Duration;
 
+use hyper::HeaderMap;
+use hyper::header::AUTHORIZATION;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
-use whisper_core::codec::{HistoryPage, HttpErrorCode, RoomList, RoomSummary};
+use whisper_core::codec::{EventsPage, HistoryPage, HttpErrorCode, RoomList, RoomSummary};
 use whisper_core::limits::MAX_HISTORY_PAGE_BYTES;
-use whisper_core::model::{Message, RoomName, Seq};
-use whisper_core::store::{DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadRange, StoreError};
+use whisper_core::model::{Entry, Message, RoomName, Seq, UserId};
+use whisper_core::store::{
+    DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadRange, StoreError,
+};
 
 use super::query::param;
 use super::response::{Body, error, json};
@@ -58,8 +62,72 @@ fn within_bytes(page: Page, from_newest: bool, max: usize) -> (Vec<Message>, boo
     (messages, true)
 }
 
-/// The bytes `message` takes in a JSON body, counted without building it.
-fn encoded_len(message: &Message) -> usize {
+/// `GET /v1/chat/events?room=&after_seq=&limit=`: the room's log after
+/// `after_seq`, oldest first (protocol.md §13), capped in bytes like history.
+pub async fn events(query: Option<&str>, state: &AppState) -> Response<Body> {
+    let (room, after, limit) = match events_query(query) {
+        Ok(parsed) => parsed,
+        Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
+    };
+    let Some(_turn) = state.store_read_turn().await else { return busy() };
+    match state.chat.store().log(&room, after, limit).await {
+        Ok(LogPage { mut entries, mut has_more }) => {
+            let mut total = 0;
+            let keep = entries
+                .iter()
+                .position(|entry| {
+                    total += encoded_len(entry);
+                    total > MAX_HISTORY_PAGE_BYTES
+                })
+                .map_or(entries.len(), |cut| cut.max(1));
+            if keep < entries.len() {
+                entries.truncate(keep);
+                has_more = true;
+            }
+            let next_after_seq = entries.last().map_or(after, Entry::seq);
+            let page = EventsPage { kind: "events".into(), room, data: entries.into(), has_more, next_after_seq };
+            json(StatusCode::OK, &page)
+        }
+        Err(e) => store_error(&e),
+    }
+}
+
+fn events_query(query: Option<&str>) -> Result<(RoomName, Seq, usize), String> {
+    let room = match param(query, "room") {
+        None => return Err("room: is required".into()),
+        Some(r) => RoomName::parse(&r).map_err(|e| format!("room: {e}"))?,
+    };
+    let after = seq_param(query, "after_seq")?.unwrap_or(Seq::ZERO);
+    Ok((room, after, page_limit(query)?))
+}
+
+/// A seq parameter (`before_seq`, `after_seq`), if given.
+fn seq_param(query: Option<&str>, key: &str) -> Result<Option<Seq>, String> {
+    param(query, key)
+        .map(|v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| *n <= i64::MAX as u64)
+                .map(Seq)
+                .ok_or_else(|| format!("{key}: must be a non-negative integer"))
+        })
+        .transpose()
+}
+
+/// A page's `limit`: `DEFAULT_PAGE` when not given, at most `MAX_PAGE`.
+fn page_limit(query: Option<&str>) -> Result<usize, String> {
+    match param(query, "limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| format!("limit: must be an integer from 1 to {MAX_PAGE}")),
+    }
+}
+
+/// The bytes `value` takes in a JSON body, counted without building it.
+fn encoded_len(value: &impl serde::Serialize) -> usize {
     struct Count(usize);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -72,7 +140,7 @@ fn encoded_len(message: &Message) -> usize {
     }
     let mut count = Count(0);
     // Serialising a message cannot fail; were it to, it would count as empty.
-    let _ = serde_json::to_writer(&mut count, message);
+    let _ = serde_json::to_writer(&mut count, value);
     // The comma between elements.
     count.0 + 1
 }
@@ -84,27 +152,9 @@ fn history_query(query: Option<&str>) -> Result<(RoomName, ReadRange), String> {
         None => RoomName::lobby(),
         Some(r) => RoomName::parse(&r).map_err(|e| format!("room: {e}"))?,
     };
-    let seq = |key: &str| -> Result<Option<Seq>, String> {
-        param(query, key)
-            .map(|v| {
-                v.parse::<u64>()
-                    .ok()
-                    .filter(|n| *n <= i64::MAX as u64)
-                    .map(Seq)
-                    .ok_or_else(|| format!("{key}: must be a non-negative integer"))
-            })
-            .transpose()
-    };
-    let before = seq("before_seq")?;
-    let after = seq("after_seq")?;
-    let limit = match param(query, "limit") {
-        None => DEFAULT_PAGE,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| format!("limit: must be an integer from 1 to {MAX_PAGE}"))?,
-    };
+    let before = seq_param(query, "before_seq")?;
+    let after = seq_param(query, "after_seq")?;
+    let limit = page_limit(query)?;
     let range = match (after, before) {
         (Some(a), Some(b)) => ReadRange::between(a, b, limit),
         (Some(a), None) => ReadRange::after(a, limit),
@@ -115,30 +165,53 @@ fn history_query(query: Option<&str>) -> Result<(RoomName, ReadRange), String> {
 }
 
 /// `GET /v1/rooms?limit=&after=`: a page of the rooms with history, by name.
-pub async fn rooms(query: Option<&str>, state: &AppState) -> Response<Body> {
+/// A caller who names itself (`Authorization: Bearer <token>` or `?token=`)
+/// gets its own `read_seq` and `unread` in each room (protocol.md §12).
+pub async fn rooms(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Response<Body> {
     let (after, limit) = match rooms_query(query) {
         Ok(parsed) => parsed,
         Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
     };
+    let Ok(caller) = caller(headers, query, state) else {
+        return error(HttpErrorCode::Unauthorized, "the token is not valid here");
+    };
     let Some(_turn) = state.store_read_turn().await else { return busy() };
-    match state.chat.store().rooms_page(after.as_ref(), limit).await {
-        Ok(page) => {
-            let next = if page.has_more { page.rooms.last().map(|r| r.name.clone()) } else { None };
-            let rooms = page
-                .rooms
-                .into_iter()
-                .map(|r| RoomSummary {
-                    online: state.chat.online(&r.name),
-                    name: r.name,
-                    last_seq: r.last_seq,
-                    epoch: r.epoch,
-                    last_message_at: r.last_message_at,
-                })
-                .collect();
-            json(StatusCode::OK, &RoomList { rooms, has_more: page.has_more, next })
-        }
-        Err(e) => store_error(&e),
+    let page = match state.chat.store().rooms_page(after.as_ref(), limit).await {
+        Ok(page) => page,
+        Err(e) => return store_error(&e),
+    };
+    let next = if page.has_more { page.rooms.last().map(|r| r.name.clone()) } else { None };
+    let mut rooms = Vec::with_capacity(page.rooms.len());
+    for r in page.rooms {
+        // A store that cannot tell a room's read state leaves it out of
+        // that room's summary, as `joined` does, rather than fail the list.
+        let read = match caller {
+            Some(user) => state.chat.store().read_state(user, &r.name).await.ok(),
+            None => None,
+        };
+        rooms.push(RoomSummary {
+            online: state.chat.online(&r.name),
+            name: r.name,
+            last_seq: r.last_seq,
+            epoch: r.epoch,
+            last_message_at: r.last_message_at,
+            read_seq: read.map(|r| r.read_seq),
+            unread: read.map(|r| r.unread),
+        });
     }
+    json(StatusCode::OK, &RoomList { rooms, has_more: page.has_more, next })
+}
+
+/// The user a request names with its token, if any; `Err` for a token that
+/// is not valid here (a 401, never a silent anonymous answer).
+fn caller(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Result<Option<UserId>, ()> {
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    let Some(token) = bearer.or_else(|| param(query, "token")).filter(|t| !t.is_empty()) else { return Ok(None) };
+    state.identity.verify(&token).map(Some).ok_or(())
 }
 
 /// The cursor and limit a rooms query asks for, or the problem with it.

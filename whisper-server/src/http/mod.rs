@@ -62,7 +62,7 @@ async fn answer(
         return error(HttpErrorCode::InvalidRequest, problem);
     }
     // The read API answers within its client's rate (protocol.md §10).
-    if req.method() == Method::GET && matches!(path.as_str(), "/v1/chat/messages" | "/v1/rooms") {
+    if req.method() == Method::GET && matches!(path.as_str(), "/v1/chat/messages" | "/v1/chat/events" | "/v1/rooms") {
         let client = crate::client_addr::client_addr(req.headers(), conn.peer, &state.config.trusted_proxies);
         if let Err(wait) = state.read_rate(client) {
             return api::rate_limited(wait);
@@ -71,7 +71,8 @@ async fn answer(
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
-        (&Method::GET, "/v1/rooms") => api::rooms(req.uri().query(), &state).await,
+        (&Method::GET, "/v1/chat/events") => api::events(req.uri().query(), &state).await,
+        (&Method::GET, "/v1/rooms") => api::rooms(req.headers(), req.uri().query(), &state).await,
         (&Method::GET, "/healthz") => healthy(),
         (&Method::GET, "/readyz") => api::ready(&state).await,
         // Probes may ask with HEAD: the same status, no body.
@@ -80,9 +81,10 @@ async fn answer(
         (&Method::GET, "/metrics") if metrics_here => metrics(&state),
         (&Method::GET, "/metrics") => error(HttpErrorCode::NotFound, "metrics are served on another address"),
         (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => static_files::serve(&path, &state).await,
-        (_, "/v1/chat/ws" | "/v1/chat/messages" | "/v1/rooms" | "/healthz" | "/readyz" | "/metrics") => {
-            error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here")
-        }
+        (
+            _,
+            "/v1/chat/ws" | "/v1/chat/messages" | "/v1/chat/events" | "/v1/rooms" | "/healthz" | "/readyz" | "/metrics",
+        ) => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
         _ => error(HttpErrorCode::NotFound, "no such endpoint"),
     }
 }

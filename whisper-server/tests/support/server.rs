@@ -278,6 +278,24 @@ impl Client {
         .await
     }
 
+    /// The next `ack` (of an `edit`, `delete` or `react`): status and seq.
+    pub async fn event_ack(&mut self) -> (AckStatus, Option<u64>, Option<Refusal>) {
+        self.next_where(|f| match f {
+            ServerFrame::Ack { status, seq, error, .. } => Some((status, seq.map(|s| s.0), error)),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next `events` frame's events.
+    pub async fn events(&mut self) -> Vec<whisper_core::model::Event> {
+        self.next_where(|f| match f {
+            ServerFrame::Events { data, .. } => Some(data.into_owned()),
+            _ => None,
+        })
+        .await
+    }
+
     /// Sends one message and returns its id once acked.
     pub async fn say(&mut self, content: &str) -> MessageId {
         self.send(serde_json::json!({"type":"messages","data":[{"content":content}]})).await;

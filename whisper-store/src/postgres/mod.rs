@@ -84,12 +84,15 @@
 //! their migrations and the database administration tests use; `writer` the
 //! writer task and its group commit; `plan` the pure part of planning a
 //! group (seqs and duplicates, no database); `rows` the decoding of rows; and
-//! `error` the mapping of driver and pool errors to [`StoreError`].
+//! `error` the mapping of driver and pool errors to [`StoreError`];
+//! `timeline` the events (protocol.md §13): their checked writes, the log
+//! and reactions.
 
 mod error;
 mod plan;
 mod rows;
 mod schema;
+mod timeline;
 mod writer;
 
 use std::fmt;
@@ -101,8 +104,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
-use whisper_core::model::{Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
+use whisper_core::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{
+    Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError, rooms_limit,
+};
 
 use self::error::{bounded, bounded_raw, classify, discard, pool_error, timed_out, writer_gone};
 use self::rows::{decode_message, decode_room, to_i64};
@@ -132,11 +137,13 @@ const QUEUE_CAPACITY: usize = 4096;
 
 /// A page read forward: the first `$4` messages of room `$1` with
 /// `$2 < seq < $3`. Columns as [`decode_message`] reads them.
-const READ_FORWARD_SQL: &str = "SELECT room, seq, id, user_id::text, name, content, client_id, created_at \
+const READ_FORWARD_SQL: &str = "SELECT room, seq, id, user_id::text, name, COALESCE(edited_content, content), \
+            client_id, created_at, reply_to, edited_at, deleted \
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4";
 /// A page from the newest end: the last `$4` messages of room `$1` with
 /// `$2 < seq < $3`, newest first.
-const READ_NEWEST_SQL: &str = "SELECT room, seq, id, user_id::text, name, content, client_id, created_at \
+const READ_NEWEST_SQL: &str = "SELECT room, seq, id, user_id::text, name, COALESCE(edited_content, content), \
+            client_id, created_at, reply_to, edited_at, deleted \
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4";
 
 /// A page of rooms: those after `$1` by name, at most `$2`.
@@ -147,11 +154,12 @@ const MARK_READ_SQL: &str = "INSERT INTO read_marks AS r (user_id, room, read_se
      ON CONFLICT (user_id, room) DO UPDATE SET read_seq = excluded.read_seq WHERE excluded.read_seq > r.read_seq \
      RETURNING read_seq";
 const SELECT_MARK_SQL: &str = "SELECT read_seq FROM read_marks WHERE user_id = $1::text::uuid AND room = $2";
-/// A user's watermark in a room and the messages by others after it.
+/// A user's watermark in a room and the messages by others after it,
+/// deleted ones not counted.
 const READ_STATE_SQL: &str = "WITH mark AS (SELECT COALESCE( \
          (SELECT read_seq FROM read_marks WHERE user_id = $1::text::uuid AND room = $2), 0) AS seq) \
      SELECT mark.seq, (SELECT count(*) FROM messages m \
-         WHERE m.room = $2 AND m.seq > mark.seq AND m.user_id <> $1::text::uuid) FROM mark";
+         WHERE m.room = $2 AND m.seq > mark.seq AND m.user_id <> $1::text::uuid AND NOT m.deleted) FROM mark";
 const ROOMS_PAGE_SQL: &str = "SELECT name, last_seq, epoch, last_message_at FROM rooms \
      WHERE name > $1 AND last_seq > 0 ORDER BY name LIMIT $2";
 
@@ -340,7 +348,20 @@ impl Store for PostgresStore {
         if range.from_newest() {
             messages.reverse();
         }
+        self.add_reactions(&mut messages).await?;
         Ok(Page { messages, has_more })
+    }
+
+    async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        self.apply_event(event).await
+    }
+
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.read_message(room, id).await
+    }
+
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        self.read_log(room, after, limit).await
     }
 
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {

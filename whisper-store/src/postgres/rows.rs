@@ -4,7 +4,9 @@
 
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use whisper_core::model::{ClientId, DisplayName, Epoch, Message, MessageId, RoomName, Seq, UserId};
+use whisper_core::model::{
+    Change, ClientId, DisplayName, Emoji, Epoch, Event, Message, MessageId, RoomName, Seq, UserId,
+};
 use whisper_core::store::{RoomInfo, StoreError};
 
 use super::error::describe;
@@ -18,7 +20,8 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 /// Reads a message from columns `room, seq, id, user_id::text, name,
-/// content, client_id, created_at`.
+/// content, client_id, created_at, reply_to, edited_at, deleted` (its
+/// reactions are read apart).
 pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let text = |i: usize| row.try_get::<_, &str>(i).map_err(|e| decode_error(&e));
     let room = text(0)?;
@@ -29,6 +32,9 @@ pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let content = text(5)?;
     let client_id: Option<&str> = row.try_get(6).map_err(|e| decode_error(&e))?;
     let created_at: i64 = row.try_get(7).map_err(|e| decode_error(&e))?;
+    let reply_to: Option<&str> = row.try_get(8).map_err(|e| decode_error(&e))?;
+    let edited_at: Option<i64> = row.try_get(9).map_err(|e| decode_error(&e))?;
+    let deleted: bool = row.try_get(10).map_err(|e| decode_error(&e))?;
     Ok(Message {
         id: MessageId::parse(id).map_err(|_| corrupt("message id", id))?,
         room: RoomName::parse(room).map_err(|_| corrupt("room name", room))?,
@@ -38,6 +44,48 @@ pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
         content: content.into(),
         client_id: client_id.map(|c| ClientId::parse(c).map_err(|_| corrupt("client id", c))).transpose()?,
         created_at: from_millis(created_at)?,
+        reply_to: reply_to.map(|r| MessageId::parse(r).map_err(|_| corrupt("reply_to", r))).transpose()?,
+        edited_at: edited_at.map(from_millis).transpose()?,
+        deleted,
+        reactions: Vec::new(),
+    })
+}
+
+/// Reads an event from columns `room, seq, id, target, user_id::text, name,
+/// kind, content, emoji, reacted, count, client_id, created_at`, starting at
+/// column `at`.
+pub(super) fn decode_event(row: &Row, at: usize) -> Result<Event, StoreError> {
+    let text = |i: usize| row.try_get::<_, &str>(at + i).map_err(|e| decode_error(&e));
+    let maybe = |i: usize| row.try_get::<_, Option<&str>>(at + i).map_err(|e| decode_error(&e));
+    let int = |i: usize| row.try_get::<_, i64>(at + i).map_err(|e| decode_error(&e));
+    let (room, id, target, user, name, kind) = (text(0)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?);
+    let seq = int(1)?;
+    let change = match kind {
+        "edit" => Change::Edit { content: maybe(7)?.unwrap_or_default().into() },
+        "delete" => Change::Delete,
+        "reaction" => {
+            let emoji = maybe(8)?.unwrap_or_default();
+            let on: Option<bool> = row.try_get(at + 9).map_err(|e| decode_error(&e))?;
+            let count: Option<i64> = row.try_get(at + 10).map_err(|e| decode_error(&e))?;
+            Change::Reaction {
+                emoji: Emoji::parse(emoji).map_err(|_| corrupt("emoji", emoji))?,
+                on: on.unwrap_or(false),
+                count: count.and_then(|c| u32::try_from(c).ok()).ok_or_else(|| corrupt("count", "?"))?,
+            }
+        }
+        other => return Err(corrupt("event kind", other)),
+    };
+    let client_id = maybe(11)?;
+    Ok(Event {
+        seq: Seq(u64::try_from(seq).map_err(|_| corrupt("seq", &seq.to_string()))?),
+        id: MessageId::parse(id).map_err(|_| corrupt("event id", id))?,
+        room: RoomName::parse(room).map_err(|_| corrupt("room name", room))?,
+        target: MessageId::parse(target).map_err(|_| corrupt("target", target))?,
+        user_id: UserId::parse(user).map_err(|_| corrupt("user id", user))?,
+        name: DisplayName::parse(name).map_err(|_| corrupt("display name", name))?,
+        change,
+        client_id: client_id.map(|c| ClientId::parse(c).map_err(|_| corrupt("client id", c))).transpose()?,
+        created_at: from_millis(int(12)?)?,
     })
 }
 

@@ -55,6 +55,49 @@ const MIGRATIONS: &[(i32, &str)] = &[
     );
     "#,
     ),
+    (
+        3,
+        // The timeline (protocol.md §13): edits, deletes and reactions in
+        // `events`, in the same seq space as messages (both take their seq
+        // from the room's row, locked until commit). A message keeps the
+        // text as posted in `content` and its current state beside it;
+        // `reactions` holds the standing reactions, `seq` being the event
+        // that made each. v1 and v2 rows gain NULLs and `deleted = false`:
+        // as posted.
+        r#"
+    ALTER TABLE messages ADD COLUMN reply_to TEXT,
+        ADD COLUMN edited_content TEXT,
+        ADD COLUMN edited_at BIGINT,
+        ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT false;
+    CREATE UNIQUE INDEX messages_by_id ON messages (room, id);
+    CREATE TABLE events (
+        room       TEXT COLLATE "C" NOT NULL,
+        seq        BIGINT NOT NULL,
+        id         TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        user_id    UUID NOT NULL,
+        name       TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        content    TEXT,
+        emoji      TEXT,
+        reacted    BOOLEAN,
+        count      BIGINT,
+        client_id  TEXT,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (room, seq),
+        UNIQUE (user_id, client_id)
+    );
+    CREATE INDEX events_by_target ON events (room, target);
+    CREATE TABLE reactions (
+        room       TEXT COLLATE "C" NOT NULL,
+        target_seq BIGINT NOT NULL,
+        emoji      TEXT NOT NULL,
+        user_id    UUID NOT NULL,
+        seq        BIGINT NOT NULL,
+        PRIMARY KEY (room, target_seq, emoji, user_id)
+    );
+    "#,
+    ),
 ];
 
 /// Runs the migrations not yet applied, under an advisory lock held until

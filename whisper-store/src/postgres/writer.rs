@@ -37,7 +37,8 @@ const MAX_ATTEMPTS: usize = 5;
 /// whatever the statistics say. (A plain join's generic plan, made while the
 /// table was small, can be a hash join over a sequential scan, which gets
 /// slower with every message stored.)
-const LOOKUP_SQL: &str = "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, m.content, m.client_id, m.created_at \
+const LOOKUP_SQL: &str = "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, m.content, m.client_id, m.created_at, \
+            m.reply_to, NULL::int8, m.deleted \
      FROM UNNEST($1::text[], $2::text[]) AS k(user_id, client_id) \
      CROSS JOIN LATERAL ( \
          SELECT * FROM messages WHERE user_id = k.user_id::uuid AND client_id = k.client_id LIMIT 1 \
@@ -55,10 +56,12 @@ const WRITE_SQL: &str = "WITH heads AS ( \
              SET last_seq = r.last_seq + EXCLUDED.last_seq, last_message_at = EXCLUDED.last_message_at \
          RETURNING r.name, r.last_seq \
      ), stored AS ( \
-         INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at) \
-         SELECT m.room, h.last_seq - m.back, m.id, m.user_id::uuid, m.name, m.content, m.client_id, m.created_at \
+         INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to) \
+         SELECT m.room, h.last_seq - m.back, m.id, m.user_id::uuid, m.name, m.content, m.client_id, m.created_at, \
+                m.reply_to \
          FROM UNNEST($5::text[], $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-                     $12::int8[]) AS m(room, back, id, user_id, name, content, client_id, created_at) \
+                     $12::int8[], $13::text[]) AS m(room, back, id, user_id, name, content, client_id, created_at, \
+                     reply_to) \
          JOIN heads h ON h.name = m.room \
      ) \
      SELECT name, last_seq FROM heads";
@@ -326,6 +329,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
         let room_last: Vec<i64> = rooms.values().map(|p| p.last_created_at).collect();
         let (mut m_room, mut m_back, mut m_id, mut m_user) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut m_name, mut m_content, mut m_client, mut m_created) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut m_reply: Vec<Option<String>> = Vec::new();
         for (new, back) in plan.fresh() {
             m_room.push(new.room.as_str());
             m_back.push(back);
@@ -335,6 +339,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
             m_content.push(&*new.content);
             m_client.push(new.client_id.as_ref().map(ClientId::as_str));
             m_created.push(to_millis(new.created_at));
+            m_reply.push(new.reply_to.map(|id| id.to_string()));
         }
         let statement = client.prepare_cached(WRITE_SQL).await.map_err(before_write)?;
         let rows = client
@@ -353,6 +358,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
                     &m_content,
                     &m_client,
                     &m_created,
+                    &m_reply,
                 ],
             )
             .await

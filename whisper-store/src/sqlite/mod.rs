@@ -67,11 +67,14 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use whisper_core::model::{Message, NewMessage, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError, rooms_limit};
+use whisper_core::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use whisper_core::store::{
+    Applied, LogPage, MAX_PAGE, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
+    rooms_limit,
+};
 
 use self::error::{store_error, writer_stopped};
-use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS_PAGE, corrupt, head_from_row, read_page};
+use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS_PAGE, corrupt, head_from_row, read_log, read_message, read_page};
 use self::schema::{BUSY_TIMEOUT, open_writer};
 use self::writer::{Request, Writer};
 
@@ -210,7 +213,7 @@ impl Store for SqliteStore {
         }
         let requests = self.requests.as_ref().ok_or_else(writer_stopped)?;
         let (reply, answer) = oneshot::channel();
-        requests.send(Request { batch, reply }).await.map_err(|_| writer_stopped())?;
+        requests.send(Request::Append { batch, reply }).await.map_err(|_| writer_stopped())?;
         // A closed reply channel means the writer thread is gone.
         answer.await.map_err(|_| writer_stopped())?
     }
@@ -218,6 +221,28 @@ impl Store for SqliteStore {
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
         let room = room.clone();
         self.with_reader(move |conn| read_page(conn, room, range)).await
+    }
+
+    /// Through the writer, like an append: the event takes its seq from the
+    /// room's head in the same group commit, and its checks run in the
+    /// same transaction as its write.
+    async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        let requests = self.requests.as_ref().ok_or_else(writer_stopped)?;
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Apply { event: Some(Box::new(event)), reply };
+        requests.send(request).await.map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        let room = room.clone();
+        self.with_reader(move |conn| read_message(conn, room, id)).await
+    }
+
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        let room = room.clone();
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.with_reader(move |conn| read_log(conn, room, after, limit)).await
     }
 
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {

@@ -27,10 +27,11 @@ const MARK: &str = "INSERT INTO read_marks (user_id, room, read_seq)
 
 const SELECT_MARK: &str = "SELECT read_seq FROM read_marks WHERE user_id = ?1 AND room = ?2";
 
-/// Messages by others after the watermark: a range of the primary key
+/// Messages by others after the watermark, deleted ones not counted: a range of the primary key
 /// `(room, seq)` from the watermark on, so it costs what is unread, not the
 /// room's history (the plan is in docs/performance.md).
-pub(super) const COUNT_UNREAD: &str = "SELECT count(*) FROM messages WHERE room = ?1 AND seq > ?2 AND user_id <> ?3";
+pub(super) const COUNT_UNREAD: &str =
+    "SELECT count(*) FROM messages WHERE room = ?1 AND seq > ?2 AND user_id <> ?3 AND deleted = 0";
 
 /// Opens the connection marks are written on (the schema is the writer's).
 pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {

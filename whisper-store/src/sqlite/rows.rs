@@ -1,5 +1,5 @@
-//! Rows and messages: the queries that read messages and room heads, and
-//! the decoding of their rows (checked, so a corrupt file is an error, never
+//! Rows and messages: the queries that read messages, events, the log and
+//! room heads, and the decoding of their rows (checked, so a corrupt file is an error, never
 //! a wrong message).
 
 use std::sync::Arc;
@@ -7,20 +7,46 @@ use std::sync::Arc;
 use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
-use whisper_core::model::{ClientId, DisplayName, Epoch, Message, MessageId, RoomName, Seq, UserId};
-use whisper_core::store::{Page, ReadRange, RoomInfo};
+use whisper_core::model::{
+    Change, ClientId, DisplayName, Emoji, Entry, Epoch, Event, Message, MessageId, Reactions, RoomName, Seq, UserId,
+};
+use whisper_core::store::{LogPage, Page, ReadRange, RoomInfo};
 
-/// The columns every message query selects, in the order [`Decoder`] reads them.
+/// The columns every query of messages in their current state selects, in
+/// the order [`Decoder`] reads them.
 macro_rules! message_columns {
     () => {
-        "SELECT room, seq, id, user_id, name, content, client_id, created_at FROM messages "
+        "SELECT room, seq, id, user_id, name, coalesce(edited_content, content), client_id, created_at, reply_to,
+                edited_at, deleted FROM messages "
     };
 }
-pub(super) const SELECT_ORIGINAL: &str = concat!(message_columns!(), "WHERE user_id = ?1 AND client_id = ?2");
+/// The same columns for a message as posted (its tombstone if deleted):
+/// what the log holds and a resend answers.
+macro_rules! posted_columns {
+    () => {
+        "SELECT room, seq, id, user_id, name, content, client_id, created_at, reply_to, NULL, deleted FROM messages "
+    };
+}
+pub(super) const SELECT_ORIGINAL: &str = concat!(posted_columns!(), "WHERE user_id = ?1 AND client_id = ?2");
 pub(super) const READ_NEWEST: &str =
     concat!(message_columns!(), "WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
 pub(super) const READ_FORWARD: &str =
     concat!(message_columns!(), "WHERE room = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4");
+pub(super) const SELECT_BY_ID: &str = concat!(message_columns!(), "WHERE room = ?1 AND id = ?2");
+const LOG_MESSAGES: &str = concat!(posted_columns!(), "WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+/// The columns every event query selects, in the order [`decode_event`] reads them.
+macro_rules! event_columns {
+    () => {
+        "SELECT room, seq, id, target, user_id, name, kind, content, emoji, reacted, count, client_id, created_at
+         FROM events "
+    };
+}
+const LOG_EVENTS: &str = concat!(event_columns!(), "WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+pub(super) const SELECT_ORIGINAL_EVENT: &str = concat!(event_columns!(), "WHERE user_id = ?1 AND client_id = ?2");
+/// The standing reactions of a range of a room's messages, in the order
+/// they were made: a range of the primary key.
+const SELECT_REACTIONS: &str = "SELECT target_seq, emoji, user_id FROM reactions
+     WHERE room = ?1 AND target_seq >= ?2 AND target_seq <= ?3 ORDER BY target_seq, seq";
 pub(super) const SELECT_HEAD: &str = "SELECT last_seq, epoch, last_message_at FROM rooms WHERE name = ?1";
 /// A page of rooms after `?1` (`''` for the first page: every name sorts
 /// after it), at most `?2`: a range scan of the primary key from the cursor.
@@ -40,6 +66,8 @@ pub(super) fn read_page(conn: &Connection, room: RoomName, range: ReadRange) -> 
     let mut decoder = Decoder::new(room);
     let mut messages = Vec::with_capacity((limit + 1).min(64));
     let newest = range.from_newest();
+    // Messages and their reactions from one snapshot.
+    let snapshot = conn.unchecked_transaction()?;
     if let Some(after) = range.after_seq() {
         let mut stmt = conn.prepare_cached(READ_FORWARD)?;
         let mut rows = stmt.query(params![decoder.room.as_str(), seq_param(after), before, fetch])?;
@@ -59,7 +87,105 @@ pub(super) fn read_page(conn: &Connection, room: RoomName, range: ReadRange) -> 
     if newest {
         messages.reverse();
     }
+    add_reactions(conn, &mut messages)?;
+    snapshot.commit()?;
     Ok(Page { messages, has_more })
+}
+
+/// A message of `room` by id, in its current state.
+pub(super) fn read_message(conn: &Connection, room: RoomName, id: MessageId) -> rusqlite::Result<Option<Message>> {
+    let mut buf = [0u8; ulid::ULID_LEN];
+    let id = id.as_ulid().array_to_str(&mut buf);
+    let mut decoder = Decoder::new(room);
+    let snapshot = conn.unchecked_transaction()?;
+    let mut messages = {
+        let mut stmt = conn.prepare_cached(SELECT_BY_ID)?;
+        let mut rows = stmt.query(params![decoder.room.as_str(), &*id])?;
+        let Some(row) = rows.next()? else { return Ok(None) };
+        vec![decoder.decode(row)?]
+    };
+    add_reactions(conn, &mut messages)?;
+    snapshot.commit()?;
+    Ok(messages.pop())
+}
+
+/// Fills in the reactions of `messages` (oldest first, of one room) with
+/// one range scan over their seqs.
+fn add_reactions(conn: &Connection, messages: &mut [Message]) -> rusqlite::Result<()> {
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else { return Ok(()) };
+    let room = first.room.clone();
+    let mut stmt = conn.prepare_cached(SELECT_REACTIONS)?;
+    let mut rows = stmt.query(params![room.as_str(), seq_param(first.seq), seq_param(last.seq)])?;
+    let mut standing: Vec<(Seq, Emoji, UserId)> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let seq = Seq(get_u64(row, 0)?);
+        let emoji = Emoji::parse(row.get_ref(1)?.as_str()?).map_err(|e| corrupt(1, e))?;
+        let user = UserId::parse(row.get_ref(2)?.as_str()?).map_err(|e| corrupt(2, e))?;
+        standing.push((seq, emoji, user));
+    }
+    for run in standing.chunk_by(|a, b| a.0 == b.0) {
+        if let Ok(i) = messages.binary_search_by_key(&run[0].0, |m| m.seq) {
+            messages[i].reactions = Reactions::tally(run.iter().map(|(_, e, u)| (e, *u)));
+        }
+    }
+    Ok(())
+}
+
+/// The log after `after`: messages as posted and events, merged by seq.
+pub(super) fn read_log(conn: &Connection, room: RoomName, after: Seq, limit: usize) -> rusqlite::Result<LogPage> {
+    let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+    let mut decoder = Decoder::new(room);
+    let mut entries: Vec<Entry> = Vec::new();
+    // One snapshot for both tables: read apart, a commit between them could
+    // show an event past a message not yet seen, a gap.
+    let snapshot = conn.unchecked_transaction()?;
+    {
+        let mut stmt = conn.prepare_cached(LOG_MESSAGES)?;
+        let mut rows = stmt.query(params![decoder.room.as_str(), seq_param(after), fetch])?;
+        while let Some(row) = rows.next()? {
+            entries.push(Entry::Message(decoder.decode(row)?));
+        }
+    }
+    {
+        let mut stmt = conn.prepare_cached(LOG_EVENTS)?;
+        let mut rows = stmt.query(params![decoder.room.as_str(), seq_param(after), fetch])?;
+        while let Some(row) = rows.next()? {
+            entries.push(Entry::Event(decode_event(row)?));
+        }
+    }
+    snapshot.commit()?;
+    // Both were read in one snapshot, each in seq order:
+    // merged, their first `limit` are the log's.
+    entries.sort_unstable_by_key(Entry::seq);
+    let has_more = entries.len() > limit;
+    entries.truncate(limit);
+    Ok(LogPage { entries, has_more })
+}
+
+/// An event row (the columns of `event_columns!`).
+pub(super) fn decode_event(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let room = RoomName::parse(row.get_ref(0)?.as_str()?).map_err(|e| corrupt(0, e))?;
+    let seq = Seq(get_u64(row, 1)?);
+    let id = MessageId::parse(row.get_ref(2)?.as_str()?).map_err(|_| corrupt(2, "not a ULID"))?;
+    let target = MessageId::parse(row.get_ref(3)?.as_str()?).map_err(|_| corrupt(3, "not a ULID"))?;
+    let user_id = UserId::parse(row.get_ref(4)?.as_str()?).map_err(|e| corrupt(4, e))?;
+    let name = DisplayName::parse(row.get_ref(5)?.as_str()?).map_err(|e| corrupt(5, e))?;
+    let change = match row.get_ref(6)?.as_str()? {
+        "edit" => Change::Edit { content: Arc::from(row.get_ref(7)?.as_str()?) },
+        "delete" => Change::Delete,
+        "reaction" => Change::Reaction {
+            emoji: Emoji::parse(row.get_ref(8)?.as_str()?).map_err(|e| corrupt(8, e))?,
+            on: row.get::<_, i64>(9)? != 0,
+            count: u32::try_from(get_u64(row, 10)?).map_err(|e| corrupt(10, e))?,
+        },
+        other => return Err(corrupt(6, format!("unknown event kind {other:?}"))),
+    };
+    let client_id = match row.get_ref(11)? {
+        ValueRef::Null => None,
+        value => Some(ClientId::parse(value.as_str()?).map_err(|e| corrupt(11, e))?),
+    };
+    let created_at = from_unix_millis(12, row.get(12)?)?;
+    Ok(Event { seq, id, room, target, user_id, name, change, client_id, created_at })
 }
 
 /// A seq as SQLite's signed integer. Seqs beyond `i64::MAX` cannot be stored,
@@ -122,7 +248,29 @@ impl Decoder {
             value => Some(ClientId::parse(value.as_str()?).map_err(|e| corrupt(6, e))?),
         };
         let created_at = from_unix_millis(7, row.get(7)?)?;
-        Ok(Message { id, room, seq, user_id, name, content, client_id, created_at })
+        let reply_to = match row.get_ref(8)? {
+            ValueRef::Null => None,
+            value => Some(MessageId::parse(value.as_str()?).map_err(|_| corrupt(8, "not a ULID"))?),
+        };
+        let edited_at = match row.get::<_, Option<i64>>(9)? {
+            Some(ms) => Some(from_unix_millis(9, ms)?),
+            None => None,
+        };
+        let deleted = row.get::<_, i64>(10)? != 0;
+        Ok(Message {
+            id,
+            room,
+            seq,
+            user_id,
+            name,
+            content,
+            client_id,
+            created_at,
+            reply_to,
+            edited_at,
+            deleted,
+            reactions: Vec::new(),
+        })
     }
 }
 

@@ -58,6 +58,51 @@ const MIGRATIONS: &[&str] = &[
         read_seq INTEGER NOT NULL,
         PRIMARY KEY (user_id, room)
     ) WITHOUT ROWID;",
+    // Version 3: the timeline (protocol.md §13). Edits, deletes and
+    // reactions are rows of `events`, clustered by (room, seq) like
+    // messages and in the same seq space (the writer takes both from the
+    // room's head). A message row keeps the text as posted in `content`
+    // and its current state beside it: `edited_content` and `edited_at`
+    // after an edit, `deleted` (with every text of it erased) after a
+    // delete. `reactions` holds the standing reactions, one row per
+    // (message, emoji, user), `seq` being the event that made it, so a page
+    // of history gets its reactions with one range scan. `messages_by_id`
+    // finds an event's target (ULIDs grow, so inserts land at its right
+    // edge); `events_by_target` finds the edits a delete must erase.
+    //
+    // A v1 or v2 file gains the columns (NULL, and `deleted` 0: as posted)
+    // and the tables, and keeps every message as it was.
+    "ALTER TABLE messages ADD COLUMN reply_to TEXT;
+    ALTER TABLE messages ADD COLUMN edited_content TEXT;
+    ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX messages_by_id ON messages (room, id);
+    CREATE TABLE events (
+        room       TEXT    NOT NULL,
+        seq        INTEGER NOT NULL,
+        id         TEXT    NOT NULL,
+        target     TEXT    NOT NULL,
+        user_id    TEXT    NOT NULL,
+        name       TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        content    TEXT,
+        emoji      TEXT,
+        reacted    INTEGER,
+        count      INTEGER,
+        client_id  TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (room, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX events_by_client_id ON events (user_id, client_id) WHERE client_id IS NOT NULL;
+    CREATE INDEX events_by_target ON events (room, target);
+    CREATE TABLE reactions (
+        room       TEXT    NOT NULL,
+        target_seq INTEGER NOT NULL,
+        emoji      TEXT    NOT NULL,
+        user_id    TEXT    NOT NULL,
+        seq        INTEGER NOT NULL,
+        PRIMARY KEY (room, target_seq, emoji, user_id)
+    ) WITHOUT ROWID;",
 ];
 
 /// Opens the write connection: WAL, `synchronous=FULL`, schema up to date.

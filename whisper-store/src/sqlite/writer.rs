@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
-use whisper_core::model::{ClientId, Message, NewMessage, RoomName, Seq};
-use whisper_core::store::StoreError;
+use whisper_core::model::{Change, ClientId, Message, NewEvent, NewMessage, Request as Asked, RoomName, Seq};
+use whisper_core::store::{Applied, EventRefusal, StoreError};
 
 use super::error::store_error;
 use super::rows::{
-    Decoder, Head, SELECT_HEAD, SELECT_ORIGINAL, corrupt, from_unix_millis, head_from_row, seq_param, unix_millis,
+    Decoder, Head, SELECT_HEAD, SELECT_ORIGINAL, SELECT_ORIGINAL_EVENT, corrupt, decode_event, from_unix_millis,
+    head_from_row, seq_param, unix_millis,
 };
 use super::{MAX_GROUP_MESSAGES, MAX_GROUP_REQUESTS};
 
@@ -23,18 +24,76 @@ use super::{MAX_GROUP_MESSAGES, MAX_GROUP_REQUESTS};
 const MAX_CACHED_HEADS: usize = 65_536;
 
 /// Stores a message unless its `(user_id, client_id)` is already stored.
-const INSERT_MESSAGE: &str = "INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+const INSERT_MESSAGE: &str =
+    "INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
      ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING";
 
 /// Moves a room's head to where the group left it.
 const UPSERT_HEAD: &str = "INSERT INTO rooms (name, last_seq, epoch, last_message_at) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq, last_message_at = excluded.last_message_at";
 
-/// One append waiting for the writer.
-pub(super) struct Request {
-    pub(super) batch: Vec<NewMessage>,
-    pub(super) reply: oneshot::Sender<Result<Vec<Message>, StoreError>>,
+/// Stores an event at the seq the writer gives it.
+const INSERT_EVENT: &str = "INSERT INTO events
+     (room, seq, id, target, user_id, name, kind, content, emoji, reacted, count, client_id, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+
+/// An event's target, as the checks need it.
+const SELECT_TARGET: &str = "SELECT seq, user_id, deleted FROM messages WHERE room = ?1 AND id = ?2";
+
+/// One write waiting for the writer.
+pub(super) enum Request {
+    /// Messages to append.
+    Append { batch: Vec<NewMessage>, reply: oneshot::Sender<Result<Vec<Message>, StoreError>> },
+    /// An event to check and store (taken when the writer stores it).
+    Apply { event: Option<Box<NewEvent>>, reply: oneshot::Sender<Result<Applied, StoreError>> },
+}
+
+impl Request {
+    fn is_closed(&self) -> bool {
+        match self {
+            Request::Append { reply, .. } => reply.is_closed(),
+            Request::Apply { reply, .. } => reply.is_closed(),
+        }
+    }
+
+    /// The rows it writes, about: what bounds a group.
+    fn size(&self) -> usize {
+        match self {
+            Request::Append { batch, .. } => batch.len(),
+            Request::Apply { .. } => 1,
+        }
+    }
+}
+
+/// The writer's answer to one request.
+pub(super) enum Answer {
+    Append(Result<Vec<Message>, StoreError>),
+    Apply(Result<Applied, StoreError>),
+}
+
+impl Answer {
+    fn send(self, request: Request) {
+        // The caller may have stopped waiting once its request was in the
+        // group; what it asked is stored all the same, and a resend finds it.
+        match (request, self) {
+            (Request::Append { reply, .. }, Answer::Append(answer)) => drop(reply.send(answer)),
+            (Request::Apply { reply, .. }, Answer::Apply(answer)) => drop(reply.send(answer)),
+            (Request::Append { reply, .. }, Answer::Apply(_)) => {
+                drop(reply.send(Err(StoreError::Internal("SQLite writer answered the wrong request".into()))))
+            }
+            (Request::Apply { reply, .. }, Answer::Append(_)) => {
+                drop(reply.send(Err(StoreError::Internal("SQLite writer answered the wrong request".into()))))
+            }
+        }
+    }
+
+    fn failed(request: Request, e: StoreError) {
+        match request {
+            Request::Append { reply, .. } => drop(reply.send(Err(e))),
+            Request::Apply { reply, .. } => drop(reply.send(Err(e))),
+        }
+    }
 }
 
 /// The writer thread's state. Never panics: every failure becomes an answer.
@@ -72,7 +131,7 @@ impl Writer {
     /// Commits groups until the queue is closed and empty.
     pub(super) fn run(mut self) {
         let mut group: Vec<Request> = Vec::new();
-        let mut answers: Vec<Result<Vec<Message>, StoreError>> = Vec::new();
+        let mut answers: Vec<Answer> = Vec::new();
         while let Some(first) = self.requests.blocking_recv() {
             // Everything that queued up while the previous group was syncing
             // goes into this one, except requests whose caller stopped
@@ -81,8 +140,8 @@ impl Writer {
             let mut messages = 0;
             let mut next = Some(first);
             while let Some(request) = next.take() {
-                if !request.reply.is_closed() {
-                    messages += request.batch.len();
+                if !request.is_closed() {
+                    messages += request.size();
                     group.push(request);
                 }
                 if group.len() < MAX_GROUP_REQUESTS && messages < MAX_GROUP_MESSAGES {
@@ -98,7 +157,7 @@ impl Writer {
     }
 
     /// Commits a group and answers each of its requests, only after COMMIT.
-    fn commit_group(&mut self, group: &mut Vec<Request>, answers: &mut Vec<Result<Vec<Message>, StoreError>>) {
+    fn commit_group(&mut self, group: &mut Vec<Request>, answers: &mut Vec<Answer>) {
         answers.clear();
         match self.write_group(group, answers) {
             Ok(()) => {
@@ -108,10 +167,7 @@ impl Writer {
                 }
                 self.heads.extend(self.dirty.drain());
                 for (request, answer) in group.drain(..).zip(answers.drain(..)) {
-                    // The appender may have stopped waiting once its request
-                    // was in the group; its messages are stored all the same,
-                    // and a resend finds them.
-                    let _ = request.reply.send(answer);
+                    answer.send(request);
                 }
             }
             Err(e) => {
@@ -128,7 +184,7 @@ impl Writer {
                 self.dirty.clear();
                 self.undo.clear();
                 for request in group.drain(..) {
-                    let _ = request.reply.send(Err(e.clone()));
+                    Answer::failed(request, e.clone());
                 }
             }
         }
@@ -137,11 +193,7 @@ impl Writer {
     /// Writes every request of `group` in one transaction and commits it,
     /// pushing one answer per request into `answers`. An error fails the
     /// whole group; a request's own failure is its answer only.
-    fn write_group(
-        &mut self,
-        group: &mut [Request],
-        answers: &mut Vec<Result<Vec<Message>, StoreError>>,
-    ) -> rusqlite::Result<()> {
+    fn write_group(&mut self, group: &mut [Request], answers: &mut Vec<Answer>) -> rusqlite::Result<()> {
         let Writer { conn, heads, dirty, undo, data_version, .. } = self;
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let version: i64 = conn.prepare_cached("PRAGMA data_version")?.query_row([], |row| row.get(0))?;
@@ -159,11 +211,21 @@ impl Writer {
         let mut rollback_to = conn.prepare_cached("ROLLBACK TO request")?;
         for request in group.iter_mut() {
             savepoint.execute([])?;
-            let batch = std::mem::take(&mut request.batch);
-            match append_batch(&mut stmts, heads, dirty, undo, batch) {
-                Ok(stored) => {
+            let done = match request {
+                Request::Append { batch, .. } => {
+                    append_batch(&mut stmts, heads, dirty, undo, std::mem::take(batch)).map(|m| Answer::Append(Ok(m)))
+                }
+                Request::Apply { event, .. } => match event.take() {
+                    Some(event) => {
+                        apply_event(conn, &mut stmts, heads, dirty, undo, *event).map(|a| Answer::Apply(Ok(a)))
+                    }
+                    None => Ok(Answer::Apply(Err(StoreError::Internal("event taken twice".into())))),
+                },
+            };
+            match done {
+                Ok(answer) => {
                     release.execute([])?;
-                    answers.push(Ok(stored));
+                    answers.push(answer);
                 }
                 Err(e) => {
                     if conn.is_autocommit() {
@@ -179,8 +241,11 @@ impl Writer {
                             None => dirty.remove(&room),
                         };
                     }
-                    tracing::warn!(error = %e, "SQLite append failed; the rest of its group goes on");
-                    answers.push(Err(store_error(e)));
+                    tracing::warn!(error = %e, "SQLite write failed; the rest of its group goes on");
+                    answers.push(match request {
+                        Request::Append { .. } => Answer::Append(Err(store_error(e))),
+                        Request::Apply { .. } => Answer::Apply(Err(store_error(e))),
+                    });
                 }
             }
             undo.clear();
@@ -230,6 +295,8 @@ pub(super) fn append_batch(
         let id = new.id.as_ulid().array_to_str(&mut id_buf);
         let mut user_buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         let user = new.user_id.as_uuid().hyphenated().encode_lower(&mut user_buf);
+        let mut reply_buf = [0u8; ulid::ULID_LEN];
+        let reply_to = new.reply_to.map(|r| &*r.as_ulid().array_to_str(&mut reply_buf));
         let inserted = stmts.insert.execute(params![
             new.room.as_str(),
             seq_param(seq),
@@ -239,6 +306,7 @@ pub(super) fn append_batch(
             &*new.content,
             new.client_id.as_ref().map(ClientId::as_str),
             created_at,
+            reply_to,
         ])?;
         if inserted == 1 {
             head.last_seq = seq;
@@ -257,6 +325,121 @@ pub(super) fn append_batch(
         out.push(original);
     }
     Ok(out)
+}
+
+/// Checks an event against its target and stores it (inside its
+/// savepoint), as [`Store::apply`](whisper_core::store::Store::apply) says.
+pub(super) fn apply_event(
+    conn: &Connection,
+    stmts: &mut Statements<'_>,
+    heads: &mut HashMap<RoomName, Head>,
+    dirty: &mut HashMap<RoomName, Head>,
+    undo: &mut Vec<(RoomName, Option<Head>)>,
+    new: NewEvent,
+) -> rusqlite::Result<Applied> {
+    let mut user_buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let user = new.user_id.as_uuid().hyphenated().encode_lower(&mut user_buf).to_owned();
+    if let Some(client_id) = &new.client_id {
+        let original = conn
+            .prepare_cached(SELECT_ORIGINAL_EVENT)?
+            .query_row(params![user, client_id.as_str()], decode_event)
+            .optional()?;
+        if let Some(original) = original {
+            return Ok(Applied::Stored(original));
+        }
+    }
+    let target = new.target.to_string();
+    let found: Option<(i64, String, i64)> = conn
+        .prepare_cached(SELECT_TARGET)?
+        .query_row(params![new.room.as_str(), target], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    let Some((target_seq, author, deleted)) = found else { return Ok(Applied::Refused(EventRefusal::NotFound)) };
+    if deleted != 0 {
+        return Ok(Applied::Refused(EventRefusal::NotFound));
+    }
+    let mut count = 0;
+    match &new.request {
+        Asked::Edit { .. } | Asked::Delete if author != user => {
+            return Ok(Applied::Refused(EventRefusal::NotAuthor));
+        }
+        Asked::Edit { .. } | Asked::Delete => {}
+        Asked::React { emoji, on } => {
+            let had = conn
+                .prepare_cached(
+                    "SELECT 1 FROM reactions WHERE room = ?1 AND target_seq = ?2 AND emoji = ?3 AND user_id = ?4",
+                )?
+                .query_row(params![new.room.as_str(), target_seq, emoji.as_str(), user], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if had == *on {
+                return Ok(Applied::Unchanged);
+            }
+        }
+    }
+    let head = head_mut(&mut stmts.head, heads, dirty, undo, &new.room)?;
+    let seq = head.last_seq.next();
+    head.last_seq = seq;
+    let seq_value = seq_param(seq);
+    let created_at = unix_millis(new.created_at);
+    let room = new.room.clone();
+    match &new.request {
+        Asked::Edit { content } => {
+            conn.prepare_cached(
+                "UPDATE messages SET edited_content = ?3, edited_at = ?4 WHERE room = ?1 AND seq = ?2",
+            )?
+            .execute(params![room.as_str(), target_seq, &**content, created_at])?;
+        }
+        Asked::Delete => {
+            conn.prepare_cached(
+                "UPDATE messages SET content = '', edited_content = NULL, edited_at = NULL, deleted = 1
+                 WHERE room = ?1 AND seq = ?2",
+            )?
+            .execute(params![room.as_str(), target_seq])?;
+            conn.prepare_cached("UPDATE events SET content = '' WHERE room = ?1 AND target = ?2 AND kind = 'edit'")?
+                .execute(params![room.as_str(), target])?;
+            conn.prepare_cached("DELETE FROM reactions WHERE room = ?1 AND target_seq = ?2")?
+                .execute(params![room.as_str(), target_seq])?;
+        }
+        Asked::React { emoji, on } => {
+            if *on {
+                conn.prepare_cached(
+                    "INSERT INTO reactions (room, target_seq, emoji, user_id, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![room.as_str(), target_seq, emoji.as_str(), user, seq_value])?;
+            } else {
+                conn.prepare_cached(
+                    "DELETE FROM reactions WHERE room = ?1 AND target_seq = ?2 AND emoji = ?3 AND user_id = ?4",
+                )?
+                .execute(params![room.as_str(), target_seq, emoji.as_str(), user])?;
+            }
+            count = conn
+                .prepare_cached("SELECT count(*) FROM reactions WHERE room = ?1 AND target_seq = ?2 AND emoji = ?3")?
+                .query_row(params![room.as_str(), target_seq, emoji.as_str()], |row| row.get::<_, i64>(0))?;
+        }
+    }
+    let mut event = new.stored_at(seq, u32::try_from(count).unwrap_or(u32::MAX));
+    event.created_at = from_unix_millis(12, created_at)?;
+    let (content, emoji, reacted, count) = match &event.change {
+        Change::Edit { content } => (Some(&**content), None, None, None),
+        Change::Delete => (None, None, None, None),
+        Change::Reaction { emoji, on, count } => (None, Some(emoji.as_str()), Some(i64::from(*on)), Some(*count)),
+    };
+    conn.prepare_cached(INSERT_EVENT)?.execute(params![
+        room.as_str(),
+        seq_value,
+        event.id.to_string(),
+        target,
+        user,
+        event.name.as_str(),
+        event.change.kind(),
+        content,
+        emoji,
+        reacted,
+        count,
+        event.client_id.as_ref().map(ClientId::as_str),
+        created_at,
+    ])?;
+    Ok(Applied::Stored(event))
 }
 
 /// The head of `room` for the group in progress, loaded into `dirty` (from

@@ -2,6 +2,7 @@
 import type { ClientId } from "./ClientId";
 import type { DisplayName } from "./DisplayName";
 import type { MessageId } from "./MessageId";
+import type { Reactions } from "./Reactions";
 import type { RoomName } from "./RoomName";
 import type { Seq } from "./Seq";
 import type { UserId } from "./UserId";
@@ -41,4 +42,22 @@ client_id?: ClientId,
 /**
  * When the server accepted it, RFC 3339 UTC with milliseconds.
  */
-created_at: string, };
+created_at: string, 
+/**
+ * The message of the same room it answers (protocol.md §13).
+ */
+reply_to?: MessageId, 
+/**
+ * When its author last edited it; `content` is then the edited text.
+ */
+edited_at?: string, 
+/**
+ * Taken back: `content` is empty, and the store keeps only this tombstone.
+ */
+deleted?: boolean, 
+/**
+ * Reactions, each emoji in the order of its earliest standing
+ * reaction. Only in a message's current state (history pages); the log
+ * carries them as `reaction` events instead.
+ */
+reactions?: Array<Reactions>, };

@@ -26,4 +26,13 @@ epoch: Epoch,
 /**
  * When its latest message was accepted.
  */
-last_message_at: string | null, };
+last_message_at: string | null, 
+/**
+ * The caller's read watermark, when the request named the caller (a
+ * token) and the store could tell (protocol.md §12).
+ */
+read_seq?: Seq, 
+/**
+ * The messages by others after it.
+ */
+unread?: bigint, };

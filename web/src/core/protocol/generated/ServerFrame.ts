@@ -3,6 +3,7 @@ import type { AckStatus } from "./AckStatus";
 import type { ClientId } from "./ClientId";
 import type { DisplayName } from "./DisplayName";
 import type { Epoch } from "./Epoch";
+import type { Event } from "./Event";
 import type { Message } from "./Message";
 import type { MessageId } from "./MessageId";
 import type { PresenceUser } from "./PresenceUser";
@@ -59,6 +60,38 @@ room: RoomName,
 data: Array<Message>, 
 /**
  * `true` for messages replayed by `join` with `since_seq`.
+ */
+recovered?: boolean, } | { "type": "ack", 
+/**
+ * The frame's client id.
+ */
+client_id: ClientId, 
+/**
+ * Whether it holds: stored, or (a reaction already so) nothing to store.
+ */
+status: AckStatus, 
+/**
+ * The event's seq, when one was stored.
+ */
+seq?: Seq, 
+/**
+ * The event's id, when one was stored.
+ */
+id?: MessageId, 
+/**
+ * Why nothing was stored, on error.
+ */
+error?: Refusal, } | { "type": "events", 
+/**
+ * The room they belong to.
+ */
+room: RoomName, 
+/**
+ * In seq order.
+ */
+data: Array<Event>, 
+/**
+ * `true` for events replayed by `join` with `since_seq`.
  */
 recovered?: boolean, } | { "type": "joined", 
 /**

@@ -15,6 +15,8 @@
 //! whisper_core::store_conformance_tests!(maybe async { MyStore::connect().await.ok().map(Arc::new) });
 //! ```
 
+mod timeline;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
@@ -24,8 +26,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
-use crate::model::{ClientId, DisplayName, Epoch, Message, NewMessage, RoomName, Seq, UserId};
+use super::{
+    Applied, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
+    StoreError,
+};
+use crate::model::{ClientId, DisplayName, Epoch, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is an
 /// expression evaluating to a future of an `Arc<dyn Store>` (or of an `Arc` of
@@ -55,7 +60,17 @@ macro_rules! store_conformance_tests {
             read_state_starts_empty,
             read_marks_clamped_and_monotonic,
             unread_counts_others_after_the_mark,
-            read_state_per_user_and_room
+            read_state_per_user_and_room,
+            edits_take_the_next_seq,
+            only_the_author_edits_or_deletes,
+            events_on_missing_or_deleted_refused,
+            delete_erases_and_keeps_a_tombstone,
+            reactions_one_per_user_and_emoji,
+            event_resend_returns_the_original,
+            replies_and_lookup,
+            log_pages_across_kinds,
+            unread_skips_events_and_deleted,
+            concurrent_events_gap_free
         );
     };
     (@names; $($check:ident),*) => {
@@ -118,6 +133,15 @@ impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     async fn read(&self, room: &RoomName, range: ReadRange) -> Result<Page, StoreError> {
         self.store.read(room, range).await
     }
+    async fn apply(&self, event: NewEvent) -> Result<Applied, StoreError> {
+        self.store.apply(event).await
+    }
+    async fn message(&self, room: &RoomName, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.store.message(room, id).await
+    }
+    async fn log(&self, room: &RoomName, after: Seq, limit: usize) -> Result<LogPage, StoreError> {
+        self.store.log(room, after, limit).await
+    }
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         self.store.room(room).await
     }
@@ -143,6 +167,8 @@ where
 {
     crate::store_conformance_tests!(@list [@run factory]);
 }
+
+pub use timeline::*;
 
 fn room(name: &str) -> RoomName {
     RoomName::parse(name).expect("test room names are valid")
