@@ -21,7 +21,7 @@ use whisper_core::model::RoomName;
 use whisper_core::testing::history::HistoryChecker;
 
 use support::nats::{nats_addr, nats_url};
-use support::process::{ServerProcess, args, free_addr, stored_history};
+use support::process::{ServerProcess, args, free_addr, stored_log};
 use support::resilient::{History, Resilient, settle};
 
 /// One node of the cluster.
@@ -141,21 +141,22 @@ async fn three_nodes_deliver_everything_everywhere_even_when_one_dies() {
     assert_eq!(online(nodes[0].addr, "cluster/presence").await, 2);
 
     while finished.load(Ordering::SeqCst) < CLIENTS {
-        assert!(Instant::now() < deadline, "not everything was acked: {}", history.lock().unwrap().check(&[]));
+        assert!(Instant::now() < deadline, "not everything was acked: {}", history.lock().unwrap().check_log(&[]));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut stored = Vec::new();
     for room in &rooms {
-        stored.extend(stored_history(nodes[1].addr, room).await);
+        stored.extend(stored_log(nodes[1].addr, room).await);
     }
     settle(&history, &stored, Duration::from_secs(20)).await;
     done_tx.send(true).expect("clients listen");
     for t in tasks {
         t.await.expect("client task");
     }
-    let report = history.lock().unwrap().check(&stored);
+    let report = history.lock().unwrap().check_log(&stored);
     eprintln!("three nodes, one killed: {report}");
     assert!(report.passed(), "{report}");
+    assert!(report.stored_events > 0, "reactions rode along with the messages: {report}");
     assert_eq!(report.acked, CLIENTS as u64 * EACH);
     assert_eq!(report.stored, report.acked);
 }

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use whisper_core::model::{Message, RoomName};
+use whisper_core::model::{Entry, RoomName};
 use whisper_core::testing::history::HistoryChecker;
 
-use support::process::{ServerProcess, args, free_addr, stored_history};
+use support::process::{ServerProcess, args, free_addr, stored_log};
 use support::resilient::{History, Resilient, settle};
 
 /// The server on `addr` over the data in `data_dir` (and PostgreSQL, if given).
@@ -85,7 +85,7 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
     }
     let mut stored = Vec::new();
     for room in &rooms {
-        stored.extend(stored_history(server.addr, room).await);
+        stored.extend(stored_log(server.addr, room).await);
     }
     settle(&history, &stored, Duration::from_secs(20)).await;
     done_tx.send(true).expect("clients listen");
@@ -98,6 +98,7 @@ async fn kill9_mid_load(data_dir: &Path, database_url: Option<&str>) {
     let in_flight = in_flight_at_crashes.len();
     eprintln!("after {KILLS} SIGKILLs ({reconnects} connections, {in_flight} in flight): {report}");
     assert!(report.passed(), "{report}");
+    assert!(report.stored_events > 0, "reactions rode along with the messages: {report}");
     assert_eq!(report.sent, CLIENTS as u64 * EACH);
     assert_eq!(report.acked, report.sent, "every message acked in the end: {report}");
     assert_eq!(report.stored, report.sent, "each stored once: {report}");
@@ -119,8 +120,8 @@ fn acked(history: &History) -> u64 {
     history.lock().unwrap().acked_so_far()
 }
 
-fn report(history: &History, stored: &[Message]) -> whisper_core::testing::history::CheckReport {
-    history.lock().unwrap().check(stored)
+fn report(history: &History, stored: &[Entry]) -> whisper_core::testing::history::CheckReport {
+    history.lock().unwrap().check_log(stored)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use whisper_core::model::RoomName;
 use whisper_core::testing::history::HistoryChecker;
 
-use support::process::stored_history;
+use support::process::stored_log;
 use support::resilient::{History, Resilient, settle};
 use support::server::start_with;
 
@@ -93,10 +93,10 @@ async fn postgres_stopped_mid_load_loses_nothing_and_the_server_recovers() {
     } // PostgreSQL starts again here.
 
     while finished.load(Ordering::SeqCst) < CLIENTS {
-        assert!(Instant::now() < deadline, "the server did not recover: {}", history.lock().unwrap().check(&[]));
+        assert!(Instant::now() < deadline, "the server did not recover: {}", history.lock().unwrap().check_log(&[]));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let stored = stored_history(server.addr, &room).await;
+    let stored = stored_log(server.addr, &room).await;
     settle(&history, &stored, Duration::from_secs(20)).await;
     done_tx.send(true).expect("clients listen");
     let (mut refused, mut unavailable) = (0, 0);
@@ -106,9 +106,10 @@ async fn postgres_stopped_mid_load_loses_nothing_and_the_server_recovers() {
         unavailable += stats.unavailable;
     }
 
-    let report = history.lock().unwrap().check(&stored);
+    let report = history.lock().unwrap().check_log(&stored);
     eprintln!("PostgreSQL stopped for 1.5 s ({refused} refusals): {report}");
     assert!(report.passed(), "{report}");
+    assert!(report.stored_events > 0, "reactions rode along with the messages: {report}");
     assert!(unavailable > 0, "senders were told the store was unavailable while it was down");
     assert_eq!(refused, unavailable, "every refusal said storage_unavailable");
     assert_eq!(report.acked, CLIENTS as u64 * EACH, "every message acked once PostgreSQL was back: {report}");

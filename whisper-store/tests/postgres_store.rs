@@ -427,3 +427,64 @@ async fn ping_fails_while_the_database_is_read_only() {
     }
     assert!(ready, "ready again once the database can write");
 }
+
+/// A database written by v1 (migration 1, as it shipped) opens, migrates to
+/// the current schema and keeps every message: read back, counted as
+/// unread, found by a resend, then edited, reacted to and logged like a new
+/// one, its seqs going on.
+#[tokio::test]
+async fn a_v1_database_migrates_without_loss() {
+    use whisper_core::model::{Emoji, NewEvent, Request};
+    use whisper_core::store::Applied;
+
+    let Some(db) = fresh_database().await else { return };
+    let v1 = db.client().await;
+    v1.batch_execute(
+        r#"CREATE TABLE whisper_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL);
+        INSERT INTO whisper_migrations VALUES (1, 1700000000000);
+        CREATE TABLE rooms (
+            name TEXT COLLATE "C" PRIMARY KEY, last_seq BIGINT NOT NULL CHECK (last_seq >= 0),
+            epoch BIGINT NOT NULL, last_message_at BIGINT
+        );
+        CREATE TABLE messages (
+            room TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, id TEXT NOT NULL, user_id UUID NOT NULL,
+            name TEXT NOT NULL, content TEXT NOT NULL, client_id TEXT, created_at BIGINT NOT NULL,
+            PRIMARY KEY (room, seq), UNIQUE (user_id, client_id)
+        );
+        INSERT INTO rooms VALUES ('lobby', 2, 1700000000000, 1700000000002);
+        INSERT INTO messages VALUES
+            ('lobby', 1, '01HZY3Q5V5K9G7W0000000000A', '5948830d-8f95-4fb0-ab18-728248fa24e7', 'Bob', 'from v1', 'c1', 1700000000001),
+            ('lobby', 2, '01HZY3Q5V5K9G7W0000000000B', '5948830d-8f95-4fb0-ab18-728248fa24e7', 'Bob', 'also v1', NULL, 1700000000002);"#,
+    )
+    .await
+    .expect("a v1 schema");
+    drop(v1);
+
+    let store = PostgresStore::connect(db.url()).await.expect("connect migrates");
+    let lobby = room("lobby");
+    let page = store.read(&lobby, ReadRange::latest(50)).await.expect("read");
+    let contents: Vec<&str> = page.messages.iter().map(|m| &*m.content).collect();
+    assert_eq!(contents, ["from v1", "also v1"]);
+    assert!(page.messages.iter().all(|m| !m.deleted && m.edited_at.is_none() && m.reactions.is_empty()));
+    let ada = UserId::random();
+    assert_eq!(store.read_state(ada, &lobby).await.expect("read state").unread, 2);
+    let bob = UserId::parse("5948830d-8f95-4fb0-ab18-728248fa24e7").expect("uuid");
+    let resend = store.append(vec![draft(&lobby, bob, "from v1", Some("c1"))]).await.expect("append");
+    assert_eq!(resend[0].seq, Seq(1), "a v1 client id still finds its original");
+    let name = DisplayName::parse("Bob").expect("name");
+    let edit =
+        NewEvent::now(lobby.clone(), resend[0].id, bob, name.clone(), Request::Edit { content: "edited".into() }, None);
+    assert!(matches!(store.apply(edit).await.expect("apply"), Applied::Stored(e) if e.seq == Seq(3)));
+    let react = Request::React { emoji: Emoji::parse("👍").expect("emoji"), on: true };
+    let reacted = store.apply(NewEvent::now(lobby.clone(), resend[0].id, ada, name, react, None)).await.expect("apply");
+    assert!(matches!(reacted, Applied::Stored(e) if e.seq == Seq(4)));
+    let now = store.message(&lobby, resend[0].id).await.expect("message").expect("found");
+    assert_eq!((&*now.content, now.reactions.len()), ("edited", 1));
+    let log = store.log(&lobby, Seq::ZERO, 10).await.expect("log");
+    assert_eq!(log.entries.iter().map(|e| e.seq().0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    let next = store.append(vec![draft(&lobby, ada, "after", None)]).await.expect("append");
+    assert_eq!(next[0].seq, Seq(5));
+    let versions: i32 =
+        db.client().await.query_one("SELECT max(version) FROM whisper_migrations", &[]).await.expect("versions").get(0);
+    assert_eq!(versions, 3);
+}

@@ -309,9 +309,10 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 return self.refuse_decoded(e).await;
             }
         };
-        if !matches!(frame, ClientFrame::Messages { .. })
-            && !self.take_control_token(Answer::for_client_id(frame.event_target().map(|(_, c)| c))).await?
-        {
+        // Frames that write (messages, and edits, deletes and reactions)
+        // take message tokens instead: they are paced by the message rate.
+        let writes = matches!(frame, ClientFrame::Messages { .. }) || frame.event_target().is_some();
+        if !writes && !self.take_control_token(Answer::Error).await? {
             return Ok(());
         }
         let changes_presence =
@@ -393,7 +394,8 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             return self.ack_refused(client_id, refusal).await;
         }
         // A change writes to the store as a message does: it takes a token
-        // of the same bucket and is charged to the same budgets.
+        // of the same bucket (and no control token) and is charged to the
+        // same budgets.
         if !self.message_rate.try_take(1) {
             let wait = self.message_rate.wait_for(1);
             let refusal = Refusal::new(

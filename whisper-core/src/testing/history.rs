@@ -3,6 +3,11 @@
 //! and what every subscriber received; at the end, hand it the stored
 //! history of every room and it says what went wrong.
 //!
+//! Messages and the other events of the log (edits, deletes, reactions,
+//! protocol.md §13) are judged alike: each is sent with a `client_id`, acked,
+//! stored at a seq of its room and delivered; a client's ids must be unique
+//! across both (the checker keys them together).
+//!
 //! - **lost**: acked (on any attempt), but not in the stored history;
 //! - **unexpected**: stored, but never sent (or stored without a `client_id`);
 //! - **duplicated**: a `(user, client_id)` stored twice, or a seq delivered
@@ -37,7 +42,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Message, RoomName, Seq, UserId};
+use crate::model::{ClientId, Entry, Event, Message, RoomName, Seq, UserId};
 
 /// What a client knows about one message it sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +73,14 @@ struct Stream {
     out_of_order: u64,
 }
 
+/// One stored log entry, as the checker sees it.
+struct Stored<'a> {
+    room: &'a RoomName,
+    seq: Seq,
+    user: UserId,
+    client_id: Option<&'a ClientId>,
+}
+
 /// A subscriber's handle in the checker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SubscriberId(usize);
@@ -93,8 +106,11 @@ pub struct CheckReport {
     pub refused: u64,
     /// Messages without an answer.
     pub timed_out: u64,
-    /// Messages in the stored history.
+    /// Log entries in the stored history: messages and events.
     pub stored: u64,
+    /// Of those, events (edits, deletes, reactions).
+    #[serde(default)]
+    pub stored_events: u64,
     /// Acked and not stored.
     pub lost: u64,
     /// Stored and never sent.
@@ -123,6 +139,7 @@ impl CheckReport {
         self.refused += other.refused;
         self.timed_out += other.timed_out;
         self.stored += other.stored;
+        self.stored_events += other.stored_events;
         self.lost += other.lost;
         self.unexpected += other.unexpected;
         self.duplicated += other.duplicated;
@@ -144,7 +161,7 @@ impl fmt::Display for CheckReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} sent ({} attempts): {} acked, {} refused, {} timed out; {} stored; \
+            "{} sent ({} attempts): {} acked, {} refused, {} timed out; {} stored ({} events); \
              lost {}, unexpected {}, duplicated {}, out of order {}, gaps {}",
             self.sent,
             self.attempts,
@@ -152,6 +169,7 @@ impl fmt::Display for CheckReport {
             self.refused,
             self.timed_out,
             self.stored,
+            self.stored_events,
             self.lost,
             self.unexpected,
             self.duplicated,
@@ -230,22 +248,60 @@ impl HistoryChecker {
 
     /// The subscriber received a message, live or replayed.
     pub fn delivered(&mut self, sub: SubscriberId, message: &Message) {
-        let stream = self.subscribers[sub.0].entry(message.room.clone()).or_default();
-        if !stream.seen.insert(message.seq) {
-            stream.duplicates += 1;
-        } else if message.seq < stream.highest {
-            stream.out_of_order += 1;
-        }
-        stream.highest = stream.highest.max(message.seq);
+        self.delivered_at(sub, &message.room, message.seq);
     }
 
-    /// Judges the run against the stored history of every room it used (all
-    /// of it, oldest first). Call it once every subscriber has caught up.
+    /// The subscriber received an event (an `events` frame), live or replayed.
+    pub fn delivered_event(&mut self, sub: SubscriberId, event: &Event) {
+        self.delivered_at(sub, &event.room, event.seq);
+    }
+
+    fn delivered_at(&mut self, sub: SubscriberId, room: &RoomName, seq: Seq) {
+        let stream = self.subscribers[sub.0].entry(room.clone()).or_default();
+        if !stream.seen.insert(seq) {
+            stream.duplicates += 1;
+        } else if seq < stream.highest {
+            stream.out_of_order += 1;
+        }
+        stream.highest = stream.highest.max(seq);
+    }
+
+    /// Judges the run against the stored messages of every room it used
+    /// (all of them, oldest first): for runs that send messages only. Call
+    /// it once every subscriber has caught up.
     pub fn check(&self, stored: &[Message]) -> CheckReport {
+        let entries: Vec<Stored<'_>> = stored
+            .iter()
+            .map(|m| Stored { room: &m.room, seq: m.seq, user: m.user_id, client_id: m.client_id.as_ref() })
+            .collect();
+        self.judge(&entries, 0)
+    }
+
+    /// Judges the run against the stored log of every room it used (all of
+    /// it, oldest first: `GET /v1/chat/events`), messages and events alike.
+    pub fn check_log(&self, log: &[Entry]) -> CheckReport {
+        let mut events = 0;
+        let entries: Vec<Stored<'_>> = log
+            .iter()
+            .map(|entry| match entry {
+                Entry::Message(m) => {
+                    Stored { room: &m.room, seq: m.seq, user: m.user_id, client_id: m.client_id.as_ref() }
+                }
+                Entry::Event(e) => {
+                    events += 1;
+                    Stored { room: &e.room, seq: e.seq, user: e.user_id, client_id: e.client_id.as_ref() }
+                }
+            })
+            .collect();
+        self.judge(&entries, events)
+    }
+
+    fn judge(&self, stored: &[Stored<'_>], events: u64) -> CheckReport {
         let mut report = CheckReport {
             sent: self.sends.len() as u64,
             attempts: self.sends.values().map(|s| u64::from(s.attempts)).sum(),
             stored: stored.len() as u64,
+            stored_events: events,
             ..CheckReport::default()
         };
         for sent in self.sends.values() {
@@ -260,15 +316,15 @@ impl HistoryChecker {
         let mut stored_keys: HashMap<(UserId, &str), u64> = HashMap::new();
         let mut heads: BTreeMap<&RoomName, Vec<Seq>> = BTreeMap::new();
         for m in stored {
-            heads.entry(&m.room).or_default().push(m.seq);
-            let Some(client_id) = &m.client_id else {
+            heads.entry(m.room).or_default().push(m.seq);
+            let Some(client_id) = m.client_id else {
                 report.unexpected += 1;
                 report.problem(|| format!("{} seq {} stored without a client_id", m.room, m.seq.0));
                 continue;
             };
-            let key = (m.user_id, client_id.as_str());
+            let key = (m.user, client_id.as_str());
             *stored_keys.entry(key).or_default() += 1;
-            if !self.sends.contains_key(&(m.user_id, client_id.as_str().to_owned())) {
+            if !self.sends.contains_key(&(m.user, client_id.as_str().to_owned())) {
                 report.unexpected += 1;
                 report.problem(|| format!("{} seq {}: {client_id} was never sent", m.room, m.seq.0));
             }
@@ -407,5 +463,42 @@ mod tests {
         assert_eq!(report.out_of_order, 1, "{report}");
         // Seq 4 is a hole in the store; bob never got 3, 4 or 5.
         assert_eq!(report.gaps, 1 + 3, "{report}");
+    }
+
+    #[test]
+    fn events_are_judged_with_messages_in_one_seq_space() {
+        use crate::model::{Emoji, NewEvent, Request};
+        let (room, ada) = (RoomName::lobby(), UserId::random());
+        let mut h = HistoryChecker::default();
+        let bob = h.subscriber();
+        h.joined(bob, &room, Seq(0));
+        for id in ["a-1", "a-2", "a-3"] {
+            h.sent(ada, &room, id);
+            h.acked(ada, id);
+        }
+        let message = stored(&room, 1, ada, "a-1");
+        let react = |seq: u64, client_id: &str| {
+            let request = Request::React { emoji: Emoji::parse("👍").unwrap(), on: seq % 2 == 0 };
+            let event = NewEvent::now(
+                room.clone(),
+                message.id,
+                ada,
+                DisplayName::guest(ada),
+                request,
+                Some(ClientId::parse(client_id).unwrap()),
+            );
+            event.stored_at(Seq(seq), 1)
+        };
+        let log = vec![Entry::Message(message.clone()), Entry::Event(react(2, "a-2")), Entry::Event(react(3, "a-3"))];
+        h.delivered(bob, &message);
+        h.delivered_event(bob, &react(3, "a-3"));
+        let report = h.check_log(&log);
+        assert_eq!((report.stored, report.stored_events), (3, 2), "{report}");
+        assert_eq!(report.gaps, 1, "bob never got the event at seq 2: {report}");
+        h.delivered_event(bob, &react(2, "a-2"));
+        let report = h.check_log(&log);
+        assert_eq!((report.gaps, report.out_of_order), (0, 1), "seq 2 came after 3: {report}");
+        // An acked event missing from the log is lost, like a message.
+        assert_eq!(h.check_log(&log[..2]).lost, 1);
     }
 }

@@ -76,6 +76,24 @@ where
     items.into_iter().map(Into::into).collect()
 }
 
+/// The whole stored log of `room` (messages and events), oldest first, page
+/// by page from `GET /v1/chat/events`.
+pub async fn stored_log(addr: SocketAddr, room: &RoomName) -> Vec<whisper_core::model::Entry> {
+    let mut out: Vec<whisper_core::model::Entry> = Vec::new();
+    loop {
+        let after = out.last().map_or(0, |e| e.seq().0);
+        let path = format!("/v1/chat/events?room={room}&after_seq={after}&limit=500");
+        let (status, body) = http_get(addr, &path, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        let page: whisper_core::codec::EventsPage = serde_json::from_str(&body).expect("a log page");
+        let more = page.has_more;
+        out.extend(page.data.into_owned());
+        if !more {
+            return out;
+        }
+    }
+}
+
 /// Every stored message of `room`, oldest first, page by page.
 pub async fn stored_history(addr: SocketAddr, room: &RoomName) -> Vec<Message> {
     let mut out: Vec<Message> = Vec::new();

@@ -1,7 +1,9 @@
 //! A client that survives server crashes the way a real one must: it
 //! reconnects with its token, rejoins with `since_seq`, and resends every
-//! unacked message with the same `client_id`. Everything it sends and
-//! receives goes into a shared [`HistoryChecker`].
+//! unacked message and event with the same `client_id`. Every fourth thing
+//! it sends is a reaction to one of its own acked messages, so runs check
+//! the timeline's events (protocol.md §13) along with messages. Everything it
+//! sends and receives goes into a shared [`HistoryChecker`].
 
 #![allow(dead_code)]
 
@@ -15,7 +17,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use whisper_core::codec::{AckStatus, ErrorCode, ServerFrame};
-use whisper_core::model::{Message, RoomName, Seq, UserId};
+use whisper_core::model::{Entry, MessageId, RoomName, Seq, UserId};
 use whisper_core::testing::history::{HistoryChecker, SubscriberId};
 
 /// Shared by every client of a run.
@@ -46,6 +48,12 @@ pub struct Resilient {
     unacked: VecDeque<String>,
     /// Refused (the store was down): sent again on the next retry tick.
     retry: Vec<String>,
+    /// Reactions sent and not acked: client id and target.
+    unacked_events: VecDeque<(String, MessageId)>,
+    /// Reactions refused: sent again on the next retry tick.
+    retry_events: Vec<(String, MessageId)>,
+    /// This client's acked messages, the targets of its reactions.
+    own: Vec<MessageId>,
     next: u64,
     stats: ClientStats,
     /// Shared by the clients of a run that counts their connections.
@@ -57,9 +65,9 @@ pub struct Resilient {
 /// been delivered every stored message of its room. Broadcasts still in
 /// flight are waited for rather than raced with a fixed sleep; what is
 /// really lost or duplicated still fails the check the caller makes next.
-pub async fn settle(history: &History, stored: &[Message], within: Duration) {
+pub async fn settle(history: &History, stored: &[Entry], within: Duration) {
     let until = tokio::time::Instant::now() + within;
-    while !lock(history).check(stored).passed() && tokio::time::Instant::now() < until {
+    while !lock(history).check_log(stored).passed() && tokio::time::Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -88,6 +96,9 @@ impl Resilient {
             last_seq: None,
             unacked: VecDeque::new(),
             retry: Vec::new(),
+            unacked_events: VecDeque::new(),
+            retry_events: Vec::new(),
+            own: Vec::new(),
             next: 0,
             stats: ClientStats::default(),
             connected: None,
@@ -103,7 +114,7 @@ impl Resilient {
 
     /// Whether everything this client means to send is sent and acked.
     pub fn finished(&self) -> bool {
-        self.next == self.total && self.unacked.is_empty()
+        self.next == self.total && self.unacked.is_empty() && self.unacked_events.is_empty()
     }
 
     /// Runs until every message is acked and `done` says the run is over
@@ -140,6 +151,7 @@ impl Resilient {
             let mut tick = tokio::time::interval(self.pace);
             let mut retry_tick = tokio::time::interval(Duration::from_millis(200));
             self.retry.clear(); // the rejoin resends everything unacked
+            self.retry_events.clear();
             let ended = loop {
                 if self.finished() && !counted {
                     counted = true;
@@ -178,6 +190,10 @@ impl Resilient {
                                 if !pending.is_empty() && self.send(&mut tx, &pending).await.is_err() {
                                     break false;
                                 }
+                                let events: Vec<(String, MessageId)> = self.unacked_events.iter().cloned().collect();
+                                if self.react(&mut tx, &events).await.is_err() {
+                                    break false;
+                                }
                             }
                             ServerFrame::Messages { data, .. } => {
                                 let mut h = lock(&self.history);
@@ -186,7 +202,39 @@ impl Resilient {
                                     self.last_seq = Some(self.last_seq.map_or(m.seq, |s| s.max(m.seq)));
                                 }
                             }
-                            ServerFrame::MessageIds { status, client_ids, error, .. } => {
+                            ServerFrame::Events { data, .. } => {
+                                let mut h = lock(&self.history);
+                                for e in data.iter() {
+                                    h.delivered_event(self.sub, e);
+                                    self.last_seq = Some(self.last_seq.map_or(e.seq, |s| s.max(e.seq)));
+                                }
+                            }
+                            ServerFrame::Ack { client_id, status, error, .. } => {
+                                if error.as_ref().is_some_and(|e| e.code == ErrorCode::StorageUnavailable) {
+                                    self.stats.unavailable += 1;
+                                }
+                                let user = self.user.expect("welcome first");
+                                let id = client_id.as_str();
+                                let Some(i) = self.unacked_events.iter().position(|(c, _)| c == id) else { continue };
+                                if status == AckStatus::Success {
+                                    lock(&self.history).acked(user, id);
+                                    self.unacked_events.remove(i);
+                                    self.stats.acked += 1;
+                                } else {
+                                    assert_eq!(
+                                        error.as_ref().map(|e| e.code),
+                                        Some(ErrorCode::StorageUnavailable),
+                                        "a reaction to one's own acked message is refused only by the store: {error:?}"
+                                    );
+                                    lock(&self.history).refused(user, id);
+                                    self.stats.refused += 1;
+                                    self.retry_events.push(self.unacked_events[i].clone());
+                                }
+                            }
+                            ServerFrame::MessageIds { status, client_ids, message_ids, error, .. } => {
+                                if status == AckStatus::Success {
+                                    self.own.extend(message_ids.iter().copied());
+                                }
                                 if error.as_ref().is_some_and(|e| e.code == ErrorCode::StorageUnavailable) {
                                     self.stats.unavailable += client_ids.len() as u64;
                                 }
@@ -211,15 +259,29 @@ impl Resilient {
                     }
                     _ = tick.tick(), if joined && self.next < self.total => {
                         let id = format!("{}-{}", self.name, self.next);
+                        let reaction = (self.next % 4 == 3).then(|| self.own.last().copied()).flatten();
                         self.next += 1;
-                        self.unacked.push_back(id.clone());
-                        if self.send(&mut tx, &[id]).await.is_err() {
+                        let sent = match reaction {
+                            Some(target) => {
+                                self.unacked_events.push_back((id.clone(), target));
+                                self.react(&mut tx, &[(id, target)]).await
+                            }
+                            None => {
+                                self.unacked.push_back(id.clone());
+                                self.send(&mut tx, &[id]).await
+                            }
+                        };
+                        if sent.is_err() {
                             break false;
                         }
                     }
-                    _ = retry_tick.tick(), if joined && !self.retry.is_empty() => {
+                    _ = retry_tick.tick(), if joined && !(self.retry.is_empty() && self.retry_events.is_empty()) => {
                         let again = std::mem::take(&mut self.retry);
                         if self.send(&mut tx, &again).await.is_err() {
+                            break false;
+                        }
+                        let again = std::mem::take(&mut self.retry_events);
+                        if self.react(&mut tx, &again).await.is_err() {
                             break false;
                         }
                     }
@@ -243,6 +305,23 @@ impl Resilient {
             url.push_str(token);
         }
         url
+    }
+
+    /// Sends one reaction per `(client id, target)`: an emoji of its own
+    /// (`e` and the client id's number), so that each is a new one.
+    async fn react<S>(&self, tx: &mut S, events: &[(String, MessageId)]) -> Result<(), ()>
+    where
+        S: futures_util::Sink<WsMessage> + Unpin,
+    {
+        let user = self.user.expect("welcome first");
+        for (id, target) in events {
+            lock(&self.history).sent(user, &self.room, id);
+            let emoji = format!("e{}", id.rsplit('-').next().unwrap_or("0"));
+            let frame =
+                json!({"type":"react","room":self.room,"id":target.to_string(),"emoji":emoji,"on":true,"client_id":id});
+            tx.send(WsMessage::text(frame.to_string())).await.map_err(|_| ())?;
+        }
+        Ok(())
     }
 
     async fn send<S>(&self, tx: &mut S, ids: &[String]) -> Result<(), ()>
