@@ -41,6 +41,10 @@ LOADS=(
   # whisper-server's frames carry ~320 bytes per 100-byte message (the message
   # object's id, seq, user, name, times): the baseline with as many bytes.
   "100 subscribers, as fast as it goes, 320-byte messages|--connections 100 --senders 10 --rate 0 --window 16 --size 320|baseline"
+  # The timeline (protocol.md §13): a fifth of the sends are edits of, and
+  # reactions to, the sender's last message, each taking the room's next seq.
+  "1,000 subscribers at 100k deliveries/s, 20% edits and reactions|--connections 1000 --senders 10 --rate 100 --events-percent 20|sqlite"
+  "1,000 subscribers at 100k deliveries/s, 20% edits and reactions|--connections 1000 --senders 10 --rate 100 --events-percent 20|postgres"
 )
 
 SERVER_PID=

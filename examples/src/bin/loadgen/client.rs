@@ -45,6 +45,8 @@ pub struct Shared {
     /// The servers from `--server`; a plan's `node` indexes them.
     pub servers: Vec<Target>,
     pub size: usize,
+    /// Percent of sends that are edits and reactions (whisper only).
+    pub events_percent: u64,
     pub phase: watch::Receiver<Phase>,
     /// Frames that mattered (deliveries and acks), to see when a drain is over.
     pub progress: AtomicU64,
@@ -143,17 +145,22 @@ pub async fn connect(shared: &Shared, plan: &Plan) -> anyhow::Result<(Socket, Op
 pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket, checked: Option<Checked>) -> Outcome {
     let (mut sink, mut stream) = ws.split();
     let own_seen = Arc::new((AtomicU64::new(0), Notify::new()));
+    // The id of this sender's last acked message: what its events target.
+    let last_own: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let mut out =
         Outcome { room: plan.room.clone(), conn: plan.conn, sender: plan.send.is_some(), ..Outcome::default() };
     let writer = {
         let shared = shared.clone();
         let own_seen = own_seen.clone();
         let checked = checked.clone();
+        let last_own = last_own.clone();
+        let room = plan.room.clone();
         async move {
             let mut sent = 0u64;
             if let Some(send) = plan.send {
                 let who = checked.as_ref();
-                if let Err(e) = write(&shared, plan.conn, send, &mut sink, &own_seen, &mut sent, who).await {
+                let to = Writing { conn: plan.conn, room: &room, last_own: &last_own };
+                if let Err(e) = write(&shared, &to, send, &mut sink, &own_seen, &mut sent, who).await {
                     tracing_error(plan.conn, &e);
                 }
             }
@@ -216,9 +223,12 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket, checked: Option<Ch
                     }
                     shared.progress.fetch_add(1, Ordering::Relaxed);
                 }
-                Received::Acked { sent_at, n } => {
+                Received::Acked { sent_at, n, id } => {
                     out.ack.record(now.saturating_sub(sent_at));
                     out.acked.insert(n);
+                    if id.is_some() {
+                        *last_own.lock().unwrap_or_else(|p| p.into_inner()) = id;
+                    }
                     shared.progress.fetch_add(1, Ordering::Relaxed);
                 }
                 Received::Refused { .. } => {
@@ -238,9 +248,34 @@ pub async fn run(shared: Arc<Shared>, plan: Plan, ws: Socket, checked: Option<Ch
     out
 }
 
+/// Who writes, and what its events target.
+struct Writing<'a> {
+    conn: u32,
+    room: &'a str,
+    last_own: &'a std::sync::Mutex<Option<String>>,
+}
+
+impl Writing<'_> {
+    /// Send `n` as a frame: a message, or (for `events_percent` of the sends,
+    /// spread evenly, once a message of its own is acked) an edit or a
+    /// reaction, alternately.
+    fn frame(&self, shared: &Shared, n: u64, at: u64) -> String {
+        let p = shared.events_percent;
+        let event = p > 0 && (n + 1) * p / 100 > n * p / 100;
+        let target = if event { self.last_own.lock().unwrap_or_else(|e| e.into_inner()).clone() } else { None };
+        match target {
+            Some(target) => {
+                let edit = (n * p / 100) % 2 == 0;
+                Protocol::event(self.conn, n, at, shared.size, self.room, &target, edit)
+            }
+            None => shared.protocol.message(self.conn, n, at, shared.size),
+        }
+    }
+}
+
 async fn write<S>(
     shared: &Shared,
-    conn: u32,
+    to: &Writing<'_>,
     send: Sending,
     sink: &mut S,
     own_seen: &(AtomicU64, Notify),
@@ -272,7 +307,7 @@ where
                     check.sent(who, &Protocol::client_id(at, *sent));
                 }
                 shared.unanswered.fetch_add(1, Ordering::Relaxed);
-                sink.feed(Message::text(shared.protocol.message(conn, *sent, at, shared.size))).await?;
+                sink.feed(Message::text(to.frame(shared, *sent, at))).await?;
                 *sent += 1;
             }
             sink.flush().await?;

@@ -89,6 +89,11 @@ struct Args {
     /// Seconds of sending.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Percent of each sender's sends that are timeline events instead of
+    /// messages (whisper only): edits of, and reactions to, its last acked
+    /// message, alternately. Edits carry a body as large as a message's.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    events_percent: u8,
     /// Extra connections that join quiet rooms and only listen.
     #[arg(long, default_value_t = 0)]
     idle: u32,
@@ -148,6 +153,10 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(processes >= 1 && args.rooms >= 1, "--processes and --rooms must be at least 1");
     anyhow::ensure!(args.senders <= args.connections, "--senders cannot exceed --connections");
     anyhow::ensure!(!args.servers.is_empty(), "--server needs a URL");
+    anyhow::ensure!(
+        args.events_percent == 0 || (args.protocol == Protocol::Whisper && !args.check),
+        "--events-percent needs --protocol whisper, and does not go with --check (which judges messages)"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async {
         match args.worker {
@@ -283,6 +292,7 @@ impl Load {
             protocol: args.protocol,
             servers,
             size: args.size,
+            events_percent: u64::from(args.events_percent),
             phase: phase_rx,
             progress: AtomicU64::new(0),
             unanswered: AtomicI64::new(0),
