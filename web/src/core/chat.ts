@@ -1,11 +1,12 @@
 /**
  * `ChatClient`: the façade of the client-side model of WhisperChat, free of any
  * UI framework. It owns the connection and the rooms and wires the parts that
- * each hold one idea — `timeline.ts` (a room's messages by seq), `outbox.ts`
- * (your messages until stored), `recovery.ts` (what to do after `joined`),
- * `typing.ts`, `cache.ts` (a room's snapshot in the local store) and `views.ts`
- * (what the UI renders) — and publishes an immutable `ChatSnapshot` that React
- * (or anything else) renders.
+ * each hold one idea — `timeline.ts` (a room's messages by seq, with the
+ * events that changed them), `outbox.ts` (your messages and changes until
+ * stored), `changes.ts` (those changes shown at once), `recovery.ts` (what to do
+ * after `joined`), `receipts.ts` (who read how far), `typing.ts`, `cache.ts` (a
+ * room's snapshot in the local store) and `views.ts` (what the UI renders) — and
+ * publishes an immutable `ChatSnapshot` that React (or anything else) renders.
  *
  * The guarantees it builds on are the server's (docs/protocol.md §6–8): a room's
  * messages have gap-free `seq`s, an ack means durable, a resend with the same
@@ -15,38 +16,59 @@
  */
 import type { BackoffOptions } from './backoff';
 import { restoreRoomCache, roomCacheOf } from './cache';
+import { withChanges } from './changes';
 import { Connection, type ConnectionStatus } from './connection';
 import { describeApiError, describeRefusal } from './describe';
 import { Emitter } from './emitter';
 import { HistoryApi } from './history';
 import { newClientId } from './ids';
+import { namesOf } from './people';
 import { applyPresenceChanges } from './presence';
-import { Outbox, batchesToSend, entryFromRecord, newEntry, type OutboxEntry } from './outbox';
+import {
+  Outbox,
+  batchesToSend,
+  changeFrame,
+  entryFromRecord,
+  isChange,
+  newChange,
+  newEntry,
+  type ChangeRequest,
+  type OutboxEntry,
+} from './outbox';
 import { type Identity, type KeyValue, loadIdentity, loadRoomList, saveIdentity, saveRoomList } from './prefs';
 import {
   DEFAULT_LIMITS,
   LOBBY,
+  RETRYABLE_CODES,
   checkDisplayName,
   contentLength,
+  isValidEmoji,
   isValidRoomName,
   type ClientFrameOf,
   type Message,
   type PresenceUser,
   type Refusal,
+  type RoomEvent,
   type RoomSummary,
   type ServerFrame,
   type ServerFrameOf,
   type WireLimits,
 } from './protocol';
+import { RoomReceipts } from './receipts';
 import { FILL_PAGE, afterJoined, catchUpStep } from './recovery';
 import type { LocalStore, RoomCache } from './store';
 import { Timeline } from './timeline';
 import { RoomTyping, typingDue } from './typing';
 import {
   StoredMessageViews,
+  firstUnread,
+  messageExtras,
+  messageKey,
   pendingMessageView,
+  replyPreview,
   unreadCount,
   type ChatMessage,
+  type MessageContext,
   type ChatSnapshot,
   type Notice,
   type RoomView,
@@ -58,9 +80,12 @@ const DIRECTORY_PAGE = 100;
 const READ_INTERVAL_MS = 1000;
 
 export { describeRefusal } from './describe';
-export type { SendStatus } from './outbox';
+export type { ChangeKind, SendStatus } from './outbox';
 export type { TypingUser } from './typing';
-export type { ChatMessage, ChatSnapshot, Notice, RoomView } from './views';
+export type { ChangeStatus, ChatMessage, ChatSnapshot, Notice, ReactionView, ReplyPreview, RoomView } from './views';
+
+/** What a change is, in the words of a failure ("Couldn't edit the message"). */
+const CHANGE_VERBS = { edit: 'edit', delete: 'delete', react: 'react to' } as const;
 
 export interface ChatClientOptions {
   /** The WebSocket endpoint (`ws://host/v1/chat/ws`). */
@@ -112,6 +137,15 @@ interface RoomState {
   /** A `read` held back to keep to one per second (protocol.md §12). */
   readTimer: ReturnType<typeof setTimeout> | null;
   persistTimer: ReturnType<typeof setTimeout> | null;
+  /** Others' read watermarks (receipts this session). */
+  receipts: RoomReceipts;
+  /**
+   * The watermark this visit of the open room started from: messages by others
+   * after it get the "New messages" line. `null` while unknown.
+   */
+  divider: number | null;
+  /** The visit started before the room was joined: the first `joined`'s `read_seq` sets `divider`. */
+  dividerPending: boolean;
   view: RoomView | null;
 }
 
@@ -236,6 +270,12 @@ export class ChatClient extends Emitter<ChatEvents> {
   openRoom(room: string): boolean {
     if (!isValidRoomName(room)) return false;
     const state = this.ensureRoom(room);
+    if (this.currentRoom !== room) {
+      // A new visit: what was unread before it is marked, where the reading starts.
+      state.divider = state.readSeqGuessed ? null : state.readSeq;
+      state.dividerPending = !state.joined;
+      this.touch(state);
+    }
     this.currentRoom = room;
     this.markRead(state);
     this.commit();
@@ -248,6 +288,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (!state) return this.currentRoom;
     if (state.joined) this.connection.send({ type: 'leave', room });
     if (state.persistTimer) clearTimeout(state.persistTimer);
+    // Changes are sent only in a joined room: those of a room left would wait forever.
+    for (const entries of this.outbox.changesIn(room).values()) for (const e of entries) this.outbox.remove(e);
     this.rooms.delete(room);
     this.caches.delete(room);
     this.myRooms = this.myRooms.filter((r) => r !== room);
@@ -330,26 +372,60 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   /**
-   * Sends `text` to `room`: shown at once as `sending`, kept in the outbox until
-   * acknowledged. Returns why it cannot be sent, or `null` when it is on its way.
+   * Sends `text` to `room` (as a reply to message `replyTo` of the room, if
+   * given): shown at once as `sending`, kept in the outbox until acknowledged.
+   * Returns why it cannot be sent, or `null` when it is on its way.
    */
-  send(room: string, text: string): string | null {
+  send(room: string, text: string, options: { replyTo?: string | null } = {}): string | null {
     const content = text.trim();
-    if (!content) return 'The message is empty.';
+    const problem = this.checkContent(content);
+    if (problem) return problem;
     if (!isValidRoomName(room)) return 'Not a room.';
-    const max = this.limits.max_content_chars;
-    if (contentLength(content) > max) return `A message has at most ${max} characters.`;
-    this.ensureRoom(room);
+    const state = this.ensureRoom(room);
     const clientId = (this.opts.newClientId ?? newClientId)();
-    const entry = newEntry(clientId, room, content, new Date(this.now()).toISOString());
+    const entry = newEntry(clientId, room, content, new Date(this.now()).toISOString(), options.replyTo ?? undefined);
     this.outbox.add(entry);
     this.transmit([entry]);
-    this.touchRoom(room);
+    // Answering the room is having read it: the "New messages" line has done its job.
+    if (state.divider !== null) state.divider = null;
+    this.touch(state);
     this.commit();
     return null;
   }
 
-  /** Sends a failed message again, with the same `client_id`. */
+  /** Replaces the text of your message `id` in `room`. Returns why not, or `null` when it is on its way. */
+  edit(room: string, id: string, text: string): string | null {
+    const content = text.trim();
+    const problem = this.checkContent(content);
+    if (problem) return problem;
+    const shown = this.ownShown(room, id);
+    if (typeof shown === 'string') return shown;
+    if (shown.content === content) return null; // nothing to change
+    return this.change(room, { kind: 'edit', target: id, content });
+  }
+
+  /** Deletes your message `id` in `room` (the server keeps a tombstone). Returns why not, or `null`. */
+  deleteMessage(room: string, id: string): string | null {
+    const shown = this.ownShown(room, id);
+    if (typeof shown === 'string') return shown;
+    return this.change(room, { kind: 'delete', target: id });
+  }
+
+  /** Adds (`on`) or takes back your reaction `emoji` to message `id` in `room`. Returns why not, or `null`. */
+  react(room: string, id: string, emoji: string, on: boolean): string | null {
+    if (!isValidEmoji(emoji)) return 'Not a reaction.';
+    const state = this.rooms.get(room);
+    const stored = state?.timeline.byId(id);
+    if (!state || !stored) return 'That message is not loaded.';
+    const shown = this.shown(state, stored);
+    if (shown.deleted) return 'That message was deleted.';
+    const me = this.identity.userId;
+    const mine = me !== null && Boolean(shown.reactions?.find((r) => r.emoji === emoji)?.users.includes(me));
+    if (mine === on) return null; // already so
+    return this.change(room, { kind: 'react', target: id, emoji, on });
+  }
+
+  /** Sends a failed message (or change) again, with the same `client_id`. */
   retry(clientId: string): void {
     const entry = this.outbox.retry(clientId);
     if (!entry) return;
@@ -358,7 +434,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.commit();
   }
 
-  /** Drops a failed message from the outbox. */
+  /** Drops a failed message from the outbox; a failed change is rolled back. */
   discard(clientId: string): void {
     const entry = this.outbox.discard(clientId);
     if (!entry) return;
@@ -370,6 +446,42 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (!this.notice) return;
     this.notice = null;
     this.commit();
+  }
+
+  private checkContent(content: string): string | null {
+    if (!content) return 'The message is empty.';
+    const max = this.limits.max_content_chars;
+    if (contentLength(content) > max) return `A message has at most ${max} characters.`;
+    return null;
+  }
+
+  /** Your message `id` as shown (pending changes applied), or why it cannot be changed. */
+  private ownShown(room: string, id: string): Message | string {
+    const state = this.rooms.get(room);
+    const stored = state?.timeline.byId(id);
+    if (!state || !stored) return 'That message is not loaded.';
+    const me = this.identity.userId;
+    if (!me || stored.user_id !== me) return 'Only its author can change a message.';
+    const shown = this.shown(state, stored);
+    if (shown.deleted) return 'That message was deleted.';
+    return shown;
+  }
+
+  /** A stored message with your pending changes laid over it. */
+  private shown(state: RoomState, stored: Message): Message {
+    const changes = this.outbox.changesIn(state.name).get(stored.id);
+    return changes ? withChanges(stored, changes, this.identity.userId) : stored;
+  }
+
+  /** Puts a change in the outbox (shown at once) and sends it if the room is joined. */
+  private change(room: string, request: ChangeRequest): null {
+    const clientId = (this.opts.newClientId ?? newClientId)();
+    const entry = newChange(clientId, room, request, new Date(this.now()).toISOString());
+    this.outbox.add(entry);
+    this.transmit([entry]);
+    this.touchRoom(room);
+    this.commit();
+    return null;
   }
 
   // ---- the connection ------------------------------------------------------------
@@ -396,8 +508,14 @@ export class ChatClient extends Emitter<ChatEvents> {
       case 'message_ids':
         this.onAck(frame);
         break;
+      case 'ack':
+        this.onChangeAck(frame);
+        break;
       case 'messages':
         this.onMessages(frame);
+        break;
+      case 'events':
+        this.onEvents(frame);
         break;
       case 'joined':
         this.onJoined(frame);
@@ -486,6 +604,13 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (!state) return;
     state.joined = true;
     state.head = frame.seq;
+    if (state.dividerPending) {
+      // The server's watermark from before this visit: the line goes after it.
+      state.dividerPending = false;
+      if (this.currentRoom === state.name && frame.read_seq !== undefined) {
+        state.divider = Math.max(state.divider ?? 0, frame.read_seq);
+      }
+    }
     // Read state is the server's, the same on every device: a watermark
     // another device moved past ours is ours too.
     this.adoptServerRead(state, frame.read_seq ?? 0);
@@ -496,18 +621,23 @@ export class ChatClient extends Emitter<ChatEvents> {
       { recovered: frame.recovered, seq: frame.seq, epoch: frame.epoch },
     );
     if (next.action === 'catch-up' && next.reset) this.resetRoom(state);
+    // Without a replay the events missed are missed: those held for messages not loaded may be stale.
+    if (next.action === 'catch-up') state.timeline.forgetOrphans();
     state.epoch = next.epoch;
     if (next.action === 'catch-up') {
       const head = next.head;
       this.enqueue(state, () => this.catchUp(state, head));
     }
+    // A change may only be sent to a joined room: what waited goes now.
+    this.transmit([...this.outbox.values()].filter((e) => e.room === state.name && e.kind && e.state === 'sending'));
   }
 
-  /** Another device of ours read further: so did we. Others' receipts are not shown yet. */
+  /** Another device of ours read further: so did we. Someone else did: your messages show it. */
   private onReceipt(frame: ServerFrameOf<'receipt'>): void {
     const state = this.rooms.get(frame.room);
-    if (!state || frame.user_id !== this.identity.userId) return;
-    this.adoptServerRead(state, frame.seq);
+    if (!state) return;
+    if (frame.user_id === this.identity.userId) this.adoptServerRead(state, frame.seq);
+    else if (state.receipts.update(frame.user_id, frame.seq)) this.touch(state);
   }
 
   private adoptServerRead(state: RoomState, seq: number): void {
@@ -564,6 +694,49 @@ export class ChatClient extends Emitter<ChatEvents> {
     });
   }
 
+  /** Edits, deletes and reactions, live or replayed: applied to the messages they change. */
+  private onEvents(frame: ServerFrameOf<'events'>): void {
+    const state = this.rooms.get(frame.room);
+    if (!state || frame.data.length === 0) return;
+    const changed = state.timeline.applyEvents(frame.data);
+    this.settleEvents(state, frame.data);
+    if (!changed) return;
+    if (this.currentRoom === state.name) this.markRead(state);
+    this.touch(state);
+    this.schedulePersist(state);
+  }
+
+  /** Your own changes came back stored: their optimistic copies are done. */
+  private settleEvents(state: RoomState, events: readonly RoomEvent[]): void {
+    const me = this.identity.userId;
+    for (const event of events) {
+      if (me && event.user_id === me && event.client_id) this.outbox.settleChange(event.client_id);
+    }
+    if (state.timeline.contiguousSeq !== null) this.outbox.settleCovered(state.name, state.timeline.contiguousSeq);
+  }
+
+  /** The answer to an `edit`, `delete` or `react`. */
+  private onChangeAck(frame: ServerFrameOf<'ack'>): void {
+    const entry = this.outbox.get(frame.client_id);
+    if (!entry || !isChange(entry)) return;
+    const state = this.rooms.get(entry.room);
+    if (frame.status === 'success') {
+      const seq = frame.seq ?? null;
+      // Shown already, or never to be: its message is not held, so no event will settle it.
+      const shown = seq !== null && (!state || state.timeline.hasSeen(seq) || !state.timeline.hasId(entry.target));
+      this.outbox.acknowledgeChange(entry, seq, shown);
+    } else if (frame.error && RETRYABLE_CODES.has(frame.error.code)) {
+      // Kept, still shown, with a retry: the same change may pass later.
+      this.outbox.refuse(entry, describeRefusal(frame.error));
+    } else {
+      // Refused for good (not yours, gone, malformed): roll it back and say why.
+      this.outbox.remove(entry);
+      const why = frame.error ? ` ${describeRefusal(frame.error)}` : '';
+      this.showNotice(`Couldn't ${CHANGE_VERBS[entry.kind]} the message.${why}`);
+    }
+    this.touchRoom(entry.room);
+  }
+
   private onTyping(frame: ServerFrameOf<'typing'>): void {
     if (frame.user_id === this.identity.userId) return;
     const state = this.rooms.get(frame.room);
@@ -598,16 +771,31 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.commit();
   }
 
-  /** Sends entries not yet sent on this connection, in batches of at most `max_batch`. */
+  /**
+   * Sends entries not yet sent on this connection: messages in batches of at
+   * most `max_batch`, changes one frame each once their room is joined (the
+   * server refuses a change to a room the connection has not joined).
+   */
   private transmit(entries: OutboxEntry[]): void {
     if (!this.connection.isOnline) return;
     for (const batch of batchesToSend(entries, this.connectionGen, this.limits)) {
       const sent = this.connection.send({
         type: 'messages',
-        data: batch.map((e) => ({ content: e.content, client_id: e.client_id, room: e.room })),
+        data: batch.map((e) => ({
+          content: e.content,
+          client_id: e.client_id,
+          room: e.room,
+          ...(e.reply_to ? { reply_to: e.reply_to } : {}),
+        })),
       });
       if (!sent) return;
       for (const e of batch) e.sentOn = this.connectionGen;
+    }
+    for (const entry of entries) {
+      if (!isChange(entry) || entry.sentOn === this.connectionGen || entry.state !== 'sending') continue;
+      if (!this.rooms.get(entry.room)?.joined) continue; // sent on `joined`
+      if (!this.connection.send(changeFrame(entry))) return;
+      entry.sentOn = this.connectionGen;
     }
   }
 
@@ -654,16 +842,24 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   private async fillForward(state: RoomState, head: number): Promise<void> {
     const gen = state.generation;
+    const held = state.timeline.contiguousSeq;
     try {
       while (state.timeline.contiguousSeq !== null && state.timeline.contiguousSeq < head) {
         const from = state.timeline.contiguousSeq;
         const page = await this.api.messages({ room: state.name, afterSeq: from, limit: FILL_PAGE });
         if (gen !== state.generation || !this.rooms.has(state.name)) return;
         this.addMessages(state, page.data);
+        // A page holds every message after `from` up to its last; the seqs
+        // between were events. The last page reaches past `head`.
+        const last = page.data.at(-1)?.seq ?? from;
+        state.timeline.holdUpTo(page.has_more ? last : Math.max(last, head));
+        this.outbox.settleCovered(state.name, state.timeline.contiguousSeq ?? 0);
         state.error = null;
+        this.touch(state);
         this.commit();
         if (!page.has_more || (state.timeline.contiguousSeq ?? 0) <= from) break;
       }
+      if (held !== null) await this.refreshHeld(state, held, head);
     } catch (e) {
       if (gen === state.generation) {
         state.error = describeApiError(e);
@@ -673,8 +869,26 @@ export class ChatClient extends Emitter<ChatEvents> {
     }
   }
 
+  /**
+   * After a gap read over HTTP: the messages held before it (up to `held`) may
+   * have been edited, deleted or reacted to meanwhile, and no replay said so.
+   * The page of them nearest the gap is read again, in its current state.
+   */
+  private async refreshHeld(state: RoomState, held: number, head: number): Promise<void> {
+    if (state.timeline.size === 0 || held <= 0) return;
+    const gen = state.generation;
+    const page = await this.api.messages({ room: state.name, beforeSeq: held + 1, limit: this.opts.pageSize });
+    if (gen !== state.generation || !this.rooms.has(state.name)) return;
+    if (state.timeline.refresh(page.data, head)) {
+      this.touch(state);
+      this.schedulePersist(state);
+      this.commit();
+    }
+  }
+
   private resetRoom(state: RoomState): void {
     state.generation += 1;
+    state.receipts.clear();
     state.timeline.clear();
     state.hasMoreBefore = false;
     state.readSeq = null;
@@ -693,14 +907,16 @@ export class ChatClient extends Emitter<ChatEvents> {
       // Your own message came back stored: its optimistic copy is done.
       if (me && msg.user_id === me) this.outbox.settle(msg.client_id, msg.id);
     }
+    if (state.timeline.contiguousSeq !== null) this.outbox.settleCovered(state.name, state.timeline.contiguousSeq);
     if (this.currentRoom === state.name) this.markRead(state);
     this.touch(state);
     this.schedulePersist(state);
   }
 
   private markRead(state: RoomState): void {
-    const top = state.timeline.highestSeq() ?? state.timeline.contiguousSeq;
-    if (top === null || top === undefined) return;
+    // Events count: an edit or reaction shown is read as much as a message.
+    const top = state.timeline.latestSeq();
+    if (top === undefined) return;
     if (state.readSeq === null || top > state.readSeq) {
       state.readSeq = top;
       this.touch(state);
@@ -724,6 +940,11 @@ export class ChatClient extends Emitter<ChatEvents> {
       }
       for (const record of local.outbox) {
         if (this.outbox.has(record.client_id)) continue;
+        if (record.kind) {
+          // A change: resent on `joined`; if it was stored, the server answers the original.
+          this.outbox.add(entryFromRecord(record), false);
+          continue;
+        }
         const state = this.rooms.get(record.room);
         const me = this.identity.userId;
         const stored = state?.timeline.messages().some((m) => m.client_id === record.client_id && m.user_id === me);
@@ -790,6 +1011,9 @@ export class ChatClient extends Emitter<ChatEvents> {
       lastReadSentAt: 0,
       readTimer: null,
       persistTimer: null,
+      receipts: new RoomReceipts(),
+      divider: null,
+      dividerPending: false,
       view: null,
     };
   }
@@ -858,12 +1082,32 @@ export class ChatClient extends Emitter<ChatEvents> {
     const me = this.identity.userId;
     if (state.view) return state.view;
     const stored = state.timeline.messages();
-    const messages: ChatMessage[] = stored.map((m) => this.messageViews.get(m));
+    const changes = this.outbox.changesIn(state.name);
+    const names = namesOf(state.presence, stored);
+    const ctx: MessageContext = {
+      nameOf: (userId) => (userId === me ? 'You' : names(userId)),
+      original: (id) => {
+        const original = state.timeline.byId(id);
+        const pending = changes.get(id);
+        return original && pending ? withChanges(original, pending, me) : original;
+      },
+      readersOf: (seq) => (state.receipts.size ? state.receipts.readersOf(seq, me) : []),
+    };
+    const messages: ChatMessage[] = stored.map((m) => {
+      const pending = changes.get(m.id);
+      const shown = pending ? withChanges(m, pending, me) : m;
+      return this.messageViews.get(shown, messageExtras(shown, me, ctx, pending));
+    });
     const myName = this.identity.name ?? 'You';
     for (const entry of this.outbox.values()) {
-      if (entry.room === state.name) messages.push(pendingMessageView(entry, me, myName));
+      if (entry.room !== state.name || entry.kind) continue;
+      const reply = entry.reply_to ? replyPreview(entry.reply_to, ctx) : null;
+      messages.push(pendingMessageView(entry, me, myName, reply));
     }
-    const unread = this.currentRoom !== state.name ? unreadCount(stored, state.readSeq, me) : 0;
+    const current = this.currentRoom === state.name;
+    const unread = !current ? unreadCount(stored, state.readSeq, me) : 0;
+    const firstNew = current ? firstUnread(stored, state.divider, me) : null;
+    const newMessagesKey = firstNew ? messageKey(firstNew, me) : null;
     const view: RoomView = {
       name: state.name,
       messages,
@@ -874,6 +1118,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       presence: state.presence,
       typing: state.typing.users(),
       unread,
+      newMessagesKey,
       joined: state.joined,
       draft: state.draft,
       error: state.error,

@@ -7,8 +7,12 @@
  * - `history.ts` — the HTTP API: history pages and the room directory.
  * - `store.ts` — IndexedDB: cached messages, drafts, the outbox.
  * - `prefs.ts` — localStorage: identity, room list.
- * - `timeline.ts` — one room's messages in seq order, duplicates dropped by seq.
- * - `outbox.ts` — your messages until stored: pending sends, resend with the same `client_id`.
+ * - `timeline.ts` — one room's messages in seq order, duplicates dropped by seq, events applied.
+ * - `events.ts` — what an edit, delete or reaction does to a message, convergent under replay.
+ * - `outbox.ts` — your messages and changes until stored: pending sends, resend with the same `client_id`.
+ * - `changes.ts` — your pending changes laid over the stored message (optimistic UI).
+ * - `receipts.ts` — others' read watermarks in a room ("seen by").
+ * - `people.ts` — user ids to names, for reactions and receipts.
  * - `recovery.ts` — the pure decision after `joined`: replay, read the gap, or start over.
  * - `typing.ts` — who is typing in a room, and how often you may say you are.
  * - `cache.ts` — a room's snapshot in the local store (what a reload shows first).

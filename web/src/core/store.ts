@@ -2,7 +2,8 @@
  * What the client keeps in the browser between visits, in IndexedDB: per room,
  * the recent messages and where they end (so a reload shows them before the
  * network answers); the draft being typed in each room; and the outbox of
- * messages not yet acknowledged (so a reload does not lose them).
+ * messages and changes (edits, deletes, reactions) not yet acknowledged (so a
+ * reload does not lose them).
  *
  * `MemoryStore` has the same interface for tests and for browsers without
  * IndexedDB (private modes that refuse it); nothing then survives a reload.
@@ -19,15 +20,28 @@ export interface RoomCache {
   messages: Message[];
 }
 
-/** A message sent but not acknowledged yet. */
+/** What an outbox record changes, when it is not a message of its own: an `edit`, `delete` or `react` frame. */
+export type ChangeKind = 'edit' | 'delete' | 'react';
+
+/** A message, or a change to one, sent but not acknowledged yet. */
 export interface OutboxRecord {
   client_id: string;
   room: string;
+  /** The text: of the message, or of an edit (empty for a delete or a reaction). */
   content: string;
   /** When it was written, by the browser's clock (for display until the server's arrives). */
   created_at: string;
   status: 'sending' | 'failed';
   error?: string;
+  /** Absent for a message (and in the records of versions before changes existed). */
+  kind?: ChangeKind;
+  /** A change's message. */
+  target?: string;
+  /** A reaction's emoji, and whether it is added or taken back. */
+  emoji?: string;
+  on?: boolean;
+  /** The message a message answers. */
+  reply_to?: string;
 }
 
 export interface LocalSnapshot {

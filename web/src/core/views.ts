@@ -6,10 +6,41 @@
  * view the same object, and a hook that selects one room does not re-render.
  */
 import type { ConnectionStatus } from './connection';
-import type { OutboxEntry, SendStatus } from './outbox';
+import type { ChangeEntry, ChangeKind, OutboxEntry, SendStatus } from './outbox';
+import type { NameOf } from './people';
 import type { Identity } from './prefs';
 import type { Message, PresenceUser, RoomSummary, WireLimits } from './protocol';
 import type { TypingUser } from './typing';
+
+/** One emoji's reactions to a message. */
+export interface ReactionView {
+  emoji: string;
+  count: number;
+  /** You are one of them: a click takes yours back. */
+  mine: boolean;
+  /** Who, by name, as far as known (the server lists the first ten). */
+  names: readonly string[];
+}
+
+/** The message a reply answers, as its quote shows it. */
+export interface ReplyPreview {
+  id: string;
+  /** The original is held (so it can be shown and scrolled to). */
+  loaded: boolean;
+  name: string | null;
+  /** Its first line. */
+  excerpt: string | null;
+  deleted: boolean;
+}
+
+/** Your latest pending change to a message: where it stands. */
+export interface ChangeStatus {
+  kind: ChangeKind;
+  clientId: string;
+  state: SendStatus;
+  /** Why it failed, when it did (a failure worth retrying: others roll back). */
+  error: string | null;
+}
 
 /** One message as the UI shows it: stored, or still in the outbox. */
 export interface ChatMessage {
@@ -31,6 +62,17 @@ export interface ChatMessage {
   status: SendStatus | null;
   /** Why it failed, when it did. */
   error: string | null;
+  /** The message it answers. */
+  replyTo: ReplyPreview | null;
+  /** When it was last edited (your pending edit: when you made it). */
+  editedAt: string | null;
+  /** Taken back: no text, no reactions, no actions. */
+  deleted: boolean;
+  reactions: readonly ReactionView[];
+  /** For your own stored messages: who else has read it (names), from their receipts. */
+  readBy: readonly string[];
+  /** Your latest change to it still in the outbox, if any. */
+  change: ChangeStatus | null;
 }
 
 export interface RoomView {
@@ -48,6 +90,12 @@ export interface RoomView {
   typing: readonly TypingUser[];
   /** Messages from others the user has not seen yet. */
   unread: number;
+  /**
+   * The open room's first message (by someone else) that was unread when the
+   * room was opened: a "New messages" line goes above it. Stays put while the
+   * room is open, so reading does not make it jump.
+   */
+  newMessagesKey: string | null;
   /** The subscription is confirmed on the current connection. */
   joined: boolean;
   draft: string;
@@ -78,10 +126,77 @@ export interface ChatSnapshot {
   notice: Notice | null;
 }
 
-/** Stored messages' views, kept per message for as long as the identity stays the same. */
+/** What a stored message's view shows beyond the message itself. */
+export interface MessageExtras {
+  reply: ReplyPreview | null;
+  readBy: readonly string[];
+  /** Per reaction of the message (in its order), who by name. */
+  reactionNames: readonly (readonly string[])[];
+  change: ChangeStatus | null;
+}
+
+const NO_EXTRAS: MessageExtras = { reply: null, readBy: [], reactionNames: [], change: null };
+
+/** Where a message's extras come from: the room around it. */
+export interface MessageContext {
+  nameOf: NameOf;
+  /** A held message of the room, by id (for reply quotes). */
+  original: (id: string) => Message | undefined;
+  /** Who else has read up to a seq (user ids). */
+  readersOf: (seq: number) => readonly string[];
+}
+
+/** The extras of stored message `m` (shown with your pending `changes`), owned by `me` or not. */
+export function messageExtras(
+  m: Message,
+  me: string | null,
+  ctx: MessageContext,
+  changes?: readonly ChangeEntry[],
+): MessageExtras {
+  const own = me !== null && m.user_id === me;
+  const reply = m.reply_to ? replyPreview(m.reply_to, ctx) : null;
+  const readBy = own && !m.deleted ? ctx.readersOf(m.seq).map(ctx.nameOf) : [];
+  const reactionNames = (m.reactions ?? []).map((r) => r.users.map(ctx.nameOf));
+  const change = changes?.length ? changeStatus(changes) : null;
+  if (!reply && !readBy.length && !reactionNames.length && !change) return NO_EXTRAS;
+  return { reply, readBy, reactionNames, change };
+}
+
+/** The quote of message `id` of the room. */
+export function replyPreview(id: string, ctx: Pick<MessageContext, 'original'>): ReplyPreview {
+  const original = ctx.original(id);
+  if (!original) return { id, loaded: false, name: null, excerpt: null, deleted: false };
+  return {
+    id,
+    loaded: true,
+    name: original.name,
+    excerpt: original.deleted ? null : firstLine(original.content),
+    deleted: Boolean(original.deleted),
+  };
+}
+
+/** The first line of a text, shortened to `max` characters. */
+export function firstLine(text: string, max = 120): string {
+  const line = text.trim().split('\n', 1)[0] ?? '';
+  const chars = [...line];
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : line;
+}
+
+/** What a message's pending changes say: a failed one first (it waits for you), else the latest. */
+function changeStatus(changes: readonly ChangeEntry[]): ChangeStatus {
+  const shown = changes.find((c) => c.state === 'failed') ?? changes[changes.length - 1];
+  if (!shown) throw new Error('changeStatus needs a change');
+  return { kind: shown.kind, clientId: shown.client_id, state: shown.state, error: shown.error ?? null };
+}
+
+/**
+ * Stored messages' views, kept per message (and what it shows beyond itself)
+ * for as long as the identity stays the same, so an unchanged message keeps its
+ * view object and its row does not re-render.
+ */
 export class StoredMessageViews {
   private owner: string | null = null;
-  private cache = new WeakMap<Message, ChatMessage>();
+  private cache = new WeakMap<Message, { signature: string; view: ChatMessage }>();
 
   /** Switches to identity `me`; whether that changed anything (every view must then be rebuilt). */
   setOwner(me: string | null): boolean {
@@ -92,19 +207,26 @@ export class StoredMessageViews {
     return true;
   }
 
-  get(m: Message): ChatMessage {
+  get(m: Message, extras: MessageExtras = NO_EXTRAS): ChatMessage {
+    const signature = extras === NO_EXTRAS ? '' : JSON.stringify(extras);
     const cached = this.cache.get(m);
-    if (cached) return cached;
-    const view = storedMessageView(m, this.owner);
-    this.cache.set(m, view);
+    if (cached && cached.signature === signature) return cached.view;
+    const view = storedMessageView(m, this.owner, extras);
+    this.cache.set(m, { signature, view });
     return view;
   }
 }
 
-export function storedMessageView(m: Message, me: string | null): ChatMessage {
+/** A stored message's `ChatMessage.key`: your own by `client_id`, like its optimistic copy. */
+export function messageKey(m: Message, me: string | null): string {
+  return me !== null && m.user_id === me && m.client_id ? `c:${m.client_id}` : `i:${m.id}`;
+}
+
+export function storedMessageView(m: Message, me: string | null, extras: MessageExtras = NO_EXTRAS): ChatMessage {
   const own = me !== null && m.user_id === me;
+  const deleted = Boolean(m.deleted);
   return {
-    key: own && m.client_id ? `c:${m.client_id}` : `i:${m.id}`,
+    key: messageKey(m, me),
     id: m.id,
     seq: m.seq,
     room: m.room,
@@ -116,10 +238,28 @@ export function storedMessageView(m: Message, me: string | null): ChatMessage {
     own,
     status: own ? 'sent' : null,
     error: null,
+    replyTo: extras.reply,
+    editedAt: deleted ? null : (m.edited_at ?? null),
+    deleted,
+    reactions: deleted
+      ? []
+      : (m.reactions ?? []).map((r, i) => ({
+          emoji: r.emoji,
+          count: r.count,
+          mine: me !== null && r.users.includes(me),
+          names: extras.reactionNames[i] ?? [],
+        })),
+    readBy: extras.readBy,
+    change: extras.change,
   };
 }
 
-export function pendingMessageView(entry: OutboxEntry, me: string | null, myName: string): ChatMessage {
+export function pendingMessageView(
+  entry: OutboxEntry,
+  me: string | null,
+  myName: string,
+  reply: ReplyPreview | null = null,
+): ChatMessage {
   return {
     key: `c:${entry.client_id}`,
     id: entry.id,
@@ -133,17 +273,40 @@ export function pendingMessageView(entry: OutboxEntry, me: string | null, myName
     own: true,
     status: entry.state,
     error: entry.error ?? null,
+    replyTo: reply,
+    editedAt: null,
+    deleted: false,
+    reactions: [],
+    readBy: [],
+    change: null,
   };
 }
 
-/** Messages from others after `readSeq` (`stored` in seq order). */
+/** Messages from others after `readSeq` (`stored` in seq order); deleted ones are no news. */
 export function unreadCount(stored: readonly Message[], readSeq: number | null, me: string | null): number {
   if (readSeq === null) return 0;
   let unread = 0;
   for (let i = stored.length - 1; i >= 0; i--) {
     const m = stored[i];
     if (!m || m.seq <= readSeq) break;
-    if (m.user_id !== me) unread += 1;
+    if (m.user_id !== me && !m.deleted) unread += 1;
   }
   return unread;
+}
+
+/**
+ * The first message after watermark `after` that is news: by someone else, not
+ * deleted (`stored` in seq order). `null` when there is none, or no watermark to
+ * speak of (`after` unknown, or 0: a first visit, where everything is new and a
+ * line at the top says nothing).
+ */
+export function firstUnread(stored: readonly Message[], after: number | null, me: string | null): Message | null {
+  if (after === null || after <= 0) return null;
+  let first: Message | null = null;
+  for (let i = stored.length - 1; i >= 0; i--) {
+    const m = stored[i];
+    if (!m || m.seq <= after) break;
+    if (m.user_id !== me && !m.deleted) first = m;
+  }
+  return first;
 }

@@ -1,10 +1,13 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Navigate, useNavigate, useParams } from 'react-router';
+import type { ChatMessage, ReplyPreview } from '../core/chat';
 import { isValidRoomName, LOBBY, splitRoomName } from '../core/protocol';
+import { firstLine } from '../core/views';
 import { Composer } from '../components/Composer';
 import { Icon } from '../components/Icon';
 import { MemberList } from '../components/MemberList';
 import { MessageList } from '../components/MessageList';
+import type { MessageHandlers } from '../components/MessageItem';
 import { NamePrompt } from '../components/NamePrompt';
 import { RoomSidebar } from '../components/RoomSidebar';
 import { TypingIndicator } from '../components/TypingIndicator';
@@ -166,9 +169,51 @@ function Conversation({
   const maxChars = useChatSelector((s) => s.limits.max_content_chars);
   const online = status.state === 'online';
 
+  // What is being edited or answered, tagged with its room: switching rooms leaves both behind.
+  const [editing, setEditing] = useState<{ room: string; key: string } | null>(null);
+  const [reply, setReply] = useState<{ room: string; key: string } | null>(null);
+  const [composerFocus, setComposerFocus] = useState(0);
+  const editingKey = editing?.room === room ? editing.key : null;
+  const replyMessage = reply?.room === room ? view?.messages.find((m) => m.key === reply.key) : undefined;
+  const replyTo = useMemo(() => (replyMessage ? quoteOf(replyMessage) : null), [replyMessage]);
+
   const loadOlder = useCallback(() => void client.loadOlder(room), [client, room]);
-  const retry = useCallback((id: string) => client.retry(id), [client]);
-  const discard = useCallback((id: string) => client.discard(id), [client]);
+  const handlers = useMemo<Omit<MessageHandlers, 'showOriginal'>>(() => {
+    const doneEditing = () => {
+      setEditing(null);
+      setComposerFocus((n) => n + 1);
+    };
+    return {
+      retry: (clientId) => client.retry(clientId),
+      discard: (clientId) => client.discard(clientId),
+      startEdit: (key) => setEditing({ room, key }),
+      saveEdit: (id, text) => {
+        const problem = client.edit(room, id, text);
+        if (!problem) doneEditing();
+        return problem;
+      },
+      cancelEdit: doneEditing,
+      remove: (id) => void client.deleteMessage(room, id),
+      react: (id, emoji, on) => void client.react(room, id, emoji, on),
+      reply: (message) => setReply({ room, key: message.key }),
+    };
+  }, [client, room]);
+  // Up in the empty composer: your latest message that can still be edited.
+  const editLast = useCallback(() => {
+    const last = view?.messages.findLast((m) => m.own && m.id !== null && m.seq !== null && !m.deleted);
+    if (!last) return false;
+    setEditing({ room, key: last.key });
+    return true;
+  }, [room, view]);
+  const cancelReply = useCallback(() => setReply(null), []);
+  const send = useCallback(
+    (text: string) => {
+      const problem = client.send(room, text, { replyTo: replyTo?.id ?? null });
+      if (!problem) setReply(null);
+      return problem;
+    },
+    [client, room, replyTo],
+  );
 
   const { space, channel } = splitRoomName(room);
 
@@ -242,9 +287,10 @@ function Conversation({
         loadingOlder={view?.loadingOlder ?? false}
         loading={!ready || (view?.loading ?? true)}
         members={view?.presence}
+        newMessagesKey={view?.newMessagesKey ?? null}
+        editingKey={editingKey}
+        handlers={handlers}
         onLoadOlder={loadOlder}
-        onRetry={retry}
-        onDiscard={discard}
       />
       {status.state === 'reconnecting' && (
         <p
@@ -262,13 +308,29 @@ function Conversation({
           room={room}
           initialDraft={view?.draft ?? ''}
           maxChars={maxChars}
+          replyTo={replyTo}
+          focusKey={composerFocus}
           onDraftChange={(text) => client.setDraft(room, text)}
-          onSend={(text) => client.send(room, text)}
+          onSend={send}
           onTyping={() => client.notifyTyping(room)}
+          onEditLast={editLast}
+          onCancelReply={cancelReply}
         />
       )}
     </section>
   );
+}
+
+/** The quote above the composer of the message being answered. */
+function quoteOf(message: ChatMessage): ReplyPreview | null {
+  if (!message.id) return null;
+  return {
+    id: message.id,
+    loaded: true,
+    name: message.name,
+    excerpt: message.deleted ? null : firstLine(message.content),
+    deleted: message.deleted,
+  };
 }
 
 function Drawer({

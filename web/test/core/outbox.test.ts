@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { Outbox, batchesToSend, entryFromRecord, newEntry, recordOf } from '../../src/core/outbox';
+import {
+  Outbox,
+  batchesToSend,
+  changeFrame,
+  entryFromRecord,
+  isChange,
+  newChange,
+  newEntry,
+  recordOf,
+} from '../../src/core/outbox';
 import { DEFAULT_LIMITS } from '../../src/core/protocol';
 import { MemoryStore } from '../../src/core/store';
 
@@ -68,5 +77,71 @@ describe('Outbox', () => {
     expect(outbox.has('c1')).toBe(false);
     outbox.settle('c3', 'other');
     expect([...outbox.values()]).toEqual([]);
+  });
+});
+
+describe('outbox changes', () => {
+  it('keeps edits, deletes and reactions through the local store and sends each as its own frame', () => {
+    const edit = newChange('e1', 'lobby', { kind: 'edit', target: 'M1', content: 'new text' }, AT);
+    const del = newChange('d1', 'lobby', { kind: 'delete', target: 'M1' }, AT);
+    const react = newChange('r1', 'lobby', { kind: 'react', target: 'M2', emoji: '👍', on: false }, AT);
+    for (const change of [edit, del, react]) {
+      const back = entryFromRecord(recordOf(change));
+      expect(isChange(back)).toBe(true);
+      expect(back).toEqual(change);
+    }
+    expect(recordOf(react)).toEqual({
+      client_id: 'r1',
+      room: 'lobby',
+      content: '',
+      created_at: AT,
+      status: 'sending',
+      kind: 'react',
+      target: 'M2',
+      emoji: '👍',
+      on: false,
+    });
+    expect(changeFrame(edit)).toEqual({ type: 'edit', room: 'lobby', id: 'M1', content: 'new text', client_id: 'e1' });
+    expect(changeFrame(del)).toEqual({ type: 'delete', room: 'lobby', id: 'M1', client_id: 'd1' });
+    expect(changeFrame(react)).toEqual({
+      type: 'react',
+      room: 'lobby',
+      id: 'M2',
+      emoji: '👍',
+      on: false,
+      client_id: 'r1',
+    });
+    // A reply is a message: its reply_to is kept too.
+    expect(recordOf(newEntry('m1', 'lobby', 'yes', AT, 'M1'))).toMatchObject({ reply_to: 'M1' });
+    expect(batchesToSend([edit, newEntry('m1', 'lobby', 'hi', AT), react], 1, DEFAULT_LIMITS)).toEqual([
+      [expect.objectContaining({ client_id: 'm1' })],
+    ]);
+  });
+
+  it('keeps an acked change as sent until its event arrives or history covers its seq', () => {
+    const store = new MemoryStore();
+    const outbox = new Outbox(store);
+    for (const id of ['a', 'b', 'c', 'd']) {
+      outbox.add(newChange(id, 'lobby', { kind: 'react', target: 'M1', emoji: '👍', on: true }, AT));
+    }
+    expect([...outbox.changesIn('lobby').get('M1')!].map((e) => e.client_id)).toEqual(['a', 'b', 'c', 'd']);
+    outbox.acknowledgeChange(outbox.get('a')!, 7, false);
+    outbox.acknowledgeChange(outbox.get('b')!, 8, false);
+    outbox.acknowledgeChange(outbox.get('c')!, null, false); // already so: nothing stored
+    expect(outbox.get('a')).toMatchObject({ state: 'sent', seq: 7 });
+    expect(outbox.has('c')).toBe(false);
+    expect([...store.outbox.keys()]).toEqual(['d']);
+    outbox.settleChange('a');
+    expect(outbox.has('a')).toBe(false);
+    expect(outbox.settleCovered('lobby', 7)).toBe(false);
+    expect(outbox.settleCovered('lobby', 8)).toBe(true);
+    expect(outbox.has('b')).toBe(false);
+    // A message's settle does not touch changes, nor a change's a message.
+    outbox.add(newEntry('m', 'lobby', 'hi', AT));
+    outbox.settle('d', 'x');
+    outbox.settleChange('m');
+    expect([...outbox.values()].map((e) => e.client_id)).toEqual(['d', 'm']);
+    outbox.remove(outbox.get('d')!);
+    expect(store.outbox.has('d')).toBe(false);
   });
 });

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { newEntry } from '../../src/core/outbox';
-import { StoredMessageViews, pendingMessageView, storedMessageView, unreadCount } from '../../src/core/views';
-import { BOB, ME, message } from '../helpers/fixtures';
+import {
+  StoredMessageViews,
+  firstLine,
+  firstUnread,
+  messageExtras,
+  pendingMessageView,
+  storedMessageView,
+  unreadCount,
+  type MessageContext,
+} from '../../src/core/views';
+import { BOB, CAROL, ME, message } from '../helpers/fixtures';
 
 describe('message views', () => {
   it('keys your own stored message by client_id, like its optimistic copy', () => {
@@ -34,5 +43,61 @@ describe('message views', () => {
     expect(unreadCount(stored, 1, ME)).toBe(2);
     expect(unreadCount(stored, 4, ME)).toBe(0);
     expect(unreadCount(stored, null, ME)).toBe(0);
+    expect(unreadCount([...stored, message('lobby', 5, { deleted: true, content: '' })], 1, ME)).toBe(2);
+  });
+
+  it('puts the "New messages" line above the first message by someone else after the watermark', () => {
+    const stored = [
+      message('lobby', 1),
+      message('lobby', 2),
+      message('lobby', 4, { user_id: ME }), // seq 3 was an event
+      message('lobby', 5, { deleted: true, content: '' }),
+      message('lobby', 6),
+      message('lobby', 7),
+    ];
+    expect(firstUnread(stored, 2, ME)?.seq).toBe(6);
+    expect(firstUnread(stored, 1, ME)?.seq).toBe(2);
+    expect(firstUnread(stored, 7, ME)).toBeNull();
+    // Unknown, or a first visit (everything is new): no line.
+    expect(firstUnread(stored, null, ME)).toBeNull();
+    expect(firstUnread(stored, 0, ME)).toBeNull();
+  });
+});
+
+describe('message extras', () => {
+  const original = message('lobby', 1, { name: 'Bob', content: 'Lunch?\nAt noon' });
+  const ctx: MessageContext = {
+    nameOf: (id) => ({ [BOB]: 'Bob', [CAROL]: 'Carol', [ME]: 'You' })[id] ?? id,
+    original: (id) => (id === original.id ? original : undefined),
+    readersOf: (seq) => (seq <= 2 ? [BOB, CAROL] : [BOB]),
+  };
+
+  it("shows a reply's original by its first line, who read your messages, and who reacted", () => {
+    const reply = message('lobby', 2, {
+      user_id: ME,
+      reply_to: original.id,
+      reactions: [{ emoji: '👍', count: 2, users: [CAROL, ME] }],
+    });
+    const view = storedMessageView(reply, ME, messageExtras(reply, ME, ctx));
+    expect(view.replyTo).toEqual({ id: original.id, loaded: true, name: 'Bob', excerpt: 'Lunch?', deleted: false });
+    expect(view.readBy).toEqual(['Bob', 'Carol']);
+    expect(view.reactions).toEqual([{ emoji: '👍', count: 2, mine: true, names: ['Carol', 'You'] }]);
+    // Not yours: no receipts shown. A reply to something not loaded says so.
+    const theirs = message('lobby', 3, { reply_to: 'NOT-HELD' });
+    expect(storedMessageView(theirs, ME, messageExtras(theirs, ME, ctx))).toMatchObject({
+      readBy: [],
+      replyTo: { id: 'NOT-HELD', loaded: false },
+    });
+    expect(firstLine('x'.repeat(200), 10)).toBe(`${'x'.repeat(9)}…`);
+  });
+
+  it('keeps the same view while nothing it shows changed', () => {
+    const views = new StoredMessageViews();
+    views.setOwner(ME);
+    const mine = message('lobby', 2, { user_id: ME });
+    const first = views.get(mine, messageExtras(mine, ME, ctx));
+    expect(views.get(mine, messageExtras(mine, ME, ctx))).toBe(first);
+    const carolLeft = { ...ctx, readersOf: () => [BOB] };
+    expect(views.get(mine, messageExtras(mine, ME, carolLeft)).readBy).toEqual(['Bob']);
   });
 });

@@ -9,8 +9,10 @@ import { HistoryApi } from '../../src/core/history';
 import { MemoryKeyValue, saveIdentity, type Identity, type KeyValue } from '../../src/core/prefs';
 import {
   DEFAULT_LIMITS,
+  type Change,
   type HistoryPage,
   type Message,
+  type RoomEvent,
   type RoomSummary,
   type ServerFrameOf,
 } from '../../src/core/protocol';
@@ -45,6 +47,26 @@ export function message(room: string, seq: number, fields: Partial<Message> = {}
     created_at: new Date(Date.UTC(2026, 10, 22, 20, 0, seq)).toISOString(),
     ...fields,
   };
+}
+
+/** An event at `seq` changing message `target` (by default Bob's doing). */
+export function event(
+  seq: number,
+  target: Pick<Message, 'id' | 'room'>,
+  change: Change,
+  fields: Partial<Omit<RoomEvent, 'kind'>> = {},
+): RoomEvent {
+  return {
+    seq,
+    id: nextId(),
+    room: target.room,
+    target: target.id,
+    user_id: BOB,
+    name: 'Bob',
+    created_at: new Date(Date.UTC(2026, 10, 22, 20, 5, seq)).toISOString(),
+    ...fields,
+    ...change,
+  } as RoomEvent;
 }
 
 /**

@@ -1,26 +1,41 @@
 import { useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import type { ReplyPreview } from '../../core/chat';
 import { contentLength } from '../../core/protocol';
 import { Icon } from '../Icon';
+import { ReplyingTo } from '../ReplyQuote';
 
 /**
- * The message box. Enter sends, Shift+Enter starts a new line. Mount one per
- * room (`key={room}`): it starts from that room's saved draft.
+ * The message box. Enter sends, Shift+Enter starts a new line; in an empty box
+ * Up edits your last message (as in Slack), and Escape drops the reply being
+ * written. Mount one per room (`key={room}`): it starts from that room's saved
+ * draft.
  */
 export function Composer({
   room,
   initialDraft,
   maxChars,
+  replyTo = null,
+  focusKey = 0,
   onDraftChange,
   onSend,
   onTyping,
+  onEditLast,
+  onCancelReply,
 }: {
   room: string;
   initialDraft: string;
   maxChars: number;
+  /** The message this one answers, quoted above the box. */
+  replyTo?: ReplyPreview | null;
+  /** Changed to take the focus back (after an edit in place ends). */
+  focusKey?: number;
   onDraftChange: (text: string) => void;
   /** Returns why the text cannot be sent, or null once it is on its way. */
   onSend: (text: string) => string | null;
   onTyping: () => void;
+  /** Starts editing your last message; whether there was one. */
+  onEditLast?: () => boolean;
+  onCancelReply?: () => void;
 }) {
   const [value, setValue] = useState(initialDraft);
   const [error, setError] = useState<string | null>(null);
@@ -38,7 +53,7 @@ export function Composer({
 
   useLayoutEffect(() => {
     area.current?.focus();
-  }, [room]);
+  }, [room, focusKey, replyTo?.id]);
 
   const change = (text: string) => {
     setValue(text);
@@ -60,14 +75,21 @@ export function Composer({
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+    if (e.nativeEvent.isComposing) return;
+    if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault();
       send();
+    } else if (e.key === 'ArrowUp' && !value && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      if (onEditLast?.()) e.preventDefault();
+    } else if (e.key === 'Escape' && replyTo && onCancelReply) {
+      e.preventDefault();
+      onCancelReply();
     }
   };
 
   return (
     <div className="px-4 pb-4 sm:px-6">
+      {replyTo && onCancelReply && <ReplyingTo preview={replyTo} onCancel={onCancelReply} />}
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -85,7 +107,7 @@ export function Composer({
           rows={1}
           onChange={(e) => change(e.target.value)}
           onKeyDown={onKeyDown}
-          placeholder={`Message #${room}`}
+          placeholder={replyTo ? `Reply to ${replyTo.name ?? 'message'}` : `Message #${room}`}
           aria-label={`Message #${room}`}
           className="max-h-60 min-h-[36px] flex-1 resize-none bg-transparent py-1.5 text-[15px] leading-6 text-zinc-900 placeholder:text-zinc-400 focus:outline-none dark:text-zinc-100 dark:placeholder:text-zinc-500"
         />

@@ -1,9 +1,31 @@
-import { memo } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import type { ChatMessage } from '../../core/chat';
 import { formatFull, formatTime } from '../../lib/format';
 import { Avatar } from '../Avatar';
+import { DeleteConfirm } from '../DeleteConfirm';
 import { Icon } from '../Icon';
 import { IdTag } from '../IdTag';
+import { MessageActions } from '../MessageActions';
+import { MessageEditor } from '../MessageEditor';
+import { Reactions } from '../Reactions';
+import { ReplyQuote } from '../ReplyQuote';
+
+/** What a message row can ask of the page; one stable object, so rows stay memoized. */
+export interface MessageHandlers {
+  retry: (clientId: string) => void;
+  discard: (clientId: string) => void;
+  startEdit: (key: string) => void;
+  /** Returns why the text cannot be saved, or null once it is on its way. */
+  saveEdit: (id: string, text: string) => string | null;
+  cancelEdit: () => void;
+  remove: (id: string) => void;
+  react: (id: string, emoji: string, on: boolean) => void;
+  reply: (message: ChatMessage) => void;
+  /** Scrolls to a message of the room and marks it for a moment. */
+  showOriginal: (id: string) => void;
+}
+
+const CHANGE_FAILED = { edit: "Couldn't edit", delete: "Couldn't delete", react: "Couldn't react" } as const;
 
 /**
  * One message. The content is rendered as a text node only (never as HTML), with
@@ -13,26 +35,49 @@ export const MessageItem = memo(function MessageItem({
   message,
   continued,
   sharedName = false,
-  onRetry,
-  onDiscard,
+  editing = false,
+  highlighted = false,
+  handlers,
 }: {
   message: ChatMessage;
   /** Someone else in view shows the same name: tag it with the user id. */
   sharedName?: boolean;
   /** Follows a message by the same person a moment earlier: no avatar or name. */
   continued: boolean;
-  onRetry: (clientId: string) => void;
-  onDiscard: (clientId: string) => void;
+  /** Shown as an editor instead of its text. */
+  editing?: boolean;
+  /** Just jumped to (from a reply's quote). */
+  highlighted?: boolean;
+  handlers: MessageHandlers;
 }) {
+  const [confirmingDelete, setConfirmingDelete] = useState(false);
+  const row = useRef<HTMLLIElement>(null);
   const failed = message.status === 'failed';
+  const id = message.id;
+  // Only a stored message can be changed; a deleted one is only a tombstone.
+  const actionable = id !== null && message.seq !== null && !message.deleted && !editing;
+
+  useEffect(() => {
+    // Editing from the composer (Up arrow) may start off screen.
+    if (editing) row.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [editing]);
+
   return (
     <li
+      ref={row}
       data-testid="message"
+      data-message-id={id ?? undefined}
       data-own={message.own ? 'true' : undefined}
       data-status={message.status ?? undefined}
-      className={`group relative flex gap-3 px-4 transition-colors hover:bg-zinc-50 sm:px-6 dark:hover:bg-white/[0.025] ${
-        continued ? 'py-0.5' : 'mt-1.5 pt-2 pb-0.5'
-      } ${failed ? 'bg-rose-50/60 dark:bg-rose-500/5' : ''}`}
+      data-deleted={message.deleted ? 'true' : undefined}
+      data-highlighted={highlighted ? 'true' : undefined}
+      className={`group relative flex gap-3 px-4 transition-colors duration-500 sm:px-6 ${
+        highlighted
+          ? 'bg-amber-100/70 dark:bg-amber-400/10'
+          : editing
+            ? 'bg-indigo-50/60 dark:bg-indigo-500/5'
+            : 'hover:bg-zinc-50 dark:hover:bg-white/[0.025]'
+      } ${continued ? 'py-0.5' : 'mt-1.5 pt-2 pb-0.5'} ${failed ? 'bg-rose-50/60 dark:bg-rose-500/5' : ''}`}
     >
       <div className="w-9 shrink-0">
         {continued ? (
@@ -71,17 +116,75 @@ export const MessageItem = memo(function MessageItem({
             </time>
           </div>
         )}
-        <div className="flex items-end gap-2">
-          <p
-            data-testid="message-content"
-            className={`min-w-0 flex-1 text-[15px] leading-relaxed [overflow-wrap:anywhere] whitespace-pre-wrap ${
-              message.status === 'sending' ? 'text-zinc-500 dark:text-zinc-400' : 'text-zinc-800 dark:text-zinc-200'
-            }`}
+        {message.replyTo && <ReplyQuote preview={message.replyTo} onShow={handlers.showOriginal} />}
+        {editing && id ? (
+          <MessageEditor
+            initial={message.content}
+            onSave={(text) => handlers.saveEdit(id, text)}
+            onCancel={handlers.cancelEdit}
+          />
+        ) : (
+          <div className="flex items-end gap-2">
+            <div className="min-w-0 flex-1 text-[15px] leading-relaxed">
+              {message.deleted ? (
+                <span data-testid="message-deleted" className="text-zinc-400 italic dark:text-zinc-500">
+                  message deleted
+                </span>
+              ) : (
+                <span
+                  data-testid="message-content"
+                  className={`[overflow-wrap:anywhere] whitespace-pre-wrap ${
+                    message.status === 'sending'
+                      ? 'text-zinc-500 dark:text-zinc-400'
+                      : 'text-zinc-800 dark:text-zinc-200'
+                  }`}
+                >
+                  {message.content}
+                </span>
+              )}
+              {message.editedAt && (
+                <span
+                  data-testid="message-edited"
+                  title={`Edited ${formatFull(message.editedAt)}`}
+                  className="ml-1.5 text-[11px] text-zinc-400 dark:text-zinc-500"
+                >
+                  (edited)
+                </span>
+              )}
+            </div>
+            {message.own && message.status && message.status !== 'failed' && !message.deleted && (
+              <SendStatus message={message} />
+            )}
+          </div>
+        )}
+        {!message.deleted && id && (
+          <Reactions reactions={message.reactions} onToggle={(emoji, on) => handlers.react(id, emoji, on)} />
+        )}
+        {message.change?.state === 'failed' && (
+          <div
+            data-testid="change-failed"
+            className="mt-1 flex flex-wrap items-center gap-x-3 gap-y-1 text-xs text-rose-700 dark:text-rose-400"
           >
-            {message.content}
-          </p>
-          {message.own && message.status && message.status !== 'failed' && <SendStatus message={message} />}
-        </div>
+            <span className="inline-flex items-center gap-1" title={message.change.error ?? undefined}>
+              <Icon name="alert" className="size-3.5" />
+              {CHANGE_FAILED[message.change.kind]}
+            </span>
+            <button
+              type="button"
+              onClick={() => message.change && handlers.retry(message.change.clientId)}
+              className="rounded font-semibold text-rose-700 underline-offset-2 hover:underline dark:text-rose-300"
+            >
+              Retry
+            </button>
+            <button
+              type="button"
+              onClick={() => message.change && handlers.discard(message.change.clientId)}
+              className="rounded text-zinc-500 underline-offset-2 hover:underline dark:text-zinc-400"
+            >
+              Undo
+            </button>
+          </div>
+        )}
         {failed && message.clientId && (
           <div
             data-testid="message-failed"
@@ -93,21 +196,42 @@ export const MessageItem = memo(function MessageItem({
             </span>
             <button
               type="button"
-              onClick={() => message.clientId && onRetry(message.clientId)}
+              onClick={() => message.clientId && handlers.retry(message.clientId)}
               className="rounded font-semibold text-rose-700 underline-offset-2 hover:underline dark:text-rose-300"
             >
               Resend
             </button>
             <button
               type="button"
-              onClick={() => message.clientId && onDiscard(message.clientId)}
+              onClick={() => message.clientId && handlers.discard(message.clientId)}
               className="rounded text-zinc-500 underline-offset-2 hover:underline dark:text-zinc-400"
             >
               Discard
             </button>
           </div>
         )}
+        {confirmingDelete && id && !message.deleted && (
+          <DeleteConfirm
+            onConfirm={() => {
+              setConfirmingDelete(false);
+              handlers.remove(id);
+            }}
+            onCancel={() => setConfirmingDelete(false)}
+          />
+        )}
       </div>
+      {actionable && id && (
+        <MessageActions
+          own={message.own}
+          onReact={(emoji) => {
+            const current = message.reactions.find((r) => r.emoji === emoji);
+            handlers.react(id, emoji, !current?.mine);
+          }}
+          onReply={() => handlers.reply(message)}
+          onEdit={() => handlers.startEdit(message.key)}
+          onDelete={() => setConfirmingDelete(true)}
+        />
+      )}
     </li>
   );
 });
@@ -127,16 +251,25 @@ function SendStatus({ message }: { message: ChatMessage }) {
     );
   }
   const title = message.id ? `Sent · id ${message.id}` : 'Sent';
+  const seenBy = message.readBy.length > 0 ? `Seen by ${message.readBy.join(', ')}` : null;
   return (
     <span
       data-testid="message-status"
       data-status="sent"
+      data-read={seenBy ? 'true' : undefined}
       title={title}
-      aria-label={title}
+      aria-label={seenBy ? `${title} · ${seenBy}` : title}
       className="mb-1 inline-flex shrink-0 items-center gap-1 text-[11px] text-zinc-400 dark:text-zinc-500"
     >
       <span className="hidden font-mono text-[10px] group-hover:inline">{message.id ?? ''}</span>
-      <Icon name="check" className="size-3.5 text-indigo-500 dark:text-indigo-400" />
+      {seenBy ? (
+        <span data-testid="message-receipt" title={seenBy} className="inline-flex items-center gap-1">
+          <span className="hidden group-hover:inline">Seen by {message.readBy.length}</span>
+          <Icon name="checkDouble" className="size-4 text-indigo-500 dark:text-indigo-400" />
+        </span>
+      ) : (
+        <Icon name="check" className="size-3.5 text-indigo-500 dark:text-indigo-400" />
+      )}
     </span>
   );
 }

@@ -1,1 +1,1 @@
-export { MessageItem } from './MessageItem';
+export { MessageItem, type MessageHandlers } from './MessageItem';

@@ -3,15 +3,19 @@ import type { ChatMessage } from '../../core/chat';
 import { sharedNames } from '../../core/names';
 import { dayKey, dayLabel } from '../../lib/format';
 import { Icon } from '../Icon';
-import { MessageItem } from '../MessageItem';
+import { MessageItem, type MessageHandlers } from '../MessageItem';
 
 /** Messages closer than this, by the same person, share one header. */
 const GROUP_MS = 5 * 60 * 1000;
 /** How near the bottom (px) still counts as "at the bottom". */
 const STICKY_PX = 120;
+/** How long a message jumped to from a reply stays marked. */
+const HIGHLIGHT_MS = 1600;
 
 export function isContinuation(prev: ChatMessage | undefined, msg: ChatMessage): boolean {
   if (!prev || prev.userId !== msg.userId || prev.name !== msg.name) return false;
+  // A reply's quote reads as a new turn: it gets its header.
+  if (msg.replyTo) return false;
   if (prev.status === 'failed') return false;
   if (dayKey(prev.createdAt) !== dayKey(msg.createdAt)) return false;
   const gap = new Date(msg.createdAt).getTime() - new Date(prev.createdAt).getTime();
@@ -21,7 +25,8 @@ export function isContinuation(prev: ChatMessage | undefined, msg: ChatMessage):
 /**
  * The scrolling list of a room's messages: sticks to the bottom while you are
  * there, keeps your place when older pages load above, and reads older pages
- * when you scroll to the top.
+ * when you scroll to the top. A "New messages" line marks where the unread
+ * part began, and a reply's quote scrolls to its original.
  */
 export function MessageList({
   room,
@@ -30,9 +35,10 @@ export function MessageList({
   loadingOlder,
   loading,
   members = [],
+  newMessagesKey = null,
+  editingKey = null,
+  handlers,
   onLoadOlder,
-  onRetry,
-  onDiscard,
 }: {
   room: string;
   messages: readonly ChatMessage[];
@@ -41,9 +47,12 @@ export function MessageList({
   hasMoreBefore: boolean;
   loadingOlder: boolean;
   loading: boolean;
+  /** The first unread message: the "New messages" line goes above it. */
+  newMessagesKey?: string | null;
+  /** The message being edited in place. */
+  editingKey?: string | null;
+  handlers: Omit<MessageHandlers, 'showOriginal'>;
   onLoadOlder: () => void;
-  onRetry: (clientId: string) => void;
-  onDiscard: (clientId: string) => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -54,10 +63,29 @@ export function MessageList({
     height: 0,
   });
   const [showJump, setShowJump] = useState(false);
+  const [highlighted, setHighlighted] = useState<string | null>(null);
+  const highlightTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const shared = useMemo(
     () => sharedNames([...messages, ...members.map((m) => ({ userId: m.user_id, name: m.name }))]),
     [messages, members],
   );
+
+  const showOriginal = useCallback((id: string) => {
+    const rows = scroller.current?.querySelectorAll<HTMLElement>('[data-message-id]') ?? [];
+    const el = [...rows].find((row) => row.dataset.messageId === id);
+    if (!el) return;
+    el.scrollIntoView?.({ block: 'center', behavior: 'smooth' });
+    setHighlighted(id);
+    if (highlightTimer.current) clearTimeout(highlightTimer.current);
+    highlightTimer.current = setTimeout(() => setHighlighted(null), HIGHLIGHT_MS);
+  }, []);
+  useEffect(
+    () => () => {
+      if (highlightTimer.current) clearTimeout(highlightTimer.current);
+    },
+    [],
+  );
+  const rowHandlers = useMemo<MessageHandlers>(() => ({ ...handlers, showOriginal }), [handlers, showOriginal]);
 
   const scrollToBottom = useCallback(() => {
     const el = scroller.current;
@@ -144,12 +172,14 @@ export function MessageList({
               return (
                 <Fragment key={msg.key}>
                   {newDay && <DaySeparator iso={msg.createdAt} />}
+                  {msg.key === newMessagesKey && <NewMessagesLine />}
                   <MessageItem
                     message={msg}
-                    continued={!newDay && isContinuation(prev, msg)}
+                    continued={!newDay && msg.key !== newMessagesKey && isContinuation(prev, msg)}
                     sharedName={shared.has(msg.userId)}
-                    onRetry={onRetry}
-                    onDiscard={onDiscard}
+                    editing={msg.key === editingKey}
+                    highlighted={msg.id !== null && msg.id === highlighted}
+                    handlers={rowHandlers}
                   />
                 </Fragment>
               );
@@ -168,6 +198,23 @@ export function MessageList({
         </button>
       )}
     </div>
+  );
+}
+
+/** Where the unread part of the room began when it was opened. */
+function NewMessagesLine() {
+  return (
+    <li
+      role="separator"
+      aria-label="New messages"
+      data-testid="new-messages"
+      className="relative my-2 flex items-center px-6"
+    >
+      <span className="h-px flex-1 bg-rose-400/70 dark:bg-rose-500/60" />
+      <span className="ml-2 rounded-full bg-rose-500 px-2 py-px text-[10px] font-bold tracking-wide text-white uppercase">
+        New
+      </span>
+    </li>
   );
 }
 

@@ -12,12 +12,16 @@ import type { ServerFrame } from './generated/ServerFrame';
 import type { WireLimits } from './generated/WireLimits';
 
 export type { AckStatus } from './generated/AckStatus';
+export type { Change } from './generated/Change';
 export type { ClientFrame } from './generated/ClientFrame';
 export type { ClientId } from './generated/ClientId';
 export type { DisplayName } from './generated/DisplayName';
 export type { Draft } from './generated/Draft';
+export type { Emoji } from './generated/Emoji';
 export type { Epoch } from './generated/Epoch';
 export type { ErrorCode } from './generated/ErrorCode';
+// Renamed: `Event` would shadow the DOM's in every module that imports it.
+export type { Event as RoomEvent } from './generated/Event';
 export type { HistoryPage } from './generated/HistoryPage';
 export type { HttpError } from './generated/HttpError';
 export type { HttpErrorBody } from './generated/HttpErrorBody';
@@ -25,6 +29,7 @@ export type { HttpErrorCode } from './generated/HttpErrorCode';
 export type { Message } from './generated/Message';
 export type { MessageId } from './generated/MessageId';
 export type { PresenceUser } from './generated/PresenceUser';
+export type { Reactions } from './generated/Reactions';
 export type { Refusal } from './generated/Refusal';
 export type { RoomList } from './generated/RoomList';
 export type { RoomName } from './generated/RoomName';
@@ -64,6 +69,8 @@ const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set([
   'welcome',
   'message_ids',
   'messages',
+  'ack',
+  'events',
   'joined',
   'presence',
   'presence_changes',
@@ -138,6 +145,13 @@ export function checkDisplayName(input: string): { ok: true; name: string } | { 
   if ([...name].length > 32) return { ok: false, reason: 'At most 32 characters.' };
   if (NAME_FORBIDDEN.test(name)) return { ok: false, reason: 'Use printable characters only.' };
   return { ok: true, name };
+}
+
+/** Whether the server takes `emoji` as a reaction: 1–32 bytes (UTF-8), no whitespace or control character. */
+export function isValidEmoji(emoji: string): boolean {
+  const bytes = new TextEncoder().encode(emoji).length;
+  // eslint-disable-next-line no-control-regex
+  return bytes >= 1 && bytes <= 32 && !/[\s\u0000-\u001f\u007f-\u009f]/.test(emoji);
 }
 
 /** The length of `content` as the server counts it: Unicode scalar values after trimming. */

@@ -1,0 +1,1 @@
+export { MessageActions } from './MessageActions';

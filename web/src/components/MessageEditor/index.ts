@@ -1,0 +1,1 @@
+export { MessageEditor } from './MessageEditor';

@@ -1,0 +1,1 @@
+export { COMMON_EMOJI, ReactionPicker } from './ReactionPicker';

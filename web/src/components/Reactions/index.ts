@@ -1,0 +1,1 @@
+export { Reactions, reactedBy } from './Reactions';

@@ -1,0 +1,1 @@
+export { ReplyQuote, ReplyingTo } from './ReplyQuote';
