@@ -568,6 +568,12 @@ impl Store for FileStore {
         Ok(ReadMark { read_seq: seq, moved: true })
     }
 
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        let marks = lock(&self.inner.marks)?;
+        let reads = marks.by_user.iter().filter(|((_, r), _)| r == room).map(|((u, _), s)| (*u, *s));
+        Ok(whisper_core::store::highest_reads(reads, limit))
+    }
+
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
         let read_seq = lock(&self.inner.marks)?.by_user.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
         let index = lock(&self.inner.index)?;

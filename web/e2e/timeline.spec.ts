@@ -78,6 +78,10 @@ test('two people edit, react, reply, read and delete, live and after a reload', 
     const message = messagesWithText(person.page, 'hello world');
     await expect(message.getByTestId('message-edited')).toBeVisible();
     await expect(message.getByRole('button', { name: '👍 1' })).toBeVisible();
+    if (person === ada) {
+      // The join tells Ada how far Bob has read: ✓✓ without Bob reading again.
+      await expect(message.getByTestId('message-status')).toHaveAttribute('data-read', 'true');
+    }
     await expect(messagesWithText(person.page, 'hi Ada').getByTestId('reply-quote')).toContainText('hello world');
     await expect(person.page.locator('[data-testid="message"][data-deleted="true"]')).toHaveCount(1);
     await expect(messagesWithText(person.page, 'oops, wrong room')).toHaveCount(0);

@@ -242,6 +242,13 @@ impl Store for MeteredStore {
         self.inner.room(room).await
     }
 
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.room_reads(room, limit).await;
+        self.read_seconds.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         self.inner.rooms_page(after, limit).await
     }

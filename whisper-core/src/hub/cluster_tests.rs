@@ -239,3 +239,63 @@ async fn another_nodes_changes_arrive_as_changes() {
     assert_eq!(frames[0]["left"].as_array().unwrap().len(), 1);
     assert_eq!(frames[0]["left"][0], on_b[8].user().to_string());
 }
+
+/// What a member was sent since last asked: the seqs of messages and
+/// events, in order, and the read receipts, as `(reader, seq)`.
+fn timeline_seen(watched: &Watched) -> (Vec<u64>, Vec<(String, u64)>) {
+    let (mut seqs, mut receipts) = (Vec::new(), Vec::new());
+    let mut buf = Vec::new();
+    while let Ok(true) = watched.outbox().try_drain(&mut buf) {
+        for delivery in buf.drain(..) {
+            match delivery {
+                Delivery::Messages(b) => seqs.extend(b.run.each_seq()),
+                Delivery::Event { frame, .. } => {
+                    let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
+                    if frame["type"] == "receipt" {
+                        let reader = frame["user_id"].as_str().unwrap().to_owned();
+                        receipts.push((reader, frame["seq"].as_u64().unwrap()));
+                    }
+                }
+            }
+        }
+    }
+    (seqs, receipts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_and_receipts_cross_nodes_and_a_missed_event_is_filled_from_the_store() {
+    use crate::model::{NewEvent, Request};
+    use crate::store::Applied;
+
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let (ada, bob) = (UserId::random(), UserId::random());
+    let ada_on_a = join(&a, ada, "ada").await;
+    let bob_on_b = join(&b, bob, "bob").await;
+    settle().await;
+    let _ = (timeline_seen(&ada_on_a), timeline_seen(&bob_on_b));
+
+    // An edit on a reaches bob on b after the message it edits.
+    let posted = a.post(vec![NewMessage::now(lobby(), ada, name("ada"), "helo", None)]).await.unwrap();
+    let edit = Request::Edit { content: "hello".into() };
+    let applied = a.apply(NewEvent::now(lobby(), posted[0].id, ada, name("ada"), edit, None)).await.unwrap();
+    assert!(matches!(applied, Applied::Stored(ref e) if e.seq == Seq(2)), "{applied:?}");
+    settle().await;
+    assert_eq!(timeline_seen(&bob_on_b).0, [1, 2]);
+
+    // Bob's read on b is a receipt for ada on a.
+    b.mark_read(bob, &lobby(), Seq(2)).await.unwrap();
+    settle().await;
+    assert_eq!(timeline_seen(&ada_on_a).1, [(bob.to_string(), 2)]);
+
+    // A reaction stored on b whose publish never left (b's link is cut):
+    // a fills the gap from the store when the next message reveals it, and
+    // ada gets the reaction before that message, in seq order.
+    let _ = timeline_seen(&ada_on_a);
+    cluster.broker.detach("b");
+    let react = Request::React { emoji: crate::model::Emoji::parse("👍").unwrap(), on: true };
+    b.apply(NewEvent::now(lobby(), posted[0].id, bob, name("bob"), react, None)).await.unwrap();
+    a.post(vec![NewMessage::now(lobby(), ada, name("ada"), "anyone?", None)]).await.unwrap();
+    tokio::time::sleep(Limits::default().gap_grace * 2).await;
+    assert_eq!(timeline_seen(&ada_on_a).0, [3, 4]);
+}

@@ -27,6 +27,9 @@ use crate::store::{Applied, EventRefusal, MAX_PAGE, StoreError};
 /// moderate frames rather than one huge one.
 const REPLAY_CHUNK: usize = 100;
 
+/// Most receipts a join is told: the room's furthest readers.
+const JOIN_RECEIPTS: usize = 20;
+
 /// `F` is the server's shutdown, borrowed pinned from [`super::run`] (so
 /// `Unpin`) and fused: polled by the run loop and by every blocked write, and
 /// held by no allocation of its own.
@@ -700,6 +703,24 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 self.write(vec![run.encode_after(&room, Seq::ZERO, Some(true))]).await?;
                 run = rest;
             }
+        }
+        // Who has read how far (protocol.md §12): the room's highest
+        // watermarks of others, as receipts, so that a client shows what
+        // was read at once, not only once they read again. A store that
+        // cannot tell costs the join nothing.
+        let me = self.member.user();
+        match self.chat.store().room_reads(&room, JOIN_RECEIPTS).await {
+            Ok(reads) => {
+                let frames: Vec<EncodedFrame> = reads
+                    .into_iter()
+                    .filter(|(user, _)| *user != me)
+                    .map(|(user_id, seq)| ServerFrame::Receipt { room: room.clone(), user_id, seq }.encode())
+                    .collect();
+                if !frames.is_empty() {
+                    self.write(frames).await?;
+                }
+            }
+            Err(e) => tracing::warn!(room = %room, error = %e, "read marks unavailable"),
         }
         Ok(())
     }

@@ -762,6 +762,9 @@ impl Store for GatedStore {
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         self.inner.room(room).await
     }
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        self.inner.room_reads(room, limit).await
+    }
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         self.inner.rooms_page(after, limit).await
     }

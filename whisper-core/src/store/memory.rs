@@ -145,12 +145,26 @@ impl Store for MemoryStore {
         Ok(ReadMark { read_seq: seq, moved: true })
     }
 
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        let state = self.lock()?;
+        Ok(highest_reads(state.read.iter().filter(|((_, r), _)| r == room).map(|((u, _), s)| (*u, *s)), limit))
+    }
+
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
         let state = self.lock()?;
         let read_seq = state.read.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
         let unread = state.rooms.get(room).map_or(0, |log| log.unread(user, read_seq));
         Ok(ReadState { read_seq, unread })
     }
+}
+
+/// The `limit` highest `(user, read_seq)`, highest first, ties by user: for
+/// stores that keep marks in a map.
+pub fn highest_reads(reads: impl Iterator<Item = (UserId, Seq)>, limit: usize) -> Vec<(UserId, Seq)> {
+    let mut reads: Vec<(UserId, Seq)> = reads.filter(|(_, s)| *s > Seq::ZERO).collect();
+    reads.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    reads.truncate(super::clamp(limit));
+    reads
 }
 
 #[cfg(test)]

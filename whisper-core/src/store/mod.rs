@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, highest_reads};
 pub use timeline::{NotStored, RoomTimeline};
 
 use crate::model::{Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
@@ -147,6 +147,13 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// A backend counts with an index range from the watermark, never a scan
     /// of the room: the cost grows with what is unread, not with history.
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError>;
+
+    /// The highest read watermarks in `room`: at most `limit` (clamped to
+    /// `1..=MAX_PAGE`) `(user, read_seq)`, highest first (ties by user id).
+    /// A joining connection is told them, so it shows who has read what
+    /// (protocol.md §12) without waiting for them to read again. A backend
+    /// answers from an index on `(room, read_seq)`, not a scan of the marks.
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError>;
 
     /// Checks that the store can serve requests *and store messages* (for
     /// `/readyz`): a store that still reads but can no longer write (a

@@ -69,6 +69,10 @@ impl Store for FailingStore {
         Err(self.error.clone())
     }
 
+    async fn room_reads(&self, _: &RoomName, _: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        self.read_outcome(Vec::new())
+    }
+
     async fn read_state(&self, _: UserId, _: &RoomName) -> Result<ReadState, StoreError> {
         self.read_outcome(ReadState::default())
     }

@@ -400,6 +400,25 @@ impl Store for PostgresStore {
         Ok(ReadMark { read_seq: Seq(read_seq), moved: false })
     }
 
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        let limit = i64::try_from(limit.clamp(1, whisper_core::store::MAX_PAGE)).unwrap_or(1);
+        let rows = self
+            .query(
+                "SELECT user_id::text, read_seq FROM read_marks WHERE room = $1 \
+                 ORDER BY read_seq DESC, user_id LIMIT $2",
+                &[&room.as_str(), &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let user: &str = row.try_get(0).map_err(|e| StoreError::Internal(format!("room reads: {e}")))?;
+                let user = UserId::parse(user)
+                    .map_err(|_| StoreError::Internal(format!("stored user id {user:?} is invalid")))?;
+                Ok((user, Seq(seq_of(row, 1)?)))
+            })
+            .collect()
+    }
+
     /// The watermark and the count in one round trip; the count is a range
     /// of the primary key `(room, seq)` from the watermark on.
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {

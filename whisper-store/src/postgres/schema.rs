@@ -88,6 +88,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         UNIQUE (user_id, client_id)
     );
     CREATE INDEX events_by_target ON events (room, target);
+    CREATE INDEX read_marks_by_room ON read_marks (room, read_seq DESC);
     CREATE TABLE reactions (
         room       TEXT COLLATE "C" NOT NULL,
         target_seq BIGINT NOT NULL,

@@ -291,6 +291,11 @@ impl Store for SqliteStore {
         .map_err(|e| StoreError::Internal(format!("SQLite read-mark task failed: {e}")))?
     }
 
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        let (room, limit) = (room.clone(), limit.clamp(1, MAX_PAGE));
+        self.with_reader(move |conn| read_marks::room_reads(conn, &room, limit)).await
+    }
+
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
         let room = room.clone();
         self.with_reader(move |conn| read_marks::state(conn, user, &room)).await
@@ -388,6 +393,36 @@ mod tests {
             stmt.query_map(params!["lobby", 10], |row| row.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
         assert!(plan.iter().any(|step| step.contains("SEARCH rooms USING PRIMARY KEY (name>?)")), "{plan:?}");
         assert!(!plan.iter().any(|step| step.contains("SCAN") || step.contains("TEMP B-TREE")), "{plan:?}");
+    }
+
+    /// The timeline's reads and checks are index searches, never scans of a
+    /// room (docs/performance.md shows these plans): unread from the
+    /// watermark on, an event's target by id, a page's reactions, the log.
+    #[test]
+    fn timeline_queries_search_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join("whisper.db")).unwrap();
+        let queries = [
+            (read_marks::COUNT_UNREAD, "SEARCH messages USING PRIMARY KEY (room=? AND seq>?)"),
+            (writer::SELECT_TARGET, "SEARCH messages USING INDEX messages_by_id (room=? AND id=?)"),
+            (rows::SELECT_REACTIONS, "SEARCH reactions USING PRIMARY KEY (room=? AND target_seq>? AND target_seq<?)"),
+            (rows::LOG_EVENTS, "SEARCH events USING PRIMARY KEY (room=? AND seq>?)"),
+            (rows::SELECT_BY_ID, "SEARCH messages USING INDEX messages_by_id (room=? AND id=?)"),
+            (read_marks::ROOM_READS, "USING COVERING INDEX read_marks_by_room (room=?)"),
+        ];
+        for (sql, wanted) in queries {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let n = stmt.parameter_count();
+            let params: Vec<i64> = vec![1; n];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(params), |row| row.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            eprintln!("{sql}\n  {}", plan.join("\n  "));
+            assert!(plan.iter().any(|step| step.contains(wanted)), "{sql}: {plan:?}");
+            assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "{sql}: {plan:?}");
+        }
     }
 
     /// Once the writer thread has ended, appends and pings are `Unavailable`

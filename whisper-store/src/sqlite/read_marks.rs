@@ -33,6 +33,11 @@ const SELECT_MARK: &str = "SELECT read_seq FROM read_marks WHERE user_id = ?1 AN
 pub(super) const COUNT_UNREAD: &str =
     "SELECT count(*) FROM messages WHERE room = ?1 AND seq > ?2 AND user_id <> ?3 AND deleted = 0";
 
+/// The highest watermarks of a room, highest first: a range of
+/// `read_marks_by_room` read backwards.
+pub(super) const ROOM_READS: &str =
+    "SELECT user_id, read_seq FROM read_marks WHERE room = ?1 ORDER BY read_seq DESC, user_id LIMIT ?2";
+
 /// Opens the connection marks are written on (the schema is the writer's).
 pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(store_error)?;
@@ -60,6 +65,16 @@ pub(super) fn state(conn: &Connection, user: UserId, room: &RoomName) -> rusqlit
         .prepare_cached(COUNT_UNREAD)?
         .query_row(params![room.as_str(), seq_param(read_seq), user], |row| row.get(0))?;
     Ok(ReadState { read_seq, unread: unread as u64 })
+}
+
+pub(super) fn room_reads(conn: &Connection, room: &RoomName, limit: usize) -> rusqlite::Result<Vec<(UserId, Seq)>> {
+    let mut stmt = conn.prepare_cached(ROOM_READS)?;
+    let rows = stmt.query_map(params![room.as_str(), i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+        let user = row.get_ref(0)?.as_str()?;
+        let user = UserId::parse(user).map_err(|e| super::rows::corrupt(0, e))?;
+        Ok((user, Seq(row.get::<_, i64>(1)?.max(0) as u64)))
+    })?;
+    rows.collect()
 }
 
 fn watermark(conn: &Connection, user: &str, room: &RoomName) -> rusqlite::Result<Seq> {

@@ -41,11 +41,11 @@ macro_rules! event_columns {
          FROM events "
     };
 }
-const LOG_EVENTS: &str = concat!(event_columns!(), "WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+pub(super) const LOG_EVENTS: &str = concat!(event_columns!(), "WHERE room = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
 pub(super) const SELECT_ORIGINAL_EVENT: &str = concat!(event_columns!(), "WHERE user_id = ?1 AND client_id = ?2");
 /// The standing reactions of a range of a room's messages, in the order
 /// they were made: a range of the primary key.
-const SELECT_REACTIONS: &str = "SELECT target_seq, emoji, user_id FROM reactions
+pub(super) const SELECT_REACTIONS: &str = "SELECT target_seq, emoji, user_id FROM reactions
      WHERE room = ?1 AND target_seq >= ?2 AND target_seq <= ?3 ORDER BY target_seq, seq";
 pub(super) const SELECT_HEAD: &str = "SELECT last_seq, epoch, last_message_at FROM rooms WHERE name = ?1";
 /// A page of rooms after `?1` (`''` for the first page: every name sorts

@@ -68,7 +68,8 @@ const MIGRATIONS: &[&str] = &[
     // (message, emoji, user), `seq` being the event that made it, so a page
     // of history gets its reactions with one range scan. `messages_by_id`
     // finds an event's target (ULIDs grow, so inserts land at its right
-    // edge); `events_by_target` finds the edits a delete must erase.
+    // edge); `events_by_target` finds the edits a delete must erase;
+    // `read_marks_by_room` gives a joining reader the room's highest marks.
     //
     // A v1 or v2 file gains the columns (NULL, and `deleted` 0: as posted)
     // and the tables, and keeps every message as it was.
@@ -95,6 +96,7 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE UNIQUE INDEX events_by_client_id ON events (user_id, client_id) WHERE client_id IS NOT NULL;
     CREATE INDEX events_by_target ON events (room, target);
+    CREATE INDEX read_marks_by_room ON read_marks (room, read_seq);
     CREATE TABLE reactions (
         room       TEXT    NOT NULL,
         target_seq INTEGER NOT NULL,

@@ -39,7 +39,7 @@ const INSERT_EVENT: &str = "INSERT INTO events
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 /// An event's target, as the checks need it.
-const SELECT_TARGET: &str = "SELECT seq, user_id, deleted FROM messages WHERE room = ?1 AND id = ?2";
+pub(super) const SELECT_TARGET: &str = "SELECT seq, user_id, deleted FROM messages WHERE room = ?1 AND id = ?2";
 
 /// One write waiting for the writer.
 pub(super) enum Request {

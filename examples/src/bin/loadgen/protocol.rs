@@ -122,7 +122,11 @@ fn parse_whisper(text: &str) -> Received {
         // Our frames carry one message, so one client id: "<sent_at>-<n>".
         let Some((sent_at, n)) = after(text, r#""client_ids":[""#).and_then(client_id) else { return Received::Other };
         let id = after(text, r#""message_ids":[""#).map(|id| id[..id.find('"').unwrap_or(id.len())].to_owned());
-        if text.contains(r#""status":"success""#) { Received::Acked { sent_at, n, id } } else { Received::Refused { n } }
+        if text.contains(r#""status":"success""#) {
+            Received::Acked { sent_at, n, id }
+        } else {
+            Received::Refused { n }
+        }
     } else if text.starts_with(r#"{"type":"ack""#) {
         let Some((sent_at, n)) = after(text, r#""client_id":""#).and_then(client_id) else { return Received::Other };
         if text.contains(r#""status":"success""#) {

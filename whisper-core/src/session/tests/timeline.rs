@@ -198,3 +198,28 @@ async fn replies_name_a_message_of_their_room() {
     assert!(error.details[0].starts_with("data[1].reply_to:"), "{:?}", error.details);
     assert_eq!(chat.store().room(&RoomName::lobby()).await.unwrap().last_seq, Seq(2));
 }
+
+#[tokio::test]
+async fn a_join_is_told_how_far_the_others_have_read() {
+    let (chat, mut ada, bob) = two_in_lobby().await;
+    ada.post("one").await;
+    ada.post("two").await;
+    bob.send(json!({"type":"read","room":"lobby","seq":2}));
+    ada.send(json!({"type":"read","room":"lobby","seq":1}));
+    // Both marks are stored once each reader's receipt is out.
+    for _ in 0..2 {
+        ada.next_where(|f| matches!(f, ServerFrame::Receipt { .. }).then_some(())).await;
+    }
+    // Ada, on a second device, joins: she learns Bob read up to 2 (her own
+    // mark is in `joined`, not a receipt).
+    let mut again = connect_as(&chat, ada.user, Some("lobby"));
+    again.handshake().await;
+    again.joined().await;
+    let receipt = again
+        .next_where(|f| match f {
+            ServerFrame::Receipt { user_id, seq, .. } => Some((user_id, seq)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(receipt, (bob.user, Seq(2)));
+}

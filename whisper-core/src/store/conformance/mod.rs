@@ -61,6 +61,7 @@ macro_rules! store_conformance_tests {
             read_marks_clamped_and_monotonic,
             unread_counts_others_after_the_mark,
             read_state_per_user_and_room,
+            room_reads_highest_first,
             edits_take_the_next_seq,
             only_the_author_edits_or_deletes,
             events_on_missing_or_deleted_refused,
@@ -144,6 +145,9 @@ impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     }
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         self.store.room(room).await
+    }
+    async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError> {
+        self.store.room_reads(room, limit).await
     }
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError> {
         self.store.rooms_page(after, limit).await
@@ -669,6 +673,26 @@ pub async fn read_state_per_user_and_room(store: Arc<dyn Store>) {
     assert_eq!(store.read_state(ada, &a).await.expect("read state").read_seq, Seq(3));
     assert_eq!(store.read_state(ada, &b).await.expect("read state"), ReadState { read_seq: Seq::ZERO, unread: 3 });
     assert_eq!(store.read_state(bob, &a).await.expect("read state"), ReadState { read_seq: Seq::ZERO, unread: 3 });
+}
+
+/// A room's read watermarks, highest first (ties by user id), at most the
+/// limit, none from another room and none for a user who never marked.
+pub async fn room_reads_highest_first(store: Arc<dyn Store>) {
+    let (lobby, other) = (room("reads-a"), room("reads-b"));
+    assert!(store.room_reads(&lobby, 10).await.expect("room reads").is_empty());
+    fill(&*store, &lobby, 5).await;
+    fill(&*store, &other, 5).await;
+    let mut users: Vec<UserId> = (0..4).map(|_| UserId::random()).collect();
+    users.sort();
+    for (user, seq) in [(users[0], 2), (users[1], 5), (users[2], 5), (users[3], 3)] {
+        store.mark_read(user, &lobby, Seq(seq)).await.expect("mark");
+    }
+    store.mark_read(users[0], &other, Seq(4)).await.expect("mark");
+    let reads = store.room_reads(&lobby, 10).await.expect("room reads");
+    let want = vec![(users[1], Seq(5)), (users[2], Seq(5)), (users[3], Seq(3)), (users[0], Seq(2))];
+    assert_eq!(reads, want, "highest first, ties by user id");
+    assert_eq!(store.room_reads(&lobby, 2).await.expect("room reads"), want[..2], "at most the limit");
+    assert_eq!(store.room_reads(&other, 10).await.expect("room reads"), [(users[0], Seq(4))]);
 }
 
 #[cfg(test)]
