@@ -4,7 +4,8 @@
  * each hold one idea — `timeline.ts` (a room's messages by seq, with the
  * events that changed them), `outbox.ts` (your messages and changes until
  * stored), `changes.ts` (those changes shown at once), `recovery.ts` (what to do
- * after `joined`), `receipts.ts` (who read how far), `typing.ts`, `cache.ts` (a
+ * after `joined`), `retries.ts` (resending what was refused for a reason that
+ * may pass), `receipts.ts` (who read how far), `typing.ts`, `cache.ts` (a
  * room's snapshot in the local store) and `views.ts` (what the UI renders) — and
  * publishes an immutable `ChatSnapshot` that React (or anything else) renders.
  *
@@ -56,6 +57,7 @@ import {
 } from './protocol';
 import { RoomReceipts } from './receipts';
 import { FILL_PAGE, afterJoined, catchUpStep } from './recovery';
+import { RetrySchedule } from './retries';
 import type { LocalStore, RoomCache } from './store';
 import { Timeline } from './timeline';
 import { RoomTyping, typingDue } from './typing';
@@ -84,6 +86,16 @@ export type { ChangeKind, SendStatus } from './outbox';
 export type { TypingUser } from './typing';
 export type { ChangeStatus, ChatMessage, ChatSnapshot, Notice, ReactionView, ReplyPreview, RoomView } from './views';
 
+/** Whether a refusal may pass if the same frame is sent again unchanged. */
+function isRetryable(refusal: Refusal | undefined): boolean {
+  return refusal !== undefined && RETRYABLE_CODES.has(refusal.code);
+}
+
+/** How long the server asked to wait before the refused frame is sent again, when it did. */
+function retryAfter(refusal: Refusal | undefined): number | undefined {
+  return refusal?.retry_after_ms === undefined ? undefined : Number(refusal.retry_after_ms);
+}
+
 /** What a change is, in the words of a failure ("Couldn't edit the message"). */
 const CHANGE_VERBS = { edit: 'edit', delete: 'delete', react: 'react to' } as const;
 
@@ -96,6 +108,11 @@ export interface ChatClientOptions {
   api?: HistoryApi;
   WebSocket?: typeof WebSocket;
   backoff?: BackoffOptions;
+  /**
+   * The waits between automatic resends of what the server refused for a reason
+   * that may pass, when it does not say how long. Default 1 s, doubling to 30 s.
+   */
+  retryBackoff?: BackoffOptions;
   random?: () => number;
   now?: () => number;
   newClientId?: () => string;
@@ -162,6 +179,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private readonly connection: Connection;
   private readonly rooms = new Map<string, RoomState>();
   private readonly outbox: Outbox;
+  /** Resends of outbox entries refused for a reason that may pass. */
+  private readonly retries: RetrySchedule;
   private readonly caches = new Map<string, RoomCache>();
   private readonly messageViews = new StoredMessageViews();
   private identity: Identity;
@@ -187,6 +206,12 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.opts = { typingIntervalMs: 2000, typingShowMs: 4000, cacheSize: 200, pageSize: 50, ...options };
     this.api = options.api ?? new HistoryApi();
     this.outbox = new Outbox(options.store);
+    this.retries = new RetrySchedule({
+      resend: (clientIds) => this.resend(clientIds),
+      canSend: () => this.started && this.connection.isOnline,
+      ...(options.retryBackoff ? { backoff: options.retryBackoff } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
     this.identity = loadIdentity(options.prefs);
     this.myRooms = (loadRoomList(options.prefs) ?? [LOBBY]).filter(isValidRoomName);
     if (this.myRooms.length === 0) this.myRooms = [LOBBY];
@@ -240,6 +265,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.typingTimer = null;
     for (const timer of this.joinRetries) clearTimeout(timer);
     this.joinRetries.clear();
+    this.retries.pause();
     for (const state of this.rooms.values()) {
       if (state.readTimer) clearTimeout(state.readTimer);
       state.readTimer = null;
@@ -289,7 +315,12 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (state.joined) this.connection.send({ type: 'leave', room });
     if (state.persistTimer) clearTimeout(state.persistTimer);
     // Changes are sent only in a joined room: those of a room left would wait forever.
-    for (const entries of this.outbox.changesIn(room).values()) for (const e of entries) this.outbox.remove(e);
+    for (const entries of this.outbox.changesIn(room).values()) {
+      for (const e of entries) {
+        this.retries.forget(e.client_id);
+        this.outbox.remove(e);
+      }
+    }
     this.rooms.delete(room);
     this.caches.delete(room);
     this.myRooms = this.myRooms.filter((r) => r !== room);
@@ -425,19 +456,21 @@ export class ChatClient extends Emitter<ChatEvents> {
     return this.change(room, { kind: 'react', target: id, emoji, on });
   }
 
-  /** Sends a failed message (or change) again, with the same `client_id`. */
+  /**
+   * Sends a failed message (or change) again at once, with the same
+   * `client_id`; a resend it was waiting for is off, and its backoff starts over.
+   */
   retry(clientId: string): void {
-    const entry = this.outbox.retry(clientId);
-    if (!entry) return;
-    this.transmit([entry]);
-    this.touchRoom(entry.room);
-    this.commit();
+    if (this.outbox.get(clientId)?.state !== 'failed') return;
+    this.retries.forget(clientId);
+    this.resend([clientId]);
   }
 
   /** Drops a failed message from the outbox; a failed change is rolled back. */
   discard(clientId: string): void {
     const entry = this.outbox.discard(clientId);
     if (!entry) return;
+    this.retries.forget(clientId);
     this.touchRoom(entry.room);
     this.commit();
   }
@@ -562,6 +595,8 @@ export class ChatClient extends Emitter<ChatEvents> {
       const state = this.rooms.get(room);
       if (state) this.sendJoin(state);
     }
+    // What was refused for a reason that may pass and fell due offline goes too.
+    this.retries.resume();
     this.transmit([...this.outbox.values()].filter((e) => e.state === 'sending'));
     void this.refreshDirectory();
   }
@@ -679,6 +714,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   private onAck(frame: ServerFrameOf<'message_ids'>): void {
+    const retryable = isRetryable(frame.error);
+    const refused: string[] = [];
     frame.client_ids.forEach((clientId, i) => {
       if (!clientId) return;
       const entry = this.outbox.get(clientId);
@@ -686,12 +723,18 @@ export class ChatClient extends Emitter<ChatEvents> {
       const state = this.rooms.get(entry.room);
       if (frame.status === 'success') {
         const id = frame.message_ids[i] ?? null;
+        this.retries.forget(clientId);
         this.outbox.acknowledge(entry, id, Boolean(id && state?.timeline.hasId(id)));
       } else {
-        this.outbox.refuse(entry, frame.error ? describeRefusal(frame.error) : 'The server refused the message.');
+        const why = frame.error ? describeRefusal(frame.error) : 'The server refused the message.';
+        this.outbox.refuse(entry, why, retryable);
+        if (retryable) refused.push(clientId);
+        else this.retries.forget(clientId);
       }
       this.touchRoom(entry.room);
     });
+    // The batch was refused as one: it goes again as one.
+    this.retries.refused(refused, retryAfter(frame.error));
   }
 
   /** Edits, deletes and reactions, live or replayed: applied to the messages they change. */
@@ -724,12 +767,15 @@ export class ChatClient extends Emitter<ChatEvents> {
       const seq = frame.seq ?? null;
       // Shown already, or never to be: its message is not held, so no event will settle it.
       const shown = seq !== null && (!state || state.timeline.hasSeen(seq) || !state.timeline.hasId(entry.target));
+      this.retries.forget(entry.client_id);
       this.outbox.acknowledgeChange(entry, seq, shown);
-    } else if (frame.error && RETRYABLE_CODES.has(frame.error.code)) {
-      // Kept, still shown, with a retry: the same change may pass later.
-      this.outbox.refuse(entry, describeRefusal(frame.error));
+    } else if (frame.error && isRetryable(frame.error)) {
+      // Kept, still shown, with a retry (by hand or by itself): the same change may pass later.
+      this.outbox.refuse(entry, describeRefusal(frame.error), true);
+      this.retries.refused([entry.client_id], retryAfter(frame.error));
     } else {
       // Refused for good (not yours, gone, malformed): roll it back and say why.
+      this.retries.forget(entry.client_id);
       this.outbox.remove(entry);
       const why = frame.error ? ` ${describeRefusal(frame.error)}` : '';
       this.showNotice(`Couldn't ${CHANGE_VERBS[entry.kind]} the message.${why}`);
@@ -768,6 +814,24 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (!this.identity.token) return;
     this.identity = { ...this.identity, token: null };
     saveIdentity(this.opts.prefs, this.identity);
+    this.commit();
+  }
+
+  /**
+   * Sends failed entries again, with their `client_id`s: by hand (`retry`) or
+   * when their wait is over (`retries`). Those no longer failed are skipped: sent
+   * again already, settled or undone — so none is ever in flight twice.
+   */
+  private resend(clientIds: readonly string[]): void {
+    const entries: OutboxEntry[] = [];
+    for (const clientId of clientIds) {
+      const entry = this.outbox.retry(clientId);
+      if (entry) entries.push(entry);
+      else if (!this.outbox.has(clientId)) this.retries.forget(clientId);
+    }
+    if (entries.length === 0) return;
+    this.transmit(entries);
+    for (const entry of entries) this.touchRoom(entry.room);
     this.commit();
   }
 
@@ -943,13 +1007,21 @@ export class ChatClient extends Emitter<ChatEvents> {
         if (record.kind) {
           // A change: resent on `joined`; if it was stored, the server answers the original.
           this.outbox.add(entryFromRecord(record), false);
-          continue;
+        } else {
+          const state = this.rooms.get(record.room);
+          const me = this.identity.userId;
+          const stored = state?.timeline.messages().some((m) => m.client_id === record.client_id && m.user_id === me);
+          if (stored) {
+            this.outbox.forgetRecord(record.client_id);
+            continue;
+          }
+          this.outbox.add(entryFromRecord(record), false);
         }
-        const state = this.rooms.get(record.room);
-        const me = this.identity.userId;
-        const stored = state?.timeline.messages().some((m) => m.client_id === record.client_id && m.user_id === me);
-        if (stored) this.outbox.forgetRecord(record.client_id);
-        else this.outbox.add(entryFromRecord(record), false);
+        // Refused last visit for a reason that may have passed: tried again once connected.
+        // (A failed change always was: one refused for good is rolled back, not kept.)
+        if (record.status === 'failed' && (record.retryable || record.kind)) {
+          this.retries.resendOnConnect(record.client_id);
+        }
       }
     } catch {
       // Nothing cached: the network fills the page.
@@ -1119,6 +1191,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       typing: state.typing.users(),
       unread,
       newMessagesKey,
+      newMessagesKnown: current && !state.dividerPending,
       joined: state.joined,
       draft: state.draft,
       error: state.error,

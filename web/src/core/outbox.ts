@@ -5,9 +5,10 @@
  * here, persisted in the local store, until its ack (`message_ids` for a message,
  * `ack` for a change) — and, once acked, until what was stored arrives (the
  * message, or the event), so it never shows twice or not at all. A refusal marks
- * it `failed` with the reason; a retry resends it with the same `client_id`,
- * which the server stores once however often it arrives, so everything pending
- * is simply sent again after a reconnect or a reload.
+ * it `failed` with the reason; a retry (by hand, or by itself when the reason may
+ * pass: `retries.ts`) resends it with the same `client_id`, which the server
+ * stores once however often it arrives, so everything pending is simply sent
+ * again after a reconnect or a reload.
  */
 import type { ClientFrameOf, WireLimits } from './protocol';
 import type { ChangeKind, LocalStore, OutboxRecord } from './store';
@@ -96,6 +97,7 @@ export function recordOf(entry: OutboxEntry): OutboxRecord {
     created_at: entry.created_at,
     status: entry.state === 'failed' ? 'failed' : 'sending',
     ...(entry.error ? { error: entry.error } : {}),
+    ...(entry.retryable ? { retryable: true } : {}),
     ...(entry.kind ? { kind: entry.kind } : {}),
     ...(entry.target ? { target: entry.target } : {}),
     ...(entry.emoji !== undefined ? { emoji: entry.emoji } : {}),
@@ -217,11 +219,13 @@ export class Outbox {
     return settled;
   }
 
-  /** The server refused it, for `reason`. */
-  refuse(entry: OutboxEntry, reason: string): void {
+  /** The server refused it, for `reason`; `retryable`: the same entry may pass later. */
+  refuse(entry: OutboxEntry, reason: string, retryable = false): void {
     entry.state = 'failed';
     entry.status = 'failed';
     entry.error = reason;
+    if (retryable) entry.retryable = true;
+    else delete entry.retryable;
     this.persist(entry);
   }
 
@@ -232,6 +236,7 @@ export class Outbox {
     entry.state = 'sending';
     entry.status = 'sending';
     delete entry.error;
+    delete entry.retryable;
     entry.sentOn = -1;
     this.persist(entry);
     return entry;

@@ -33,6 +33,8 @@ export interface OutboxRecord {
   created_at: string;
   status: 'sending' | 'failed';
   error?: string;
+  /** Failed for a reason that may pass: it is sent again by itself (after a reload too). */
+  retryable?: boolean;
   /** Absent for a message (and in the records of versions before changes existed). */
   kind?: ChangeKind;
   /** A change's message. */

@@ -96,6 +96,13 @@ export interface RoomView {
    * room is open, so reading does not make it jump.
    */
   newMessagesKey: string | null;
+  /**
+   * Whether `newMessagesKey` says where this visit's unread part begins: the
+   * room is open, and joined since (a room opened before it was joined waits
+   * for the server's read watermark in `joined`). The list waits for it before
+   * settling where it opens.
+   */
+  newMessagesKnown: boolean;
   /** The subscription is confirmed on the current connection. */
   joined: boolean;
   draft: string;

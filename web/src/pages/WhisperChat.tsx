@@ -288,6 +288,7 @@ function Conversation({
         loading={!ready || (view?.loading ?? true)}
         members={view?.presence}
         newMessagesKey={view?.newMessagesKey ?? null}
+        newMessagesKnown={view?.newMessagesKnown ?? false}
         editingKey={editingKey}
         handlers={handlers}
         onLoadOlder={loadOlder}

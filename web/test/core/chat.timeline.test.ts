@@ -281,7 +281,8 @@ describe('ChatClient: your changes', () => {
       type: 'ack',
       client_id: 'c-2',
       status: 'error',
-      error: { code: 'rate_limited', message: 'slow down', retry_after_ms: 50 },
+      // Long enough that it is undone before it goes again by itself.
+      error: { code: 'rate_limited', message: 'slow down', retry_after_ms: 60_000 },
     });
     await vi.waitFor(() => expect(room(client).messages[1]?.change?.state).toBe('failed'));
     client.discard('c-2');
@@ -454,8 +455,10 @@ describe('ChatClient: replies and read state', () => {
     await vi.waitFor(() => expect(room(client, 'general').unread).toBe(2));
     expect(room(client, 'general').newMessagesKey).toBeNull();
 
+    expect(room(client, 'general').newMessagesKnown).toBe(false); // not open
     client.openRoom('general');
     expect(room(client, 'general').newMessagesKey).toBe(`i:${msgs[2]!.id}`);
+    expect(room(client, 'general').newMessagesKnown).toBe(true); // joined already
     await vi.waitFor(() => expect(received(server)).toContainEqual({ type: 'read', room: 'general', seq: 5 }));
     server.send({ type: 'messages', room: 'general', data: [message('general', 6)] });
     await vi.waitFor(() => expect(room(client, 'general').messages).toHaveLength(6));
@@ -485,10 +488,13 @@ describe('ChatClient: replies and read state', () => {
     client.openRoom('lobby');
     await vi.waitFor(() => expect(room(client).messages).toHaveLength(3));
     expect(room(client).newMessagesKey).toBeNull();
+    // Not known yet: the list waits before settling where the room opens.
+    expect(room(client).newMessagesKnown).toBe(false);
     const server = mockServer();
     await connect(client, server);
     server.send({ type: 'joined', room: 'lobby', seq: 3, epoch: 1, recovered: true, read_seq: 1, unread: 2 });
     await vi.waitFor(() => expect(room(client).newMessagesKey).toBe(`i:${msgs[1]!.id}`));
+    expect(room(client).newMessagesKnown).toBe(true);
     client.stop();
   });
 });

@@ -62,6 +62,20 @@ describe('Outbox', () => {
     expect(store.outbox.has('c1')).toBe(false);
   });
 
+  it('remembers, across a reload, that a refusal may pass, until the entry is sent again', () => {
+    const store = new MemoryStore();
+    const outbox = new Outbox(store);
+    outbox.add(newEntry('c1', 'lobby', 'hi', AT));
+    const entry = outbox.get('c1')!;
+    outbox.refuse(entry, 'Busy.', true);
+    expect(store.outbox.get('c1')).toMatchObject({ status: 'failed', retryable: true });
+    expect(entryFromRecord(store.outbox.get('c1')!)).toMatchObject({ state: 'failed', retryable: true });
+    outbox.retry('c1');
+    expect(store.outbox.get('c1')?.retryable).toBeUndefined();
+    outbox.refuse(entry, 'Too large.');
+    expect(store.outbox.get('c1')?.retryable).toBeUndefined();
+  });
+
   it('keeps an acked entry as sent until the stored message arrives, by client_id or id', () => {
     const store = new MemoryStore();
     const outbox = new Outbox(store);

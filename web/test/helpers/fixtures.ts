@@ -4,6 +4,7 @@
  */
 import WS from 'jest-websocket-mock';
 import { vi } from 'vitest';
+import type { BackoffOptions } from '../../src/core/backoff';
 import { ChatClient, type ChatClientOptions } from '../../src/core/chat';
 import { HistoryApi } from '../../src/core/history';
 import { MemoryKeyValue, saveIdentity, type Identity, type KeyValue } from '../../src/core/prefs';
@@ -20,6 +21,9 @@ import { MemoryStore, type LocalStore } from '../../src/core/store';
 
 export const WS_URL = 'ws://chat.test/v1/chat/ws';
 export const ORIGIN = 'http://chat.test';
+
+/** Automatic resends an hour away (`retryBackoff`): a test that retries by hand is not raced by them. */
+export const RETRY_BY_HAND: BackoffOptions = { initialMs: 3_600_000, maxMs: 3_600_000, jitter: 0 };
 
 export const ME = '1a0b53f6-47c1-4091-b7bf-3df0d68f24f8';
 export const BOB = '5948830d-8f95-4fb0-ab18-728248fa24e7';

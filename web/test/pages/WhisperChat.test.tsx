@@ -11,6 +11,7 @@ import {
   CAROL,
   FakeHistory,
   ME,
+  RETRY_BY_HAND,
   makeClient,
   message,
   mockServer,
@@ -173,7 +174,7 @@ describe('WhisperChat page', () => {
 
   it('marks a refused message failed with the reason, and Resend sends it again with the same client_id', async () => {
     const server = mockServer();
-    renderApp(setup({ newClientId: () => 'cid-fail' }));
+    renderApp(setup({ newClientId: () => 'cid-fail', retryBackoff: RETRY_BY_HAND }));
     await handshake(server);
     const user = userEvent.setup();
     await user.type(screen.getByRole('textbox', { name: 'Message #lobby' }), 'Will it fail?{Enter}');

@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type WS from 'jest-websocket-mock';
 import { MemoryRouter } from 'react-router';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../../src/App';
 import type { ClientFrame } from '../../src/core/protocol';
 import {
@@ -10,6 +10,7 @@ import {
   CAROL,
   FakeHistory,
   ME,
+  RETRY_BY_HAND,
   event,
   makeClient,
   message,
@@ -282,12 +283,41 @@ describe('WhisperChat timeline: read state', () => {
     expect(line.nextElementSibling).toBe(await row('message 2'));
   });
 
+  it('opens the room at the "New messages" line once joined says where it is, and at the bottom otherwise', async () => {
+    const scrollIntoView = vi.fn();
+    Element.prototype.scrollIntoView = scrollIntoView;
+    try {
+      const history = new FakeHistory();
+      history.add('lobby', ...[1, 2, 3].map((seq) => message('lobby', seq)));
+      history.add('general', message('general', 1, { content: 'over in general' }));
+      const server = mockServer();
+      renderApp(setup({ history }));
+      await row('message 3');
+      expect(scrollIntoView).not.toHaveBeenCalled();
+      await handshake(server, 3, { read_seq: 1, unread: 2 });
+      const line = await screen.findByRole('separator', { name: 'New messages' });
+      await waitFor(() => expect(scrollIntoView.mock.contexts).toEqual([line]));
+
+      // Joined with nothing unread: the bottom, as before.
+      scrollIntoView.mockClear();
+      const user = userEvent.setup();
+      const discover = await screen.findByRole('region', { name: 'Discover rooms' });
+      await user.click(await within(discover).findByRole('button', { name: /general/ }));
+      await serverSends(server, { type: 'joined', room: 'general', seq: 1, epoch: 1, recovered: true, read_seq: 1 });
+      await row('over in general');
+      expect(screen.queryByRole('separator', { name: 'New messages' })).not.toBeInTheDocument();
+      expect(scrollIntoView).not.toHaveBeenCalled();
+    } finally {
+      delete (Element.prototype as Partial<Element>).scrollIntoView;
+    }
+  });
+
   it('says when a change failed: Retry sends it again, Undo rolls it back; one refused for good rolls back with a notice', async () => {
     const history = new FakeHistory();
     const mine = message('lobby', 1, { user_id: ME, name: 'Ada', content: 'draft one' });
     history.add('lobby', mine);
     const server = mockServer();
-    renderApp(setup({ history }));
+    renderApp(setup({ history, retryBackoff: RETRY_BY_HAND }));
     await handshake(server, 1);
     const user = userEvent.setup();
     await user.click(within(await row('draft one')).getByRole('button', { name: 'Edit message' }));

@@ -1,4 +1,4 @@
-import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type Ref } from 'react';
 import type { ChatMessage } from '../../core/chat';
 import { sharedNames } from '../../core/names';
 import { dayKey, dayLabel } from '../../lib/format';
@@ -22,11 +22,16 @@ export function isContinuation(prev: ChatMessage | undefined, msg: ChatMessage):
   return gap >= 0 && gap < GROUP_MS;
 }
 
+/** Whether the list is scrolled to (near) its end. */
+function isAtBottom(el: HTMLElement): boolean {
+  return el.scrollHeight - el.scrollTop - el.clientHeight < STICKY_PX;
+}
+
 /**
- * The scrolling list of a room's messages: sticks to the bottom while you are
- * there, keeps your place when older pages load above, and reads older pages
- * when you scroll to the top. A "New messages" line marks where the unread
- * part began, and a reply's quote scrolls to its original.
+ * The scrolling list of a room's messages: opens where the unread part begins
+ * (the "New messages" line) or else at the bottom, sticks to the bottom while
+ * you are there, keeps your place when older pages load above, and reads older
+ * pages when you scroll to the top. A reply's quote scrolls to its original.
  */
 export function MessageList({
   room,
@@ -36,6 +41,7 @@ export function MessageList({
   loading,
   members = [],
   newMessagesKey = null,
+  newMessagesKnown = true,
   editingKey = null,
   handlers,
   onLoadOlder,
@@ -49,6 +55,8 @@ export function MessageList({
   loading: boolean;
   /** The first unread message: the "New messages" line goes above it. */
   newMessagesKey?: string | null;
+  /** `newMessagesKey` is final for this visit: until then, where the room opens is not settled. */
+  newMessagesKnown?: boolean;
   /** The message being edited in place. */
   editingKey?: string | null;
   handlers: Omit<MessageHandlers, 'showOriginal'>;
@@ -56,6 +64,12 @@ export function MessageList({
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
+  const newLine = useRef<HTMLLIElement>(null);
+  /**
+   * The room was just shown and where it opens is not settled: until its
+   * messages and its "New messages" line are known, or the reader scrolls.
+   */
+  const opening = useRef(true);
   const previous = useRef<{ room: string; first: string | undefined; last: string | undefined; height: number }>({
     room: '',
     first: undefined,
@@ -102,9 +116,22 @@ export function MessageList({
     const last = lastMsg?.key;
     const prev = previous.current;
     if (prev.room !== room) {
-      el.scrollTop = el.scrollHeight;
-      atBottom.current = true;
+      opening.current = true;
       setShowJump(false);
+    }
+    if (opening.current) {
+      const line = newLine.current;
+      if (line) {
+        // Unread messages: open where they begin, as Slack and Discord do, not past them.
+        line.scrollIntoView?.({ block: 'start' });
+        atBottom.current = isAtBottom(el);
+        opening.current = false;
+      } else {
+        el.scrollTop = el.scrollHeight;
+        atBottom.current = true;
+        // Nothing unread (or a first visit): the bottom it is, once the room's messages are in.
+        if (!loading && messages.length > 0 && newMessagesKnown) opening.current = false;
+      }
     } else if (first !== prev.first && last === prev.last && prev.first !== undefined) {
       // Older messages were added above: keep what the reader was looking at in place.
       el.scrollTop += el.scrollHeight - prev.height;
@@ -120,7 +147,7 @@ export function MessageList({
       el.scrollTop = el.scrollHeight;
     }
     previous.current = { room, first, last, height: el.scrollHeight };
-  }, [messages, room]);
+  }, [messages, room, loading, newMessagesKey, newMessagesKnown]);
 
   // A short history does not fill the pane, so nobody can scroll up: read on.
   useEffect(() => {
@@ -129,10 +156,14 @@ export function MessageList({
     if (el.scrollHeight <= el.clientHeight + 40 && messages.length > 0) onLoadOlder();
   }, [hasMoreBefore, loadingOlder, messages.length, onLoadOlder]);
 
+  const settleOpening = () => {
+    opening.current = false;
+  };
+
   const onScroll = () => {
     const el = scroller.current;
     if (!el) return;
-    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICKY_PX;
+    atBottom.current = isAtBottom(el);
     if (atBottom.current) setShowJump(false);
     if (el.scrollTop < 200 && hasMoreBefore && !loadingOlder) onLoadOlder();
   };
@@ -142,6 +173,12 @@ export function MessageList({
       <div
         ref={scroller}
         onScroll={onScroll}
+        // The reader moved (scroll events also follow our own scrolling, so they cannot tell):
+        // where the room opened is theirs to change now, and a late "New messages" line does not pull them back.
+        onWheel={settleOpening}
+        onTouchMove={settleOpening}
+        onPointerDown={settleOpening}
+        onKeyDown={settleOpening}
         data-testid="message-scroller"
         className="h-full overflow-y-auto overscroll-contain"
       >
@@ -172,7 +209,7 @@ export function MessageList({
               return (
                 <Fragment key={msg.key}>
                   {newDay && <DaySeparator iso={msg.createdAt} />}
-                  {msg.key === newMessagesKey && <NewMessagesLine />}
+                  {msg.key === newMessagesKey && <NewMessagesLine ref={newLine} />}
                   <MessageItem
                     message={msg}
                     continued={!newDay && msg.key !== newMessagesKey && isContinuation(prev, msg)}
@@ -201,14 +238,16 @@ export function MessageList({
   );
 }
 
-/** Where the unread part of the room began when it was opened. */
-function NewMessagesLine() {
+/** Where the unread part of the room began when it was opened; the room opens with it near the top. */
+function NewMessagesLine({ ref }: { ref: Ref<HTMLLIElement> }) {
   return (
     <li
+      ref={ref}
       role="separator"
       aria-label="New messages"
       data-testid="new-messages"
-      className="relative my-2 flex items-center px-6"
+      // Room above it for a glimpse of the last message read.
+      className="relative my-2 flex scroll-mt-16 items-center px-6"
     >
       <span className="h-px flex-1 bg-rose-400/70 dark:bg-rose-500/60" />
       <span className="ml-2 rounded-full bg-rose-500 px-2 py-px text-[10px] font-bold tracking-wide text-white uppercase">
