@@ -8,10 +8,8 @@ use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use whisper_core::codec::{EventsPage, HistoryPage, HttpErrorCode, RoomList, RoomSummary};
 use whisper_core::limits::MAX_HISTORY_PAGE_BYTES;
-use whisper_core::model::{Entry, Message, RoomName, Seq, UserId};
-use whisper_core::store::{
-    DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadRange, StoreError,
-};
+use whisper_core::model::{Entry, RoomName, Seq, UserId};
+use whisper_core::store::{DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, ReadRange, StoreError};
 
 use super::query::param;
 use super::response::{Body, error, json};
@@ -26,23 +24,28 @@ pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
     let Some(_turn) = state.store_read_turn().await else { return busy() };
     match state.chat.store().read(&room, range).await {
         Ok(page) => {
-            let (data, has_more) = within_bytes(page, range.from_newest(), MAX_HISTORY_PAGE_BYTES);
+            let (data, has_more) =
+                within_bytes(page.messages, page.has_more, range.from_newest(), MAX_HISTORY_PAGE_BYTES);
             json(StatusCode::OK, &HistoryPage { kind: "messages".into(), room, data: data.into(), has_more })
         }
         Err(e) => store_error(&e),
     }
 }
 
-/// A page cut to at most `max` bytes of encoded messages (protocol.md §11),
-/// keeping the end it was read from: the newest messages of a page taken
-/// from the newest end, the oldest of a page read forward. A page that was
-/// cut has `has_more`, since what was cut lies in the direction read; it
-/// keeps at least one message, however long, so that paging goes on.
-fn within_bytes(page: Page, from_newest: bool, max: usize) -> (Vec<Message>, bool) {
-    let Page { mut messages, has_more } = page;
+/// A page (of messages, or log entries) cut to at most `max` bytes encoded
+/// (protocol.md §11), keeping the end it was read from: the newest of a
+/// page taken from the newest end, the oldest of a page read forward. A page
+/// that was cut has `has_more`, since what was cut lies in the direction
+/// read; it keeps at least one item, however long, so that paging goes on.
+fn within_bytes<T: serde::Serialize>(
+    mut messages: Vec<T>,
+    has_more: bool,
+    from_newest: bool,
+    max: usize,
+) -> (Vec<T>, bool) {
     let mut total = 0;
     let mut keep = 0;
-    let order: Box<dyn Iterator<Item = &Message>> =
+    let order: Box<dyn Iterator<Item = &T>> =
         if from_newest { Box::new(messages.iter().rev()) } else { Box::new(messages.iter()) };
     for message in order {
         total += encoded_len(message);
@@ -71,19 +74,8 @@ pub async fn events(query: Option<&str>, state: &AppState) -> Response<Body> {
     };
     let Some(_turn) = state.store_read_turn().await else { return busy() };
     match state.chat.store().log(&room, after, limit).await {
-        Ok(LogPage { mut entries, mut has_more }) => {
-            let mut total = 0;
-            let keep = entries
-                .iter()
-                .position(|entry| {
-                    total += encoded_len(entry);
-                    total > MAX_HISTORY_PAGE_BYTES
-                })
-                .map_or(entries.len(), |cut| cut.max(1));
-            if keep < entries.len() {
-                entries.truncate(keep);
-                has_more = true;
-            }
+        Ok(LogPage { entries, has_more }) => {
+            let (entries, has_more) = within_bytes(entries, has_more, false, MAX_HISTORY_PAGE_BYTES);
             let next_after_seq = entries.last().map_or(after, Entry::seq);
             let page = EventsPage { kind: "events".into(), room, data: entries.into(), has_more, next_after_seq };
             json(StatusCode::OK, &page)
@@ -266,6 +258,12 @@ mod tests {
     use whisper_core::model::{DisplayName, NewMessage, UserId};
 
     use super::*;
+    use whisper_core::model::Message;
+    use whisper_core::store::Page;
+
+    fn cut(page: Page, from_newest: bool, max: usize) -> (Vec<Message>, bool) {
+        within_bytes(page.messages, page.has_more, from_newest, max)
+    }
 
     fn page(n: u64, content: &str, has_more: bool) -> Page {
         let user = UserId::random();
@@ -282,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_page_within_the_cap_is_left_alone() {
-        let (kept, more) = within_bytes(page(5, "hi", false), true, 10_000);
+        let (kept, more) = cut(page(5, "hi", false), true, 10_000);
         assert_eq!((seqs(&kept), more), (vec![1, 2, 3, 4, 5], false));
     }
 
@@ -290,15 +288,15 @@ mod tests {
     fn a_long_page_keeps_the_end_it_was_read_from() {
         // Room for three messages, not four (seq 10 takes a byte more than seq 1).
         let one = encoded_len(&page(1, &"x".repeat(100), false).messages[0]);
-        let (kept, more) = within_bytes(page(10, &"x".repeat(100), false), true, one * 3 + 10);
+        let (kept, more) = cut(page(10, &"x".repeat(100), false), true, one * 3 + 10);
         assert_eq!((seqs(&kept), more), (vec![8, 9, 10], true), "from the newest end: the newest");
-        let (kept, more) = within_bytes(page(10, &"x".repeat(100), false), false, one * 3 + 10);
+        let (kept, more) = cut(page(10, &"x".repeat(100), false), false, one * 3 + 10);
         assert_eq!((seqs(&kept), more), (vec![1, 2, 3], true), "read forward: the oldest");
     }
 
     #[test]
     fn one_message_always_passes() {
-        let (kept, more) = within_bytes(page(3, &"x".repeat(500), false), false, 10);
+        let (kept, more) = cut(page(3, &"x".repeat(500), false), false, 10);
         assert_eq!((seqs(&kept), more), (vec![1], true));
     }
 }

@@ -1,8 +1,9 @@
-import { useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useLayoutEffect, useState, type KeyboardEvent } from 'react';
 import type { ReplyPreview } from '../../core/chat';
 import { contentLength } from '../../core/protocol';
 import { Icon } from '../Icon';
 import { ReplyingTo } from '../ReplyQuote';
+import { useAutoGrow } from '../../hooks/use-auto-grow';
 
 /**
  * The message box. Enter sends, Shift+Enter starts a new line; in an empty box
@@ -39,21 +40,13 @@ export function Composer({
 }) {
   const [value, setValue] = useState(initialDraft);
   const [error, setError] = useState<string | null>(null);
-  const area = useRef<HTMLTextAreaElement>(null);
+  const area = useAutoGrow(value);
   const length = contentLength(value);
   const over = length > maxChars;
 
-  // Grow with the text, up to a limit, then scroll.
-  useLayoutEffect(() => {
-    const el = area.current;
-    if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${Math.min(el.scrollHeight, 240)}px`;
-  }, [value]);
-
   useLayoutEffect(() => {
     area.current?.focus();
-  }, [room, focusKey, replyTo?.id]);
+  }, [area, room, focusKey, replyTo?.id]);
 
   const change = (text: string) => {
     setValue(text);

@@ -1,4 +1,5 @@
-import { useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useLayoutEffect, useState, type KeyboardEvent } from 'react';
+import { useAutoGrow } from '../../hooks/use-auto-grow';
 
 /**
  * Editing a message in place: Enter saves, Shift+Enter starts a new line,
@@ -16,21 +17,14 @@ export function MessageEditor({
 }) {
   const [value, setValue] = useState(initial);
   const [error, setError] = useState<string | null>(null);
-  const area = useRef<HTMLTextAreaElement>(null);
+  const area = useAutoGrow(value);
 
   useLayoutEffect(() => {
     const el = area.current;
     if (!el) return;
     el.focus();
     el.setSelectionRange(el.value.length, el.value.length);
-  }, []);
-
-  useLayoutEffect(() => {
-    const el = area.current;
-    if (!el) return;
-    el.style.height = 'auto';
-    el.style.height = `${Math.min(el.scrollHeight, 240)}px`;
-  }, [value]);
+  }, [area]);
 
   const save = () => {
     if (!value.trim()) {
