@@ -30,7 +30,7 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt, future};
 use whisper_core::Chat;
-use whisper_core::model::{DisplayName, RoomName, UserId};
+use whisper_core::model::{DisplayName, PrincipalKind, RoomName, UserId};
 use whisper_core::session::{self, Connection, Inbound, Outgoing};
 use whisper_core::store::MemoryStore;
 
@@ -55,6 +55,8 @@ struct ChatQuery {
 async fn chat_socket(ws: WebSocketUpgrade, Query(query): Query<ChatQuery>, State(chat): State<Chat>) -> Response {
     let conn = Connection {
         user_id: UserId::random(),
+        kind: PrincipalKind::Guest,
+        session: None,
         token: None,
         name: query.name,
         room: Some(RoomName::lobby()),

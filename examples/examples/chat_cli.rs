@@ -207,6 +207,7 @@ impl<W: AsyncWrite + Unpin> Client<W> {
             }
             Ok(ServerFrame::MessageIds { .. }) => return Ok(()),
             Ok(ServerFrame::Error(refusal)) => format!("! {}: {}", refusal.code, refusal.message),
+            Ok(ServerFrame::Left { room, reason }) => format!("* you left {room}: {reason}"),
             Err(_) => format!("? {text}"),
         };
         self.say(&line).await

@@ -620,11 +620,8 @@ mod demo {
         let (to_session, inbound) = inbound_channel();
         let (outgoing, mut from_session) = outgoing_channel();
         let conn = Connection {
-            user_id: UserId::random(),
-            token: None,
             name: DisplayName::parse("demo").ok(),
-            room: Some(lobby.clone()),
-            address: None,
+            ..Connection::guest(UserId::random(), Some(lobby.clone()))
         };
         let session = tokio::spawn(session::run(chat, conn, inbound, outgoing, std::future::pending()));
 

@@ -21,6 +21,9 @@
 //!   union of every node's users.
 //! - [`chat`] — [`Chat`], one node's service: store + hub + broker + limits,
 //!   made with [`Chat::builder`].
+//! - [`policy`] — the [`Policy`](policy::Policy) an application adds its
+//!   own rules with (who may join, post, edit, rename…), asked by the
+//!   session before anything is stored.
 //! - [`session`] — [`session::run`], one connection's conversation over any
 //!   `Stream`/`Sink` of text frames.
 //! - [`limits`] — the limits of `docs/protocol.md` §10 and their defaults.
@@ -47,7 +50,7 @@
 //! # async fn main() {
 //! let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
 //! let user = UserId::random();
-//! let conn = Connection { user_id: user, token: None, name: None, room: Some("lobby".parse().unwrap()), address: None };
+//! let conn = Connection::guest(user, Some("lobby".parse().unwrap()));
 //!
 //! // The client's side: frames in, frames out.
 //! let (to_session, inbound) = inbound_channel();
@@ -78,6 +81,7 @@ pub mod codec;
 mod hub;
 pub mod limits;
 pub mod model;
+pub mod policy;
 mod quota;
 pub mod rate;
 pub mod session;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::codec::PresenceUser;
-pub use crate::hub::Hub;
+pub use crate::hub::{Hub, UserAction};
 use crate::model::{DisplayName, Event, Message, RoomName, Seq, UserId};
 
 /// What one node tells the others.
@@ -64,6 +64,14 @@ pub enum NodeEvent<'a> {
         /// others drop those of its rosters it did not renew.
         synced: bool,
     },
+    /// The application acted on a user's connections (protocol.md §14):
+    /// each node does it to the user's connections it holds.
+    User {
+        /// The user.
+        user_id: UserId,
+        /// What to do.
+        action: &'a UserAction,
+    },
     /// The origin node joined, or may have missed events or had its own
     /// missed: every node republishes its rosters and reads its rooms' new
     /// messages from the store.
@@ -83,6 +91,9 @@ impl NodeEvent<'_> {
             }
             NodeEvent::Presence { room, users } => hub.peer_roster(origin, room, users),
             NodeEvent::Heartbeat { synced } => hub.peer_heartbeat(origin, synced),
+            NodeEvent::User { user_id, action } => {
+                hub.act(user_id, action);
+            }
             NodeEvent::Hello => hub.peer_hello(origin),
         }
     }

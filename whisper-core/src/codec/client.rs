@@ -497,7 +497,7 @@ fn decode_draft(i: usize, item: &Value, limits: &Limits, p: &mut Problems) -> Op
 
 /// Trims `s` and checks the content rules of protocol.md §10. The error says whether the
 /// only fault is length.
-fn validate_content(s: &str, limits: &Limits) -> Result<Arc<str>, (bool, String)> {
+pub(crate) fn validate_content(s: &str, limits: &Limits) -> Result<Arc<str>, (bool, String)> {
     let trimmed = s.trim();
     if trimmed.is_empty() {
         return Err((false, "must not be empty".into()));

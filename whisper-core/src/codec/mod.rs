@@ -10,6 +10,7 @@ mod error;
 mod http;
 mod server;
 
+pub(crate) use client::validate_content;
 pub use client::{ClientFrame, Draft};
 pub use error::{DecodeError, ErrorCode, FrameType, Refusal};
 pub use http::{EventsPage, HistoryPage, HttpError, HttpErrorBody, HttpErrorCode, RoomList, RoomSummary};

@@ -153,6 +153,16 @@ pub enum ServerFrame<'a> {
         /// Their display name.
         name: DisplayName,
     },
+    /// The server took this connection out of a room (protocol.md §14):
+    /// the application evicted the user. Nothing more of the room follows
+    /// unless the connection is let in again.
+    Left {
+        /// The room.
+        room: RoomName,
+        /// Why, for people.
+        #[cfg_attr(feature = "typescript", ts(as = "String"))]
+        reason: Cow<'a, str>,
+    },
     /// A refused frame; the connection stays open.
     Error(Refusal),
 }

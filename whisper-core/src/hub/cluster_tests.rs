@@ -67,6 +67,7 @@ fn seen(watched: &Watched) -> (Vec<String>, Vec<u64>) {
         for delivery in buf.drain(..) {
             match delivery {
                 Delivery::Messages(b) => seqs.extend(b.run.each_seq()),
+                Delivery::Command(_) => {}
                 Delivery::Event { frame, .. } => {
                     let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
                     told |= super::tests::apply_presence(&mut view, &frame);
@@ -249,6 +250,7 @@ fn timeline_seen(watched: &Watched) -> (Vec<u64>, Vec<(String, u64)>) {
         for delivery in buf.drain(..) {
             match delivery {
                 Delivery::Messages(b) => seqs.extend(b.run.each_seq()),
+                Delivery::Command(_) => {}
                 Delivery::Event { frame, .. } => {
                     let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
                     if frame["type"] == "receipt" {

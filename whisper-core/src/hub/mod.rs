@@ -23,6 +23,7 @@ mod receipts;
 mod room;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
-pub(crate) use outbox::{Broadcast, Delivery, Outbox, OutboxClosed, Run};
+pub(crate) use outbox::{Broadcast, Command, Delivery, Outbox, OutboxClosed, Run};
 
 use crate::codec::ServerFrame;
 use crate::limits::Limits;
@@ -41,6 +42,8 @@ use peers::Peers;
 use presence::Presence;
 use receipts::Relay;
 use room::{Room, Subscriber};
+pub use users::UserAction;
+use users::Users;
 
 /// A node's rooms, as a [`Broker`](crate::broker::Broker) sees them: the
 /// broker hands it other nodes' events with
@@ -64,6 +67,8 @@ struct Inner {
     owed: Mutex<Owed>,
     /// Wakes the node's cluster task when something is owed.
     cluster_work: tokio::sync::Notify,
+    /// Each user's connections here.
+    users: Arc<Users>,
     next_member: AtomicU64,
     deliveries: AtomicU64,
     slow_consumers: AtomicU64,
@@ -72,12 +77,20 @@ struct Inner {
     fanout_nanos: AtomicU64,
 }
 
-/// One connection as the hub knows it: an identity and an outbox.
+/// One connection as the hub knows it: an identity and an outbox. Listed
+/// among its user's connections until dropped.
 #[derive(Debug)]
 pub(crate) struct Member {
     id: u64,
     user: UserId,
     outbox: Arc<Outbox>,
+    users: Arc<Users>,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.users.remove(self.user, self.id);
+    }
 }
 
 impl Member {
@@ -150,6 +163,7 @@ impl Hub {
                 peers: Mutex::new(Peers::default()),
                 owed: Mutex::new(Owed::default()),
                 cluster_work: tokio::sync::Notify::new(),
+                users: Arc::default(),
                 next_member: AtomicU64::new(1),
                 deliveries: AtomicU64::new(0),
                 slow_consumers: AtomicU64::new(0),
@@ -161,12 +175,40 @@ impl Hub {
     }
 
     /// A new connection of `user`, with an empty outbox.
+    #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn member(&self, user: UserId) -> Member {
-        Member {
-            id: self.inner.next_member.fetch_add(1, Ordering::Relaxed),
-            user,
-            outbox: Arc::new(Outbox::new(self.inner.limits.outbox_capacity, self.inner.limits.outbox_bytes)),
+        self.member_of(user, None)
+    }
+
+    /// A new connection of `user` opened with sign-in `session` (if any),
+    /// with an empty outbox.
+    pub(crate) fn member_of(&self, user: UserId, session: Option<Arc<str>>) -> Member {
+        let id = self.inner.next_member.fetch_add(1, Ordering::Relaxed);
+        let outbox = Arc::new(Outbox::new(self.inner.limits.outbox_capacity, self.inner.limits.outbox_bytes));
+        self.inner.users.add(user, id, session, outbox.clone());
+        Member { id, user, outbox, users: self.inner.users.clone() }
+    }
+
+    /// Does `action` to `user`'s connections here. Returns how many there were.
+    pub fn act(&self, user: UserId, action: &UserAction) -> usize {
+        let (session, command, close) = match action {
+            UserAction::Rename { name } => (None, Some(Command::Rename(name.clone())), None),
+            UserAction::Evict { room, reason } => {
+                (None, Some(Command::Leave { room: room.clone(), reason: reason.clone() }), None)
+            }
+            UserAction::Disconnect => (None, None, Some(OutboxClosed::Disconnected)),
+            UserAction::Revoke { session } => (Some(&**session), None, Some(OutboxClosed::Revoked)),
+        };
+        let handles = self.inner.users.of(user, session);
+        for handle in &handles {
+            if let Some(command) = &command {
+                handle.outbox.push(Delivery::Command(command.clone()));
+            }
+            if let Some(why) = close {
+                handle.outbox.close_for(why);
+            }
         }
+        handles.len()
     }
 
     fn room(&self, name: &RoomName) -> Option<Arc<Mutex<Room>>> {
@@ -465,6 +507,18 @@ impl Hub {
                     self.local_presence_changed(&mut guard);
                 }
             }
+        }
+    }
+
+    /// The users online in a room, on this node and the others, sorted.
+    pub(crate) fn presence(&self, name: &RoomName) -> Vec<crate::codec::PresenceUser> {
+        // Lock order: the room, then the peers.
+        match self.room(name) {
+            Some(room) => {
+                let room = lock(&room);
+                room.presence.users_with(lock(&self.inner.peers).users(name))
+            }
+            None => Presence::default().users_with(lock(&self.inner.peers).users(name)),
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use crate::codec::{EncodedFrame, ServerFrame};
-use crate::model::{Entry, Event, Message, RoomName, Seq};
+use crate::model::{DisplayName, Entry, Event, Message, RoomName, Seq};
 
 /// A frame waiting in an outbox.
 #[derive(Clone, Debug)]
@@ -25,6 +25,23 @@ pub(crate) enum Delivery {
         /// The encoded frame.
         frame: EncodedFrame,
     },
+    /// What the application asks of the connection (protocol.md §14).
+    Command(Command),
+}
+
+/// What the application asks of a user's connections through
+/// [`Chat`](crate::Chat): the session acts on it in order with its frames.
+#[derive(Clone, Debug)]
+pub(crate) enum Command {
+    /// Show this name from now on (the stored profile changed).
+    Rename(DisplayName),
+    /// Leave the room, and tell the client why.
+    Leave {
+        /// The room.
+        room: RoomName,
+        /// Why, for people.
+        reason: Arc<str>,
+    },
 }
 
 impl Delivery {
@@ -34,6 +51,7 @@ impl Delivery {
         match self {
             Delivery::Messages(broadcast) => broadcast.frame.len(),
             Delivery::Event { frame, .. } => frame.len(),
+            Delivery::Command(_) => 0,
         }
     }
 }
@@ -157,6 +175,10 @@ pub(crate) enum OutboxClosed {
     SlowConsumer,
     /// Its connection closed it.
     Closed,
+    /// The application disconnected the user (close 4002).
+    Disconnected,
+    /// The session the connection was opened with was revoked (close 4001).
+    Revoked,
 }
 
 /// A bounded queue of [`Delivery`]s for one connection.
@@ -225,6 +247,12 @@ impl Outbox {
     /// Closes the outbox; later pushes are refused.
     pub(crate) fn close(&self) {
         shut(self.lock(), OutboxClosed::Closed);
+    }
+
+    /// Closes the outbox for `why`, so that its connection ends even while
+    /// a write to it is blocked (every write races the outbox closing).
+    pub(crate) fn close_for(&self, why: OutboxClosed) {
+        shut(self.lock(), why);
     }
 
     /// Whether the outbox is closed, and why.
@@ -354,7 +382,7 @@ mod tests {
             .iter()
             .map(|d| match d {
                 Delivery::Event { frame, .. } => frame.to_text().to_string(),
-                Delivery::Messages(_) => unreachable!(),
+                Delivery::Messages(_) | Delivery::Command(_) => unreachable!(),
             })
             .collect();
         for (n, t) in texts.iter().enumerate() {

@@ -18,8 +18,8 @@ use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 
 use crate::chat::Chat;
 use crate::codec::EncodedFrame;
-use crate::hub::{Delivery, OutboxClosed};
-use crate::model::{DisplayName, RoomName, UserId};
+use crate::hub::Delivery;
+use crate::model::{DisplayName, PrincipalKind, RoomName, UserId};
 use state::Session;
 
 /// WebSocket close codes the session uses (RFC 6455 §7.4.1).
@@ -39,6 +39,11 @@ pub mod close {
     /// The client read too slowly (slow consumer, or a write that timed
     /// out); reconnect and recover.
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// The sign-in session this connection was opened with was revoked (or
+    /// signed out): reconnecting with it is refused (protocol.md §14).
+    pub const REVOKED: u16 = 4001;
+    /// The application disconnected the user (protocol.md §14).
+    pub const DISCONNECTED: u16 = 4002;
 }
 
 /// What the transport read from the client.
@@ -96,6 +101,12 @@ pub enum Outgoing {
 pub struct Connection {
     /// The identity (from a verified token, or fresh).
     pub user_id: UserId,
+    /// How it proved who it is. Only a guest names itself with `profile`;
+    /// the others show the name given here (their stored profile's).
+    pub kind: PrincipalKind,
+    /// The sign-in session it was opened with, if any, so that revoking
+    /// that session closes it ([`Chat::revoke`]).
+    pub session: Option<std::sync::Arc<str>>,
     /// The token to send in `welcome` so the client can keep its identity;
     /// `None` where identities are not kept (`welcome` then carries an empty
     /// token).
@@ -108,6 +119,14 @@ pub struct Connection {
     /// room-creation caps (protocol.md §10; IPv6 grouped by /64); `None`
     /// where the transport knows none (only the per-user budgets apply).
     pub address: Option<IpAddr>,
+}
+
+impl Connection {
+    /// A guest with no token to give back, joining `room` if any: the
+    /// shape tests and embedders that keep no identities start from.
+    pub fn guest(user_id: UserId, room: Option<RoomName>) -> Connection {
+        Connection { user_id, kind: PrincipalKind::Guest, session: None, token: None, name: None, room, address: None }
+    }
 }
 
 /// Why a session ended.
@@ -139,6 +158,10 @@ pub enum SessionEnd {
     Shutdown,
     /// No sign of life for `missed_heartbeats` heartbeats (close 1001).
     Unresponsive,
+    /// The sign-in session was revoked (close 4001).
+    Revoked,
+    /// The application disconnected the user (close 4002).
+    Disconnected,
 }
 
 impl SessionEnd {
@@ -153,6 +176,8 @@ impl SessionEnd {
             SessionEnd::InvalidUtf8 => Some(close::INVALID_PAYLOAD),
             SessionEnd::FrameTooLarge => Some(close::MESSAGE_TOO_BIG),
             SessionEnd::Shutdown | SessionEnd::Unresponsive => Some(close::GOING_AWAY),
+            SessionEnd::Revoked => Some(close::REVOKED),
+            SessionEnd::Disconnected => Some(close::DISCONNECTED),
         }
     }
 
@@ -168,6 +193,8 @@ impl SessionEnd {
             SessionEnd::FrameTooLarge => "frame too large",
             SessionEnd::Shutdown => "server shutting down",
             SessionEnd::Unresponsive => "no answer to heartbeats",
+            SessionEnd::Revoked => "the session was revoked",
+            SessionEnd::Disconnected => "disconnected by the server",
             SessionEnd::ClientGone | SessionEnd::WriteFailed => "",
         }
     }
@@ -190,12 +217,12 @@ where
     let missed_limit = chat.limits().missed_heartbeats.max(1);
     // Taken apart so that nothing of it but what the session needs stays in
     // this (long-lived) future: the token goes out in `welcome` and is dropped.
-    let Connection { user_id, token, name, room, address } = conn;
+    let Connection { user_id, kind, session, token, name, room, address } = conn;
     // Pinned here and lent to the session, so that every write races it too
     // (a write blocked by a client that stopped reading must not hold up the
     // server's shutdown) without an allocation per connection.
     let shutdown = std::pin::pin!(shutdown.fuse());
-    let mut session = Session::new(chat, user_id, name, address, outgoing, shutdown);
+    let mut session = Session::new(chat, user_id, kind, session, name, address, outgoing, shutdown);
     // The futures of `start` and `handle` are boxed: inline, they would
     // make every idle connection's task as big as the largest of them.
     let end = match Box::pin(session.start(token, room)).await {
@@ -225,8 +252,7 @@ where
                                 break end;
                             }
                         }
-                        Err(OutboxClosed::SlowConsumer) => break SessionEnd::SlowConsumer,
-                        Err(OutboxClosed::Closed) => break SessionEnd::Shutdown,
+                        Err(closed) => break state::closed_end(closed),
                     },
                     frame = inbound.next(), if session.may_read() => {
                         silent_ticks = 0;

@@ -15,11 +15,13 @@ use crate::chat::Chat;
 use crate::codec::{
     AckStatus, ClientFrame, DecodeError, Draft, EncodedFrame, ErrorCode, FrameType, Refusal, ServerFrame,
 };
-use crate::hub::{Broadcast, Delivery, Member, Outbox, OutboxClosed, Run};
+use crate::hub::{Broadcast, Command, Delivery, Member, Outbox, OutboxClosed, Run};
 use crate::limits::WireLimits;
 use crate::model::{
-    ClientId, DisplayName, Entry, Epoch, Message, NewEvent, NewMessage, Request, RoomName, Seq, UserId, now_millis,
+    ClientId, DisplayName, Entry, Epoch, Message, NewEvent, NewMessage, Principal, PrincipalKind, Request, RoomName,
+    Seq, UserId, now_millis,
 };
+use crate::policy::{Denied, Post};
 use crate::rate::TokenBucket;
 use crate::store::{Applied, EventRefusal, MAX_PAGE, StoreError};
 
@@ -37,6 +39,7 @@ pub(super) struct Session<O, F> {
     chat: Chat,
     member: Member,
     name: DisplayName,
+    kind: PrincipalKind,
     /// The client's address, for the per-address budgets.
     address: Option<IpAddr>,
     /// Joined rooms in join order; the first is where messages without a
@@ -89,9 +92,12 @@ struct Joined {
 type Step = Result<(), SessionEnd>;
 
 impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, F> {
+    #[allow(clippy::too_many_arguments)] // the parts of a Connection, taken apart
     pub(super) fn new(
         chat: Chat,
         user: UserId,
+        kind: PrincipalKind,
+        session: Option<Arc<str>>,
         name: Option<DisplayName>,
         address: Option<IpAddr>,
         out: O,
@@ -101,12 +107,13 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
         let presence_rate = TokenBucket::new(limits.presence_frames_per_second, limits.presence_frame_burst);
-        let member = chat.hub().member(user);
+        let member = chat.hub().member_of(user, session);
         let name = name.unwrap_or_else(|| DisplayName::guest(user));
         Session {
             chat,
             member,
             name,
+            kind,
             address,
             rooms: Vec::new(),
             message_rate,
@@ -117,6 +124,11 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             posts: FuturesOrdered::new(),
             out,
         }
+    }
+
+    /// Who this connection is, for the policy.
+    fn principal(&self) -> Principal {
+        Principal { user_id: self.member.user(), kind: self.kind, name: self.name.clone() }
     }
 
     pub(super) fn outbox(&self) -> Arc<Outbox> {
@@ -268,10 +280,31 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             let frame = match delivery {
                 Delivery::Messages(broadcast) => self.live_frame(&broadcast),
                 Delivery::Event { room, frame } => self.rooms.iter().any(|j| j.room == room).then_some(frame),
+                Delivery::Command(command) => self.obey(command),
             };
             frames.extend(frame);
         }
         self.write(frames).await
+    }
+
+    /// Does what the application asked (protocol.md §14); the frame to
+    /// send for it, if any.
+    fn obey(&mut self, command: Command) -> Option<EncodedFrame> {
+        match command {
+            Command::Rename(name) => {
+                if name != self.name {
+                    self.name = name;
+                    self.chat.hub().rename(self.rooms.iter().map(|j| &j.room), &self.member, &self.name);
+                }
+                None
+            }
+            Command::Leave { room, reason } => {
+                let i = self.rooms.iter().position(|j| j.room == room)?;
+                self.rooms.remove(i);
+                self.chat.hub().unsubscribe(&room, &self.member);
+                Some(ServerFrame::Left { room, reason: reason.as_ref().into() }.encode())
+            }
+        }
     }
 
     /// The frame to send for a broadcast: the shared one, none if this
@@ -344,13 +377,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             ClientFrame::Join { room, since_seq, epoch } => self.join(room, since_seq, epoch).await,
             ClientFrame::Leave { room } => self.leave(room).await,
             ClientFrame::Typing { room } => self.typing(room).await,
-            // The same name again changes nothing, so nobody is told.
-            ClientFrame::Profile { name } if name == self.name => Ok(()),
-            ClientFrame::Profile { name } => {
-                self.name = name;
-                self.chat.hub().rename(self.rooms.iter().map(|j| &j.room), &self.member, &self.name);
-                Ok(())
-            }
+            ClientFrame::Profile { name } => Box::pin(self.profile(name)).await,
             ClientFrame::Read { room, seq } => self.read(room, seq).await,
             // Boxed: the store's answer is awaited here, and inline its
             // state would make every connection's future bigger.
@@ -358,6 +385,27 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 Box::pin(self.change(frame)).await
             }
         }
+    }
+
+    /// `profile`: a guest names itself; everyone else shows its stored
+    /// profile's name (protocol.md §14).
+    async fn profile(&mut self, name: DisplayName) -> Step {
+        if !self.kind.names_itself() {
+            let message = "this identity's name is its stored profile's; the connection cannot change it";
+            return self.refuse(Refusal::new(ErrorCode::Forbidden, message)).await;
+        }
+        // The same name again changes nothing, so nobody is told.
+        if name == self.name {
+            return Ok(());
+        }
+        if let Some(policy) = self.chat.policy().cloned()
+            && let Err(denied) = policy.rename(&self.principal(), &name).await
+        {
+            return self.refuse(denied.refusal()).await;
+        }
+        self.name = name;
+        self.chat.hub().rename(self.rooms.iter().map(|j| &j.room), &self.member, &self.name);
+        Ok(())
     }
 
     async fn refuse_decoded(&mut self, e: DecodeError) -> Step {
@@ -395,6 +443,26 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         if !self.rooms.iter().any(|j| j.room == room) {
             let refusal = Refusal::new(ErrorCode::NotFound, format!("not in room {room}")).in_room(&room);
             return self.ack_refused(client_id, refusal).await;
+        }
+        let mut request = request;
+        if let Some(policy) = self.chat.policy().cloned() {
+            let who = self.principal();
+            let verdict = match &mut request {
+                Request::Edit { content } => {
+                    let verdict = policy.edit(&who, &room, target, content).await;
+                    // What the policy made of it must keep the content rules.
+                    verdict.and_then(|()| {
+                        *content = crate::codec::validate_content(content, self.chat.limits())
+                            .map_err(|(_, why)| Denied::invalid(format!("content {why}")))?;
+                        Ok(())
+                    })
+                }
+                Request::Delete => policy.delete(&who, &room, target).await,
+                Request::React { emoji, on } => policy.react(&who, &room, target, emoji, *on).await,
+            };
+            if let Err(denied) = verdict {
+                return self.ack_refused(client_id, denied.refusal().in_room(&room)).await;
+            }
         }
         // A change writes to the store as a message does: it takes a token
         // of the same bucket (and no control token) and is charged to the
@@ -510,6 +578,11 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             };
             return self.nack(client_ids, refusal).await;
         }
+        if let Some(policy) = self.chat.policy().cloned()
+            && let Err(refusal) = Self::police(&*policy, &self.principal(), &mut batch, self.chat.limits()).await
+        {
+            return self.nack(client_ids, refusal).await;
+        }
         if batch.iter().any(|m| m.reply_to.is_some()) {
             // A reply must name a message of its own room. Messages are
             // never removed (a delete keeps a tombstone), so what is found
@@ -558,6 +631,37 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             }
             Posted { client_ids, stored }
         }));
+        Ok(())
+    }
+
+    /// Asks the policy about each message of a batch, in order, letting it
+    /// reshape them; the first refusal refuses the frame, naming the message.
+    async fn police(
+        policy: &dyn crate::policy::Policy,
+        who: &Principal,
+        batch: &mut [NewMessage],
+        limits: &crate::Limits,
+    ) -> Result<(), Refusal> {
+        for (i, message) in batch.iter_mut().enumerate() {
+            let mut post =
+                Post { room: message.room.clone(), content: message.content.clone(), reply_to: message.reply_to };
+            let reshaped = policy.post(who, &mut post).await.and_then(|()| {
+                // What the policy made of it must keep the content rules.
+                crate::codec::validate_content(&post.content, limits)
+                    .map_err(|(_, why)| Denied::invalid(format!("content {why}")))
+            });
+            match reshaped {
+                Ok(content) => {
+                    message.content = content;
+                    message.reply_to = post.reply_to;
+                }
+                Err(denied) => {
+                    let refusal = denied.refusal();
+                    let detail = format!("data[{i}]: {}", denied.reason());
+                    return Err(Refusal { details: vec![detail], ..refusal.in_room(&message.room) });
+                }
+            }
+        }
         Ok(())
     }
 
@@ -625,6 +729,11 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         if !rejoin && self.rooms.len() >= self.chat.limits().max_rooms_per_connection {
             let message = format!("at most {} rooms per connection", self.chat.limits().max_rooms_per_connection);
             return self.refuse(Refusal::new(ErrorCode::TooLarge, message).in_room(&room)).await;
+        }
+        if let Some(policy) = self.chat.policy().cloned()
+            && let Err(denied) = policy.join(&self.principal(), &room).await
+        {
+            return self.refuse(denied.refusal().in_room(&room)).await;
         }
         if rejoin {
             // Joining again restarts the subscription (e.g. to recover); the
@@ -782,6 +891,11 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         if !self.rooms.iter().any(|j| j.room == room) {
             return self.refuse(Refusal::new(ErrorCode::NotFound, format!("not in room {room}")).in_room(&room)).await;
         }
+        if let Some(policy) = self.chat.policy().cloned()
+            && let Err(denied) = policy.typing(&self.principal(), &room).await
+        {
+            return self.refuse(denied.refusal().in_room(&room)).await;
+        }
         self.chat.typing(&room, self.member.user(), &self.name).await;
         Ok(())
     }
@@ -812,15 +926,22 @@ async fn guarded<F: FusedFuture<Output = ()> + Unpin>(
         tokio::select! {
             biased;
             written = &mut write => written,
-            closed = outbox.closed_wait() => Err(match closed {
-                OutboxClosed::SlowConsumer => SessionEnd::SlowConsumer,
-                OutboxClosed::Closed => SessionEnd::Shutdown,
-            }),
+            closed = outbox.closed_wait() => Err(closed_end(closed)),
             () = shutdown, if !shutdown.is_terminated() => Err(SessionEnd::Shutdown),
             () = tokio::time::sleep(timeout) => Err(SessionEnd::WriteTimeout),
         }
     })
     .await
+}
+
+/// How a session ends when its outbox closed for `why`.
+pub(super) fn closed_end(why: OutboxClosed) -> SessionEnd {
+    match why {
+        OutboxClosed::SlowConsumer => SessionEnd::SlowConsumer,
+        OutboxClosed::Closed => SessionEnd::Shutdown,
+        OutboxClosed::Revoked => SessionEnd::Revoked,
+        OutboxClosed::Disconnected => SessionEnd::Disconnected,
+    }
 }
 
 fn store_refusal(e: &StoreError) -> Refusal {

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::*;
 use crate::codec::{AckStatus, ErrorCode, ServerFrame};
-use crate::model::{Message, MessageId, NewEvent, NewMessage, Seq};
+use crate::model::{Message, MessageId, NewEvent, NewMessage, PrincipalKind, Seq};
 use crate::store::{
     Applied, LogPage, MemoryStore, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
 };
@@ -34,6 +34,8 @@ fn connect_as(chat: &Chat, user: UserId, room: Option<&str>) -> Client {
     let (outgoing, rx) = outgoing_channel();
     let conn = Connection {
         user_id: user,
+        kind: PrincipalKind::Guest,
+        session: None,
         token: Some(format!("token-of-{user}")),
         name: None,
         room: room.map(|r| RoomName::parse(r).unwrap()),
@@ -457,6 +459,8 @@ async fn shutdown_closes_with_going_away() {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let conn = Connection {
         user_id: UserId::random(),
+        kind: PrincipalKind::Guest,
+        session: None,
         token: Some("t".into()),
         name: None,
         room: Some(RoomName::lobby()),
@@ -488,6 +492,8 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_others_get_everything() 
     }));
     let conn = Connection {
         user_id: UserId::random(),
+        kind: PrincipalKind::Guest,
+        session: None,
         token: Some("t".into()),
         name: None,
         room: Some(RoomName::lobby()),
@@ -524,6 +530,8 @@ async fn stuck_session(chat: &Chat, shutdown: impl Future<Output = ()>) -> Sessi
     }));
     let conn = Connection {
         user_id: UserId::random(),
+        kind: PrincipalKind::Guest,
+        session: None,
         token: Some("t".into()),
         name: None,
         room: Some(RoomName::lobby()),
@@ -1020,4 +1028,5 @@ async fn a_read_frame_is_validated_like_any_other() {
     assert_eq!(refusal.details, vec!["seq: is required".to_string()]);
 }
 
+mod policy;
 mod timeline;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use whisper_core::broker::{Broker, BrokerError, Hub, NodeEvent};
+use whisper_core::broker::{Broker, BrokerError, Hub, NodeEvent, UserAction};
 use whisper_core::codec::PresenceUser;
 use whisper_core::model::{DisplayName, Event, Message, RoomName, Seq, UserId};
 
@@ -124,6 +124,10 @@ enum WireEvent<'a> {
         #[serde(default)]
         synced: bool,
     },
+    User {
+        user_id: UserId,
+        action: Cow<'a, UserAction>,
+    },
     Hello,
 }
 
@@ -136,6 +140,7 @@ impl WireEvent<'_> {
             WireEvent::Typing { room, user_id, name } => NodeEvent::Typing { room, user_id: *user_id, name },
             WireEvent::Presence { room, users } => NodeEvent::Presence { room, users },
             WireEvent::Heartbeat { synced } => NodeEvent::Heartbeat { synced: *synced },
+            WireEvent::User { user_id, action } => NodeEvent::User { user_id: *user_id, action },
             WireEvent::Hello => NodeEvent::Hello,
         }
     }
@@ -154,6 +159,7 @@ fn encode(node: &str, event: &NodeEvent<'_>) -> Result<Vec<u8>, BrokerError> {
             WireEvent::Presence { room: Cow::Borrowed(room), users: Cow::Borrowed(users) }
         }
         NodeEvent::Heartbeat { synced } => WireEvent::Heartbeat { synced },
+        NodeEvent::User { user_id, action } => WireEvent::User { user_id, action: Cow::Borrowed(action) },
         NodeEvent::Hello => WireEvent::Hello,
     };
     serde_json::to_vec(&Envelope { node: Cow::Borrowed(node), event })
@@ -226,6 +232,7 @@ mod tests {
             NodeEvent::Heartbeat { synced: true },
             NodeEvent::Heartbeat { synced: false },
             NodeEvent::Hello,
+            NodeEvent::User { user_id: users[0].user_id, action: &UserAction::Revoke { session: "s1".into() } },
             NodeEvent::Typing { room: &room, user_id: users[0].user_id, name: &users[0].name },
             NodeEvent::Receipt { room: &room, user_id: users[0].user_id, seq: Seq(7) },
             NodeEvent::Events(&events_of(&room, users[0].user_id)),

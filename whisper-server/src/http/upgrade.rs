@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use whisper_core::codec::HttpErrorCode;
-use whisper_core::model::{DisplayName, RoomName, UserId};
+use whisper_core::model::{DisplayName, PrincipalKind, RoomName, UserId};
 use whisper_core::session::Connection;
 
 use super::query::param;
@@ -106,7 +106,15 @@ pub fn upgrade(
     };
     let permits = SessionPermits::new(permit, forwarded);
     // Budgets are per client address: behind a trusted proxy, the forwarded one.
-    let conn = Connection { user_id: user, token: Some(state.identity.issue(user)), name, room, address: Some(client) };
+    let conn = Connection {
+        user_id: user,
+        kind: PrincipalKind::Guest,
+        session: None,
+        token: Some(state.identity.issue(user)),
+        name,
+        room,
+        address: Some(client),
+    };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {
