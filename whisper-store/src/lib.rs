@@ -20,12 +20,16 @@
 //! PostgreSQL has one more, `plan.rs`: the pure part of planning a group
 //! (seqs, duplicates within it), tested without a database.
 //!
+//! - [`accounts`] — the [`AccountStore`](accounts::AccountStore) trait of
+//!   accounts and sign-in sessions, which both stores implement, and (feature
+//!   `test-util`) its conformance checks.
 //! - [`sqlite`] — the embedded SQLite store (feature `sqlite`).
 //! - [`postgres`] — the PostgreSQL store (feature `postgres`).
 //! - `testing` — a throwaway PostgreSQL database per test (feature `test-util`).
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]

@@ -88,6 +88,7 @@
 //! `timeline` the events (protocol.md §13): their checked writes, the log
 //! and reactions.
 
+mod accounts;
 mod error;
 mod plan;
 mod rows;
@@ -109,6 +110,7 @@ use whisper_core::store::{
     Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError, rooms_limit,
 };
 
+pub use self::accounts::PostgresAccounts;
 use self::error::{bounded, bounded_raw, classify, discard, pool_error, timed_out, writer_gone};
 use self::rows::{decode_message, decode_room, to_i64};
 use self::schema::{admin, identifier, migrate, with_database};
@@ -280,6 +282,12 @@ impl PostgresStore {
         let writers = (0..WRITER_CONNECTIONS).map(|_| Writer::new(pool.clone(), first.take())).collect();
         tokio::spawn(dispatch(queue, writers, pool.clone()));
         Ok(PostgresStore { pool, writer, schema: schema.map(str::to_owned) })
+    }
+
+    /// The accounts and sign-in sessions kept in this database, on the
+    /// store's pool (protocol.md §14).
+    pub fn accounts(&self) -> PostgresAccounts {
+        PostgresAccounts::new(self.pool.clone())
     }
 
     async fn client(&self) -> Result<Object, StoreError> {

@@ -99,6 +99,32 @@ const MIGRATIONS: &[(i32, &str)] = &[
     );
     "#,
     ),
+    // Accounts and their sign-in sessions (protocol.md §14), as in SQLite's
+    // version 4: lower-cased email and name unique; sessions found by the
+    // SHA-256 of their token, never by the token.
+    (
+        4,
+        r#"
+    CREATE TABLE accounts (
+        user_id       UUID PRIMARY KEY,
+        email         TEXT NOT NULL UNIQUE,
+        name          TEXT NOT NULL,
+        name_key      TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at    BIGINT NOT NULL
+    );
+    CREATE TABLE auth_sessions (
+        id           TEXT PRIMARY KEY,
+        token_hash   BYTEA NOT NULL UNIQUE,
+        user_id      UUID NOT NULL REFERENCES accounts (user_id) ON DELETE CASCADE,
+        created_at   BIGINT NOT NULL,
+        last_used_at BIGINT NOT NULL,
+        expires_at   BIGINT NOT NULL,
+        user_agent   TEXT
+    );
+    CREATE INDEX auth_sessions_by_user ON auth_sessions (user_id);
+    "#,
+    ),
 ];
 
 /// Runs the migrations not yet applied, under an advisory lock held until

@@ -52,6 +52,7 @@
 //! `writer` is the writer thread and its group commit, `rows` turns rows into
 //! messages and back, and `error` maps SQLite's errors to [`StoreError`].
 
+mod accounts;
 mod error;
 mod read_marks;
 mod rows;
@@ -73,6 +74,7 @@ use whisper_core::store::{
     rooms_limit,
 };
 
+pub use self::accounts::SqliteAccounts;
 use self::error::{store_error, writer_stopped};
 use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS_PAGE, corrupt, head_from_row, read_log, read_message, read_page};
 use self::schema::{BUSY_TIMEOUT, open_writer};
@@ -142,6 +144,15 @@ impl SqliteStore {
             commits,
             marks: Arc::default(),
         })
+    }
+
+    /// The accounts and sign-in sessions kept in this file, on a connection
+    /// of their own (protocol.md §14).
+    pub async fn accounts(&self) -> Result<SqliteAccounts, StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || SqliteAccounts::open(&path))
+            .await
+            .map_err(|e| StoreError::Internal(format!("opening the accounts connection failed: {e}")))?
     }
 
     /// The database file.

@@ -105,6 +105,28 @@ const MIGRATIONS: &[&str] = &[
         seq        INTEGER NOT NULL,
         PRIMARY KEY (room, target_seq, emoji, user_id)
     ) WITHOUT ROWID;",
+    // Version 4: accounts and their sign-in sessions (protocol.md §14).
+    // `email` and `name_key` are the lower-cased email and name, unique, so
+    // that neither can be registered twice in another case. A session is
+    // found by the SHA-256 of its token: the token itself is never stored.
+    "CREATE TABLE accounts (
+        user_id       TEXT    NOT NULL PRIMARY KEY,
+        email         TEXT    NOT NULL UNIQUE,
+        name          TEXT    NOT NULL,
+        name_key      TEXT    NOT NULL UNIQUE,
+        password_hash TEXT    NOT NULL,
+        created_at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE auth_sessions (
+        id           TEXT    NOT NULL PRIMARY KEY,
+        token_hash   BLOB    NOT NULL UNIQUE,
+        user_id      TEXT    NOT NULL REFERENCES accounts (user_id) ON DELETE CASCADE,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        user_agent   TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX auth_sessions_by_user ON auth_sessions (user_id);",
 ];
 
 /// Opens the write connection: WAL, `synchronous=FULL`, schema up to date.
