@@ -1,8 +1,9 @@
 //! The axum example's app on a real socket: two WebSocket clients chat
-//! through its `/chat` route, and its own routes still answer.
+//! through its `/chat` route, the app's own sign-in and rules hold (a
+//! private room, a word filter), its shutdown closes upgraded sockets, and
+//! its own routes still answer.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -12,8 +13,6 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use whisper_core::Chat;
-use whisper_core::store::MemoryStore;
 
 // An example cannot be imported: the test compiles its source as a module.
 #[path = "../examples/axum_room.rs"]
@@ -25,12 +24,21 @@ type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Longest wait for any one frame: a hang fails the test instead of stalling it.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Serves the example's app on a free loopback port.
-async fn start() -> SocketAddr {
+/// Serves the example's app on a free loopback port; sending `true` on the
+/// returned channel shuts it down.
+async fn start_app() -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
-    tokio::spawn(async move { axum::serve(listener, axum_room::app(chat)).await });
+    let users = axum_room::demo_users();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let app = axum_room::app(axum_room::chat_for(&users), users, stopping);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, stop)
+}
+
+async fn start() -> SocketAddr {
+    let (addr, stop) = start_app().await;
+    std::mem::forget(stop); // runs until the test ends
     addr
 }
 
@@ -182,4 +190,48 @@ async fn the_app_serves_its_own_routes_beside_the_chat() {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
         other => panic!("expected HTTP 400, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_apps_own_sign_in_and_rules_hold() {
+    let addr = start().await;
+    // The app's user Ada (staff) joins `private` under the app's name for her.
+    let mut ada = connect(addr, "?token=ada-secret&room=private&name=Mallory").await;
+    assert_eq!(next(&mut ada).await["type"], "welcome");
+    let joined = next_of(&mut ada, "joined", |_| true).await;
+    assert_eq!(joined["room"], "private");
+    // Bob is a user but not staff; a guest is neither: both are refused.
+    for query in ["?token=bob-secret&room=private", "?room=private"] {
+        let mut ws = connect(addr, query).await;
+        let refusal = next_of(&mut ws, "error", |_| true).await;
+        assert_eq!(
+            (refusal["code"].as_str(), refusal["room"].as_str()),
+            (Some("forbidden"), Some("private")),
+            "{query}"
+        );
+    }
+    // An unknown token is refused before the upgrade.
+    match tokio_tungstenite::connect_async(format!("ws://{addr}/chat?token=forged")).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+        other => panic!("expected HTTP 401, got {other:?}"),
+    }
+    // The word filter rewrites what is stored and delivered; the app's
+    // user cannot take another name.
+    send(&mut ada, json!({"type": "messages", "data": [{"content": "darn it"}]})).await;
+    let message = next_of(&mut ada, "messages", |_| true).await;
+    assert_eq!(
+        (message["data"][0]["content"].as_str(), message["data"][0]["name"].as_str()),
+        (Some("**** it"), Some("Ada"))
+    );
+    send(&mut ada, json!({"type": "profile", "name": "Eve"})).await;
+    assert_eq!(next_of(&mut ada, "error", |_| true).await["code"], "forbidden");
+}
+
+#[tokio::test]
+async fn shutting_the_app_down_closes_upgraded_sockets() {
+    let (addr, stop) = start_app().await;
+    let mut ws = connect(addr, "").await;
+    assert_eq!(next(&mut ws).await["type"], "welcome");
+    stop.send(true).unwrap();
+    assert_eq!(close_code(&mut ws).await, CloseCode::Away);
 }

@@ -127,7 +127,7 @@ fn unreachable_key() -> HmacSha256 {
     <HmacSha256 as KeyInit>::new_from_slice(b"whisperchat").unwrap_or_else(|_| std::process::abort())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

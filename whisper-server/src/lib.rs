@@ -40,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod admission;
 pub mod broker;
 pub mod client_addr;

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use whisper_core::Chat;
 use whisper_core::broker::Broker;
 use whisper_core::store::Store;
+use whisper_store::accounts::AccountStore;
 
 use crate::admission::{self, Admitted, Backoff, Listener};
 use crate::config::Config;
@@ -37,6 +38,7 @@ pub struct Server {
 pub struct ServerBuilder {
     config: Config,
     store: Option<Arc<dyn Store>>,
+    accounts: Option<Arc<dyn AccountStore>>,
     broker: Option<Arc<dyn Broker>>,
 }
 
@@ -44,6 +46,14 @@ impl ServerBuilder {
     /// Hosts the chat on `store` instead of the one the configuration names.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Keeps accounts and sign-in sessions in `accounts` (protocol.md §14).
+    /// A server on its configured store keeps them there; one given its own
+    /// store has accounts only if given this too.
+    pub fn accounts(mut self, accounts: Arc<dyn AccountStore>) -> Self {
+        self.accounts = Some(accounts);
         self
     }
 
@@ -59,16 +69,19 @@ impl ServerBuilder {
     /// the identity secret, and joins the cluster (unless given a broker:
     /// NATS if `nats_url` is set, else none).
     pub async fn build(self) -> Result<Server, Error> {
-        let ServerBuilder { config, store, broker } = self;
+        let ServerBuilder { config, store, accounts, broker } = self;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("creating data directory {}", config.data_dir.display()), e))?;
         // The secret before the store: a bad one stops the server before it
         // creates or migrates anything.
         let identity = Identity::load_or_create(&config.data_dir, config.secret.as_deref())
             .map_err(|e| Error::io("loading the identity secret", e))?;
-        let store = match store {
-            Some(store) => store,
-            None => open_store(&config).await?,
+        let (store, accounts) = match store {
+            Some(store) => (store, accounts),
+            None => {
+                let (store, own) = open_store(&config).await?;
+                (store, accounts.or(Some(own)))
+            }
         };
         let broker = match (broker, &config.nats_url) {
             (Some(broker), _) => Some(broker),
@@ -100,20 +113,23 @@ impl ServerBuilder {
         if max_connections.saturating_add(crate::descriptors::HEALTH_RESERVE) >= limit {
             tracing::warn!(max_connections, limit, "max_connections is not below the file descriptor limit");
         }
-        let state = AppState::new(chat, identity, config, Arc::new(metrics), max_connections);
+        let accounts = accounts.map(crate::accounts::Accounts::new);
+        let state = AppState::new(chat, identity, accounts, config, Arc::new(metrics), max_connections);
         Ok(Server { state: Arc::new(state) })
     }
 }
 
-/// PostgreSQL if `database_url` is set, else SQLite in the data directory.
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
+/// PostgreSQL if `database_url` is set, else SQLite in the data directory,
+/// with the accounts kept beside the chat.
+async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn AccountStore>), Error> {
     match &config.database_url {
         #[cfg(feature = "postgres")]
         Some(url) => {
             let store = crate::store::PostgresStore::connect(url)
                 .await
                 .map_err(|source| Error::Store { context: "connecting to PostgreSQL".into(), source })?;
-            Ok(Arc::new(store))
+            let accounts = Arc::new(store.accounts());
+            Ok((Arc::new(store), accounts))
         }
         #[cfg(not(feature = "postgres"))]
         Some(_) => Err(Error::NotBuiltIn { option: "--database-url", feature: "postgres" }),
@@ -123,7 +139,11 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Error> {
             let store = crate::store::SqliteStore::open(&path)
                 .await
                 .map_err(|source| Error::Store { context: format!("opening {}", path.display()), source })?;
-            Ok(Arc::new(store))
+            let accounts = store.accounts().await.map_err(|source| Error::Store {
+                context: format!("opening accounts in {}", path.display()),
+                source,
+            })?;
+            Ok((Arc::new(store), Arc::new(accounts)))
         }
         #[cfg(not(feature = "sqlite"))]
         None => Err(Error::NoStore),
@@ -143,7 +163,7 @@ async fn connect_broker(_url: &str, _subject: &str) -> Result<Arc<dyn Broker>, E
 impl Server {
     /// A builder for a server configured by `config`.
     pub fn builder(config: Config) -> ServerBuilder {
-        ServerBuilder { config, store: None, broker: None }
+        ServerBuilder { config, store: None, accounts: None, broker: None }
     }
 
     /// The chat service (to post or read from the embedding program).

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use whisper_core::Chat;
 
+use crate::accounts::Accounts;
 use crate::config::Config;
 use crate::identity::Identity;
 use crate::metrics::Metrics;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub chat: Chat,
     /// Token issuing and checking.
     pub identity: Identity,
+    /// Accounts and sign-in sessions, where the store keeps them.
+    pub accounts: Option<Accounts>,
     /// The configuration.
     pub config: Config,
     /// Metrics.
@@ -62,6 +65,7 @@ impl AppState {
     pub(crate) fn new(
         chat: Chat,
         identity: Identity,
+        accounts: Option<Accounts>,
         config: Config,
         metrics: Arc<Metrics>,
         max_connections: usize,
@@ -73,6 +77,7 @@ impl AppState {
         AppState {
             chat,
             identity,
+            accounts,
             config,
             metrics,
             connections_per_ip: ConnectionsPerIp::default(),

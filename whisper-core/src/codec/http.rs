@@ -111,8 +111,18 @@ pub struct HttpErrorBody {
 pub enum HttpErrorCode {
     /// 400: a query parameter or upgrade header is malformed.
     InvalidRequest,
-    /// 401: the token is not valid here.
+    /// 401: the token is not valid here, or none was presented where one
+    /// is needed.
     Unauthorized,
+    /// 401: the email and password do not match an account (the same
+    /// answer for an unknown email and a wrong password).
+    InvalidCredentials,
+    /// 400: a new password breaks the rule (protocol.md §14).
+    WeakPassword,
+    /// 409: an account with this email exists.
+    EmailTaken,
+    /// 409: an account with this name exists (names ignore case).
+    NameTaken,
     /// 403: not allowed (e.g. an Origin not on the allow-list).
     Forbidden,
     /// 404: no such endpoint or file.
@@ -138,7 +148,9 @@ impl HttpErrorCode {
     pub fn status(self) -> u16 {
         match self {
             HttpErrorCode::InvalidRequest => 400,
-            HttpErrorCode::Unauthorized => 401,
+            HttpErrorCode::Unauthorized | HttpErrorCode::InvalidCredentials => 401,
+            HttpErrorCode::WeakPassword => 400,
+            HttpErrorCode::EmailTaken | HttpErrorCode::NameTaken => 409,
             HttpErrorCode::Forbidden => 403,
             HttpErrorCode::NotFound => 404,
             HttpErrorCode::MethodNotAllowed => 405,

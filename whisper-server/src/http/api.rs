@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use hyper::HeaderMap;
-use hyper::header::AUTHORIZATION;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use whisper_core::codec::{EventsPage, HistoryPage, HttpErrorCode, RoomList, RoomSummary};
@@ -164,8 +163,9 @@ pub async fn rooms(headers: &HeaderMap, query: Option<&str>, state: &AppState) -
         Ok(parsed) => parsed,
         Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
     };
-    let Ok(caller) = caller(headers, query, state) else {
-        return error(HttpErrorCode::Unauthorized, "the token is not valid here");
+    let caller = match caller(headers, query, state).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
     let Some(_turn) = state.store_read_turn().await else { return busy() };
     let page = match state.chat.store().rooms_page(after.as_ref(), limit).await {
@@ -196,14 +196,15 @@ pub async fn rooms(headers: &HeaderMap, query: Option<&str>, state: &AppState) -
 
 /// The user a request names with its token, if any; `Err` for a token that
 /// is not valid here (a 401, never a silent anonymous answer).
-fn caller(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Result<Option<UserId>, ()> {
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    let Some(token) = bearer.or_else(|| param(query, "token")).filter(|t| !t.is_empty()) else { return Ok(None) };
-    state.identity.verify(&token).map(Some).ok_or(())
+/// The caller's user id, from a guest token, a session's bearer token or
+/// its cookie (protocol.md §14); `None` when none is presented.
+async fn caller(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Result<Option<UserId>, Response<Body>> {
+    let now = crate::accounts::now_ms();
+    match crate::accounts::caller(headers, param(query, "token"), &state.identity, state.accounts.as_ref(), now).await {
+        Ok(caller) => Ok(caller.map(|c| c.user_id())),
+        Err(crate::accounts::Refused::Invalid(why)) => Err(error(HttpErrorCode::Unauthorized, why)),
+        Err(crate::accounts::Refused::Store(e)) => Err(store_error(&e)),
+    }
 }
 
 /// The cursor and limit a rooms query asks for, or the problem with it.
@@ -245,7 +246,7 @@ pub async fn ready(state: &AppState) -> Response<Body> {
     }
 }
 
-fn store_error(e: &StoreError) -> Response<Body> {
+pub(crate) fn store_error(e: &StoreError) -> Response<Body> {
     tracing::warn!(error = %e, "store request failed");
     match e {
         StoreError::Unavailable(_) => error(HttpErrorCode::StorageUnavailable, "the store is unavailable; retry later"),

@@ -4,6 +4,7 @@
 //! [`headers`] the security headers they all carry.
 
 pub mod api;
+pub mod auth;
 pub mod headers;
 pub mod query;
 pub mod response;
@@ -68,8 +69,26 @@ async fn answer(
             return api::rate_limited(wait);
         }
     }
+    let client = crate::client_addr::client_addr(req.headers(), conn.peer, &state.config.trusted_proxies);
+    if let Some(id) = path.strip_prefix("/v1/me/sessions/") {
+        return match *req.method() {
+            Method::DELETE => auth::revoke(req.headers(), req.uri().query(), id, &state).await,
+            _ => error(HttpErrorCode::MethodNotAllowed, "only DELETE is allowed here"),
+        };
+    }
     match (req.method(), path.as_str()) {
-        (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit),
+        (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit).await,
+        (&Method::POST, "/v1/auth/register") => auth::register(req, &state, client).await,
+        (&Method::POST, "/v1/auth/login") => auth::login(req, &state, client).await,
+        (&Method::POST, "/v1/auth/logout") => auth::logout(req.headers(), req.uri().query(), &state).await,
+        (&Method::GET, "/v1/me") => auth::get_me(req.headers(), req.uri().query(), &state).await,
+        (&Method::PATCH, "/v1/me") => auth::patch_me(req, &state).await,
+        (&Method::GET, "/v1/me/sessions") => auth::sessions(req.headers(), req.uri().query(), &state).await,
+        (_, "/v1/auth/register" | "/v1/auth/login" | "/v1/auth/logout") => {
+            error(HttpErrorCode::MethodNotAllowed, "only POST is allowed here")
+        }
+        (_, "/v1/me") => error(HttpErrorCode::MethodNotAllowed, "only GET and PATCH are allowed here"),
+        (_, "/v1/me/sessions") => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
         (&Method::GET, "/v1/chat/events") => api::events(req.uri().query(), &state).await,
         (&Method::GET, "/v1/rooms") => api::rooms(req.headers(), req.uri().query(), &state).await,

@@ -22,13 +22,14 @@ use whisper_core::session::Connection;
 
 use super::query::param;
 use super::response::{Body, error};
+use crate::accounts::{self, Caller, Refused};
 use crate::client_addr::client_addr;
 use crate::permits::{ConnectionPermit, SessionPermits};
 use crate::socket;
 use crate::state::AppState;
 
 /// Answers `GET /v1/chat/ws` on a connection holding `permit`.
-pub fn upgrade(
+pub async fn upgrade(
     mut req: Request<Incoming>,
     state: Arc<AppState>,
     peer: SocketAddr,
@@ -36,18 +37,23 @@ pub fn upgrade(
 ) -> Response<Body> {
     // The token first: a browser cannot see why an upgrade failed, so a
     // client may check its token with a plain GET (401 here, 426 otherwise).
-    let query = req.uri().query();
-    let user = match param(query, "token").filter(|t| !t.is_empty()) {
-        None => UserId::random(),
-        Some(token) => match state.identity.verify(&token) {
-            Some(user) => user,
-            None => {
+    let query = req.uri().query().map(str::to_owned);
+    let query = query.as_deref();
+    // `?token=`, else a bearer token, else the session cookie (protocol.md
+    // §14); nothing at all is a new guest.
+    let now = accounts::now_ms();
+    let caller =
+        match accounts::caller(req.headers(), param(query, "token"), &state.identity, state.accounts.as_ref(), now)
+            .await
+        {
+            Ok(caller) => caller,
+            Err(Refused::Invalid(why)) => {
                 state.metrics.connections_refused.inc();
                 tracing::info!(%peer, "refused: bad token");
-                return error(HttpErrorCode::Unauthorized, "the token is not valid here");
+                return error(HttpErrorCode::Unauthorized, why);
             }
-        },
-    };
+            Err(Refused::Store(e)) => return super::api::store_error(&e),
+        };
     let headers = req.headers();
     if !has_token(headers, CONNECTION, "upgrade") || !has_token(headers, UPGRADE, "websocket") {
         return error(HttpErrorCode::UpgradeRequired, "this endpoint speaks WebSocket only");
@@ -82,7 +88,11 @@ pub fn upgrade(
             Err(e) => return error(HttpErrorCode::InvalidRequest, format!("room: {e}")),
         },
     };
+    // An account shows its stored name; `name=` is a guest's choice.
     let name = match param(query, "name").filter(|n| !n.trim().is_empty()) {
+        _ if caller.as_ref().is_some_and(|c| c.kind() != PrincipalKind::Guest) => {
+            caller.as_ref().and_then(Caller::name).cloned()
+        }
         None => None,
         Some(n) => match DisplayName::parse(&n) {
             Ok(name) => Some(name),
@@ -106,14 +116,30 @@ pub fn upgrade(
     };
     let permits = SessionPermits::new(permit, forwarded);
     // Budgets are per client address: behind a trusted proxy, the forwarded one.
-    let conn = Connection {
-        user_id: user,
-        kind: PrincipalKind::Guest,
-        session: None,
-        token: Some(state.identity.issue(user)),
-        name,
-        room,
-        address: Some(client),
+    let conn = match caller {
+        Some(Caller::Account { account, session, .. }) => Connection {
+            user_id: account.user_id,
+            kind: PrincipalKind::Account,
+            session: Some(session.id.into()),
+            // The client holds its session already (as a cookie, which no
+            // script may read, or as its bearer token): nothing to give back.
+            token: None,
+            name,
+            room,
+            address: Some(client),
+        },
+        guest => {
+            let user = guest.map_or_else(UserId::random, |g| g.user_id());
+            Connection {
+                user_id: user,
+                kind: PrincipalKind::Guest,
+                session: None,
+                token: Some(state.identity.issue(user)),
+                name,
+                room,
+                address: Some(client),
+            }
+        }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -157,7 +183,7 @@ fn has_token(headers: &HeaderMap, name: hyper::header::HeaderName, token: &str) 
 /// to 127.0.0.1 sends a matching Origin and Host. So without a public origin,
 /// a server listening on loopback takes only loopback names (`localhost`,
 /// `127.x.y.z`, `[::1]`) as its own.
-fn origin_allowed(headers: &HeaderMap, config: &crate::config::Config) -> bool {
+pub(crate) fn origin_allowed(headers: &HeaderMap, config: &crate::config::Config) -> bool {
     let Some(origin) = headers.get(ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };

@@ -166,4 +166,12 @@ user_id: UserId,
 /**
  * Their display name.
  */
-name: DisplayName, } | { "type": "error" } & Refusal;
+name: DisplayName, } | { "type": "left", 
+/**
+ * The room.
+ */
+room: RoomName, 
+/**
+ * Why, for people.
+ */
+reason: string, } | { "type": "error" } & Refusal;
