@@ -41,6 +41,13 @@ pub struct Config {
     /// none, one generated once and kept in `<data dir>/secret`.
     pub secret: Option<String>,
 
+    /// HS256 secret of the application's JWTs (protocol.md §14). Default: none.
+    pub jwt_secret: Option<String>,
+
+    /// PEM public key of the application's JWTs (RS256, ES256 or EdDSA).
+    /// Default: none.
+    pub jwt_public_key: Option<PathBuf>,
+
     /// This node's name in `welcome` and logs. Default: none, a random one.
     pub server_id: Option<String>,
 
@@ -234,6 +241,8 @@ impl Config {
             nats_url: None,
             nats_subject: Config::DEFAULT_NATS_SUBJECT.to_owned(),
             secret: None,
+            jwt_secret: None,
+            jwt_public_key: None,
             server_id: None,
             allowed_origins: Vec::new(),
             public_origin: None,

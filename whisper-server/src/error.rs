@@ -43,6 +43,9 @@ pub enum Error {
         /// The cargo feature that brings it, e.g. `postgres`.
         feature: &'static str,
     },
+    /// A configuration value is not usable (e.g. a JWT key that is not one).
+    #[error("{0}")]
+    Config(String),
     /// No store was given and this build has no default one.
     #[error(
         "this server was built without the `sqlite` feature: give --database-url (feature `postgres`), \

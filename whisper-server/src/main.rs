@@ -83,6 +83,17 @@ struct Cli {
     #[arg(long, env = "WHISPER_SECRET", hide_env_values = true)]
     secret: Option<String>,
 
+    /// Accept JWTs your application issues, signed HS256 with this secret
+    /// (at least 32 bytes): `sub`, `name` and `exp` required; `Authorization:
+    /// Bearer` or `?token=`.
+    #[arg(long, env = "WHISPER_JWT_SECRET", hide_env_values = true, conflicts_with = "jwt_public_key")]
+    jwt_secret: Option<String>,
+
+    /// Accept JWTs signed by the private half of this PEM public key: RS256,
+    /// ES256 or EdDSA, told by the key.
+    #[arg(long, env = "WHISPER_JWT_PUBLIC_KEY")]
+    jwt_public_key: Option<PathBuf>,
+
     /// This node's name in `welcome` and logs. Defaults to a random one.
     #[arg(long, env = "WHISPER_SERVER_ID")]
     server_id: Option<String>,
@@ -224,6 +235,8 @@ impl From<Cli> for Config {
             nats_url,
             nats_subject,
             secret,
+            jwt_secret,
+            jwt_public_key,
             server_id,
             allowed_origins,
             public_origin,
@@ -260,6 +273,8 @@ impl From<Cli> for Config {
             nats_url,
             nats_subject,
             secret,
+            jwt_secret,
+            jwt_public_key,
             server_id,
             allowed_origins,
             public_origin,

@@ -114,8 +114,29 @@ impl ServerBuilder {
             tracing::warn!(max_connections, limit, "max_connections is not below the file descriptor limit");
         }
         let accounts = accounts.map(crate::accounts::Accounts::new);
-        let state = AppState::new(chat, identity, accounts, config, Arc::new(metrics), max_connections);
+        let jwt = jwt_verifier(&config)?;
+        let mut state = AppState::new(chat, identity, accounts, config, Arc::new(metrics), max_connections);
+        state.jwt = jwt;
         Ok(Server { state: Arc::new(state) })
+    }
+}
+
+/// The verifier of `--jwt-secret` or `--jwt-public-key`, if either is set.
+fn jwt_verifier(config: &Config) -> Result<Option<crate::accounts::jwt::Jwt>, Error> {
+    use crate::accounts::jwt::Jwt;
+    match (&config.jwt_secret, &config.jwt_public_key) {
+        (Some(_), Some(_)) => Err(Error::Config("give --jwt-secret or --jwt-public-key, not both".into())),
+        (Some(secret), None) => {
+            if let Some(why) = crate::identity::weakness(secret.as_bytes()) {
+                return Err(Error::Config(format!("--jwt-secret {why}")));
+            }
+            Ok(Some(Jwt::hs256(secret.as_bytes()).map_err(Error::Config)?))
+        }
+        (None, Some(path)) => {
+            let pem = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            Ok(Some(Jwt::public_key(&pem).map_err(Error::Config)?))
+        }
+        (None, None) => Ok(None),
     }
 }
 

@@ -28,6 +28,8 @@ pub struct AppState {
     pub identity: Identity,
     /// Accounts and sign-in sessions, where the store keeps them.
     pub accounts: Option<Accounts>,
+    /// The verifier of the application's JWTs, if configured.
+    pub jwt: Option<crate::accounts::jwt::Jwt>,
     /// The configuration.
     pub config: Config,
     /// Metrics.
@@ -78,6 +80,7 @@ impl AppState {
             chat,
             identity,
             accounts,
+            jwt: None,
             config,
             metrics,
             connections_per_ip: ConnectionsPerIp::default(),

@@ -9,6 +9,7 @@
 //! - `limiter` — sign-in attempts per window.
 
 pub mod cookie;
+pub mod jwt;
 pub mod limiter;
 pub mod password;
 pub mod tokens;
@@ -23,7 +24,6 @@ use whisper_core::store::StoreError;
 use whisper_store::accounts::{Account, AccountStore, SessionInfo};
 
 use self::limiter::Attempts;
-use crate::identity::Identity;
 
 /// How long a sign-in session lasts.
 pub const SESSION_DAYS: i64 = 30;
@@ -63,6 +63,8 @@ impl Accounts {
 pub enum Caller {
     /// A guest, by its token.
     Guest(UserId),
+    /// A user of the embedding application, by its JWT.
+    External(jwt::External),
     /// A signed-in account, by one of its sessions.
     Account {
         /// The account.
@@ -79,6 +81,7 @@ impl Caller {
     pub fn user_id(&self) -> UserId {
         match self {
             Caller::Guest(user) => *user,
+            Caller::External(external) => external.user_id,
             Caller::Account { account, .. } => account.user_id,
         }
     }
@@ -87,6 +90,7 @@ impl Caller {
     pub fn kind(&self) -> PrincipalKind {
         match self {
             Caller::Guest(_) => PrincipalKind::Guest,
+            Caller::External(_) => PrincipalKind::External,
             Caller::Account { .. } => PrincipalKind::Account,
         }
     }
@@ -95,6 +99,7 @@ impl Caller {
     pub fn name(&self) -> Option<&DisplayName> {
         match self {
             Caller::Guest(_) => None,
+            Caller::External(external) => Some(&external.name),
             Caller::Account { account, .. } => Some(&account.name),
         }
     }
@@ -103,8 +108,9 @@ impl Caller {
 /// Why a presented credential was refused.
 #[derive(Debug)]
 pub enum Refused {
-    /// Not a token this server issued, or one for a session that ended.
-    Invalid(&'static str),
+    /// Not a token this server issued, a session that ended, or a JWT that
+    /// does not verify: the sentence says which check failed.
+    Invalid(std::borrow::Cow<'static, str>),
     /// The store could not tell.
     Store(StoreError),
 }
@@ -112,14 +118,14 @@ pub enum Refused {
 /// Who `headers` and `query_token` say the caller is: `?token=` first, then
 /// `Authorization: Bearer`, then the session cookie; `None` when nothing is
 /// presented. A presented credential that is not valid is refused, never
-/// taken for "nobody".
+/// taken for "nobody". The token's shape says what it is: a session's
+/// (`ws1.`), a JWT (with `--jwt-secret`/`--jwt-public-key`), else a guest's.
 pub async fn caller(
+    state: &crate::state::AppState,
     headers: &HeaderMap,
     query_token: Option<String>,
-    identity: &Identity,
-    accounts: Option<&Accounts>,
-    now: i64,
 ) -> Result<Option<Caller>, Refused> {
+    let (identity, accounts, now) = (&state.identity, state.accounts.as_ref(), now_ms());
     let bearer = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -132,16 +138,24 @@ pub async fn caller(
             None => return Ok(None),
         },
     };
+    if let Some(jwt) = &state.jwt
+        && jwt::Jwt::looks_like(&token)
+    {
+        return jwt
+            .verify(&token)
+            .map(|external| Some(Caller::External(external)))
+            .map_err(|why| Refused::Invalid(why.into()));
+    }
     if !tokens::looks_like(&token) {
         return match identity.verify(&token) {
             Some(user) => Ok(Some(Caller::Guest(user))),
-            None => Err(Refused::Invalid("the token is not valid here")),
+            None => Err(Refused::Invalid("the token is not valid here".into())),
         };
     }
-    let Some(accounts) = accounts else { return Err(Refused::Invalid("this server has no accounts")) };
+    let Some(accounts) = accounts else { return Err(Refused::Invalid("this server has no accounts".into())) };
     match accounts.store.session(&tokens::digest(&token), now).await {
         Ok(Some((session, account))) => Ok(Some(Caller::Account { account, session, by_cookie })),
-        Ok(None) => Err(Refused::Invalid("the session has ended: it expired, was revoked or signed out")),
+        Ok(None) => Err(Refused::Invalid("the session has ended: it expired, was revoked or signed out".into())),
         Err(e) => Err(Refused::Store(e)),
     }
 }

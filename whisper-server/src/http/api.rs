@@ -199,8 +199,7 @@ pub async fn rooms(headers: &HeaderMap, query: Option<&str>, state: &AppState) -
 /// The caller's user id, from a guest token, a session's bearer token or
 /// its cookie (protocol.md §14); `None` when none is presented.
 async fn caller(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Result<Option<UserId>, Response<Body>> {
-    let now = crate::accounts::now_ms();
-    match crate::accounts::caller(headers, param(query, "token"), &state.identity, state.accounts.as_ref(), now).await {
+    match crate::accounts::caller(state, headers, param(query, "token")).await {
         Ok(caller) => Ok(caller.map(|c| c.user_id())),
         Err(crate::accounts::Refused::Invalid(why)) => Err(error(HttpErrorCode::Unauthorized, why)),
         Err(crate::accounts::Refused::Store(e)) => Err(store_error(&e)),

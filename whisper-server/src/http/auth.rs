@@ -274,9 +274,11 @@ async fn signed_in(
     state: &AppState,
 ) -> Result<(Account, SessionInfo), Response<Body>> {
     let token = super::query::param(query, "token");
-    match accounts::caller(headers, token, &state.identity, state.accounts.as_ref(), accounts::now_ms()).await {
+    match accounts::caller(state, headers, token).await {
         Ok(Some(Caller::Account { account, session, .. })) => Ok((account, session)),
-        Ok(Some(Caller::Guest(_)) | None) => Err(error(HttpErrorCode::Unauthorized, "sign in first")),
+        Ok(Some(Caller::Guest(_) | Caller::External(_)) | None) => {
+            Err(error(HttpErrorCode::Unauthorized, "sign in first: only an account has a profile here"))
+        }
         Err(Refused::Invalid(why)) => Err(error(HttpErrorCode::Unauthorized, why)),
         Err(Refused::Store(e)) => Err(store_error(&e)),
     }

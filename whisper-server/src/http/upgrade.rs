@@ -41,19 +41,15 @@ pub async fn upgrade(
     let query = query.as_deref();
     // `?token=`, else a bearer token, else the session cookie (protocol.md
     // §14); nothing at all is a new guest.
-    let now = accounts::now_ms();
-    let caller =
-        match accounts::caller(req.headers(), param(query, "token"), &state.identity, state.accounts.as_ref(), now)
-            .await
-        {
-            Ok(caller) => caller,
-            Err(Refused::Invalid(why)) => {
-                state.metrics.connections_refused.inc();
-                tracing::info!(%peer, "refused: bad token");
-                return error(HttpErrorCode::Unauthorized, why);
-            }
-            Err(Refused::Store(e)) => return super::api::store_error(&e),
-        };
+    let caller = match accounts::caller(&state, req.headers(), param(query, "token")).await {
+        Ok(caller) => caller,
+        Err(Refused::Invalid(why)) => {
+            state.metrics.connections_refused.inc();
+            tracing::info!(%peer, "refused: bad token");
+            return error(HttpErrorCode::Unauthorized, why);
+        }
+        Err(Refused::Store(e)) => return super::api::store_error(&e),
+    };
     let headers = req.headers();
     if !has_token(headers, CONNECTION, "upgrade") || !has_token(headers, UPGRADE, "websocket") {
         return error(HttpErrorCode::UpgradeRequired, "this endpoint speaks WebSocket only");
@@ -123,6 +119,15 @@ pub async fn upgrade(
             session: Some(session.id.into()),
             // The client holds its session already (as a cookie, which no
             // script may read, or as its bearer token): nothing to give back.
+            token: None,
+            name,
+            room,
+            address: Some(client),
+        },
+        Some(Caller::External(external)) => Connection {
+            user_id: external.user_id,
+            kind: PrincipalKind::External,
+            session: None,
             token: None,
             name,
             room,
