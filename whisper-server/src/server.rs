@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use whisper_core::Chat;
 use whisper_core::broker::Broker;
+use whisper_core::policy::Policy;
 use whisper_core::store::Store;
 use whisper_store::accounts::AccountStore;
 
@@ -40,12 +41,21 @@ pub struct ServerBuilder {
     store: Option<Arc<dyn Store>>,
     accounts: Option<Arc<dyn AccountStore>>,
     broker: Option<Arc<dyn Broker>>,
+    policy: Option<Arc<dyn Policy>>,
 }
 
 impl ServerBuilder {
     /// Hosts the chat on `store` instead of the one the configuration names.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// The application's rules, asked before anything is stored or relayed,
+    /// on every path: WebSocket frames and the HTTP history and log
+    /// (protocol.md §14; default: none).
+    pub fn policy(mut self, policy: Arc<dyn Policy>) -> Self {
+        self.policy = Some(policy);
         self
     }
 
@@ -69,7 +79,7 @@ impl ServerBuilder {
     /// the identity secret, and joins the cluster (unless given a broker:
     /// NATS if `nats_url` is set, else none).
     pub async fn build(self) -> Result<Server, Error> {
-        let ServerBuilder { config, store, accounts, broker } = self;
+        let ServerBuilder { config, store, accounts, broker, policy } = self;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("creating data directory {}", config.data_dir.display()), e))?;
         // The secret before the store: a bad one stops the server before it
@@ -94,7 +104,10 @@ impl ServerBuilder {
             .server_id
             .clone()
             .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
-        let chat = Chat::builder(store).limits(config.limits()).server_id(server_id);
+        let mut chat = Chat::builder(store).limits(config.limits()).server_id(server_id);
+        if let Some(policy) = policy {
+            chat = chat.policy(policy);
+        }
         let chat = match broker {
             Some(broker) => chat.broker(broker).build().await?,
             None => chat.build(),
@@ -184,7 +197,7 @@ async fn connect_broker(_url: &str, _subject: &str) -> Result<Arc<dyn Broker>, E
 impl Server {
     /// A builder for a server configured by `config`.
     pub fn builder(config: Config) -> ServerBuilder {
-        ServerBuilder { config, store: None, accounts: None, broker: None }
+        ServerBuilder { config, store: None, accounts: None, broker: None, policy: None }
     }
 
     /// The chat service (to post or read from the embedding program).

@@ -5,9 +5,10 @@ use std::time::Duration;
 use hyper::HeaderMap;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
+use whisper_core::chat::ReadError;
 use whisper_core::codec::{EventsPage, HistoryPage, HttpErrorCode, RoomList, RoomSummary};
 use whisper_core::limits::MAX_HISTORY_PAGE_BYTES;
-use whisper_core::model::{Entry, RoomName, Seq, UserId};
+use whisper_core::model::{DisplayName, Entry, Principal, RoomName, Seq, UserId};
 use whisper_core::store::{DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, ReadRange, StoreError};
 
 use super::query::param;
@@ -15,19 +16,46 @@ use super::response::{Body, error, json};
 use crate::state::AppState;
 
 /// `GET /v1/chat/messages?room=&before_seq=&after_seq=&limit=`, oldest first.
-pub async fn messages(query: Option<&str>, state: &AppState) -> Response<Body> {
+pub async fn messages(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Response<Body> {
     let (room, range) = match history_query(query) {
         Ok(parsed) => parsed,
         Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
     };
+    let reader = match reader(headers, query, state).await {
+        Ok(reader) => reader,
+        Err(response) => return response,
+    };
     let Some(_turn) = state.store_read_turn().await else { return busy() };
-    match state.chat.store().read(&room, range).await {
+    match state.chat.history(reader.as_ref(), &room, range).await {
+        Err(ReadError::Denied(denied)) => error(HttpErrorCode::Forbidden, denied.reason()),
+        Err(ReadError::Store(e)) => store_error(&e),
         Ok(page) => {
             let (data, has_more) =
                 within_bytes(page.messages, page.has_more, range.from_newest(), MAX_HISTORY_PAGE_BYTES);
             json(StatusCode::OK, &HistoryPage { kind: "messages".into(), room, data: data.into(), has_more })
         }
-        Err(e) => store_error(&e),
+    }
+}
+
+/// Who reads, for the application's policy (protocol.md §14): resolved
+/// only when there is a policy to ask, so that reads without one cost no
+/// session lookup.
+async fn reader(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    state: &AppState,
+) -> Result<Option<Principal>, Response<Body>> {
+    if state.chat.policy().is_none() {
+        return Ok(None);
+    }
+    match crate::accounts::caller(state, headers, param(query, "token")).await {
+        Ok(caller) => Ok(caller.map(|c| Principal {
+            user_id: c.user_id(),
+            kind: c.kind(),
+            name: c.name().cloned().unwrap_or_else(|| DisplayName::guest(c.user_id())),
+        })),
+        Err(crate::accounts::Refused::Invalid(why)) => Err(error(HttpErrorCode::Unauthorized, why)),
+        Err(crate::accounts::Refused::Store(e)) => Err(store_error(&e)),
     }
 }
 
@@ -66,11 +94,20 @@ fn within_bytes<T: serde::Serialize>(
 
 /// `GET /v1/chat/events?room=&after_seq=&limit=`: the room's log after
 /// `after_seq`, oldest first (protocol.md §13), capped in bytes like history.
-pub async fn events(query: Option<&str>, state: &AppState) -> Response<Body> {
+pub async fn events(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Response<Body> {
     let (room, after, limit) = match events_query(query) {
         Ok(parsed) => parsed,
         Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
     };
+    if let Some(policy) = state.chat.policy() {
+        let reader = match reader(headers, query, state).await {
+            Ok(reader) => reader,
+            Err(response) => return response,
+        };
+        if let Err(denied) = policy.read_history(reader.as_ref(), &room).await {
+            return error(HttpErrorCode::Forbidden, denied.reason());
+        }
+    }
     let Some(_turn) = state.store_read_turn().await else { return busy() };
     match state.chat.store().log(&room, after, limit).await {
         Ok(LogPage { entries, has_more }) => {

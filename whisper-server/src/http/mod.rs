@@ -89,8 +89,8 @@ async fn answer(
         }
         (_, "/v1/me") => error(HttpErrorCode::MethodNotAllowed, "only GET and PATCH are allowed here"),
         (_, "/v1/me/sessions") => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
-        (&Method::GET, "/v1/chat/messages") => api::messages(req.uri().query(), &state).await,
-        (&Method::GET, "/v1/chat/events") => api::events(req.uri().query(), &state).await,
+        (&Method::GET, "/v1/chat/messages") => api::messages(req.headers(), req.uri().query(), &state).await,
+        (&Method::GET, "/v1/chat/events") => api::events(req.headers(), req.uri().query(), &state).await,
         (&Method::GET, "/v1/rooms") => api::rooms(req.headers(), req.uri().query(), &state).await,
         (&Method::GET, "/healthz") => healthy(),
         (&Method::GET, "/readyz") => api::ready(&state).await,

@@ -56,6 +56,20 @@ pub async fn start_in(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> TestS
     run(server, listener, data_dir)
 }
 
+/// Starts a server on SQLite in a fresh temporary directory, built by
+/// `build` from its builder (a policy, say).
+pub async fn start_built(
+    build: impl FnOnce(whisper_server::ServerBuilder) -> whisper_server::ServerBuilder,
+) -> TestServer {
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = build(Server::builder(Config::new(addr, dir.path()))).build().await.expect("server builds");
+    let mut running = run(server, listener, dir.path());
+    running._dir = Some(dir);
+    running
+}
+
 /// Starts a server on a store of the test's choosing.
 pub async fn start_on_store(store: Arc<dyn Store>, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
