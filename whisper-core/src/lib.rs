@@ -74,6 +74,48 @@
 //! # }
 //! ```
 
+//! # Embedding with your own authentication
+//!
+//! Your application decides who connects; the session is told with a
+//! [`Connection`](session::Connection), and your rules are a
+//! [`Policy`](policy::Policy) given to the [`Chat`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use whisper_core::model::{DisplayName, Principal, PrincipalKind, RoomName, UserId};
+//! use whisper_core::policy::{Denied, Policy, Verdict};
+//! use whisper_core::session::Connection;
+//! use whisper_core::{Chat, store::MemoryStore};
+//!
+//! /// Only your own users may join `support`.
+//! #[derive(Debug)]
+//! struct Rules;
+//!
+//! #[whisper_core::async_trait]
+//! impl Policy for Rules {
+//!     async fn join(&self, who: &Principal, room: &RoomName) -> Verdict {
+//!         let yours = who.kind == PrincipalKind::External;
+//!         if room.as_str() == "support" && !yours { Err(Denied::forbidden("sign in first")) } else { Ok(()) }
+//!     }
+//! }
+//!
+//! let chat = Chat::builder(Arc::new(MemoryStore::new())).policy(Arc::new(Rules)).build();
+//! // In your WebSocket handler, once your own auth has found the user:
+//! let (user_id, name) = (UserId::random(), DisplayName::parse("Ada").unwrap());
+//! let conn = Connection {
+//!     kind: PrincipalKind::External, // shows `name`, and cannot rename itself
+//!     name: Some(name),
+//!     ..Connection::guest(user_id, Some("support".parse().unwrap()))
+//! };
+//! // …then `session::run(chat.clone(), conn, inbound, outgoing, shutdown)`,
+//! // as in the example above; `chat.evict`, `chat.disconnect` and
+//! // `chat.committed()` act on and watch what happens.
+//! # let _ = (chat, conn);
+//! ```
+//!
+//! `examples/examples/axum_room.rs` does this in an axum app, with its own
+//! sign-in, a private room, a word filter and graceful shutdown.
+
 pub mod broker;
 pub mod chat;
 mod cluster;
