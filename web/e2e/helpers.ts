@@ -89,3 +89,56 @@ export async function storedIdentity(
 ): Promise<{ userId: string | null; token: string | null; name: string | null }> {
   return page.evaluate(() => JSON.parse(localStorage.getItem('whisperchat.identity') ?? '{}'));
 }
+
+/**
+ * The user ids of every `welcome` the page's WebSockets receive, in order: who
+ * the server took each connection to be. Call it before the page connects.
+ */
+export function watchWelcomes(page: Page): string[] {
+  const ids: string[] = [];
+  page.on('websocket', (ws) => {
+    ws.on('framereceived', ({ payload }) => {
+      if (typeof payload !== 'string') return;
+      try {
+        const frame = JSON.parse(payload) as { type?: string; user_id?: string };
+        if (frame.type === 'welcome' && frame.user_id) ids.push(frame.user_id);
+      } catch {
+        // not JSON: not a frame of ours
+      }
+    });
+  });
+  return ids;
+}
+
+export interface Credentials {
+  name: string;
+  email: string;
+  password: string;
+}
+
+/** Fills the sign-up form (at `/signup`, or where the page already is) and waits until online as the account. */
+export async function signUp(page: Page, who: Credentials): Promise<void> {
+  const form = page.getByRole('form', { name: 'Create an account' });
+  await form.getByLabel('Display name', { exact: true }).fill(who.name);
+  await form.getByLabel('Email', { exact: true }).fill(who.email);
+  await form.getByLabel('Password', { exact: true }).fill(who.password);
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await expect(accountMenu(page, who.name)).toBeVisible();
+  await expectOnline(page);
+}
+
+/** Signs in at `/signin` and waits until online as the account. */
+export async function signIn(page: Page, who: Credentials): Promise<void> {
+  await page.goto('/signin');
+  const form = page.getByRole('form', { name: 'Sign in' });
+  await form.getByLabel('Email', { exact: true }).fill(who.email);
+  await form.getByLabel('Password', { exact: true }).fill(who.password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await expect(accountMenu(page, who.name)).toBeVisible();
+  await expectOnline(page);
+}
+
+/** The header's link to the account page, which shows the account's name. */
+export function accountMenu(page: Page, name: string) {
+  return page.getByRole('link', { name: `Your account: ${name}` });
+}

@@ -2,8 +2,11 @@ import { Navigate, Route, Routes } from 'react-router';
 import { AppShell } from './components/AppShell';
 import type { ChatClient } from './core/chat';
 import { ChatProvider, useChatSelector } from './hooks/use-chat';
+import { Account } from './pages/Account';
 import { Home } from './pages/Home';
 import { NotFound } from './pages/NotFound';
+import { SignIn } from './pages/SignIn';
+import { SignUp } from './pages/SignUp';
 import { WhisperChat } from './pages/WhisperChat';
 
 /** The routes, under the app shell. The router itself comes from the caller (browser or memory). */
@@ -15,6 +18,9 @@ export function App({ client }: { client: ChatClient }) {
           <Route index element={<Home />} />
           <Route path="chat" element={<ChatIndex />} />
           <Route path="chat/*" element={<WhisperChat />} />
+          <Route path="signin" element={<SignIn />} />
+          <Route path="signup" element={<SignUp />} />
+          <Route path="account" element={<Account />} />
           <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>

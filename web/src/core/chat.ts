@@ -14,14 +14,29 @@
  * `client_id` is stored once, and `join` with `since_seq` replays what was
  * missed. It connects with `room=` (empty) and sends `join` with `since_seq`
  * (and the `epoch`) for each room.
+ *
+ * Who it is (`principal.ts`) is a guest (a token in prefs) or an account (the
+ * session cookie). It asks `GET /v1/me` before it reads anything: signed in,
+ * it connects without a token and reads the account's own local store and
+ * room list (`stores.ts`); a guest goes on as before accounts. Signing in or
+ * out lets go of everything of the one before — rooms, outbox, timers, the
+ * store — and starts over as the next, so no one sees another's messages.
  */
+import { AccountsApi, accountOf, type Account, type DeviceSession, type MeResponse } from './accounts';
 import type { BackoffOptions } from './backoff';
 import { restoreRoomCache, roomCacheOf } from './cache';
 import { withChanges } from './changes';
 import { Connection, type ConnectionStatus } from './connection';
-import { describeApiError, describeRefusal } from './describe';
+import {
+  describeAccountError,
+  describeApiError,
+  describeRefusal,
+  describeSignedOut,
+  type AccountProblem,
+} from './describe';
 import { Emitter } from './emitter';
 import { HistoryApi } from './history';
+import { ApiError } from './http';
 import { newClientId } from './ids';
 import { namesOf } from './people';
 import { applyPresenceChanges } from './presence';
@@ -36,7 +51,26 @@ import {
   type ChangeRequest,
   type OutboxEntry,
 } from './outbox';
-import { type Identity, type KeyValue, loadIdentity, loadRoomList, saveIdentity, saveRoomList } from './prefs';
+import {
+  type Identity,
+  type KeyValue,
+  clearIdentity,
+  loadAccount,
+  loadIdentity,
+  loadRoomList,
+  saveAccount,
+  saveIdentity,
+  saveRoomList,
+} from './prefs';
+import {
+  GUEST,
+  credentialsOf,
+  identityOf,
+  ownerOf,
+  principalAfterMe,
+  samePrincipal,
+  type Principal,
+} from './principal';
 import {
   DEFAULT_LIMITS,
   LOBBY,
@@ -58,7 +92,8 @@ import {
 import { RoomReceipts } from './receipts';
 import { FILL_PAGE, afterJoined, catchUpStep } from './recovery';
 import { RetrySchedule } from './retries';
-import type { LocalStore, RoomCache } from './store';
+import { MemoryStore, type LocalStore, type RoomCache } from './store';
+import { SingleStore, copyLocal, type LocalStores } from './stores';
 import { Timeline } from './timeline';
 import { RoomTyping, typingDue } from './typing';
 import {
@@ -80,8 +115,11 @@ import {
 const DIRECTORY_PAGE = 100;
 /** At most one `read` per room per this long: the server tells others no faster. */
 const READ_INTERVAL_MS = 1000;
+/** How long the first `GET /v1/me` may take before the client goes on as who it was last time. */
+const ME_TIMEOUT_MS = 5000;
 
-export { describeRefusal } from './describe';
+export { describeAccountError, describeRefusal, type AccountField, type AccountProblem } from './describe';
+export type { Account, DeviceSession } from './accounts';
 export type { ChangeKind, SendStatus } from './outbox';
 export type { TypingUser } from './typing';
 export type { ChangeStatus, ChatMessage, ChatSnapshot, Notice, ReactionView, ReplyPreview, RoomView } from './views';
@@ -96,16 +134,28 @@ function retryAfter(refusal: Refusal | undefined): number | undefined {
   return refusal?.retry_after_ms === undefined ? undefined : Number(refusal.retry_after_ms);
 }
 
+const ALREADY_SIGNED_IN: AccountProblem = {
+  code: 'signed_in',
+  field: null,
+  message: 'You are signed in already. Sign out first.',
+};
+const NOT_SIGNED_IN: AccountProblem = { code: 'unauthorized', field: null, message: 'You are not signed in.' };
+
 /** What a change is, in the words of a failure ("Couldn't edit the message"). */
 const CHANGE_VERBS = { edit: 'edit', delete: 'delete', react: 'react to' } as const;
 
 export interface ChatClientOptions {
   /** The WebSocket endpoint (`ws://host/v1/chat/ws`). */
   wsUrl: string;
-  store: LocalStore;
+  /** Each person's local store (the guest's, each account's): the browser has `BrowserStores`. */
+  stores?: LocalStores;
+  /** One store shared by everyone instead (tests); memory when neither is given. */
+  store?: LocalStore;
   prefs: KeyValue;
   /** The HTTP API; defaults to the page's own origin. */
   api?: HistoryApi;
+  /** The account API; defaults to the page's own origin. */
+  accounts?: AccountsApi;
   WebSocket?: typeof WebSocket;
   backoff?: BackoffOptions;
   /**
@@ -176,13 +226,20 @@ export class ChatClient extends Emitter<ChatEvents> {
   > &
     ChatClientOptions;
   private readonly api: HistoryApi;
+  private readonly accounts: AccountsApi;
+  private readonly stores: LocalStores;
   private readonly connection: Connection;
-  private readonly rooms = new Map<string, RoomState>();
-  private readonly outbox: Outbox;
+  // Everything from here to `myRooms` is the principal's: made anew when it changes (`adopt`).
+  private principal: Principal;
+  /** Bumped when the principal changes: work begun for the one before is dropped. */
+  private principalGen = 0;
+  private store: LocalStore;
+  private rooms = new Map<string, RoomState>();
+  private outbox: Outbox;
   /** Resends of outbox entries refused for a reason that may pass. */
-  private readonly retries: RetrySchedule;
-  private readonly caches = new Map<string, RoomCache>();
-  private readonly messageViews = new StoredMessageViews();
+  private retries: RetrySchedule;
+  private caches = new Map<string, RoomCache>();
+  private messageViews = new StoredMessageViews();
   private identity: Identity;
   private limits: WireLimits = DEFAULT_LIMITS;
   private myRooms: string[];
@@ -192,7 +249,13 @@ export class ChatClient extends Emitter<ChatEvents> {
   private notice: Notice | null = null;
   private noticeSeq = 0;
   private ready = false;
-  private readonly readyPromise: Promise<void>;
+  private readyPromise: Promise<void>;
+  /** `GET /v1/me` has answered (or could not): `principal` is not last visit's guess any more. */
+  private accountChecked = false;
+  /** Why the client is a guest again, when the server signed it out; until dismissed. */
+  private signedOut: string | null = null;
+  /** Set while the principal is being let go of: the snapshot waits for the next one. */
+  private quiet = false;
   private connectionGen = 0;
   private started = false;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
@@ -205,20 +268,20 @@ export class ChatClient extends Emitter<ChatEvents> {
     super();
     this.opts = { typingIntervalMs: 2000, typingShowMs: 4000, cacheSize: 200, pageSize: 50, ...options };
     this.api = options.api ?? new HistoryApi();
-    this.outbox = new Outbox(options.store);
-    this.retries = new RetrySchedule({
-      resend: (clientIds) => this.resend(clientIds),
-      canSend: () => this.started && this.connection.isOnline,
-      ...(options.retryBackoff ? { backoff: options.retryBackoff } : {}),
-      ...(options.random ? { random: options.random } : {}),
-    });
-    this.identity = loadIdentity(options.prefs);
-    this.myRooms = (loadRoomList(options.prefs) ?? [LOBBY]).filter(isValidRoomName);
-    if (this.myRooms.length === 0) this.myRooms = [LOBBY];
+    this.accounts = options.accounts ?? new AccountsApi();
+    this.stores = options.stores ?? new SingleStore(options.store ?? new MemoryStore());
+    // Last visit's principal until `GET /v1/me` says: nothing is read before it does.
+    const remembered = loadAccount(options.prefs);
+    this.principal = remembered ? { kind: 'account', account: remembered } : GUEST;
+    this.store = this.stores.open(ownerOf(this.principal));
+    this.outbox = new Outbox(this.store);
+    this.retries = this.newRetries();
+    this.identity = identityOf(this.principal, loadIdentity(options.prefs));
+    this.myRooms = this.loadRooms();
     for (const room of this.myRooms) this.rooms.set(room, this.newRoom(room));
     this.connection = new Connection({
       url: options.wsUrl,
-      credentials: () => ({ token: this.identity.token, name: this.identity.name }),
+      credentials: () => credentialsOf(this.principal, this.identity),
       probe: () => this.api.reachable(),
       ...(options.WebSocket ? { WebSocket: options.WebSocket } : {}),
       ...(options.backoff ? { backoff: options.backoff } : {}),
@@ -227,7 +290,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     });
     this.connection.on('status', (status) => this.onStatus(status));
     this.connection.on('frame', (frame) => this.onFrame(frame));
-    this.connection.on('tokenRejected', () => this.forgetToken());
+    this.connection.on('tokenRejected', () => this.onCredentialsRefused());
+    this.connection.on('revoked', ({ reason }) => this.onRevoked(reason));
     this.snapshot = this.buildSnapshot();
     this.readyPromise = this.init();
   }
@@ -240,7 +304,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Calls `listener` after every change; returns a function that stops it. */
   subscribe = (listener: () => void): (() => void) => this.on('change', listener);
 
-  /** Resolves once the local cache has been read. */
+  /** Resolves once it is known who the client is, and their local cache has been read. */
   whenReady(): Promise<void> {
     return this.readyPromise;
   }
@@ -252,14 +316,17 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (this.started) return;
     this.started = true;
     if (typeof window !== 'undefined') window.addEventListener('online', this.onBrowserOnline);
-    void this.readyPromise.then(() => {
-      if (this.started) this.connection.start();
-    });
+    this.connectWhenReady();
   }
 
   stop(): void {
     this.started = false;
     if (typeof window !== 'undefined') window.removeEventListener('online', this.onBrowserOnline);
+    this.halt();
+  }
+
+  /** Stops the connection and every timer and resend; what is kept stays as it is. */
+  private halt(): void {
     this.connection.stop();
     if (this.typingTimer) clearTimeout(this.typingTimer);
     this.typingTimer = null;
@@ -279,8 +346,13 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   // ---- identity --------------------------------------------------------------
 
-  /** Sets the display name, for this connection now and for every later one. */
+  /**
+   * Sets a guest's display name, for this connection now and for every later
+   * one. An account's name is its profile's: `renameAccount`.
+   */
   setName(input: string): { ok: true } | { ok: false; reason: string } {
+    // The server refuses `profile` from an account (`forbidden`): it renames accounts itself.
+    if (this.principal.kind === 'account') return { ok: false, reason: 'Change your name on your account page.' };
     const checked = checkDisplayName(input);
     if (!checked.ok) return checked;
     this.identity = { ...this.identity, name: checked.name };
@@ -288,6 +360,123 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.connection.send({ type: 'profile', name: checked.name });
     this.commit();
     return { ok: true };
+  }
+
+  // ---- accounts --------------------------------------------------------------
+
+  /**
+   * Creates an account and signs in to it. A guest's token goes with it: the
+   * account keeps the guest's user id, so what the guest posted stays its own,
+   * and so do its cache, drafts and unsent messages here. Returns what went
+   * wrong, for the form, or `null` once signed in.
+   */
+  async register(input: { email: string; password: string; name: string }): Promise<AccountProblem | null> {
+    if (this.principal.kind === 'account') return ALREADY_SIGNED_IN;
+    const guest = this.identity;
+    const checked = checkDisplayName(input.name);
+    if (!checked.ok) return { code: 'invalid_request', field: 'name', message: checked.reason };
+    let account: Account;
+    try {
+      const res = await this.accounts.register({
+        email: input.email.trim(),
+        password: input.password,
+        name: checked.name,
+        ...(guest.token ? { guest_token: guest.token } : {}),
+      });
+      account = accountOf(res);
+    } catch (e) {
+      return describeAccountError(e);
+    }
+    await this.signedIn(account, Boolean(guest.token) && guest.userId === account.userId);
+    return null;
+  }
+
+  /** Signs in to an account. The guest stays as it was, for after signing out. */
+  async signIn(input: { email: string; password: string }): Promise<AccountProblem | null> {
+    if (this.principal.kind === 'account') return ALREADY_SIGNED_IN;
+    let account: Account;
+    try {
+      account = accountOf(await this.accounts.login({ email: input.email.trim(), password: input.password }));
+    } catch (e) {
+      return describeAccountError(e);
+    }
+    await this.signedIn(account, false);
+    return null;
+  }
+
+  /**
+   * Signs out (the server revokes this session) and goes on as the guest. With
+   * `forget`, this browser's copy of the account — cached messages, drafts,
+   * unsent messages, its room list — is deleted too.
+   */
+  async signOut(options: { forget: boolean }): Promise<AccountProblem | null> {
+    const principal = this.principal;
+    if (principal.kind !== 'account') return null;
+    const gen = this.principalGen;
+    // Closed first: the server closes this session's sockets (4001), which is not "signed out elsewhere".
+    this.connection.stop();
+    try {
+      await this.accounts.logout();
+    } catch (e) {
+      // A 401: the session was over already, which is what was asked.
+      if (!(e instanceof ApiError && e.status === 401)) {
+        if (gen === this.principalGen) this.connectWhenReady();
+        return describeAccountError(e);
+      }
+    }
+    if (gen !== this.principalGen) return null;
+    await this.leaveAccount(principal.account, options.forget, null);
+    return null;
+  }
+
+  /** Renames the account (`PATCH /v1/me`); the server tells everyone, live connections included. */
+  async renameAccount(input: string): Promise<AccountProblem | null> {
+    if (this.principal.kind !== 'account') return NOT_SIGNED_IN;
+    const checked = checkDisplayName(input);
+    if (!checked.ok) return { code: 'invalid_request', field: 'name', message: checked.reason };
+    const gen = this.principalGen;
+    try {
+      const me = await this.accounts.updateMe({ name: checked.name });
+      if (gen === this.principalGen) this.refreshAccount(me);
+      return null;
+    } catch (e) {
+      this.checkSessionAfter(e);
+      return describeAccountError(e);
+    }
+  }
+
+  /** The devices signed in to the account (`GET /v1/me/sessions`). Throws `ApiError`. */
+  async devices(): Promise<DeviceSession[]> {
+    try {
+      return await this.accounts.sessions();
+    } catch (e) {
+      this.checkSessionAfter(e);
+      throw e;
+    }
+  }
+
+  /**
+   * Signs device session `id` out; its sockets close with 4001. One that is
+   * gone already (404) is what was asked. Revoking this device's own session
+   * is signing out: its socket closes, and the client goes on as the guest.
+   */
+  async revokeDevice(id: string): Promise<AccountProblem | null> {
+    if (this.principal.kind !== 'account') return NOT_SIGNED_IN;
+    try {
+      await this.accounts.revokeSession(id);
+      return null;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return null;
+      this.checkSessionAfter(e);
+      return describeAccountError(e);
+    }
+  }
+
+  /** Hides the "You were signed out" notice. */
+  dismissSignedOut(): void {
+    if (this.signedOut === null) return;
+    this.signedOut = null;
+    this.commit();
   }
 
   // ---- rooms ----------------------------------------------------------------
@@ -324,9 +513,9 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.rooms.delete(room);
     this.caches.delete(room);
     this.myRooms = this.myRooms.filter((r) => r !== room);
-    saveRoomList(this.opts.prefs, this.myRooms);
-    void this.opts.store.deleteRoom(room).catch(() => {});
-    void this.opts.store.saveDraft(room, '').catch(() => {});
+    saveRoomList(this.opts.prefs, this.myRooms, ownerOf(this.principal));
+    void this.store.deleteRoom(room).catch(() => {});
+    void this.store.saveDraft(room, '').catch(() => {});
     if (this.currentRoom === room) this.currentRoom = null;
     this.commit();
     return this.currentRoom ?? this.myRooms[0] ?? null;
@@ -344,7 +533,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.commit();
     try {
       const page = await this.api.messages({ room, beforeSeq: lowest, limit: this.opts.pageSize });
-      if (gen !== state.generation || !this.rooms.has(room)) return;
+      if (gen !== state.generation || !this.isLive(state)) return;
       this.addMessages(state, page.data);
       state.hasMoreBefore = page.has_more;
     } catch (e) {
@@ -388,7 +577,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     const state = this.rooms.get(room);
     if (!state || state.draft === text) return;
     state.draft = text;
-    void this.opts.store.saveDraft(room, text).catch(() => {});
+    void this.store.saveDraft(room, text).catch(() => {});
     this.touch(state);
     this.commit();
   }
@@ -588,8 +777,13 @@ export class ChatClient extends Emitter<ChatEvents> {
       // A new identity (first visit, or the old token was refused): "own" changes.
       for (const state of this.rooms.values()) this.touch(state);
     }
-    this.identity = { ...this.identity, userId: frame.user_id, token: frame.token };
-    saveIdentity(this.opts.prefs, this.identity);
+    if (this.principal.kind === 'guest') {
+      this.identity = { ...this.identity, userId: frame.user_id, token: frame.token };
+      saveIdentity(this.opts.prefs, this.identity);
+    } else {
+      // Signed in, `token` is empty: the cookie is the credential, and nothing is kept.
+      this.identity = { ...this.identity, userId: frame.user_id, token: null };
+    }
     this.limits = { ...DEFAULT_LIMITS, ...frame.limits };
     for (const room of this.myRooms) {
       const state = this.rooms.get(room);
@@ -811,7 +1005,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   private forgetToken(): void {
-    if (!this.identity.token) return;
+    if (this.principal.kind !== 'guest' || !this.identity.token) return;
     this.identity = { ...this.identity, token: null };
     saveIdentity(this.opts.prefs, this.identity);
     this.commit();
@@ -871,7 +1065,7 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   /** After `joined` without recovery: read what is missing up to `head`. */
   private async catchUp(state: RoomState, head: number): Promise<void> {
-    if (!this.rooms.has(state.name)) return;
+    if (!this.isLive(state)) return;
     const step = catchUpStep(state.timeline.contiguousSeq, head);
     if (step === 'load-latest') await this.loadLatest(state);
     else if (step === 'fill-forward') await this.fillForward(state, head);
@@ -885,7 +1079,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.commit();
     try {
       const page = await this.api.messages({ room: state.name, limit: this.opts.pageSize });
-      if (gen !== state.generation || !this.rooms.has(state.name)) return;
+      if (gen !== state.generation || !this.isLive(state)) return;
       state.error = null;
       const last = page.data.at(-1)?.seq ?? 0;
       state.timeline.holdUpTo(last);
@@ -911,7 +1105,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       while (state.timeline.contiguousSeq !== null && state.timeline.contiguousSeq < head) {
         const from = state.timeline.contiguousSeq;
         const page = await this.api.messages({ room: state.name, afterSeq: from, limit: FILL_PAGE });
-        if (gen !== state.generation || !this.rooms.has(state.name)) return;
+        if (gen !== state.generation || !this.isLive(state)) return;
         this.addMessages(state, page.data);
         // A page holds every message after `from` up to its last; the seqs
         // between were events. The last page reaches past `head`.
@@ -942,7 +1136,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (state.timeline.size === 0 || held <= 0) return;
     const gen = state.generation;
     const page = await this.api.messages({ room: state.name, beforeSeq: held + 1, limit: this.opts.pageSize });
-    if (gen !== state.generation || !this.rooms.has(state.name)) return;
+    if (gen !== state.generation || !this.isLive(state)) return;
     if (state.timeline.refresh(page.data, head)) {
       this.touch(state);
       this.schedulePersist(state);
@@ -993,9 +1187,11 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   // ---- local state -------------------------------------------------------------------
 
-  private async init(): Promise<void> {
+  /** Reads the principal's local cache (rooms, drafts, outbox); the network fills in the rest. */
+  private async load(gen: number): Promise<void> {
     try {
-      const local = await this.opts.store.load();
+      const local = await this.store.load();
+      if (gen !== this.principalGen) return;
       for (const cache of local.rooms) this.caches.set(cache.room, cache);
       for (const state of this.rooms.values()) {
         this.applyCache(state);
@@ -1026,6 +1222,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     } catch {
       // Nothing cached: the network fills the page.
     }
+    if (gen !== this.principalGen) return;
     this.ready = true;
     for (const state of this.rooms.values()) {
       this.touch(state);
@@ -1050,7 +1247,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     state = this.newRoom(room);
     this.rooms.set(room, state);
     this.myRooms = [...this.myRooms, room];
-    saveRoomList(this.opts.prefs, this.myRooms);
+    saveRoomList(this.opts.prefs, this.myRooms, ownerOf(this.principal));
     const created = state;
     if (this.ready) {
       this.applyCache(created);
@@ -1058,6 +1255,20 @@ export class ChatClient extends Emitter<ChatEvents> {
     }
     if (this.connection.isOnline) this.sendJoin(created);
     return created;
+  }
+
+  private loadRooms(): string[] {
+    const rooms = (loadRoomList(this.opts.prefs, ownerOf(this.principal)) ?? [LOBBY]).filter(isValidRoomName);
+    return rooms.length > 0 ? rooms : [LOBBY];
+  }
+
+  private newRetries(): RetrySchedule {
+    return new RetrySchedule({
+      resend: (clientIds) => this.resend(clientIds),
+      canSend: () => this.started && this.connection.isOnline,
+      ...(this.opts.retryBackoff ? { backoff: this.opts.retryBackoff } : {}),
+      ...(this.opts.random ? { random: this.opts.random } : {}),
+    });
   }
 
   private newRoom(name: string): RoomState {
@@ -1094,24 +1305,232 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (state.persistTimer) return;
     state.persistTimer = setTimeout(() => {
       state.persistTimer = null;
-      const top = state.timeline.contiguousSeq;
-      if (!this.rooms.has(state.name) || top === null) return;
-      const cache = roomCacheOf(
-        state.name,
-        state.epoch,
-        state.timeline.messages(),
-        top,
-        state.readSeq,
-        this.opts.cacheSize,
-      );
-      this.caches.set(state.name, cache);
-      void this.opts.store.saveRoom(cache).catch(() => {});
+      if (this.isLive(state)) this.persist(state);
     }, 250);
+  }
+
+  private persist(state: RoomState): void {
+    const top = state.timeline.contiguousSeq;
+    if (top === null) return;
+    const cache = roomCacheOf(
+      state.name,
+      state.epoch,
+      state.timeline.messages(),
+      top,
+      state.readSeq,
+      this.opts.cacheSize,
+    );
+    this.caches.set(state.name, cache);
+    void this.store.saveRoom(cache).catch(() => {});
+  }
+
+  /** Whether `state` is still a room of the client's (not left, nor someone else's since). */
+  private isLive(state: RoomState): boolean {
+    return this.rooms.get(state.name) === state;
   }
 
   private showNotice(text: string): void {
     this.noticeSeq += 1;
     this.notice = { id: this.noticeSeq, text };
+  }
+
+  // ---- who the client is ------------------------------------------------------------------
+
+  /** The page's start: who the client is (`GET /v1/me`), then their local cache. */
+  private async init(): Promise<void> {
+    const gen = this.principalGen;
+    const me = await this.askMe();
+    // Signed in or out meanwhile: that switch reads its own cache.
+    if (gen !== this.principalGen) return this.readyPromise;
+    const next = this.nextAfterMe(me);
+    if (next) this.adopt(next);
+    this.accountChecked = true;
+    this.commit();
+    await this.load(this.principalGen);
+  }
+
+  /** `GET /v1/me`: the account, `null` for a guest, `undefined` when the server did not say (offline, too slow). */
+  private async askMe(): Promise<MeResponse | null | undefined> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), ME_TIMEOUT_MS);
+    try {
+      return await this.accounts.me(controller.signal);
+    } catch (e) {
+      // A server without accounts has no /v1/me: everyone is a guest there.
+      return e instanceof ApiError && e.status === 404 ? null : undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * What an answer of `GET /v1/me` makes of the principal: `null` when it
+   * stays (an account refreshed: renamed elsewhere), else the next one, which
+   * the caller adopts. An account that is answered with a 401 has been signed
+   * out (the session expired, or was revoked while this page was away): it says so.
+   */
+  private nextAfterMe(me: MeResponse | null | undefined): Principal | null {
+    const next = principalAfterMe(this.principal, me);
+    if (samePrincipal(next, this.principal)) {
+      if (me) this.refreshAccount(me);
+      return null;
+    }
+    if (this.principal.kind === 'account') this.signedOut = describeSignedOut(null);
+    saveAccount(this.opts.prefs, next.kind === 'account' ? next.account : null);
+    return next;
+  }
+
+  /** The account as the server has it now (renamed here, or on another device). */
+  private refreshAccount(me: MeResponse): void {
+    if (this.principal.kind !== 'account' || this.principal.account.userId !== me.user_id) return;
+    const account = accountOf(me);
+    this.principal = { kind: 'account', account };
+    this.identity = { ...this.identity, name: account.name };
+    saveAccount(this.opts.prefs, account);
+    this.commit();
+  }
+
+  /**
+   * Signed in (or up) as `account`: it becomes the principal. `keepsGuest`: the
+   * guest became the account (same user id), so its rooms and its copy here go
+   * with it, and there is no guest left to come back to.
+   */
+  private signedIn(account: Account, keepsGuest: boolean): Promise<void> {
+    const prefs = this.opts.prefs;
+    saveAccount(prefs, account);
+    this.signedOut = null;
+    this.accountChecked = true;
+    const next: Principal = { kind: 'account', account };
+    if (!keepsGuest) return this.switchTo(next);
+    if (!loadRoomList(prefs, account.userId)) saveRoomList(prefs, this.myRooms, account.userId);
+    saveRoomList(prefs, null);
+    clearIdentity(prefs);
+    return this.switchTo(next, async (from, to) => {
+      await copyLocal(from, to);
+      if (from !== to) await this.stores.remove(null);
+    });
+  }
+
+  /**
+   * Signed out — by the user, or by the server (`notice` says so) — the guest
+   * is the principal again. `forget` deletes the account's copy here.
+   */
+  private leaveAccount(account: Account, forget: boolean, notice: string | null): Promise<void> {
+    saveAccount(this.opts.prefs, null);
+    if (forget) saveRoomList(this.opts.prefs, null, account.userId);
+    this.signedOut = notice;
+    return this.switchTo(GUEST, forget ? () => this.stores.remove(account.userId) : undefined);
+  }
+
+  /**
+   * Becomes `next` while running: adopts it, runs `prepare` with the store
+   * before and the one after (a copy, a delete), reads `next`'s local cache and
+   * connects as `next` if started.
+   */
+  private switchTo(next: Principal, prepare?: (from: LocalStore, to: LocalStore) => Promise<void>): Promise<void> {
+    const from = this.store;
+    this.adopt(next);
+    // A guest without a name (a new one) connects once it has one: the UI asks, then calls `start`.
+    if (!this.identity.name) this.stop();
+    const gen = this.principalGen;
+    const to = this.store;
+    this.readyPromise = (async () => {
+      if (prepare) await prepare(from, to).catch(() => {});
+      await this.load(gen);
+    })();
+    this.commit();
+    this.connectWhenReady();
+    return this.readyPromise;
+  }
+
+  /**
+   * Lets go of everything of the principal before — its connection, timers,
+   * rooms, outbox and store — and sets up `next`'s, not read yet (`load`).
+   * No room is open until the UI opens one for `next`.
+   */
+  private adopt(next: Principal): void {
+    // Nothing half-switched is published (stopping the connection commits): the caller commits after.
+    this.quiet = true;
+    try {
+      this.teardown();
+    } finally {
+      this.quiet = false;
+    }
+    this.principalGen += 1;
+    this.principal = next;
+    this.store = this.stores.open(ownerOf(next));
+    this.outbox = new Outbox(this.store);
+    this.retries = this.newRetries();
+    this.caches = new Map();
+    this.messageViews = new StoredMessageViews();
+    this.identity = identityOf(next, loadIdentity(this.opts.prefs));
+    this.myRooms = this.loadRooms();
+    this.rooms = new Map();
+    for (const room of this.myRooms) this.rooms.set(room, this.newRoom(room));
+    this.currentRoom = null;
+    this.ready = false;
+    this.notice = null;
+  }
+
+  /** Stops what runs for the principal: the connection, timers and resends; caches due are written now. */
+  private teardown(): void {
+    this.halt();
+    for (const state of this.rooms.values()) {
+      if (state.persistTimer) {
+        clearTimeout(state.persistTimer);
+        state.persistTimer = null;
+        this.persist(state);
+      }
+      // History read for it is dropped when it arrives.
+      state.generation += 1;
+    }
+  }
+
+  /** Connects once the local cache is read, if started and no other principal came meanwhile. */
+  private connectWhenReady(): void {
+    const ready = this.readyPromise;
+    void ready.then(() => {
+      if (this.started && ready === this.readyPromise) this.connection.start();
+    });
+  }
+
+  /**
+   * The WebSocket was refused before it opened (most likely a 401): a guest's
+   * token is forgotten, and the next `welcome` brings a new identity; signed
+   * in, the session may be over, which `GET /v1/me` tells.
+   */
+  private onCredentialsRefused(): void {
+    if (this.principal.kind === 'guest') this.forgetToken();
+    else void this.checkSession();
+  }
+
+  /** After a 401 from the account API: the session may be over. */
+  private checkSessionAfter(e: unknown): void {
+    if (e instanceof ApiError && e.status === 401) void this.checkSession();
+  }
+
+  /** Asks `GET /v1/me` who the client is, and becomes that: a 401 makes an account a guest again. */
+  private async checkSession(): Promise<void> {
+    const gen = this.principalGen;
+    const me = await this.askMe();
+    if (gen !== this.principalGen) return;
+    const next = this.nextAfterMe(me);
+    if (next) await this.switchTo(next);
+  }
+
+  /**
+   * The server closed the socket with 4001: the session was revoked (signed
+   * out on another device, or in another tab). The account's copy here stays:
+   * it shows again only to whoever signs in to it.
+   */
+  private onRevoked(reason: string): void {
+    const principal = this.principal;
+    if (principal.kind === 'account') {
+      void this.leaveAccount(principal.account, false, describeSignedOut(reason || null));
+    } else {
+      // Only sessions are revoked: a guest told so connects again as itself.
+      this.connectWhenReady();
+    }
   }
 
   // ---- snapshots -----------------------------------------------------------------------
@@ -1126,6 +1545,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   private commit(): void {
+    if (this.quiet) return;
     this.snapshot = this.buildSnapshot();
     this.emit('change', this.snapshot);
   }
@@ -1140,6 +1560,9 @@ export class ChatClient extends Emitter<ChatEvents> {
       ready: this.ready,
       status: this.connection.status,
       identity: this.identity,
+      account: this.principal.kind === 'account' ? this.principal.account : null,
+      accountChecked: this.accountChecked,
+      signedOut: this.signedOut,
       limits: this.limits,
       myRooms: this.myRooms,
       currentRoom: this.currentRoom,

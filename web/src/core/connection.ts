@@ -33,16 +33,31 @@ export interface ConnectionEvents extends Record<string, unknown> {
   /** Every decoded frame, `welcome` included, in arrival order. */
   frame: ServerFrame;
   /**
-   * The server refused the stored token (or most likely did: see `probe`); the
-   * owner should forget it. The next attempt asks `credentials()` again.
+   * The server refused the stored token, or the session cookie (or most likely
+   * did: see `probe`); the owner should forget the token, or check the session.
+   * The next attempt asks `credentials()` again.
    */
   tokenRejected: undefined;
+  /**
+   * The server closed the socket because its session was revoked (close code
+   * 4001, e.g. signed out on another device). The connection stops: the same
+   * credentials would only be refused. The owner decides who to be next.
+   */
+  revoked: { code: number; reason: string };
 }
 
 export interface Credentials {
   token?: string | null;
   name?: string | null;
+  /**
+   * Signed in: the browser's session cookie rides the upgrade by itself (no
+   * token, no name). A failure before opening is checked like a refused token.
+   */
+  cookie?: boolean;
 }
+
+/** The close code of a socket whose session was revoked. */
+export const REVOKED_CLOSE_CODE = 4001;
 
 export interface ConnectionOptions {
   /** The endpoint, e.g. `ws://127.0.0.1:8080/v1/chat/ws`. */
@@ -55,9 +70,10 @@ export interface ConnectionOptions {
   WebSocket?: typeof WebSocket;
   /**
    * Whether the server answers plain HTTP. A browser cannot see why a WebSocket
-   * failed before it opened: a 401 for a bad token and a server that is down look
-   * the same. When an attempt with a token fails that way and the probe says the
-   * server is up, the token is taken to be refused.
+   * failed before it opened: a 401 for a bad token (or a stale session cookie)
+   * and a server that is down look the same. When an attempt with a token or a
+   * cookie fails that way and the probe says the server is up, it is taken to be
+   * refused.
    */
   probe?: () => Promise<boolean>;
   now?: () => number;
@@ -74,8 +90,10 @@ export class Connection extends Emitter<ConnectionEvents> {
   private attempt = 0;
   private current: ConnectionStatus = { state: 'idle' };
   private running = false;
-  /** Attempts with a token that failed before opening while the server was up. */
+  /** Attempts with a token or cookie that failed before opening while the server was up. */
   private tokenStrikes = 0;
+  /** Bumped by `start`: a probe begun before a stop does not count against what comes after. */
+  private runs = 0;
 
   constructor(options: ConnectionOptions) {
     super();
@@ -95,6 +113,9 @@ export class Connection extends Emitter<ConnectionEvents> {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.runs += 1;
+    // Another start, maybe other credentials: earlier strikes were against those.
+    this.tokenStrikes = 0;
     this.open();
   }
 
@@ -144,13 +165,13 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private open(): void {
     const WS = this.options.WebSocket ?? globalThis.WebSocket;
-    const { token, name } = this.options.credentials();
+    const { token, name, cookie } = this.options.credentials();
     const params = new URLSearchParams();
     // `room=` empty: the client sends its own `join` frames, with `since_seq`.
     params.set('room', '');
-    if (name) params.set('name', name);
-    if (token) params.set('token', token);
-    const usedToken = Boolean(token);
+    if (name && !cookie) params.set('name', name);
+    if (token && !cookie) params.set('token', token);
+    const usedCredential = Boolean(token) || Boolean(cookie);
 
     this.setStatus({ state: 'connecting', attempt: this.attempt });
     let socket: WebSocket;
@@ -187,22 +208,31 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.socket = null;
       detach(socket);
       if (!this.running) return;
-      if (!opened && usedToken && !welcomed) void this.checkToken();
+      if (event.code === REVOKED_CLOSE_CODE) {
+        this.running = false;
+        this.clearTimer();
+        this.setStatus({ state: 'stopped' });
+        this.emit('revoked', { code: event.code, reason: event.reason });
+        return;
+      }
+      if (!opened && usedCredential && !welcomed) void this.checkToken();
       this.scheduleRetry(opened ? { code: event.code, reason: event.reason } : null);
     };
   }
 
   /**
-   * After an attempt with a token failed before the socket opened: if the server
-   * answers HTTP, try again at once; if that fails the same way too, the token
-   * is taken to be refused (401). Two strikes, so that a server that came up
-   * between the attempt and the probe does not cost the user their identity.
+   * After an attempt with a token (or the cookie) failed before the socket
+   * opened: if the server answers HTTP, try again at once; if that fails the
+   * same way too, the credential is taken to be refused (401). Two strikes,
+   * so that a server that came up between the attempt and the probe does not
+   * cost the user their identity.
    */
   private async checkToken(): Promise<void> {
     const probe = this.options.probe;
     if (!probe) return;
+    const run = this.runs;
     const up = await probe().catch(() => false);
-    if (!this.running) return;
+    if (!this.running || run !== this.runs) return;
     if (!up) {
       this.tokenStrikes = 0;
       return;

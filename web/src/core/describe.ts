@@ -1,5 +1,5 @@
-/** Refusals and failed requests as one sentence for people (banners, failed messages). */
-import { ApiError } from './history';
+/** Refusals and failed requests as one sentence for people (banners, failed messages, forms). */
+import { ApiError } from './http';
 import { RETRYABLE_CODES, type Refusal } from './protocol';
 
 /** A refusal as one sentence for people. */
@@ -15,6 +15,62 @@ export function describeApiError(e: unknown): string {
     return e.code === 'network' ? 'Could not reach the server.' : `Could not load history: ${e.message}`;
   }
   return 'Could not load history.';
+}
+
+/** The fields of the account forms a refusal can be about. */
+export type AccountField = 'email' | 'password' | 'name';
+
+/** A failed account request as a form shows it: the sentence, under the field it is about. */
+export interface AccountProblem {
+  code: string;
+  /** The field it is about (shown under it), or `null`: the form as a whole. */
+  field: AccountField | null;
+  message: string;
+}
+
+const FIELD_OF_CODE: Readonly<Record<string, AccountField>> = {
+  email_taken: 'email',
+  name_taken: 'name',
+  weak_password: 'password',
+};
+
+/**
+ * A failed account request (`accounts.ts`): the server's own sentence (it is
+ * written for people), with how long to wait when it is a 429, and the field
+ * it is about — by its code, or for `invalid_request` the field its message
+ * names.
+ */
+export function describeAccountError(e: unknown): AccountProblem {
+  if (!(e instanceof ApiError)) return { code: 'internal', field: null, message: 'Something went wrong. Try again.' };
+  if (e.code === 'network') {
+    return { code: e.code, field: null, message: 'Could not reach the server. Check your connection and try again.' };
+  }
+  let message = asSentence(e.message);
+  if (e.code === 'rate_limited' && e.retryAfterMs !== null) message += ` Try again in ${inSeconds(e.retryAfterMs)}.`;
+  const field = FIELD_OF_CODE[e.code] ?? (e.code === 'invalid_request' ? fieldNamedIn(e.message) : null);
+  return { code: e.code, field, message };
+}
+
+/** Why the client is a guest again, when the server signed it out (a 401, or close code 4001 with its reason). */
+export function describeSignedOut(reason: string | null): string {
+  const why = reason?.trim().replace(/\.$/, '');
+  return why ? `You were signed out: ${why}.` : 'You were signed out.';
+}
+
+/** The first field a message names ("email: too long"), if any. */
+function fieldNamedIn(message: string): AccountField | null {
+  const match = /\b(email|password|name)\b/i.exec(message);
+  return match ? (match[1]?.toLowerCase() as AccountField) : null;
+}
+
+function inSeconds(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  return s === 1 ? '1 second' : `${s} seconds`;
+}
+
+function asSentence(s: string): string {
+  const text = capitalize(s.trim());
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 function capitalize(s: string): string {

@@ -2,7 +2,10 @@
  * The HTTP API: history pages (`GET /v1/chat/messages`) and the room directory
  * (`GET /v1/rooms`), docs/protocol.md §11.
  */
-import type { HistoryPage, HttpError, RoomList } from './protocol';
+import { ApiError, requestJson, type Fetch } from './http';
+import type { HistoryPage, RoomList } from './protocol';
+
+export { ApiError, type Fetch } from './http';
 
 export interface HistoryQuery {
   room: string;
@@ -20,21 +23,6 @@ export interface RoomsQuery {
   /** 1..=500; the server's default is 100. */
   limit?: number;
 }
-
-/** A refused or failed request, with the server's code when it sent one. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-  }
-}
-
-export type Fetch = typeof fetch;
 
 export class HistoryApi {
   private readonly baseUrl: string;
@@ -84,20 +72,7 @@ export class HistoryApi {
     }
   }
 
-  private async get<T>(path: string, signal?: AbortSignal): Promise<T> {
-    let res: Response;
-    try {
-      res = await this.fetchImpl(`${this.baseUrl}${path}`, {
-        headers: { Accept: 'application/json' },
-        ...(signal ? { signal } : {}),
-      });
-    } catch (e) {
-      throw new ApiError(0, 'network', e instanceof Error ? e.message : 'the server could not be reached');
-    }
-    if (!res.ok) {
-      const body = (await res.json().catch(() => null)) as Partial<HttpError> | null;
-      throw new ApiError(res.status, body?.error?.code ?? 'http_error', body?.error?.message ?? `HTTP ${res.status}`);
-    }
-    return (await res.json()) as T;
+  private get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    return requestJson<T>(this.fetchImpl, `${this.baseUrl}${path}`, signal ? { signal } : {});
   }
 }

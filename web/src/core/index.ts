@@ -4,9 +4,13 @@
  * # Layout
  * - `protocol/` — the wire types (generated from Rust) and frame decoding.
  * - `connection.ts` — the WebSocket with reconnect and backoff (`backoff.ts`).
+ * - `http.ts` — JSON over HTTP, and the server's errors as `ApiError`.
  * - `history.ts` — the HTTP API: history pages and the room directory.
+ * - `accounts.ts` — the account API: sign up, sign in, sign out, profile, devices; the password rule.
+ * - `principal.ts` — who the client is: a guest (token in prefs) or an account (session cookie).
  * - `store.ts` — IndexedDB: cached messages, drafts, the outbox.
- * - `prefs.ts` — localStorage: identity, room list.
+ * - `stores.ts` — whose store: one per person on the browser (the guest's, each account's).
+ * - `prefs.ts` — localStorage: the guest identity, the account signed in to, room lists.
  * - `timeline.ts` — one room's messages in seq order, duplicates dropped by seq, events applied.
  * - `events.ts` — what an edit, delete or reaction does to a message, convergent under replay.
  * - `outbox.ts` — your messages and changes until stored: pending sends, resend with the same `client_id`.
@@ -20,23 +24,31 @@
  * - `describe.ts` — refusals and failed requests as sentences for people.
  * - `chat.ts` — `ChatClient`, the façade that wires them into one snapshot for the UI.
  */
+import { AccountsApi } from './accounts';
 import { ChatClient } from './chat';
 import { websocketUrl } from './connection';
 import { HistoryApi } from './history';
 import { browserKeyValue } from './prefs';
-import { DeferredStore, openLocalStore } from './store';
+import { BrowserStores } from './stores';
 
 export * from './chat';
+export { AccountsApi, PASSWORD_RULE, checkPassword } from './accounts';
 export { Connection, websocketUrl, type ConnectionStatus } from './connection';
-export { ApiError, HistoryApi } from './history';
+export { HistoryApi } from './history';
+export { ApiError } from './http';
 export type { Identity } from './prefs';
+export { BrowserStores, MemoryStores, type LocalStores } from './stores';
 
-/** The client for a page served by whisper-server (same origin for HTTP and WebSocket). */
+/**
+ * The client for a page served by whisper-server (same origin for HTTP and
+ * WebSocket, so the session cookie goes with both).
+ */
 export function createBrowserChatClient(origin: string = window.location.origin): ChatClient {
   return new ChatClient({
     wsUrl: websocketUrl(origin),
     api: new HistoryApi(origin),
-    store: new DeferredStore(openLocalStore()),
+    accounts: new AccountsApi(origin),
+    stores: new BrowserStores(),
     prefs: browserKeyValue(),
   });
 }

@@ -1,8 +1,12 @@
 /**
- * Small settings kept in `localStorage`: the identity (user id, server token,
- * display name), the rooms in the sidebar, and the theme. Falls back to memory
- * where storage is refused.
+ * Small settings kept in `localStorage`: the guest identity (user id, server
+ * token, display name), the account signed in to (its user id, name and email:
+ * the session itself is an HttpOnly cookie), the rooms in the sidebar (the
+ * guest's, and each account's), and the theme. Falls back to memory where
+ * storage is refused.
  */
+import type { Account } from './accounts';
+
 export interface KeyValue {
   get(key: string): string | null;
   set(key: string, value: string | null): void;
@@ -57,7 +61,7 @@ export function browserKeyValue(): KeyValue {
   return new MemoryKeyValue();
 }
 
-/** Who this browser is to the server. */
+/** Who this browser is to the server: a guest's (kept here), or an account's (from the account). */
 export interface Identity {
   userId: string | null;
   token: string | null;
@@ -65,7 +69,13 @@ export interface Identity {
 }
 
 const IDENTITY_KEY = 'whisperchat.identity';
+const ACCOUNT_KEY = 'whisperchat.account';
 const ROOMS_KEY = 'whisperchat.rooms';
+
+/** The room list's key: the guest's is the one there always was; an account's has its user id. */
+function roomsKey(owner: string | null): string {
+  return owner === null ? ROOMS_KEY : `${ROOMS_KEY}.${owner}`;
+}
 
 export function loadIdentity(kv: KeyValue): Identity {
   const empty: Identity = { userId: null, token: null, name: null };
@@ -87,8 +97,39 @@ export function saveIdentity(kv: KeyValue, identity: Identity): void {
   kv.set(IDENTITY_KEY, JSON.stringify(identity));
 }
 
-export function loadRoomList(kv: KeyValue): string[] | null {
-  const raw = kv.get(ROOMS_KEY);
+/** Forgets the guest identity (it became an account): the next guest is a new one. */
+export function clearIdentity(kv: KeyValue): void {
+  kv.set(IDENTITY_KEY, null);
+}
+
+/**
+ * The account this browser was signed in to on its last visit: which local
+ * store to read and how to connect while `GET /v1/me` has not answered (or,
+ * offline, cannot).
+ */
+export function loadAccount(kv: KeyValue): Account | null {
+  const raw = kv.get(ACCOUNT_KEY);
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as Partial<Account>;
+    if (typeof v.userId !== 'string' || !v.userId) return null;
+    return {
+      userId: v.userId,
+      name: typeof v.name === 'string' ? v.name : '',
+      email: typeof v.email === 'string' ? v.email : '',
+    };
+  } catch {
+    return null;
+  }
+}
+
+export function saveAccount(kv: KeyValue, account: Account | null): void {
+  kv.set(ACCOUNT_KEY, account ? JSON.stringify(account) : null);
+}
+
+/** The sidebar's rooms of `owner`: the guest (`null`) or an account's user id. */
+export function loadRoomList(kv: KeyValue, owner: string | null = null): string[] | null {
+  const raw = kv.get(roomsKey(owner));
   if (!raw) return null;
   try {
     const v = JSON.parse(raw) as unknown;
@@ -98,6 +139,7 @@ export function loadRoomList(kv: KeyValue): string[] | null {
   }
 }
 
-export function saveRoomList(kv: KeyValue, rooms: readonly string[]): void {
-  kv.set(ROOMS_KEY, JSON.stringify(rooms));
+/** Saves `owner`'s rooms; `null` forgets them. */
+export function saveRoomList(kv: KeyValue, rooms: readonly string[] | null, owner: string | null = null): void {
+  kv.set(roomsKey(owner), rooms ? JSON.stringify(rooms) : null);
 }

@@ -7,6 +7,7 @@
  *
  * `MemoryStore` has the same interface for tests and for browsers without
  * IndexedDB (private modes that refuse it); nothing then survives a reload.
+ * Each person on the browser has a store of their own (`stores.ts`).
  */
 import type { Message } from './protocol';
 
@@ -60,6 +61,8 @@ export interface LocalStore {
   saveDraft(room: string, text: string): Promise<void>;
   saveOutbox(record: OutboxRecord): Promise<void>;
   deleteOutbox(clientId: string): Promise<void>;
+  /** Deletes everything: room caches, drafts and the outbox. */
+  clear(): Promise<void>;
 }
 
 export class MemoryStore implements LocalStore {
@@ -100,9 +103,17 @@ export class MemoryStore implements LocalStore {
     this.outbox.delete(clientId);
     return Promise.resolve();
   }
+
+  clear(): Promise<void> {
+    this.rooms.clear();
+    this.drafts.clear();
+    this.outbox.clear();
+    return Promise.resolve();
+  }
 }
 
-const DB_NAME = 'whisperchat';
+/** The database of the guest; an account's is `whisperchat.<user id>` (`stores.ts`). */
+export const DB_NAME = 'whisperchat';
 const DB_VERSION = 1;
 type StoreName = 'rooms' | 'drafts' | 'outbox';
 
@@ -176,6 +187,17 @@ export class IndexedDbStore implements LocalStore {
     return this.write('outbox', (s) => s.delete(clientId));
   }
 
+  async clear(): Promise<void> {
+    const tx = this.db.transaction(['rooms', 'drafts', 'outbox'], 'readwrite');
+    for (const name of ['rooms', 'drafts', 'outbox'] as const) tx.objectStore(name).clear();
+    await done(tx);
+  }
+
+  /** Lets go of the database (before it is deleted); later calls fail. */
+  close(): void {
+    this.db.close();
+  }
+
   private write(store: StoreName, op: (s: IDBObjectStore) => IDBRequest): Promise<void> {
     const tx = this.db.transaction(store, 'readwrite');
     op(tx.objectStore(store));
@@ -183,11 +205,14 @@ export class IndexedDbStore implements LocalStore {
   }
 }
 
-/** IndexedDB when the browser allows it, memory otherwise. */
-export async function openLocalStore(): Promise<LocalStore> {
-  if (typeof indexedDB === 'undefined') return new MemoryStore();
+/** The IndexedDB database `name` when the browser allows it, memory otherwise. */
+export async function openLocalStore(
+  name = DB_NAME,
+  factory: IDBFactory | undefined = typeof indexedDB === 'undefined' ? undefined : indexedDB,
+): Promise<LocalStore> {
+  if (!factory) return new MemoryStore();
   try {
-    return await IndexedDbStore.open(indexedDB);
+    return await IndexedDbStore.open(factory, name);
   } catch {
     return new MemoryStore();
   }
@@ -226,5 +251,14 @@ export class DeferredStore implements LocalStore {
 
   deleteOutbox(clientId: string): Promise<void> {
     return this.store.then((s) => s.deleteOutbox(clientId));
+  }
+
+  clear(): Promise<void> {
+    return this.store.then((s) => s.clear());
+  }
+
+  /** The store, once open. */
+  opened(): Promise<LocalStore> {
+    return this.store;
   }
 }

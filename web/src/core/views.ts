@@ -5,6 +5,7 @@
  * until the room changes — so a change in one room leaves every other room's
  * view the same object, and a hook that selects one room does not re-render.
  */
+import type { Account } from './accounts';
 import type { ConnectionStatus } from './connection';
 import type { ChangeEntry, ChangeKind, OutboxEntry, SendStatus } from './outbox';
 import type { NameOf } from './people';
@@ -119,7 +120,14 @@ export interface ChatSnapshot {
   /** The local cache has been read. */
   ready: boolean;
   status: ConnectionStatus;
+  /** Who you are to the server: the guest's identity, or the account's (no token: the cookie is it). */
   identity: Identity;
+  /** Signed in: the account (as remembered until `GET /v1/me` answers). `null` for a guest. */
+  account: Account | null;
+  /** `GET /v1/me` has answered (or could not): `account` is not last visit's guess any more. */
+  accountChecked: boolean;
+  /** Why you are a guest again, when the server signed you out ("You were signed out."), until dismissed. */
+  signedOut: string | null;
   limits: WireLimits;
   /** The rooms in the sidebar, in the order joined. */
   myRooms: readonly string[];

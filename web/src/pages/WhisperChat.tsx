@@ -30,12 +30,15 @@ export function WhisperChat() {
   const [membersOpen, setMembersOpen] = useState(false);
   const identity = useChatSelector((s) => s.identity);
   const fallback = useChatSelector((s) => s.currentRoom ?? s.myRooms[0] ?? LOBBY);
+  // Who you are: signing in or out opens nothing for the next one; this page opens the room it shows.
+  const accountId = useChatSelector((s) => s.account?.userId ?? null);
+  const accountChecked = useChatSelector((s) => s.accountChecked);
   const named = Boolean(identity.name);
   const valid = isValidRoomName(room);
 
   useEffect(() => {
     if (valid) client.openRoom(room);
-  }, [client, room, valid]);
+  }, [client, room, valid, accountId]);
 
   const select = useCallback(
     (next: string) => {
@@ -51,7 +54,11 @@ export function WhisperChat() {
     },
     [client, navigate, room],
   );
-  const editName = useCallback(() => setEditingName(true), []);
+  // An account's name is its profile's, changed on the account page; a guest's, here.
+  const editName = useCallback(() => {
+    if (accountId) void navigate('/account');
+    else setEditingName(true);
+  }, [accountId, navigate]);
   const showRooms = useCallback(() => setRoomsOpen(true), []);
   const toggleMembers = useCallback(() => setMembersOpen((o) => !o), []);
 
@@ -85,7 +92,8 @@ export function WhisperChat() {
         </div>
       )}
 
-      {(!named || editingName) && (
+      {/* Not before `GET /v1/me` answers: a signed-in visitor has a name, the account's. */}
+      {((!named && accountChecked) || (editingName && !accountId)) && (
         <NamePrompt
           initial={identity.name ?? ''}
           onSubmit={(name) => {
@@ -93,7 +101,9 @@ export function WhisperChat() {
             if (result.ok) setEditingName(false);
             return result;
           }}
-          {...(named ? { onCancel: () => setEditingName(false) } : {})}
+          {...(named
+            ? { onCancel: () => setEditingName(false) }
+            : { onSignIn: () => void navigate('/signin'), onCreateAccount: () => void navigate('/signup') })}
         />
       )}
     </div>

@@ -111,6 +111,44 @@ describe('Connection', () => {
     expect(rejected).not.toHaveBeenCalled();
     conn.stop();
   });
+
+  it('signed in, connects with neither token nor name (the cookie rides the upgrade)', async () => {
+    const server = mockServer();
+    const { conn } = connection(() => ({ token: 'left-over', name: 'Ada', cookie: true }));
+    conn.start();
+    const url = new URL((await server.connected).url);
+    expect(url.searchParams.get('room')).toBe('');
+    expect(url.searchParams.has('token')).toBe(false);
+    expect(url.searchParams.has('name')).toBe(false);
+    conn.stop();
+  });
+
+  it('reports a refused cookie like a refused token: the upgrade fails before opening while the server is up', async () => {
+    const { conn } = connection(() => ({ cookie: true }));
+    const rejected = vi.fn();
+    conn.on('tokenRejected', rejected);
+    conn.start();
+    await vi.waitFor(() => expect(rejected).toHaveBeenCalled());
+    conn.stop();
+  });
+
+  it('stops for good on close code 4001 (the session was revoked) and says so', async () => {
+    const server = mockServer();
+    const { conn, statuses } = connection(() => ({ cookie: true }));
+    const revoked = vi.fn();
+    conn.on('revoked', revoked);
+    conn.start();
+    const socket = await server.connected;
+    server.send(welcome(undefined, ''));
+    await vi.waitFor(() => expect(conn.isOnline).toBe(true));
+    socket.close({ code: 4001, reason: 'the session was revoked', wasClean: true });
+    await vi.waitFor(() => expect(revoked).toHaveBeenCalledWith({ code: 4001, reason: 'the session was revoked' }));
+    expect(conn.status.state).toBe('stopped');
+    await new Promise((r) => setTimeout(r, 50));
+    // No attempt after it: the same cookie would only be refused.
+    expect(statuses.filter((s) => s === 'connecting')).toHaveLength(1);
+    expect(statuses).not.toContain('reconnecting');
+  });
 });
 
 describe('websocketUrl', () => {

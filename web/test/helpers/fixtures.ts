@@ -1,9 +1,11 @@
 /**
  * Test doubles for the chat client: a fake WebSocket server URL, frames with
- * fixed user ids, and a mocked `fetch` that serves history like whisper-server.
+ * fixed user ids, and a mocked `fetch` that serves history and the account API
+ * like whisper-server.
  */
 import WS from 'jest-websocket-mock';
 import { vi } from 'vitest';
+import { AccountsApi, type DeviceSession } from '../../src/core/accounts';
 import type { BackoffOptions } from '../../src/core/backoff';
 import { ChatClient, type ChatClientOptions } from '../../src/core/chat';
 import { HistoryApi } from '../../src/core/history';
@@ -73,19 +75,164 @@ export function event(
   } as RoomEvent;
 }
 
+interface FakeUser {
+  user_id: string;
+  name: string;
+  email: string;
+  password: string;
+  created_at: number;
+}
+
+/**
+ * The account API in memory, with whisper-server's rules: accounts by email,
+ * unique names (case-insensitively), sessions per account, and the one cookie
+ * of the browser under test (`cookie`, a session id) that `credentials:
+ * 'same-origin'` would send.
+ */
+export class FakeAccounts {
+  readonly users: FakeUser[] = [];
+  readonly sessions: (DeviceSession & { user_id: string })[] = [];
+  /** The browser's `whisper_session` cookie: a session id, or `null`. */
+  cookie: string | null = null;
+  /** The guest tokens the fake WebSocket hands out (`welcome()`), to their user ids. */
+  readonly guestTokens = new Map<string, string>([[welcome().token, ME]]);
+  /** Every account request: method, path, JSON body and `credentials`. */
+  readonly calls: { method: string; path: string; body: unknown; credentials: RequestCredentials | undefined }[] = [];
+  /** Set to refuse sign-up and sign-in with 429 and `Retry-After: 30`. */
+  rateLimited = false;
+  now = Date.UTC(2026, 10, 22, 20, 0, 0);
+  private ids = 0;
+
+  /** An account that exists already. */
+  addUser(fields: Partial<FakeUser> & { email: string }): FakeUser {
+    this.ids += 1;
+    const user: FakeUser = {
+      user_id: `00000000-0000-4000-8000-${String(this.ids).padStart(12, '0')}`,
+      name: `User ${this.ids}`,
+      password: 'correct horse battery',
+      created_at: this.now,
+      ...fields,
+    };
+    this.users.push(user);
+    return user;
+  }
+
+  /** A session of `user` on some device; `here` makes it this browser's cookie. */
+  addSession(user: FakeUser, options: { here?: boolean; userAgent?: string | null; lastUsedAt?: number } = {}) {
+    this.ids += 1;
+    const session = {
+      id: `sess-${this.ids}`,
+      user_id: user.user_id,
+      created_at: this.now,
+      last_used_at: options.lastUsedAt ?? this.now,
+      expires_at: this.now + 30 * 86_400_000,
+      user_agent: options.userAgent === undefined ? 'Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0' : options.userAgent,
+      current: false,
+    };
+    this.sessions.push(session);
+    if (options.here) this.cookie = session.id;
+    return session;
+  }
+
+  /** The user the cookie is a live session of. */
+  signedIn(): FakeUser | undefined {
+    const session = this.sessions.find((s) => s.id === this.cookie);
+    return session && this.users.find((u) => u.user_id === session.user_id);
+  }
+
+  /** Answers an account request, or `null` when `url` is not one. */
+  handle(method: string, url: URL, init: RequestInit | undefined): Response | null {
+    const path = url.pathname;
+    if (!path.startsWith('/v1/auth/') && path !== '/v1/me' && !path.startsWith('/v1/me/')) return null;
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
+    this.calls.push({ method, path, body, credentials: init?.credentials });
+    const me = this.signedIn();
+    if (method === 'POST' && path === '/v1/auth/register') return this.register(body ?? {});
+    if (method === 'POST' && path === '/v1/auth/login') {
+      if (this.rateLimited) return refusal(429, 'rate_limited', 'too many attempts', { 'Retry-After': '30' });
+      const user = this.users.find((u) => u.email === String(body?.email).toLowerCase());
+      if (!user || user.password !== body?.password) {
+        return refusal(401, 'invalid_credentials', 'the email or the password is wrong');
+      }
+      return json(200, this.startSession(user));
+    }
+    if (method === 'POST' && path === '/v1/auth/logout') {
+      this.sessions.splice(0, this.sessions.length, ...this.sessions.filter((s) => s.id !== this.cookie));
+      this.cookie = null;
+      return json(204, null);
+    }
+    if (!me) return refusal(401, 'unauthorized', 'not signed in');
+    if (method === 'GET' && path === '/v1/me') return json(200, profile(me));
+    if (method === 'PATCH' && path === '/v1/me') {
+      const name = String(body?.name ?? '');
+      if (!name.trim()) return refusal(400, 'invalid_request', 'name: must not be empty');
+      if (this.users.some((u) => u !== me && u.name.toLowerCase() === name.toLowerCase())) {
+        return refusal(409, 'name_taken', 'that name is taken');
+      }
+      me.name = name;
+      return json(200, profile(me));
+    }
+    if (method === 'GET' && path === '/v1/me/sessions') {
+      const mine = this.sessions.filter((s) => s.user_id === me.user_id);
+      return json(200, {
+        sessions: mine.map(({ user_id: _, ...s }) => ({ ...s, current: s.id === this.cookie })),
+      });
+    }
+    if (method === 'DELETE' && path.startsWith('/v1/me/sessions/')) {
+      const id = decodeURIComponent(path.slice('/v1/me/sessions/'.length));
+      const i = this.sessions.findIndex((s) => s.id === id && s.user_id === me.user_id);
+      if (i < 0) return refusal(404, 'not_found', 'no such session');
+      this.sessions.splice(i, 1);
+      return json(204, null);
+    }
+    return refusal(404, 'not_found', 'no such endpoint');
+  }
+
+  private register(body: Record<string, unknown>): Response {
+    if (this.rateLimited) return refusal(429, 'rate_limited', 'too many attempts', { 'Retry-After': '30' });
+    const email = String(body.email ?? '').toLowerCase();
+    const name = String(body.name ?? '');
+    const password = String(body.password ?? '');
+    if (!email) return refusal(400, 'invalid_request', 'email: must not be empty');
+    if (password.length < 10 || password === email || password === name) {
+      return refusal(400, 'weak_password', 'the password needs at least 10 characters, and not the email or name');
+    }
+    if (this.users.some((u) => u.email === email)) return refusal(409, 'email_taken', 'an account has that email');
+    if (this.users.some((u) => u.name.toLowerCase() === name.toLowerCase())) {
+      return refusal(409, 'name_taken', 'an account has that name');
+    }
+    const guest = typeof body.guest_token === 'string' ? this.guestTokens.get(body.guest_token) : undefined;
+    const user = this.addUser({ email, name, password, ...(guest ? { user_id: guest } : {}) });
+    return json(201, this.startSession(user));
+  }
+
+  private startSession(user: FakeUser) {
+    const session = this.addSession(user, { here: true });
+    return { user_id: user.user_id, name: user.name, email: user.email, session_id: session.id };
+  }
+}
+
+function profile(user: FakeUser) {
+  return { user_id: user.user_id, name: user.name, email: user.email, created_at: user.created_at };
+}
+
 /**
  * A history server in memory, answering `GET /v1/chat/messages`, `/v1/rooms`
- * and `/healthz` with whisper-server's paging rules.
+ * and `/healthz` with whisper-server's paging rules, and the account API
+ * (`accounts`: nobody signed in until a test says).
  */
 export class FakeHistory {
   readonly rooms = new Map<string, Message[]>();
   readonly requests: URL[] = [];
+  readonly accounts = new FakeAccounts();
   /** Set to make every request fail like a network error. */
   down = false;
-  readonly fetch = vi.fn(async (input: RequestInfo | URL): Promise<Response> => {
+  readonly fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(String(input), ORIGIN);
     this.requests.push(url);
     if (this.down) throw new TypeError('Failed to fetch');
+    const account = this.accounts.handle(init?.method ?? 'GET', url, init);
+    if (account) return account;
     if (url.pathname === '/healthz') return json(200, { status: 'ok' });
     if (url.pathname === '/v1/rooms') {
       // By name (byte order), after `after`, at most `limit` (default 100).
@@ -146,12 +293,17 @@ export class FakeHistory {
   }
 }
 
-function json(status: number, body: unknown): Response {
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return {
     ok: status >= 200 && status < 300,
     status,
+    headers: new Headers(headers),
     json: () => Promise.resolve(body),
   } as Response;
+}
+
+function refusal(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return json(status, { error: { code, message } }, headers);
 }
 
 export interface TestClient {
@@ -165,7 +317,7 @@ export interface TestClient {
 export function makeClient(
   options: Partial<ChatClientOptions> & { history?: FakeHistory; identity?: Partial<Identity> } = {},
 ): TestClient {
-  const { history: givenHistory, identity, store: givenStore, prefs: givenPrefs, ...rest } = options;
+  const { history: givenHistory, identity, store: givenStore, stores, prefs: givenPrefs, ...rest } = options;
   const history = givenHistory ?? new FakeHistory();
   const prefs = givenPrefs ?? new MemoryKeyValue();
   if (identity) saveIdentity(prefs, { userId: null, token: null, name: null, ...identity });
@@ -173,9 +325,10 @@ export function makeClient(
   const client = new ChatClient({
     wsUrl: WS_URL,
     api: new HistoryApi(ORIGIN, history.fetch as unknown as typeof fetch),
+    accounts: new AccountsApi(ORIGIN, history.fetch as unknown as typeof fetch),
     backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
     ...rest,
-    store,
+    ...(stores ? { stores } : { store }),
     prefs,
   });
   return { client, history, store, prefs };

@@ -1,17 +1,25 @@
 import { useEffect } from 'react';
-import { NavLink, Outlet } from 'react-router';
+import { Link, NavLink, Outlet } from 'react-router';
+import type { Account } from '../../core/chat';
 import { useChatClient, useChatSelector } from '../../hooks/use-chat';
 import { Avatar } from '../Avatar';
 import { ConnectionBadge } from '../ConnectionBadge';
 import { Icon, type IconName } from '../Icon';
 import { ThemeToggle } from '../ThemeToggle';
 
-/** The app frame: a header, the main navigation (a rail on wide screens, a tab bar on phones), the page. */
+/**
+ * The app frame: a header (with who you are: a guest's Sign in and Create
+ * account, or your account's menu), the main navigation (a rail on wide
+ * screens, a tab bar on phones), the page.
+ */
 export function AppShell() {
   const client = useChatClient();
   // Selected, not the whole snapshot: the page below re-renders only for what it shows.
   const unread = useChatSelector((s) => Object.values(s.rooms).reduce((n, r) => n + r.unread, 0));
   const identity = useChatSelector((s) => s.identity);
+  const account = useChatSelector((s) => s.account);
+  const accountChecked = useChatSelector((s) => s.accountChecked);
+  const signedOut = useChatSelector((s) => s.signedOut);
   const named = Boolean(identity.name);
 
   // Connect once the user has a name (the chat page asks for it); stay connected
@@ -32,13 +40,47 @@ export function AppShell() {
         <div className="flex-1" />
         <ConnectionBadge />
         <ThemeToggle />
-        {identity.name && (
-          <div className="hidden items-center gap-2 border-l border-zinc-200 pl-3 sm:flex dark:border-zinc-800">
-            <Avatar name={identity.name} userId={identity.userId ?? ''} size="sm" />
-            <span className="max-w-40 truncate text-sm font-medium">{identity.name}</span>
-          </div>
+        {account ? (
+          <AccountLink account={account} />
+        ) : (
+          <>
+            {identity.name && (
+              <div className="hidden items-center gap-2 border-l border-zinc-200 pl-3 md:flex dark:border-zinc-800">
+                <Avatar name={identity.name} userId={identity.userId ?? ''} size="sm" />
+                <span className="max-w-40 truncate text-sm font-medium">{identity.name}</span>
+              </div>
+            )}
+            {/* Until `GET /v1/me` answers, a signed-in visitor would see "Sign in" flash by. */}
+            {accountChecked && <GuestLinks />}
+          </>
         )}
       </header>
+      {signedOut && (
+        <div
+          role="alert"
+          className="fixed top-16 left-1/2 z-[60] flex w-[calc(100%-2rem)] max-w-md -translate-x-1/2 items-start gap-2.5 rounded-xl bg-zinc-900 px-4 py-3 text-sm text-white shadow-2xl ring-1 ring-white/10 dark:bg-zinc-800"
+        >
+          <Icon name="logout" className="mt-0.5 size-4 shrink-0 text-amber-300" />
+          <p className="flex-1">
+            {signedOut}{' '}
+            <Link
+              to="/signin"
+              onClick={() => client.dismissSignedOut()}
+              className="font-semibold whitespace-nowrap text-indigo-300 underline-offset-2 hover:underline"
+            >
+              Sign in again
+            </Link>
+          </p>
+          <button
+            type="button"
+            onClick={() => client.dismissSignedOut()}
+            aria-label="Dismiss"
+            className="rounded p-0.5 text-zinc-300 hover:bg-white/10 hover:text-white"
+          >
+            <Icon name="x" className="size-4" />
+          </button>
+        </div>
+      )}
       <div className="flex min-h-0 flex-1">
         <nav
           aria-label="Main"
@@ -69,6 +111,49 @@ function Logo() {
         <path d="M4 6.5A2.5 2.5 0 0 1 6.5 4h11A2.5 2.5 0 0 1 20 6.5v7a2.5 2.5 0 0 1-2.5 2.5H11l-4.6 3.7c-.4.3-.9 0-.9-.4V16A1.5 1.5 0 0 1 4 14.5z" />
       </svg>
     </span>
+  );
+}
+
+/** For a guest: the way to an account, next to the chat that works without one. */
+function GuestLinks() {
+  return (
+    <div className="flex items-center gap-1 border-l border-zinc-200 pl-2 sm:gap-2 sm:pl-3 dark:border-zinc-800">
+      <NavLink
+        to="/signin"
+        className="inline-flex items-center gap-1.5 rounded-lg px-2.5 py-1.5 text-sm font-medium whitespace-nowrap text-zinc-700 hover:bg-zinc-100 dark:text-zinc-200 dark:hover:bg-zinc-800"
+      >
+        <Icon name="login" className="size-4" />
+        Sign in
+      </NavLink>
+      <NavLink
+        to="/signup"
+        className="hidden rounded-lg bg-indigo-600 px-3 py-1.5 text-sm font-semibold whitespace-nowrap text-white shadow-sm hover:bg-indigo-500 sm:inline-flex"
+      >
+        Create account
+      </NavLink>
+    </div>
+  );
+}
+
+/** Signed in: your name, and the way to your account (name, devices, signing out). */
+function AccountLink({ account }: { account: Account }) {
+  return (
+    <NavLink
+      to="/account"
+      aria-label={`Your account: ${account.name}`}
+      title="Your account"
+      data-testid="account-menu"
+      className={({ isActive }) =>
+        `flex items-center gap-2 rounded-lg border-l border-zinc-200 py-1 pr-2 pl-3 hover:bg-zinc-100 dark:border-zinc-800 dark:hover:bg-zinc-800 ${
+          isActive ? 'text-indigo-700 dark:text-indigo-300' : ''
+        }`
+      }
+    >
+      <Avatar name={account.name} userId={account.userId} size="sm" />
+      <span className="hidden max-w-40 truncate text-sm font-medium sm:inline" data-testid="account-name-header">
+        {account.name}
+      </span>
+    </NavLink>
   );
 }
 

@@ -2,17 +2,22 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { checkDisplayName } from '../../core/protocol';
 
 /**
- * Asks for a display name: on the first visit (no way to dismiss it), or to
+ * Asks a guest for a display name: on the first visit (no way to dismiss it,
+ * but the way to an account instead: `onSignIn`, `onCreateAccount`), or to
  * change it (with Cancel).
  */
 export function NamePrompt({
   initial = '',
   onSubmit,
   onCancel,
+  onSignIn,
+  onCreateAccount,
 }: {
   initial?: string;
   onSubmit: (name: string) => { ok: true } | { ok: false; reason: string };
   onCancel?: () => void;
+  onSignIn?: () => void;
+  onCreateAccount?: () => void;
 }) {
   const [value, setValue] = useState(initial);
   const [error, setError] = useState<string | null>(null);
@@ -107,6 +112,31 @@ export function NamePrompt({
             {firstVisit ? 'Start chatting' : 'Save'}
           </button>
         </div>
+        {(onSignIn || onCreateAccount) && (
+          <div className="mt-5 border-t border-zinc-100 pt-4 text-center text-sm text-zinc-500 dark:border-zinc-800 dark:text-zinc-400">
+            Or keep your name on every device, with an account:
+            <div className="mt-2 flex justify-center gap-4">
+              {onSignIn && (
+                <button
+                  type="button"
+                  onClick={onSignIn}
+                  className="font-semibold text-indigo-600 hover:underline dark:text-indigo-400"
+                >
+                  Sign in
+                </button>
+              )}
+              {onCreateAccount && (
+                <button
+                  type="button"
+                  onClick={onCreateAccount}
+                  className="font-semibold text-indigo-600 hover:underline dark:text-indigo-400"
+                >
+                  Create account
+                </button>
+              )}
+            </div>
+          </div>
+        )}
       </form>
     </div>
   );

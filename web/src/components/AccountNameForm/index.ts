@@ -1,0 +1,1 @@
+export { AccountNameForm } from './AccountNameForm';

@@ -1,0 +1,1 @@
+export { SignOutForm } from './SignOutForm';
