@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use whisper_core::Chat;
 use whisper_core::codec::ServerFrame;
-use whisper_core::model::{DisplayName, Message, PrincipalKind, RoomName, UserId};
+use whisper_core::model::{DisplayName, Message, RoomName, UserId};
 use whisper_core::session::{self, Connection, Inbound, Outgoing};
 use whisper_core::store::MemoryStore;
 use whisper_core::testing::{inbound_channel, outgoing_channel};
@@ -25,13 +25,8 @@ fn start(chat: &Chat, name: &'static str) -> Client {
     let (to_session, inbound) = inbound_channel();
     let (outgoing, from_session) = outgoing_channel();
     let conn = Connection {
-        user_id: UserId::random(),
-        kind: PrincipalKind::Guest,
-        session: None,
-        token: None,
         name: DisplayName::parse(name).ok(),
-        room: Some(RoomName::lobby()),
-        address: None,
+        ..Connection::guest(UserId::random(), Some(RoomName::lobby()))
     };
     tokio::spawn(session::run(chat.clone(), conn, inbound, outgoing, std::future::pending()));
     Client { name, to_session, from_session }

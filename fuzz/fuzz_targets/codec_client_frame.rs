@@ -14,7 +14,7 @@
 use libfuzzer_sys::fuzz_target;
 use whisper_core::Limits;
 use whisper_core::codec::{AckStatus, ClientFrame, ServerFrame};
-use whisper_core::model::{DisplayName, Epoch, NewEvent, NewMessage, Request, RoomName, Seq, UserId};
+use whisper_core::model::{DisplayName, Epoch, NewEvent, NewMessage, PrincipalKind, Request, RoomName, Seq, UserId};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -71,10 +71,20 @@ fn server_frames_of(frame: ClientFrame) {
             round_trip(&ServerFrame::Joined { room, seq, epoch, recovered: false, read_seq, unread: Some(0) });
         }
         ClientFrame::Leave { room } | ClientFrame::Typing { room } => {
-            round_trip(&ServerFrame::Typing { room, user_id: user, name: DisplayName::guest(user) });
+            round_trip(&ServerFrame::Typing {
+                room,
+                user_id: user,
+                name: DisplayName::guest(user),
+                principal: PrincipalKind::Guest,
+            });
         }
         ClientFrame::Profile { name } => {
-            round_trip(&ServerFrame::Typing { room: RoomName::lobby(), user_id: user, name });
+            round_trip(&ServerFrame::Typing {
+                room: RoomName::lobby(),
+                user_id: user,
+                name,
+                principal: PrincipalKind::Account,
+            });
         }
         ClientFrame::Read { room, seq } => {
             round_trip(&ServerFrame::Receipt { room, user_id: user, seq });

@@ -36,7 +36,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 use whisper_core::codec::{AckStatus, ClientFrame, FrameType, ServerFrame};
-use whisper_core::model::{ClientId, PrincipalKind, RoomName, UserId};
+use whisper_core::model::{ClientId, RoomName, UserId};
 use whisper_core::session::{self, Connection, Inbound, Outgoing, SessionEnd, close};
 use whisper_core::store::MemoryStore;
 use whisper_core::testing::outgoing_channel;
@@ -451,7 +451,7 @@ fn check(input: Input) {
     let me = UserId::parse(ME).unwrap();
     let token = "fuzz-token".to_owned();
     let room = input.start_room.as_ref().and_then(|r| r.to_json().as_str().and_then(|s| RoomName::parse(s).ok()));
-    let conn = Connection { user_id: me, kind: PrincipalKind::Guest, session: None, token: Some(token.clone()), name: None, room, address: None };
+    let conn = Connection { token: Some(token.clone()), ..Connection::guest(me, room) };
 
     // A fresh runtime per input: no task of an earlier input can act in this one.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -503,6 +503,8 @@ fn check(input: Input) {
         SessionEnd::PingFlood | SessionEnd::ProtocolError => {
             panic!("ended as {end:?} without a ping or a protocol error")
         }
+        // Only the application acts on a user's connections; nothing here does.
+        SessionEnd::Revoked | SessionEnd::Disconnected => panic!("ended as {end:?} with no application to act"),
     }
 
     // Close: at most one, last, with a known code, exactly as `end` says.

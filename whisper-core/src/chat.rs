@@ -354,11 +354,12 @@ impl Chat {
     }
 
     /// Relays a typing notice here and on the other nodes (best effort).
-    pub async fn typing(&self, room: &RoomName, user: UserId, name: &DisplayName) {
-        if self.inner.hub.typing(room, user, name)
+    pub async fn typing(&self, room: &RoomName, who: &Principal) {
+        let (user, name, principal) = (who.user_id, &who.name, who.kind);
+        if self.inner.hub.typing(room, user, name, principal)
             && let Some(broker) = &self.inner.broker
         {
-            let event = NodeEvent::Typing { room, user_id: user, name };
+            let event = NodeEvent::Typing { room, user_id: user, name, principal };
             if let Err(e) = broker.publish(&self.inner.server_id, &event).await {
                 tracing::debug!(error = %e, "could not publish typing to other nodes");
             }
@@ -390,7 +391,7 @@ impl Chat {
         {
             return Err(PostError::Invalid(format!("reply_to: no message {target} in room {room}")));
         }
-        let mut message = NewMessage::now(room.clone(), who.user_id, who.name.clone(), post.content, None);
+        let mut message = NewMessage::now(room.clone(), who.user_id, who.name.clone(), post.content, None).by(who);
         message.reply_to = post.reply_to;
         let mut stored = self.post(vec![message]).await?;
         stored.pop().ok_or_else(|| PostError::Store(StoreError::Internal("the store returned no message".into())))

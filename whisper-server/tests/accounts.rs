@@ -74,6 +74,8 @@ async fn accounts(server: &TestServer) {
     let me = guest.user_id.to_string();
     assert_eq!(names, [(me.as_str(), "Ada"), (me.as_str(), "Ada")], "the stored name, not the `name=` asked for");
     assert_eq!(history["data"][0]["id"], first.to_string());
+    // What it posted as a guest stays marked as a guest's; as the account, as the account's.
+    assert_eq!((history["data"][0].get("principal"), &history["data"][1]["principal"]), (None, &json!("account")));
 
     // The connection cannot rename an account; the profile can.
     on_laptop.send(json!({"type":"profile","name":"Bob"})).await;

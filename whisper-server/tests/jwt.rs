@@ -51,6 +51,11 @@ async fn an_apps_hs256_token_is_its_user_and_bad_ones_say_why() {
     let history = server.get("/v1/chat/messages?room=jwt").await.1;
     assert_eq!(history["data"][0]["name"], "Grace", "the token's name, not `name=`");
     assert_eq!(history["data"][0]["user_id"], grace.user_id.to_string());
+    // The app's own id for the user comes back with what it posted.
+    assert_eq!(
+        (&history["data"][0]["principal"], &history["data"][0]["external_id"]),
+        (&json!("external"), &json!("app-user-42"))
+    );
     // The same sub is the same user, on every connection.
     let again = Client::connect(&server.ws_url(&format!("room=&token={}", hs256(&claims)))).await.unwrap();
     assert_eq!(again.user_id, grace.user_id);

@@ -486,5 +486,5 @@ async fn a_v1_database_migrates_without_loss() {
     assert_eq!(next[0].seq, Seq(5));
     let versions: i32 =
         db.client().await.query_one("SELECT max(version) FROM whisper_migrations", &[]).await.expect("versions").get(0);
-    assert_eq!(versions, 4);
+    assert_eq!(versions, 5);
 }

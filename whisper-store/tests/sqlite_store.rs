@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use whisper_core::model::{
-    ClientId, DisplayName, Emoji, Message, MessageId, NewEvent, NewMessage, Request, RoomName, Seq, UserId,
+    ClientId, DisplayName, Emoji, Message, MessageId, NewEvent, NewMessage, PrincipalKind, Request, RoomName, Seq,
+    UserId,
 };
 use whisper_core::store::conformance::Guarded;
 use whisper_core::store::{Applied, MAX_PAGE, ReadRange, Store, StoreError};
@@ -233,7 +234,7 @@ async fn schema_is_versioned() {
     drop(SqliteStore::open(&path).await.unwrap());
     let conn = side_connection(&path);
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
 
@@ -362,6 +363,7 @@ async fn a_v1_file_migrates_without_loss() {
     let stored = store.append(vec![resend]).await.unwrap();
     assert_eq!(stored[0].seq, Seq(1), "a v1 client id still finds its original");
     assert!(!stored[0].deleted && stored[0].edited_at.is_none() && stored[0].reply_to.is_none());
+    assert_eq!(stored[0].principal, PrincipalKind::Guest, "a v1 message was a guest's, and says so");
     let v1 = stored[0].id;
     let bob_name = DisplayName::parse("Bob").unwrap();
     let edit =
@@ -378,5 +380,5 @@ async fn a_v1_file_migrates_without_loss() {
     assert_eq!(log.entries.iter().map(|e| e.seq().0).collect::<Vec<_>>(), [1, 2, 3, 4]);
     drop(store);
     let version: i64 = side_connection(&path).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }

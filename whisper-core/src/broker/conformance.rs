@@ -37,7 +37,7 @@ use super::{Broker, BrokerError, NodeEvent};
 use crate::Chat;
 use crate::codec::ServerFrame;
 use crate::hub::{Delivery, Member};
-use crate::model::{DisplayName, RoomName, UserId};
+use crate::model::{DisplayName, PrincipalKind, RoomName, UserId};
 use crate::store::MemoryStore;
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is an
@@ -156,7 +156,12 @@ impl Node {
     /// broker alone (not delivered on this node).
     async fn typing(&self, room: &RoomName, user: UserId) -> Result<(), BrokerError> {
         let name = typist();
-        self.broker.publish(&self.name, &NodeEvent::Typing { room, user_id: user, name: &name }).await
+        self.broker
+            .publish(
+                &self.name,
+                &NodeEvent::Typing { room, user_id: user, name: &name, principal: PrincipalKind::Guest },
+            )
+            .await
     }
 
     /// Publishes `user` typing in `room`; panics if the broker refuses.

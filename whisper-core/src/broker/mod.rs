@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use crate::codec::PresenceUser;
 pub use crate::hub::{Hub, UserAction};
-use crate::model::{DisplayName, Event, Message, RoomName, Seq, UserId};
+use crate::model::{DisplayName, Event, Message, PrincipalKind, RoomName, Seq, UserId};
 
 /// What one node tells the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub enum NodeEvent<'a> {
         user_id: UserId,
         /// Their display name.
         name: &'a DisplayName,
+        /// The kind of identity.
+        principal: PrincipalKind,
     },
     /// The origin node's users of a room, replacing what it said before
     /// (empty: it has none there now).
@@ -86,8 +88,8 @@ impl NodeEvent<'_> {
             NodeEvent::Messages(messages) => hub.deliver(messages),
             NodeEvent::Events(events) => hub.deliver_events(events),
             NodeEvent::Receipt { room, user_id, seq } => hub.receipt(room, user_id, seq),
-            NodeEvent::Typing { room, user_id, name } => {
-                hub.typing(room, user_id, name);
+            NodeEvent::Typing { room, user_id, name, principal } => {
+                hub.typing(room, user_id, name, principal);
             }
             NodeEvent::Presence { room, users } => hub.peer_roster(origin, room, users),
             NodeEvent::Heartbeat { synced } => hub.peer_heartbeat(origin, synced),

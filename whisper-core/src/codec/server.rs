@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Refusal;
 use crate::limits::WireLimits;
-use crate::model::{ClientId, DisplayName, Epoch, Event, Message, MessageId, RoomName, Seq, UserId};
+use crate::model::{ClientId, DisplayName, Epoch, Event, Message, MessageId, PrincipalKind, RoomName, Seq, UserId};
 
 /// A server frame. Borrows what it can so that encoding a broadcast clones no
 /// message; decode into `ServerFrame<'static>`.
@@ -152,6 +152,10 @@ pub enum ServerFrame<'a> {
         user_id: UserId,
         /// Their display name.
         name: DisplayName,
+        /// The kind of identity; left out for a guest.
+        #[serde(default, skip_serializing_if = "PrincipalKind::is_guest")]
+        #[cfg_attr(feature = "typescript", ts(optional, as = "Option<PrincipalKind>"))]
+        principal: PrincipalKind,
     },
     /// The server took this connection out of a room (protocol.md §14):
     /// the application evicted the user. Nothing more of the room follows
@@ -186,6 +190,17 @@ pub struct PresenceUser {
     pub user_id: UserId,
     /// Their display name.
     pub name: DisplayName,
+    /// The kind of identity; left out for a guest (protocol.md §14).
+    #[serde(default, skip_serializing_if = "PrincipalKind::is_guest")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<PrincipalKind>"))]
+    pub principal: PrincipalKind,
+}
+
+impl PresenceUser {
+    /// A guest, as every v1 user was.
+    pub fn guest(user_id: UserId, name: DisplayName) -> PresenceUser {
+        PresenceUser { user_id, name, principal: PrincipalKind::Guest }
+    }
 }
 
 impl ServerFrame<'_> {

@@ -337,9 +337,14 @@ fn server_frames_round_trip() {
         },
         ServerFrame::Presence {
             room: RoomName::lobby(),
-            users: vec![PresenceUser { user_id: user, name: DisplayName::parse("Ada").unwrap() }].into(),
+            users: vec![PresenceUser::guest(user, DisplayName::parse("Ada").unwrap())].into(),
         },
-        ServerFrame::Typing { room: RoomName::lobby(), user_id: user, name: DisplayName::parse("Ada").unwrap() },
+        ServerFrame::Typing {
+            room: RoomName::lobby(),
+            user_id: user,
+            name: DisplayName::parse("Ada").unwrap(),
+            principal: crate::model::PrincipalKind::Account,
+        },
         ServerFrame::Error(Refusal::new(ErrorCode::NotFound, "no such room")),
         ServerFrame::Error(Refusal::new(ErrorCode::StorageUnavailable, "later").in_room(&RoomName::lobby())),
     ];

@@ -35,7 +35,7 @@ pub(crate) use outbox::{Broadcast, Command, Delivery, Outbox, OutboxClosed, Run}
 
 use crate::codec::ServerFrame;
 use crate::limits::Limits;
-use crate::model::{DisplayName, Entry, Epoch, Event, Message, RoomName, Seq, UserId};
+use crate::model::{DisplayName, Entry, Epoch, Event, Message, PrincipalKind, RoomName, Seq, UserId};
 use crate::store::{MAX_PAGE, RoomInfo, Store, StoreError};
 use cluster::Owed;
 use peers::Peers;
@@ -83,6 +83,8 @@ struct Inner {
 pub(crate) struct Member {
     id: u64,
     user: UserId,
+    /// The kind of identity, shown in presence.
+    kind: PrincipalKind,
     outbox: Arc<Outbox>,
     users: Arc<Users>,
 }
@@ -177,16 +179,16 @@ impl Hub {
     /// A new connection of `user`, with an empty outbox.
     #[cfg(any(test, feature = "test-util"))]
     pub(crate) fn member(&self, user: UserId) -> Member {
-        self.member_of(user, None)
+        self.member_of(user, PrincipalKind::Guest, None)
     }
 
-    /// A new connection of `user` opened with sign-in `session` (if any),
-    /// with an empty outbox.
-    pub(crate) fn member_of(&self, user: UserId, session: Option<Arc<str>>) -> Member {
+    /// A new connection of `user` (an identity of `kind`) opened with
+    /// sign-in `session` (if any), with an empty outbox.
+    pub(crate) fn member_of(&self, user: UserId, kind: PrincipalKind, session: Option<Arc<str>>) -> Member {
         let id = self.inner.next_member.fetch_add(1, Ordering::Relaxed);
         let outbox = Arc::new(Outbox::new(self.inner.limits.outbox_capacity, self.inner.limits.outbox_bytes));
         self.inner.users.add(user, id, session, outbox.clone());
-        Member { id, user, outbox, users: self.inner.users.clone() }
+        Member { id, user, kind, outbox, users: self.inner.users.clone() }
     }
 
     /// Does `action` to `user`'s connections here. Returns how many there were.
@@ -271,7 +273,7 @@ impl Hub {
         };
         let mut guard = lock(&room);
         guard.subscribers.retain(|s| s.member != member.id);
-        let arrived = guard.presence.arrive(member.user, display);
+        let arrived = guard.presence.arrive(member.user, display, member.kind);
         // The new connection gets the full list at the next flush, the others
         // only the change. Another socket of the same user, while changes
         // wait for the flush, gets the full list then too: the list it would
@@ -450,13 +452,14 @@ impl Hub {
 
     /// Relays a typing notice from `user` to the room's other users, at most
     /// once per `typing_interval` per user. Returns whether it was relayed.
-    pub(crate) fn typing(&self, name: &RoomName, user: UserId, display: &DisplayName) -> bool {
+    pub(crate) fn typing(&self, name: &RoomName, user: UserId, display: &DisplayName, kind: PrincipalKind) -> bool {
         let Some(room) = self.room(name) else { return false };
         let mut guard = lock(&room);
         if !guard.allow_typing(user, Instant::now(), self.inner.limits.typing_interval) {
             return false;
         }
-        let frame = ServerFrame::Typing { room: name.clone(), user_id: user, name: display.clone() }.encode();
+        let frame =
+            ServerFrame::Typing { room: name.clone(), user_id: user, name: display.clone(), principal: kind }.encode();
         self.fan_out(&guard, &Delivery::Event { room: name.clone(), frame }, Some(user));
         true
     }

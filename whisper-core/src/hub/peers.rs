@@ -134,7 +134,7 @@ mod tests {
     use std::time::Duration;
 
     fn user(name: &str) -> PresenceUser {
-        PresenceUser { user_id: UserId::random(), name: DisplayName::parse(name).unwrap() }
+        PresenceUser::guest(UserId::random(), DisplayName::parse(name).unwrap())
     }
 
     #[test]

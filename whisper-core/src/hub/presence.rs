@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::codec::PresenceUser;
-use crate::model::{DisplayName, UserId};
+use crate::model::{DisplayName, PrincipalKind, UserId};
 
 #[derive(Debug, Default)]
 pub(crate) struct Presence {
@@ -15,21 +15,26 @@ pub(crate) struct Presence {
 #[derive(Debug)]
 struct Entry {
     name: DisplayName,
+    kind: PrincipalKind,
     connections: u32,
 }
 
 impl Presence {
-    /// A connection of `user` arrived. Returns whether the list changed.
-    pub(crate) fn arrive(&mut self, user: UserId, name: &DisplayName) -> bool {
+    /// A connection of `user` (an identity of `kind`) arrived. Returns
+    /// whether the list changed.
+    pub(crate) fn arrive(&mut self, user: UserId, name: &DisplayName, kind: PrincipalKind) -> bool {
         match self.users.get_mut(&user) {
             Some(entry) => {
                 entry.connections += 1;
-                let renamed = entry.name != *name;
+                // A guest who signed up is the same user as an account now:
+                // the latest connection says who it is.
+                let changed = entry.name != *name || entry.kind != kind;
                 entry.name = name.clone();
-                renamed
+                entry.kind = kind;
+                changed
             }
             None => {
-                self.users.insert(user, Entry { name: name.clone(), connections: 1 });
+                self.users.insert(user, Entry { name: name.clone(), kind, connections: 1 });
                 true
             }
         }
@@ -66,8 +71,11 @@ impl Presence {
     /// per user, sorted by name (case-insensitively) then id, so it reads the
     /// same on every client. A user on this node keeps the name given here.
     pub(crate) fn users_with<'a>(&self, remote: impl Iterator<Item = &'a PresenceUser>) -> Vec<PresenceUser> {
-        let mut users: Vec<PresenceUser> =
-            self.users.iter().map(|(id, e)| PresenceUser { user_id: *id, name: e.name.clone() }).collect();
+        let mut users: Vec<PresenceUser> = self
+            .users
+            .iter()
+            .map(|(id, e)| PresenceUser { user_id: *id, name: e.name.clone(), principal: e.kind })
+            .collect();
         let mut seen: HashSet<UserId> = self.users.keys().copied().collect();
         users.extend(remote.filter(|u| seen.insert(u.user_id)).cloned());
         users.sort_by(|a, b| {
@@ -95,13 +103,13 @@ impl Presence {
 /// hash map would cost even a room of one a table of its own.
 #[derive(Debug, Default)]
 pub(crate) struct Announced {
-    users: Box<[(UserId, DisplayName)]>,
+    users: Box<[PresenceUser]>,
 }
 
 /// What changed between two lists: a `presence_changes` frame.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Changes {
-    /// Users who arrived or changed name, in the list's order.
+    /// Users who arrived or changed name or kind, in the list's order.
     pub(crate) joined: Vec<PresenceUser>,
     /// Users who left, by id.
     pub(crate) left: Vec<UserId>,
@@ -118,20 +126,20 @@ impl Announced {
     /// what changed since the last announcement. A user who came and went
     /// between two announcements, or changed name and back, is no change.
     pub(crate) fn announce(&mut self, current: &[PresenceUser]) -> Changes {
-        let mut now: Vec<(UserId, DisplayName)> = current.iter().map(|u| (u.user_id, u.name.clone())).collect();
-        now.sort_unstable_by_key(|(id, _)| *id);
+        let mut now: Vec<PresenceUser> = current.to_vec();
+        now.sort_unstable_by_key(|u| u.user_id);
         let joined: Vec<PresenceUser> =
-            current.iter().filter(|u| told(u.user_id, &self.users) != Some(&u.name)).cloned().collect();
+            current.iter().filter(|u| told(u.user_id, &self.users) != Some(u)).cloned().collect();
         // Both sorted by id, so the users who left come out sorted too.
-        let left: Vec<UserId> = self.users.iter().map(|(id, _)| *id).filter(|id| told(*id, &now).is_none()).collect();
+        let left: Vec<UserId> = self.users.iter().map(|u| u.user_id).filter(|id| told(*id, &now).is_none()).collect();
         self.users = now.into_boxed_slice();
         Changes { joined, left }
     }
 }
 
-/// The name `users` (sorted by id) gives `id`, if it has it.
-fn told(id: UserId, users: &[(UserId, DisplayName)]) -> Option<&DisplayName> {
-    users.binary_search_by_key(&id, |(id, _)| *id).ok().map(|i| &users[i].1)
+/// What `users` (sorted by id) said of `id`, if it has it.
+fn told(id: UserId, users: &[PresenceUser]) -> Option<&PresenceUser> {
+    users.binary_search_by_key(&id, |u| u.user_id).ok().map(|i| &users[i])
 }
 
 #[cfg(test)]
@@ -143,8 +151,8 @@ mod tests {
         let mut p = Presence::default();
         let ada = UserId::random();
         let name = DisplayName::parse("Ada").unwrap();
-        assert!(p.arrive(ada, &name));
-        assert!(!p.arrive(ada, &name), "a second socket of the same user changes nothing");
+        assert!(p.arrive(ada, &name, PrincipalKind::Guest));
+        assert!(!p.arrive(ada, &name, PrincipalKind::Guest), "a second socket of the same user changes nothing");
         assert_eq!(p.users().len(), 1);
         assert!(!p.depart(ada), "one socket left, the user is still online");
         assert_eq!(p.len_with(std::iter::empty()), 1);
@@ -157,7 +165,7 @@ mod tests {
     fn sorted_by_name() {
         let mut p = Presence::default();
         for n in ["carol", "Ada", "bob"] {
-            p.arrive(UserId::random(), &DisplayName::parse(n).unwrap());
+            p.arrive(UserId::random(), &DisplayName::parse(n).unwrap(), PrincipalKind::Guest);
         }
         let names: Vec<String> = p.users().iter().map(|u| u.name.to_string()).collect();
         assert_eq!(names, ["Ada", "bob", "carol"]);
@@ -167,11 +175,11 @@ mod tests {
     fn remote_users_join_the_list_once() {
         let mut p = Presence::default();
         let (ada, bob) = (UserId::random(), UserId::random());
-        p.arrive(ada, &DisplayName::parse("Ada").unwrap());
+        p.arrive(ada, &DisplayName::parse("Ada").unwrap(), PrincipalKind::Guest);
         let remote = [
-            PresenceUser { user_id: ada, name: DisplayName::parse("Ada elsewhere").unwrap() },
-            PresenceUser { user_id: bob, name: DisplayName::parse("bob").unwrap() },
-            PresenceUser { user_id: bob, name: DisplayName::parse("bob").unwrap() },
+            PresenceUser::guest(ada, DisplayName::parse("Ada elsewhere").unwrap()),
+            PresenceUser::guest(bob, DisplayName::parse("bob").unwrap()),
+            PresenceUser::guest(bob, DisplayName::parse("bob").unwrap()),
         ];
         let names: Vec<String> = p.users_with(remote.iter()).iter().map(|u| u.name.to_string()).collect();
         assert_eq!(names, ["Ada", "bob"], "one entry per user; a local user keeps the local name");
@@ -184,15 +192,15 @@ mod tests {
         let mut announced = Announced::default();
         let mut p = Presence::default();
         let (ada, bob, cy) = (UserId::random(), UserId::random(), UserId::random());
-        p.arrive(ada, &DisplayName::parse("Ada").unwrap());
-        p.arrive(bob, &DisplayName::parse("bob").unwrap());
+        p.arrive(ada, &DisplayName::parse("Ada").unwrap(), PrincipalKind::Guest);
+        p.arrive(bob, &DisplayName::parse("bob").unwrap(), PrincipalKind::Guest);
         let first = announced.announce(&p.users());
         assert_eq!(first.joined.len(), 2, "the first announcement is everyone");
         assert!(announced.announce(&p.users()).is_empty(), "the same list again is no change");
 
         // Within one interval: cy comes and goes, bob renames twice and
         // lands on his old name, ada leaves.
-        p.arrive(cy, &DisplayName::parse("cy").unwrap());
+        p.arrive(cy, &DisplayName::parse("cy").unwrap(), PrincipalKind::Guest);
         p.rename(bob, &DisplayName::parse("robert").unwrap());
         p.rename(bob, &DisplayName::parse("bob").unwrap());
         p.depart(cy);
@@ -201,7 +209,7 @@ mod tests {
         assert_eq!(changes, Changes { joined: vec![], left: vec![ada] });
 
         p.rename(bob, &DisplayName::parse("Bobby").unwrap());
-        p.arrive(cy, &DisplayName::parse("cy").unwrap());
+        p.arrive(cy, &DisplayName::parse("cy").unwrap(), PrincipalKind::Guest);
         let changes = announced.announce(&p.users());
         let joined: Vec<String> = changes.joined.iter().map(|u| u.name.to_string()).collect();
         assert_eq!(joined, ["Bobby", "cy"], "a rename is a joined entry with the new name");
@@ -212,7 +220,7 @@ mod tests {
     fn remote_users_are_diffed_like_local_ones() {
         let mut announced = Announced::default();
         let p = Presence::default();
-        let dee = PresenceUser { user_id: UserId::random(), name: DisplayName::parse("dee").unwrap() };
+        let dee = PresenceUser::guest(UserId::random(), DisplayName::parse("dee").unwrap());
         announced.announce(&p.users_with(std::iter::once(&dee)));
         let changes = announced.announce(&p.users_with(std::iter::empty()));
         assert_eq!(changes.left, [dee.user_id], "a remote user whose node stopped listing them left");

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use ulid::Ulid;
 
-use super::{DisplayName, Emoji, RoomName, UserId};
+use super::{DisplayName, Emoji, ExternalId, Principal, PrincipalKind, RoomName, UserId};
 
 /// Why a string is not a [`MessageId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -201,6 +201,15 @@ pub struct Message {
     pub user_id: UserId,
     /// The author's display name when it was sent.
     pub name: DisplayName,
+    /// The kind of identity that posted it; left out for a guest, so that a
+    /// message that says nothing is a guest's (protocol.md §14).
+    #[serde(default, skip_serializing_if = "PrincipalKind::is_guest")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<PrincipalKind>"))]
+    pub principal: PrincipalKind,
+    /// The embedding application's own id of an external author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub external_id: Option<ExternalId>,
     /// Plain text, never HTML.
     #[cfg_attr(feature = "typescript", ts(type = "string"))]
     pub content: Arc<str>,
@@ -294,6 +303,10 @@ pub struct NewMessage {
     pub user_id: UserId,
     /// The author's display name now.
     pub name: DisplayName,
+    /// The kind of identity the author is.
+    pub principal: PrincipalKind,
+    /// The application's own id of an external author.
+    pub external_id: Option<ExternalId>,
     /// Trimmed, validated text.
     pub content: Arc<str>,
     /// The author's id for it, for idempotent resend.
@@ -318,11 +331,22 @@ impl NewMessage {
             room,
             user_id,
             name,
+            principal: PrincipalKind::Guest,
+            external_id: None,
             content: content.into(),
             client_id,
             created_at: now_millis(),
             reply_to: None,
         }
+    }
+
+    /// The same message, posted by `principal` (its id, kind and name).
+    pub fn by(mut self, principal: &Principal) -> Self {
+        self.user_id = principal.user_id;
+        self.name = principal.name.clone();
+        self.principal = principal.kind;
+        self.external_id = principal.external_id.clone();
+        self
     }
 
     /// The stored message this becomes at position `seq`.
@@ -333,6 +357,8 @@ impl NewMessage {
             seq,
             user_id: self.user_id,
             name: self.name,
+            principal: self.principal,
+            external_id: self.external_id,
             content: self.content,
             client_id: self.client_id,
             created_at: self.created_at,

@@ -13,6 +13,6 @@ pub use message::{
     ClientId, ClientIdError, Epoch, MAX_CLIENT_ID_LEN, Message, MessageId, MessageIdError, NewMessage,
     REACTION_USERS_SHOWN, Reactions, Seq, now_millis,
 };
-pub use principal::{Principal, PrincipalKind};
+pub use principal::{ExternalId, ExternalIdError, MAX_EXTERNAL_ID_LEN, Principal, PrincipalKind};
 pub use room::{MAX_ROOM_NAME_LEN, RoomName, RoomNameError};
 pub use user::{DisplayName, DisplayNameError, MAX_DISPLAY_NAME_CHARS, UserId, UserIdError};

@@ -19,7 +19,7 @@ use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use crate::chat::Chat;
 use crate::codec::EncodedFrame;
 use crate::hub::Delivery;
-use crate::model::{DisplayName, PrincipalKind, RoomName, UserId};
+use crate::model::{DisplayName, ExternalId, PrincipalKind, RoomName, UserId};
 use state::Session;
 
 /// WebSocket close codes the session uses (RFC 6455 §7.4.1).
@@ -104,6 +104,9 @@ pub struct Connection {
     /// How it proved who it is. Only a guest names itself with `profile`;
     /// the others show the name given here (their stored profile's).
     pub kind: PrincipalKind,
+    /// The application's own id of an external principal (then `user_id`
+    /// is [`ExternalId::user_id`]).
+    pub external_id: Option<ExternalId>,
     /// The sign-in session it was opened with, if any, so that revoking
     /// that session closes it ([`Chat::revoke`]).
     pub session: Option<std::sync::Arc<str>>,
@@ -125,7 +128,31 @@ impl Connection {
     /// A guest with no token to give back, joining `room` if any: the
     /// shape tests and embedders that keep no identities start from.
     pub fn guest(user_id: UserId, room: Option<RoomName>) -> Connection {
-        Connection { user_id, kind: PrincipalKind::Guest, session: None, token: None, name: None, room, address: None }
+        Connection {
+            user_id,
+            kind: PrincipalKind::Guest,
+            external_id: None,
+            session: None,
+            token: None,
+            name: None,
+            room,
+            address: None,
+        }
+    }
+
+    /// One of the embedding application's users, by its own id and name,
+    /// joining `room` if any: the user id is derived from the id.
+    pub fn external(id: ExternalId, name: DisplayName, room: Option<RoomName>) -> Connection {
+        Connection {
+            user_id: id.user_id(),
+            kind: PrincipalKind::External,
+            external_id: Some(id),
+            session: None,
+            token: None,
+            name: Some(name),
+            room,
+            address: None,
+        }
     }
 }
 
@@ -217,12 +244,12 @@ where
     let missed_limit = chat.limits().missed_heartbeats.max(1);
     // Taken apart so that nothing of it but what the session needs stays in
     // this (long-lived) future: the token goes out in `welcome` and is dropped.
-    let Connection { user_id, kind, session, token, name, room, address } = conn;
+    let Connection { user_id, kind, external_id, session, token, name, room, address } = conn;
     // Pinned here and lent to the session, so that every write races it too
     // (a write blocked by a client that stopped reading must not hold up the
     // server's shutdown) without an allocation per connection.
     let shutdown = std::pin::pin!(shutdown.fuse());
-    let mut session = Session::new(chat, user_id, kind, session, name, address, outgoing, shutdown);
+    let mut session = Session::new(chat, user_id, kind, external_id, session, name, address, outgoing, shutdown);
     // The futures of `start` and `handle` are boxed: inline, they would
     // make every idle connection's task as big as the largest of them.
     let end = match Box::pin(session.start(token, room)).await {

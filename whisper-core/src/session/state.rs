@@ -18,8 +18,8 @@ use crate::codec::{
 use crate::hub::{Broadcast, Command, Delivery, Member, Outbox, OutboxClosed, Run};
 use crate::limits::WireLimits;
 use crate::model::{
-    ClientId, DisplayName, Entry, Epoch, Message, NewEvent, NewMessage, Principal, PrincipalKind, Request, RoomName,
-    Seq, UserId, now_millis,
+    ClientId, DisplayName, Entry, Epoch, ExternalId, Message, NewEvent, NewMessage, Principal, PrincipalKind, Request,
+    RoomName, Seq, UserId, now_millis,
 };
 use crate::policy::{Denied, Post};
 use crate::rate::TokenBucket;
@@ -40,6 +40,7 @@ pub(super) struct Session<O, F> {
     member: Member,
     name: DisplayName,
     kind: PrincipalKind,
+    external_id: Option<ExternalId>,
     /// The client's address, for the per-address budgets.
     address: Option<IpAddr>,
     /// Joined rooms in join order; the first is where messages without a
@@ -97,6 +98,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         chat: Chat,
         user: UserId,
         kind: PrincipalKind,
+        external_id: Option<ExternalId>,
         session: Option<Arc<str>>,
         name: Option<DisplayName>,
         address: Option<IpAddr>,
@@ -107,13 +109,14 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         let message_rate = TokenBucket::new(limits.messages_per_second, limits.message_burst);
         let control_rate = TokenBucket::new(limits.control_frames_per_second, limits.control_frame_burst);
         let presence_rate = TokenBucket::new(limits.presence_frames_per_second, limits.presence_frame_burst);
-        let member = chat.hub().member_of(user, session);
+        let member = chat.hub().member_of(user, kind, session);
         let name = name.unwrap_or_else(|| DisplayName::guest(user));
         Session {
             chat,
             member,
             name,
             kind,
+            external_id,
             address,
             rooms: Vec::new(),
             message_rate,
@@ -128,7 +131,12 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
 
     /// Who this connection is, for the policy.
     fn principal(&self) -> Principal {
-        Principal { user_id: self.member.user(), kind: self.kind, name: self.name.clone() }
+        Principal {
+            user_id: self.member.user(),
+            kind: self.kind,
+            name: self.name.clone(),
+            external_id: self.external_id.clone(),
+        }
     }
 
     pub(super) fn outbox(&self) -> Arc<Outbox> {
@@ -567,6 +575,8 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 continue;
             };
             let mut message = NewMessage::now(room, me, self.name.clone(), draft.content, draft.client_id);
+            message.principal = self.kind;
+            message.external_id = self.external_id.clone();
             message.created_at = created_at;
             message.reply_to = draft.reply_to;
             batch.push(message);
@@ -896,7 +906,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         {
             return self.refuse(denied.refusal().in_room(&room)).await;
         }
-        self.chat.typing(&room, self.member.user(), &self.name).await;
+        self.chat.typing(&room, &self.principal()).await;
         Ok(())
     }
 }

@@ -33,6 +33,7 @@ fn connect_as(chat: &Chat, user: UserId, room: Option<&str>) -> Client {
     let (tx, inbound) = inbound_channel();
     let (outgoing, rx) = outgoing_channel();
     let conn = Connection {
+        external_id: None,
         user_id: user,
         kind: PrincipalKind::Guest,
         session: None,
@@ -458,6 +459,7 @@ async fn shutdown_closes_with_going_away() {
     let (outgoing, mut rx) = outgoing_channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let conn = Connection {
+        external_id: None,
         user_id: UserId::random(),
         kind: PrincipalKind::Guest,
         session: None,
@@ -491,6 +493,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_others_get_everything() 
         tx.send(out).await.map(|()| tx).map_err(|_| "gone")
     }));
     let conn = Connection {
+        external_id: None,
         user_id: UserId::random(),
         kind: PrincipalKind::Guest,
         session: None,
@@ -529,6 +532,7 @@ async fn stuck_session(chat: &Chat, shutdown: impl Future<Output = ()>) -> Sessi
         tx.send(out).await.map(|()| tx).map_err(|_| "gone")
     }));
     let conn = Connection {
+        external_id: None,
         user_id: UserId::random(),
         kind: PrincipalKind::Guest,
         session: None,
@@ -1029,4 +1033,5 @@ async fn a_read_frame_is_validated_like_any_other() {
 }
 
 mod policy;
+mod principal;
 mod timeline;

@@ -394,6 +394,8 @@ mod tests {
 
     fn stored(room: &RoomName, seq: u64, user: UserId, client_id: &str) -> Message {
         Message {
+            principal: crate::model::PrincipalKind::Guest,
+            external_id: None,
             id: MessageId::generate(),
             room: room.clone(),
             seq: Seq(seq),

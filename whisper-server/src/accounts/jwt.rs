@@ -4,19 +4,14 @@
 //! `sub`, `name` and `exp` required. Verified by the `jsonwebtoken` crate;
 //! nothing here does cryptography.
 //!
-//! The `sub` is the application's own user id, 1–128 visible ASCII
-//! characters. The chat keys messages by a UUID: the one a `sub` stands for
-//! is derived from it (SHA-256 of `external:` and the `sub`, as a UUID v4),
-//! the same on every node and every restart, so the application never has
-//! to make one up.
+//! The `sub` is the application's own user id, an [`ExternalId`] (1–128
+//! visible ASCII characters): the connection is that external principal,
+//! stored under the user id core derives from it, the same on every node
+//! and every restart, so the application never has to make one up.
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
-use sha2::{Digest, Sha256};
-use whisper_core::model::{DisplayName, UserId};
-
-/// Most characters a `sub` may have.
-pub const MAX_SUBJECT_CHARS: usize = 128;
+use whisper_core::model::{DisplayName, ExternalId, MAX_EXTERNAL_ID_LEN};
 
 /// The verifier of the application's tokens.
 pub struct Jwt {
@@ -36,10 +31,8 @@ type ParsePem = fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>;
 /// Who a valid token says the caller is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct External {
-    /// The UUID the `sub` stands for.
-    pub user_id: UserId,
-    /// The application's own id for the user.
-    pub subject: String,
+    /// The application's own id for the user (the `sub`).
+    pub id: ExternalId,
     /// The name the application gives it.
     pub name: DisplayName,
 }
@@ -94,23 +87,12 @@ impl Jwt {
             _ => format!("token: not a valid JWT ({e})"),
         })?;
         let subject = data.claims.sub.ok_or("token: the claim `sub` is required")?;
-        let visible = subject.bytes().all(|b| b.is_ascii_graphic());
-        if subject.is_empty() || subject.len() > MAX_SUBJECT_CHARS || !visible {
-            return Err(format!("token: `sub` must be 1–{MAX_SUBJECT_CHARS} visible ASCII characters"));
-        }
+        let id = ExternalId::parse(&subject)
+            .map_err(|_| format!("token: `sub` must be 1–{MAX_EXTERNAL_ID_LEN} visible ASCII characters"))?;
         let name = data.claims.name.ok_or("token: the claim `name` is required")?;
         let name = DisplayName::parse(&name).map_err(|e| format!("token: `name` {e}"))?;
-        Ok(External { user_id: user_for(&subject), subject, name })
+        Ok(External { id, name })
     }
-}
-
-/// The UUID an external `sub` stands for: its SHA-256, shaped as a UUID v4.
-pub fn user_for(subject: &str) -> UserId {
-    let digest = Sha256::digest(format!("external:{subject}").as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    UserId::from_uuid(uuid).unwrap_or_else(|_| UserId::random())
 }
 
 #[cfg(test)]
@@ -118,9 +100,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_subject_stands_for_one_user() {
-        assert_eq!(user_for("app-user-7"), user_for("app-user-7"));
-        assert_ne!(user_for("app-user-7"), user_for("app-user-8"));
+    fn a_jwt_is_told_from_a_session_token() {
         assert!(Jwt::looks_like("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc-_"));
         assert!(!Jwt::looks_like("v1.6f1c.abcd"));
         assert!(!Jwt::looks_like(&format!("ws1.{}", "0".repeat(64))));

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 use tokio::time::Duration;
-use whisper_core::model::{DisplayName, PrincipalKind, UserId};
+use whisper_core::model::{DisplayName, Principal, PrincipalKind, UserId};
 use whisper_core::store::StoreError;
 use whisper_store::accounts::{Account, AccountStore, SessionInfo};
 
@@ -81,7 +81,7 @@ impl Caller {
     pub fn user_id(&self) -> UserId {
         match self {
             Caller::Guest(user) => *user,
-            Caller::External(external) => external.user_id,
+            Caller::External(external) => external.id.user_id(),
             Caller::Account { account, .. } => account.user_id,
         }
     }
@@ -101,6 +101,16 @@ impl Caller {
             Caller::Guest(_) => None,
             Caller::External(external) => Some(&external.name),
             Caller::Account { account, .. } => Some(&account.name),
+        }
+    }
+
+    /// The caller as the policy sees it; a guest shows its guest name
+    /// (it has no stored one).
+    pub fn principal(&self) -> Principal {
+        match self {
+            Caller::Guest(user) => Principal::guest(*user, None),
+            Caller::External(external) => Principal::external(external.id.clone(), external.name.clone()),
+            Caller::Account { account, .. } => Principal::account(account.user_id, account.name.clone()),
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 
 use whisper_core::broker::{Broker, BrokerError, Hub, NodeEvent, UserAction};
 use whisper_core::codec::PresenceUser;
-use whisper_core::model::{DisplayName, Event, Message, RoomName, Seq, UserId};
+use whisper_core::model::{DisplayName, Event, Message, PrincipalKind, RoomName, Seq, UserId};
 
 /// A connection to NATS shared by the node's publishers.
 #[derive(Clone)]
@@ -115,6 +115,8 @@ enum WireEvent<'a> {
         room: Cow<'a, RoomName>,
         user_id: UserId,
         name: Cow<'a, DisplayName>,
+        #[serde(default, skip_serializing_if = "PrincipalKind::is_guest")]
+        principal: PrincipalKind,
     },
     Presence {
         room: Cow<'a, RoomName>,
@@ -137,7 +139,9 @@ impl WireEvent<'_> {
             WireEvent::Messages { messages } => NodeEvent::Messages(messages),
             WireEvent::Events { events } => NodeEvent::Events(events),
             WireEvent::Receipt { room, user_id, seq } => NodeEvent::Receipt { room, user_id: *user_id, seq: *seq },
-            WireEvent::Typing { room, user_id, name } => NodeEvent::Typing { room, user_id: *user_id, name },
+            WireEvent::Typing { room, user_id, name, principal } => {
+                NodeEvent::Typing { room, user_id: *user_id, name, principal: *principal }
+            }
             WireEvent::Presence { room, users } => NodeEvent::Presence { room, users },
             WireEvent::Heartbeat { synced } => NodeEvent::Heartbeat { synced: *synced },
             WireEvent::User { user_id, action } => NodeEvent::User { user_id: *user_id, action },
@@ -152,8 +156,8 @@ fn encode(node: &str, event: &NodeEvent<'_>) -> Result<Vec<u8>, BrokerError> {
         NodeEvent::Messages(messages) => WireEvent::Messages { messages: Cow::Borrowed(messages) },
         NodeEvent::Events(events) => WireEvent::Events { events: Cow::Borrowed(events) },
         NodeEvent::Receipt { room, user_id, seq } => WireEvent::Receipt { room: Cow::Borrowed(room), user_id, seq },
-        NodeEvent::Typing { room, user_id, name } => {
-            WireEvent::Typing { room: Cow::Borrowed(room), user_id, name: Cow::Borrowed(name) }
+        NodeEvent::Typing { room, user_id, name, principal } => {
+            WireEvent::Typing { room: Cow::Borrowed(room), user_id, name: Cow::Borrowed(name), principal }
         }
         NodeEvent::Presence { room, users } => {
             WireEvent::Presence { room: Cow::Borrowed(room), users: Cow::Borrowed(users) }
@@ -226,14 +230,19 @@ mod tests {
     #[test]
     fn every_event_survives_the_wire() {
         let room = RoomName::lobby();
-        let users = [PresenceUser { user_id: UserId::random(), name: DisplayName::parse("Ada").unwrap() }];
+        let users = [PresenceUser::guest(UserId::random(), DisplayName::parse("Ada").unwrap())];
         let events = [
             NodeEvent::Presence { room: &room, users: &users },
             NodeEvent::Heartbeat { synced: true },
             NodeEvent::Heartbeat { synced: false },
             NodeEvent::Hello,
             NodeEvent::User { user_id: users[0].user_id, action: &UserAction::Revoke { session: "s1".into() } },
-            NodeEvent::Typing { room: &room, user_id: users[0].user_id, name: &users[0].name },
+            NodeEvent::Typing {
+                room: &room,
+                user_id: users[0].user_id,
+                name: &users[0].name,
+                principal: PrincipalKind::Account,
+            },
             NodeEvent::Receipt { room: &room, user_id: users[0].user_id, seq: Seq(7) },
             NodeEvent::Events(&events_of(&room, users[0].user_id)),
         ];

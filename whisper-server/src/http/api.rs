@@ -8,7 +8,7 @@ use hyper::{Response, StatusCode};
 use whisper_core::chat::ReadError;
 use whisper_core::codec::{EventsPage, HistoryPage, HttpErrorCode, RoomList, RoomSummary};
 use whisper_core::limits::MAX_HISTORY_PAGE_BYTES;
-use whisper_core::model::{DisplayName, Entry, Principal, RoomName, Seq, UserId};
+use whisper_core::model::{Entry, Principal, RoomName, Seq, UserId};
 use whisper_core::store::{DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, ReadRange, StoreError};
 
 use super::query::param;
@@ -49,11 +49,7 @@ async fn reader(
         return Ok(None);
     }
     match crate::accounts::caller(state, headers, param(query, "token")).await {
-        Ok(caller) => Ok(caller.map(|c| Principal {
-            user_id: c.user_id(),
-            kind: c.kind(),
-            name: c.name().cloned().unwrap_or_else(|| DisplayName::guest(c.user_id())),
-        })),
+        Ok(caller) => Ok(caller.map(|c| c.principal())),
         Err(crate::accounts::Refused::Invalid(why)) => Err(error(HttpErrorCode::Unauthorized, why)),
         Err(crate::accounts::Refused::Store(e)) => Err(store_error(&e)),
     }

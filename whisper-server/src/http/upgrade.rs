@@ -116,6 +116,7 @@ pub async fn upgrade(
         Some(Caller::Account { account, session, .. }) => Connection {
             user_id: account.user_id,
             kind: PrincipalKind::Account,
+            external_id: None,
             session: Some(session.id.into()),
             // The client holds its session already (as a cookie, which no
             // script may read, or as its bearer token): nothing to give back.
@@ -124,20 +125,15 @@ pub async fn upgrade(
             room,
             address: Some(client),
         },
-        Some(Caller::External(external)) => Connection {
-            user_id: external.user_id,
-            kind: PrincipalKind::External,
-            session: None,
-            token: None,
-            name,
-            room,
-            address: Some(client),
-        },
+        Some(Caller::External(external)) => {
+            Connection { name, address: Some(client), ..Connection::external(external.id, external.name, room) }
+        }
         guest => {
             let user = guest.map_or_else(UserId::random, |g| g.user_id());
             Connection {
                 user_id: user,
                 kind: PrincipalKind::Guest,
+                external_id: None,
                 session: None,
                 token: Some(state.identity.issue(user)),
                 name,

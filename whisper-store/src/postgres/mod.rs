@@ -140,12 +140,12 @@ const QUEUE_CAPACITY: usize = 4096;
 /// A page read forward: the first `$4` messages of room `$1` with
 /// `$2 < seq < $3`. Columns as [`decode_message`] reads them.
 const READ_FORWARD_SQL: &str = "SELECT room, seq, id, user_id::text, name, COALESCE(edited_content, content), \
-            client_id, created_at, reply_to, edited_at, deleted \
+            client_id, created_at, reply_to, edited_at, deleted, principal, external_id \
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4";
 /// A page from the newest end: the last `$4` messages of room `$1` with
 /// `$2 < seq < $3`, newest first.
 const READ_NEWEST_SQL: &str = "SELECT room, seq, id, user_id::text, name, COALESCE(edited_content, content), \
-            client_id, created_at, reply_to, edited_at, deleted \
+            client_id, created_at, reply_to, edited_at, deleted, principal, external_id \
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4";
 
 /// A page of rooms: those after `$1` by name, at most `$2`.

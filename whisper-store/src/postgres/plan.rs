@@ -20,7 +20,7 @@ use super::rows::{from_millis, to_millis};
 #[derive(Debug)]
 enum Slot {
     /// Already stored (a resend): its original.
-    Known(Message),
+    Known(Box<Message>),
     /// The group's `i`-th new message.
     New(usize),
 }
@@ -66,7 +66,7 @@ impl<'a> GroupPlan<'a> {
                     if !known.is_empty()
                         && let Some(original) = known.get(&(new.user_id, client_id.clone()))
                     {
-                        batch_slots.push(Slot::Known(original.clone()));
+                        batch_slots.push(Slot::Known(Box::new(original.clone())));
                         continue;
                     }
                     if let Some(&i) = fresh_by_key.get(&(new.user_id, client_id)) {
@@ -132,7 +132,7 @@ impl<'a> GroupPlan<'a> {
                 batch
                     .into_iter()
                     .map(|slot| match slot {
-                        Slot::Known(message) => message,
+                        Slot::Known(message) => *message,
                         Slot::New(i) => stored[i].clone(),
                     })
                     .collect()

@@ -5,7 +5,8 @@
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use whisper_core::model::{
-    Change, ClientId, DisplayName, Emoji, Epoch, Event, Message, MessageId, RoomName, Seq, UserId,
+    Change, ClientId, DisplayName, Emoji, Epoch, Event, ExternalId, Message, MessageId, PrincipalKind, RoomName, Seq,
+    UserId,
 };
 use whisper_core::store::{RoomInfo, StoreError};
 
@@ -20,8 +21,8 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 }
 
 /// Reads a message from columns `room, seq, id, user_id::text, name,
-/// content, client_id, created_at, reply_to, edited_at, deleted` (its
-/// reactions are read apart).
+/// content, client_id, created_at, reply_to, edited_at, deleted, principal,
+/// external_id` (its reactions are read apart).
 pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let text = |i: usize| row.try_get::<_, &str>(i).map_err(|e| decode_error(&e));
     let room = text(0)?;
@@ -35,12 +36,16 @@ pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let reply_to: Option<&str> = row.try_get(8).map_err(|e| decode_error(&e))?;
     let edited_at: Option<i64> = row.try_get(9).map_err(|e| decode_error(&e))?;
     let deleted: bool = row.try_get(10).map_err(|e| decode_error(&e))?;
+    let principal: i16 = row.try_get(11).map_err(|e| decode_error(&e))?;
+    let external_id: Option<&str> = row.try_get(12).map_err(|e| decode_error(&e))?;
     Ok(Message {
         id: MessageId::parse(id).map_err(|_| corrupt("message id", id))?,
         room: RoomName::parse(room).map_err(|_| corrupt("room name", room))?,
         seq: Seq(u64::try_from(seq).map_err(|_| corrupt("seq", &seq.to_string()))?),
         user_id: UserId::parse(user).map_err(|_| corrupt("user id", user))?,
         name: DisplayName::parse(name).map_err(|_| corrupt("display name", name))?,
+        principal: PrincipalKind::from_code(principal.into()),
+        external_id: external_id.map(|x| ExternalId::parse(x).map_err(|_| corrupt("external id", x))).transpose()?,
         content: content.into(),
         client_id: client_id.map(|c| ClientId::parse(c).map_err(|_| corrupt("client id", c))).transpose()?,
         created_at: from_millis(created_at)?,

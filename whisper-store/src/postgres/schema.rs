@@ -125,6 +125,17 @@ const MIGRATIONS: &[(i32, &str)] = &[
     CREATE INDEX auth_sessions_by_user ON auth_sessions (user_id);
     "#,
     ),
+    // Who posted each message beyond its id, as in SQLite's version 5: the
+    // kind of identity (0 guest, the kind of every earlier message; 1
+    // account, 2 bot, 3 external) and an external author's own id. A
+    // constant default: PostgreSQL adds the columns without a rewrite.
+    (
+        5,
+        r#"
+    ALTER TABLE messages ADD COLUMN principal SMALLINT NOT NULL DEFAULT 0,
+                         ADD COLUMN external_id TEXT;
+    "#,
+    ),
 ];
 
 /// Runs the migrations not yet applied, under an advisory lock held until

@@ -29,10 +29,10 @@ const EVENT_COLUMNS: &str =
     "room, seq, id, target, user_id::text, name, kind, content, emoji, reacted, count, client_id, created_at";
 /// A message's columns for [`decode_message`], in its current state.
 const CURRENT_COLUMNS: &str = "room, seq, id, user_id::text, name, COALESCE(edited_content, content), client_id, \
-     created_at, reply_to, edited_at, deleted";
+     created_at, reply_to, edited_at, deleted, principal, external_id";
 /// The same, as posted (its tombstone if deleted): what the log holds.
-const POSTED_COLUMNS: &str =
-    "room, seq, id, user_id::text, name, content, client_id, created_at, reply_to, NULL::int8, deleted";
+const POSTED_COLUMNS: &str = "room, seq, id, user_id::text, name, content, client_id, created_at, reply_to, NULL::int8, deleted, principal, \
+     external_id";
 
 /// How many times an event is tried when it collides with another
 /// transaction (the same client id stored at the same moment, a deadlock).

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use deadpool_postgres::{Object, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use whisper_core::model::{ClientId, Epoch, Message, NewMessage, UserId};
+use whisper_core::model::{ClientId, Epoch, ExternalId, Message, NewMessage, UserId};
 use whisper_core::store::StoreError;
 
 use super::MAX_GROUP_MESSAGES;
@@ -38,7 +38,7 @@ const MAX_ATTEMPTS: usize = 5;
 /// table was small, can be a hash join over a sequential scan, which gets
 /// slower with every message stored.)
 const LOOKUP_SQL: &str = "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, m.content, m.client_id, m.created_at, \
-            m.reply_to, NULL::int8, m.deleted \
+            m.reply_to, NULL::int8, m.deleted, m.principal, m.external_id \
      FROM UNNEST($1::text[], $2::text[]) AS k(user_id, client_id) \
      CROSS JOIN LATERAL ( \
          SELECT * FROM messages WHERE user_id = k.user_id::uuid AND client_id = k.client_id LIMIT 1 \
@@ -56,12 +56,13 @@ const WRITE_SQL: &str = "WITH heads AS ( \
              SET last_seq = r.last_seq + EXCLUDED.last_seq, last_message_at = EXCLUDED.last_message_at \
          RETURNING r.name, r.last_seq \
      ), stored AS ( \
-         INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to) \
+         INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to, principal, \
+                               external_id) \
          SELECT m.room, h.last_seq - m.back, m.id, m.user_id::uuid, m.name, m.content, m.client_id, m.created_at, \
-                m.reply_to \
+                m.reply_to, m.principal, m.external_id \
          FROM UNNEST($5::text[], $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-                     $12::int8[], $13::text[]) AS m(room, back, id, user_id, name, content, client_id, created_at, \
-                     reply_to) \
+                     $12::int8[], $13::text[], $14::int2[], $15::text[]) AS m(room, back, id, user_id, name, content, \
+                     client_id, created_at, reply_to, principal, external_id) \
          JOIN heads h ON h.name = m.room \
      ) \
      SELECT name, last_seq FROM heads";
@@ -330,6 +331,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
         let (mut m_room, mut m_back, mut m_id, mut m_user) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut m_name, mut m_content, mut m_client, mut m_created) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut m_reply: Vec<Option<String>> = Vec::new();
+        let (mut m_principal, mut m_external): (Vec<i16>, Vec<Option<&str>>) = (Vec::new(), Vec::new());
         for (new, back) in plan.fresh() {
             m_room.push(new.room.as_str());
             m_back.push(back);
@@ -340,6 +342,8 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
             m_client.push(new.client_id.as_ref().map(ClientId::as_str));
             m_created.push(to_millis(new.created_at));
             m_reply.push(new.reply_to.map(|id| id.to_string()));
+            m_principal.push(new.principal.code());
+            m_external.push(new.external_id.as_ref().map(ExternalId::as_str));
         }
         let statement = client.prepare_cached(WRITE_SQL).await.map_err(before_write)?;
         let rows = client
@@ -359,6 +363,8 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
                     &m_client,
                     &m_created,
                     &m_reply,
+                    &m_principal,
+                    &m_external,
                 ],
             )
             .await

@@ -8,7 +8,8 @@ use rusqlite::types::{Type, ValueRef};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 use whisper_core::model::{
-    Change, ClientId, DisplayName, Emoji, Entry, Epoch, Event, Message, MessageId, Reactions, RoomName, Seq, UserId,
+    Change, ClientId, DisplayName, Emoji, Entry, Epoch, Event, ExternalId, Message, MessageId, PrincipalKind,
+    Reactions, RoomName, Seq, UserId,
 };
 use whisper_core::store::{LogPage, Page, ReadRange, RoomInfo};
 
@@ -17,14 +18,15 @@ use whisper_core::store::{LogPage, Page, ReadRange, RoomInfo};
 macro_rules! message_columns {
     () => {
         "SELECT room, seq, id, user_id, name, coalesce(edited_content, content), client_id, created_at, reply_to,
-                edited_at, deleted FROM messages "
+                edited_at, deleted, principal, external_id FROM messages "
     };
 }
 /// The same columns for a message as posted (its tombstone if deleted):
 /// what the log holds and a resend answers.
 macro_rules! posted_columns {
     () => {
-        "SELECT room, seq, id, user_id, name, content, client_id, created_at, reply_to, NULL, deleted FROM messages "
+        "SELECT room, seq, id, user_id, name, content, client_id, created_at, reply_to, NULL, deleted, principal,
+                external_id FROM messages "
     };
 }
 pub(super) const SELECT_ORIGINAL: &str = concat!(posted_columns!(), "WHERE user_id = ?1 AND client_id = ?2");
@@ -257,12 +259,19 @@ impl Decoder {
             None => None,
         };
         let deleted = row.get::<_, i64>(10)? != 0;
+        let principal = PrincipalKind::from_code(row.get(11)?);
+        let external_id = match row.get_ref(12)? {
+            ValueRef::Null => None,
+            value => Some(ExternalId::parse(value.as_str()?).map_err(|e| corrupt(12, e))?),
+        };
         Ok(Message {
             id,
             room,
             seq,
             user_id,
             name,
+            principal,
+            external_id,
             content,
             client_id,
             created_at,

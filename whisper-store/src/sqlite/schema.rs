@@ -127,6 +127,12 @@ const MIGRATIONS: &[&str] = &[
         user_agent   TEXT
     ) WITHOUT ROWID;
     CREATE INDEX auth_sessions_by_user ON auth_sessions (user_id);",
+    // Version 5: who posted each message beyond its id (protocol.md §14):
+    // the kind of identity (0 guest, 1 account, 2 bot, 3 external; every
+    // earlier message was a guest's) and an external author's own id. A
+    // constant default: SQLite adds the columns without rewriting a row.
+    "ALTER TABLE messages ADD COLUMN principal INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN external_id TEXT;",
 ];
 
 /// Opens the write connection: WAL, `synchronous=FULL`, schema up to date.

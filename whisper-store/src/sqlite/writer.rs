@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
-use whisper_core::model::{Change, ClientId, Message, NewEvent, NewMessage, Request as Asked, RoomName, Seq};
+use whisper_core::model::{
+    Change, ClientId, ExternalId, Message, NewEvent, NewMessage, Request as Asked, RoomName, Seq,
+};
 use whisper_core::store::{Applied, EventRefusal, StoreError};
 
 use super::error::store_error;
@@ -25,8 +27,9 @@ const MAX_CACHED_HEADS: usize = 65_536;
 
 /// Stores a message unless its `(user_id, client_id)` is already stored.
 const INSERT_MESSAGE: &str =
-    "INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    "INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to, principal,
+                           external_id)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
      ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING";
 
 /// Moves a room's head to where the group left it.
@@ -307,6 +310,8 @@ pub(super) fn append_batch(
             new.client_id.as_ref().map(ClientId::as_str),
             created_at,
             reply_to,
+            new.principal.code(),
+            new.external_id.as_ref().map(ExternalId::as_str),
         ])?;
         if inserted == 1 {
             head.last_seq = seq;

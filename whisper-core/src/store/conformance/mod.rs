@@ -30,7 +30,10 @@ use super::{
     Applied, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
     StoreError,
 };
-use crate::model::{ClientId, DisplayName, Epoch, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use crate::model::{
+    ClientId, DisplayName, Entry, Epoch, ExternalId, Message, MessageId, NewEvent, NewMessage, Principal,
+    PrincipalKind, RoomName, Seq, UserId,
+};
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is an
 /// expression evaluating to a future of an `Arc<dyn Store>` (or of an `Arc` of
@@ -51,6 +54,7 @@ macro_rules! store_conformance_tests {
             rooms_isolated,
             limits_honoured,
             content_round_trips,
+            authors_kind_round_trips,
             created_at_truncated_to_millis,
             cancelled_appends_resent_stored_once,
             ping_ready_and_leaves_no_trace,
@@ -434,6 +438,49 @@ pub async fn content_round_trips(store: Arc<dyn Store>) {
         let want = new.stored_at(got.seq);
         assert_eq!(&want, got, "every field round-trips");
     }
+}
+
+/// Who posted a message is kept with it: the kind of identity (a guest's
+/// stays a guest's, so none can pass for an account) and an external
+/// author's own id, through `read`, `message`, the log and a resend.
+pub async fn authors_kind_round_trips(store: Arc<dyn Store>) {
+    let lobby = room("authors");
+    let name = DisplayName::parse("author").expect("valid name");
+    let app_id = ExternalId::parse("tenant-7|user:42").expect("valid external id");
+    let authors = [
+        Principal::guest(UserId::random(), None),
+        Principal::account(UserId::random(), name.clone()),
+        Principal::bot(UserId::random(), name.clone()),
+        Principal::external(app_id.clone(), name),
+    ];
+    let batch: Vec<NewMessage> = authors
+        .iter()
+        .enumerate()
+        .map(|(i, who)| draft(&lobby, who.user_id, "hi", Some(&format!("by-{i}"))).by(who))
+        .collect();
+    let stored = append(&*store, batch.clone()).await;
+    let kinds: Vec<PrincipalKind> = stored.iter().map(|m| m.principal).collect();
+    let want = [PrincipalKind::Guest, PrincipalKind::Account, PrincipalKind::Bot, PrincipalKind::External];
+    assert_eq!(kinds, want, "append returns each author's kind");
+    assert_eq!(stored[3].external_id.as_ref(), Some(&app_id), "and an external author's own id");
+    assert_eq!(stored[3].user_id, app_id.user_id(), "stored under the user id derived from it");
+    assert!(stored[..3].iter().all(|m| m.external_id.is_none()), "only an external author has an external id");
+    let page = store.read(&lobby, ReadRange::latest(10)).await.expect("read");
+    assert_eq!(page.messages, stored, "read returns the same authors");
+    let one = store.message(&lobby, stored[3].id).await.expect("message").expect("stored");
+    assert_eq!(one, stored[3], "so does a lookup by id");
+    let log = store.log(&lobby, Seq::ZERO, 10).await.expect("log");
+    let logged: Vec<&Message> = log
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Message(m) => Some(m),
+            Entry::Event(_) => None,
+        })
+        .collect();
+    assert_eq!(logged, stored.iter().collect::<Vec<_>>(), "and the log");
+    let again = append(&*store, batch).await;
+    assert_eq!(again, stored, "a resend answers the original, author and all");
 }
 
 /// Every store keeps `created_at` to whole milliseconds (truncating), so

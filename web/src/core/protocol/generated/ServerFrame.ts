@@ -7,6 +7,7 @@ import type { Event } from "./Event";
 import type { Message } from "./Message";
 import type { MessageId } from "./MessageId";
 import type { PresenceUser } from "./PresenceUser";
+import type { PrincipalKind } from "./PrincipalKind";
 import type { Refusal } from "./Refusal";
 import type { RoomName } from "./RoomName";
 import type { Seq } from "./Seq";
@@ -166,7 +167,11 @@ user_id: UserId,
 /**
  * Their display name.
  */
-name: DisplayName, } | { "type": "left", 
+name: DisplayName, 
+/**
+ * The kind of identity; left out for a guest.
+ */
+principal?: PrincipalKind, } | { "type": "left", 
 /**
  * The room.
  */
