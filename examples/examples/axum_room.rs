@@ -1,25 +1,23 @@
 //! An axum application that hosts WhisperChat rooms on its own route, with
-//! its own sign-in and its own rules: axum answers the WebSocket upgrade at
-//! `/chat` and hands the socket to a whisper-core session, on the in-memory
-//! store. The rest is an ordinary axum app (`GET /`, `GET /healthz`).
+//! its own sign-in and its own rules: `whisper-axum` answers the WebSocket
+//! upgrade at `/chat` and hands the socket to a whisper-core session, on
+//! the in-memory store. The rest is an ordinary axum app (`GET /`,
+//! `GET /healthz`).
 //!
 //! - **The app's identity.** `Authorization: Bearer <token>` (or `?token=`,
 //!   which browsers can send) names one of the app's own users (here a
-//!   fixed table, [`demo_users`]); the session is told who it is, with the
-//!   app's name for it, as an `External` principal (it cannot rename
-//!   itself). No token is a guest; an unknown one is 401 before the upgrade.
+//!   fixed table, [`demo_users`]), by the app's own id for them: the
+//!   session is that `External` principal, with the app's name for it (it
+//!   cannot rename itself). No token is a guest; an unknown one is 401
+//!   before the upgrade.
 //! - **The app's rules.** [`House`], a [`Policy`]: the room `private` is for
 //!   the app's staff only, and a word filter stars out "darn" everywhere.
 //! - **Graceful shutdown.** Upgraded sockets outlive axum's own graceful
-//!   shutdown, so each session is given the app's shutdown signal and
-//!   closes with 1001 when it fires.
+//!   shutdown; the route is given the app's [`Shutdown`], and each session
+//!   closes with 1001 when it begins.
 //!
-//! The glue is the part between the two `glue` marks: the extractor of the
-//! app's user, the route's handler, and `run_session`, which adapts axum's
-//! `WebSocket` to the session's `Inbound` stream and `Outgoing` sink.
-//!
-//! axum 0.8's WebSocket is tokio-tungstenite 0.29, one major behind the
-//! workspace's 0.30: both are built, which costs build time only.
+//! The glue is the part between the two `glue` marks: the app's extractor
+//! of its user, and what it makes of one ([`ChatUser`]).
 //!
 //! Run with: `cargo run -p whisper-examples --example axum_room [ADDR]`
 //! (or `AXUM_ROOM_ADDR=…`; default `127.0.0.1:3000`), then e.g.
@@ -29,25 +27,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::Response;
 use axum::routing::get;
-use futures_util::{SinkExt, StreamExt, future};
-use tokio::sync::watch;
+use whisper_axum::{Asked, ChatUser, Shutdown};
 use whisper_core::Chat;
-use whisper_core::model::{DisplayName, Principal, PrincipalKind, RoomName, UserId};
+use whisper_core::model::{DisplayName, ExternalId, Principal, RoomName};
 use whisper_core::policy::{Denied, Policy, Post, Verdict};
-use whisper_core::session::{self, Connection, Inbound, Outgoing};
+use whisper_core::session::Connection;
 use whisper_core::store::MemoryStore;
 
 /// One of the app's own users.
 #[derive(Clone, Debug)]
 pub(crate) struct AppUser {
-    pub(crate) id: UserId,
+    /// The app's own id for the user, not a UUID.
+    pub(crate) id: ExternalId,
     pub(crate) name: DisplayName,
     pub(crate) staff: bool,
 }
@@ -55,20 +50,27 @@ pub(crate) struct AppUser {
 /// The app's users by their sign-in token (an app would look them up in its
 /// own database or session store).
 pub(crate) fn demo_users() -> HashMap<String, AppUser> {
-    let user = |name: &str, staff| AppUser { id: UserId::random(), name: DisplayName::parse(name).unwrap(), staff };
-    HashMap::from([("ada-secret".to_string(), user("Ada", true)), ("bob-secret".to_string(), user("Bob", false))])
+    let user = |id: &str, name: &str, staff| AppUser {
+        id: ExternalId::parse(id).unwrap(),
+        name: DisplayName::parse(name).unwrap(),
+        staff,
+    };
+    HashMap::from([
+        ("ada-secret".to_string(), user("user:1", "Ada", true)),
+        ("bob-secret".to_string(), user("user:2", "Bob", false)),
+    ])
 }
 
 /// The app's rules: `private` is for staff; "darn" is starred out.
 #[derive(Debug)]
 pub(crate) struct House {
-    staff: Vec<UserId>,
+    staff: Vec<ExternalId>,
 }
 
 #[whisper_core::async_trait]
 impl Policy for House {
     async fn join(&self, who: &Principal, room: &RoomName) -> Verdict {
-        if room.as_str() == "private" && !self.staff.contains(&who.user_id) {
+        if room.as_str() == "private" && !who.external_id.as_ref().is_some_and(|id| self.staff.contains(id)) {
             return Err(Denied::forbidden("private is for staff"));
         }
         Ok(())
@@ -83,25 +85,23 @@ impl Policy for House {
 /// What the routes share.
 #[derive(Clone)]
 pub(crate) struct App {
-    chat: Chat,
     users: Arc<HashMap<String, AppUser>>,
-    /// Turns `true` when the app shuts down.
-    stopping: watch::Receiver<bool>,
 }
 
 /// The chat, with the app's rules for `users`.
 pub(crate) fn chat_for(users: &HashMap<String, AppUser>) -> Chat {
-    let staff = users.values().filter(|u| u.staff).map(|u| u.id).collect();
+    let staff = users.values().filter(|u| u.staff).map(|u| u.id.clone()).collect();
     Chat::builder(Arc::new(MemoryStore::new())).policy(Arc::new(House { staff })).build()
 }
 
-/// The app: its own pages, and the chat at `/chat`.
-pub(crate) fn app(chat: Chat, users: HashMap<String, AppUser>, stopping: watch::Receiver<bool>) -> Router {
+/// The app: its own pages, and the chat at `/chat`, whose sockets close
+/// when `shutdown` begins.
+pub(crate) fn app(chat: Chat, users: HashMap<String, AppUser>, shutdown: Shutdown) -> Router {
     Router::new()
         .route("/", get(|| async { "Hello from axum; WhisperChat is at ws://…/chat?token=…&room=…\n" }))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/chat", get(chat_socket))
-        .with_state(App { chat, users: Arc::new(users), stopping })
+        .route("/chat", whisper_axum::route::<Visitor, App>(chat, shutdown))
+        .with_state(App { users: Arc::new(users) })
 }
 
 // ---- glue ----
@@ -127,58 +127,13 @@ impl FromRequestParts<App> for Visitor {
     }
 }
 
-/// `/chat?room=&name=`: the room to join (default `lobby`), and a guest's
-/// name; an invalid one is refused with 400 by `Query`, before the upgrade.
-#[derive(serde::Deserialize)]
-struct ChatQuery {
-    name: Option<DisplayName>,
-    room: Option<RoomName>,
-}
-
-async fn chat_socket(
-    ws: WebSocketUpgrade,
-    Visitor(user): Visitor,
-    Query(q): Query<ChatQuery>,
-    State(app): State<App>,
-) -> Response {
-    let room = Some(q.room.unwrap_or_else(RoomName::lobby));
-    let conn = match user {
-        Some(user) => {
-            Connection { kind: PrincipalKind::External, name: Some(user.name), ..Connection::guest(user.id, room) }
+impl ChatUser for Visitor {
+    fn connection(self, asked: Asked) -> Connection {
+        match self.0 {
+            Some(user) => asked.as_principal(Principal::external(user.id, user.name)),
+            None => asked.guest(),
         }
-        None => Connection { name: q.name, ..Connection::guest(UserId::random(), room) },
-    };
-    let mut stopping = app.stopping.clone();
-    let shutdown = async move {
-        let _ = stopping.wait_for(|stop| *stop).await;
-    };
-    // The session closes frames over the limit with 1009; twice the limit
-    // bounds what axum buffers (a bigger one just drops the connection).
-    let limit = 2 * app.chat.limits().max_frame_bytes;
-    ws.max_message_size(limit).on_upgrade(move |socket| run_session(socket, app.chat, conn, shutdown))
-}
-
-/// axum's `WebSocket` as the session's stream of `Inbound` and sink of `Outgoing`.
-async fn run_session(socket: WebSocket, chat: Chat, conn: Connection, shutdown: impl Future<Output = ()>) {
-    let (sink, stream) = socket.split();
-    // A read error ends the session; axum answers pings, and a close frame
-    // is followed by the end of the stream.
-    let inbound = stream.take_while(|read| future::ready(read.is_ok())).filter_map(|read| {
-        future::ready(match read {
-            Ok(Message::Text(text)) => Some(Inbound::Text(text.to_string())),
-            Ok(Message::Binary(_)) => Some(Inbound::Binary),
-            Ok(Message::Pong(_)) => Some(Inbound::Pong),
-            _ => None,
-        })
-    });
-    let outgoing = sink.with(|out| {
-        future::ok::<_, axum::Error>(match out {
-            Outgoing::Frame(frame) => Message::Text(frame.to_text().into()),
-            Outgoing::Ping => Message::Ping(Bytes::new()),
-            Outgoing::Close { code, reason } => Message::Close(Some(CloseFrame { code, reason: (&*reason).into() })),
-        })
-    });
-    session::run(chat, conn, inbound, outgoing, shutdown).await;
+    }
 }
 
 // ---- end of glue ----
@@ -189,14 +144,12 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr.as_deref().unwrap_or("127.0.0.1:3000")).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let users = demo_users();
-    let (stop, stopping) = watch::channel(false);
-    let serve = axum::serve(listener, app(chat_for(&users), users, stopping.clone()));
-    serve
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            // Sockets already upgraded are the sessions' to close (1001).
-            let _ = stop.send(true);
-        })
-        .await?;
+    let shutdown = Shutdown::new();
+    let app = app(chat_for(&users), users, shutdown.clone());
+    // On Ctrl-C: axum stops taking requests, and the sockets close (1001).
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.after(ctrl_c)).await?;
     Ok(())
 }

@@ -24,22 +24,21 @@ type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Longest wait for any one frame: a hang fails the test instead of stalling it.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Serves the example's app on a free loopback port; sending `true` on the
-/// returned channel shuts it down.
-async fn start_app() -> (SocketAddr, tokio::sync::watch::Sender<bool>) {
+/// Serves the example's app on a free loopback port; beginning the returned
+/// shutdown shuts it down.
+async fn start_app() -> (SocketAddr, whisper_axum::Shutdown) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let users = axum_room::demo_users();
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let app = axum_room::app(axum_room::chat_for(&users), users, stopping);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, stop)
+    let shutdown = whisper_axum::Shutdown::new();
+    let app = axum_room::app(axum_room::chat_for(&users), users, shutdown.clone());
+    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.signal());
+    tokio::spawn(async move { serve.await });
+    (addr, shutdown)
 }
 
 async fn start() -> SocketAddr {
-    let (addr, stop) = start_app().await;
-    std::mem::forget(stop); // runs until the test ends
-    addr
+    start_app().await.0
 }
 
 async fn connect(addr: SocketAddr, query: &str) -> Client {
@@ -223,15 +222,22 @@ async fn the_apps_own_sign_in_and_rules_hold() {
         (message["data"][0]["content"].as_str(), message["data"][0]["name"].as_str()),
         (Some("**** it"), Some("Ada"))
     );
+    // Under the app's own id for her, not one it had to make up.
+    assert_eq!(message["data"][0]["external_id"], "user:1");
     send(&mut ada, json!({"type": "profile", "name": "Eve"})).await;
     assert_eq!(next_of(&mut ada, "error", |_| true).await["code"], "forbidden");
 }
 
 #[tokio::test]
 async fn shutting_the_app_down_closes_upgraded_sockets() {
-    let (addr, stop) = start_app().await;
+    let (addr, shutdown) = start_app().await;
     let mut ws = connect(addr, "").await;
     assert_eq!(next(&mut ws).await["type"], "welcome");
-    stop.send(true).unwrap();
+    shutdown.begin();
     assert_eq!(close_code(&mut ws).await, CloseCode::Away);
+    // And a new upgrade is refused while it stops.
+    match tokio_tungstenite::connect_async(format!("ws://{addr}/chat")).await {
+        Err(_) => {}
+        Ok(_) => panic!("an upgrade after the shutdown began"),
+    }
 }
