@@ -4,6 +4,7 @@ import {
   expectOnline,
   join,
   messagesWithText,
+  presence,
   screenshot,
   send,
   signIn,
@@ -52,6 +53,8 @@ test('one account on two devices: the same name, history and user id; revoking o
   await expect(message).toHaveCount(1);
   await expect(message).toHaveAttribute('data-own', 'true');
   await expect(message.getByTestId('message-author')).toHaveText('Ada Lovelace');
+  // An account's name is the verified look: no tag.
+  await expect(message.getByTestId('principal-tag')).toHaveCount(0);
   // The server took both connections for the same user.
   await expect.poll(() => twoWelcomes.length).toBeGreaterThan(0);
   expect(oneWelcomes[0]).toMatch(/^[0-9a-f-]{36}$/);
@@ -115,11 +118,22 @@ test('a guest who posts, then creates an account, keeps its message as its own',
   await expectOnline(grace.page);
   await expect(accountMenu(grace.page, 'Grace Hopper')).toBeVisible();
   await expect(messagesWithText(grace.page, 'Posted as a guest')).toHaveAttribute('data-own', 'true');
+  await send(grace.page, 'Posted with the account');
+  await expect(messagesWithText(grace.page, 'Posted with the account')).toHaveAttribute('data-status', 'sent');
   const bob = await join(browser, server.url, 'Bob');
   await expect(messagesWithText(bob.page, 'Posted as a guest').getByTestId('message-author')).toHaveText(
     'Grace Hopper',
   );
   await expect(messagesWithText(bob.page, 'Posted as a guest')).not.toHaveAttribute('data-own', 'true');
+  // Each message says who posted it then: as a guest (a name anyone could pick), then as the account.
+  await expect(messagesWithText(bob.page, 'Posted as a guest').getByTestId('principal-tag')).toHaveText('guest');
+  await expect(messagesWithText(bob.page, 'Posted with the account').getByTestId('message-author')).toHaveText(
+    'Grace Hopper',
+  );
+  await expect(messagesWithText(bob.page, 'Posted with the account').getByTestId('principal-tag')).toHaveCount(0);
+  // And who is online: Bob a guest, Grace the account.
+  await expect(presence(bob.page).getByRole('listitem').filter({ hasText: 'Bob' })).toContainText('guest');
+  await expect(presence(bob.page).getByRole('listitem').filter({ hasText: 'Grace Hopper' })).not.toContainText('guest');
   await grace.context.close();
   await bob.context.close();
 });

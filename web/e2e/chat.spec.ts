@@ -47,7 +47,7 @@ test('two people chat both ways, see each other online, and their messages reach
   // Typing notices reach the other side (typed at a person's pace: the client
   // sends one notice per 2 s, and the server relays at most one per second).
   await composer(bob.page).pressSequentially('One more thing', { delay: 250 });
-  await expect(ada.page.getByTestId('typing')).toHaveText('Bob Kahn is typing…');
+  await expect(ada.page.getByTestId('typing')).toHaveText('Bob Kahn (guest) is typing…');
   await composer(bob.page).press('Enter');
   await expect(messagesWithText(ada.page, 'One more thing')).toHaveCount(1);
 });
@@ -97,7 +97,7 @@ test('screenshots of the chat, light and dark, wide and narrow', async ({ browse
   await expect(ada.page.getByTestId('unread-acme/general')).toHaveText('1');
   await composer(grace.page).pressSequentially('hmm, let me check', { delay: 150 });
 
-  await expect(ada.page.getByTestId('typing')).toHaveText('Grace Hopper is typing…');
+  await expect(ada.page.getByTestId('typing')).toHaveText('Grace Hopper (guest) is typing…');
   await screenshot(ada.page, 'whisperchat-light');
   await screenshot(grace.page, 'whisperchat-dark');
 

@@ -38,6 +38,7 @@ import { Emitter } from './emitter';
 import { HistoryApi } from './history';
 import { ApiError } from './http';
 import { newClientId } from './ids';
+import { kindOf } from './names';
 import { namesOf } from './people';
 import { applyPresenceChanges } from './presence';
 import {
@@ -981,7 +982,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (frame.user_id === this.identity.userId) return;
     const state = this.rooms.get(frame.room);
     if (!state) return;
-    state.typing.show(frame.user_id, frame.name, this.now() + this.opts.typingShowMs);
+    const user = { userId: frame.user_id, name: frame.name, principal: kindOf(frame) };
+    state.typing.show(user, this.now() + this.opts.typingShowMs);
     this.touch(state);
     this.scheduleTypingSweep();
   }
@@ -1597,7 +1599,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     for (const entry of this.outbox.values()) {
       if (entry.room !== state.name || entry.kind) continue;
       const reply = entry.reply_to ? replyPreview(entry.reply_to, ctx) : null;
-      messages.push(pendingMessageView(entry, me, myName, reply));
+      messages.push(pendingMessageView(entry, me, myName, this.principal.kind, reply));
     }
     const current = this.currentRoom === state.name;
     const unread = !current ? unreadCount(stored, state.readSeq, me) : 0;

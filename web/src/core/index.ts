@@ -17,6 +17,7 @@
  * - `changes.ts` — your pending changes laid over the stored message (optimistic UI).
  * - `receipts.ts` — others' read watermarks in a room ("seen by").
  * - `people.ts` — user ids to names, for reactions and receipts.
+ * - `names.ts` — telling people apart: look-alike names tagged by user id, guests', bots' and apps' names by kind.
  * - `recovery.ts` — the pure decision after `joined`: replay, read the gap, or start over.
  * - `typing.ts` — who is typing in a room, and how often you may say you are.
  * - `cache.ts` — a room's snapshot in the local store (what a reload shows first).

@@ -4,22 +4,25 @@
  * sender for a few seconds; their next stored message ends it at once. Pure
  * data: the one timer that sweeps expired entries lives in `ChatClient`.
  */
+import type { PrincipalKind } from './protocol';
 
 export interface TypingUser {
   userId: string;
   name: string;
+  /** A guest's name is self-chosen: it is said so beside the name, here as anywhere. */
+  principal: PrincipalKind;
 }
 
 export class RoomTyping {
-  private readonly byUser = new Map<string, { name: string; until: number }>();
+  private readonly byUser = new Map<string, { user: TypingUser; until: number }>();
 
   get size(): number {
     return this.byUser.size;
   }
 
-  /** `userId` is typing, shown until `until` (ms). */
-  show(userId: string, name: string, until: number): void {
-    this.byUser.set(userId, { name, until });
+  /** `user` is typing, shown until `until` (ms). */
+  show(user: TypingUser, until: number): void {
+    this.byUser.set(user.userId, { user, until });
   }
 
   /** `userId` stopped (their message arrived); whether they were shown. */
@@ -52,7 +55,7 @@ export class RoomTyping {
 
   /** Who is shown, in the order they started. */
   users(): TypingUser[] {
-    return [...this.byUser].map(([userId, t]) => ({ userId, name: t.name }));
+    return [...this.byUser.values()].map((t) => t.user);
   }
 }
 

@@ -7,10 +7,11 @@
  */
 import type { Account } from './accounts';
 import type { ConnectionStatus } from './connection';
+import { kindOf } from './names';
 import type { ChangeEntry, ChangeKind, OutboxEntry, SendStatus } from './outbox';
 import type { NameOf } from './people';
 import type { Identity } from './prefs';
-import type { Message, PresenceUser, RoomSummary, WireLimits } from './protocol';
+import type { Message, PresenceUser, PrincipalKind, RoomSummary, WireLimits } from './protocol';
 import type { TypingUser } from './typing';
 
 /** One emoji's reactions to a message. */
@@ -54,6 +55,8 @@ export interface ChatMessage {
   room: string;
   userId: string;
   name: string;
+  /** Who stood behind the name when it was posted: a guest's is self-chosen, an account's verified. */
+  principal: PrincipalKind;
   content: string;
   clientId: string | null;
   createdAt: string;
@@ -247,6 +250,8 @@ export function storedMessageView(m: Message, me: string | null, extras: Message
     room: m.room,
     userId: m.user_id,
     name: m.name,
+    // Stored at post time: a guest's message stays a guest's after it signs up.
+    principal: kindOf(m),
     content: m.content,
     clientId: m.client_id ?? null,
     createdAt: m.created_at,
@@ -269,10 +274,12 @@ export function storedMessageView(m: Message, me: string | null, extras: Message
   };
 }
 
+/** Your message still in the outbox, shown as `myName` of kind `myKind` (whoever will post it). */
 export function pendingMessageView(
   entry: OutboxEntry,
   me: string | null,
   myName: string,
+  myKind: PrincipalKind,
   reply: ReplyPreview | null = null,
 ): ChatMessage {
   return {
@@ -282,6 +289,7 @@ export function pendingMessageView(
     room: entry.room,
     userId: me ?? '',
     name: myName,
+    principal: myKind,
     content: entry.content,
     clientId: entry.client_id,
     createdAt: entry.created_at,

@@ -212,6 +212,7 @@ describe('ChatClient: signing in and out', () => {
     client.setDraft('lobby', 'half a thought');
     client.send('lobby', 'not acked yet');
     await vi.waitFor(() => expect(frames(server, 'messages')).toHaveLength(1));
+    expect(lobby(client).messages.map((m) => m.principal)).toEqual(['guest', 'guest']);
 
     const problem = await client.register({ email: 'grace@example.com', password: 'a long password', name: 'Grace' });
     expect(problem).toBeNull();
@@ -238,9 +239,10 @@ describe('ChatClient: signing in and out', () => {
       data: [{ content: 'not acked yet', client_id: 'c-pending', room: 'lobby' }],
     });
     expect(lobby(client).draft).toBe('half a thought');
-    expect(lobby(client).messages.map((m) => [m.content, m.own])).toEqual([
-      ['posted as a guest', true],
-      ['not acked yet', true],
+    // Posted as a guest stays a guest's (the server stored it so); the unsent one goes as the account.
+    expect(lobby(client).messages.map((m) => [m.content, m.own, m.principal])).toEqual([
+      ['posted as a guest', true, 'guest'],
+      ['not acked yet', true, 'account'],
     ]);
     client.stop();
   });

@@ -4,7 +4,17 @@ import type { ChatClient, ChatSnapshot } from '../../src/core/chat';
 import { MemoryKeyValue, loadIdentity, saveRoomList } from '../../src/core/prefs';
 import type { ClientFrame } from '../../src/core/protocol';
 import { MemoryStore } from '../../src/core/store';
-import { BOB, FakeHistory, ME, makeClient, message, mockServer, restartServer, welcome } from '../helpers/fixtures';
+import {
+  BOB,
+  CAROL,
+  FakeHistory,
+  ME,
+  makeClient,
+  message,
+  mockServer,
+  restartServer,
+  welcome,
+} from '../helpers/fixtures';
 
 /** Everything the mock server has received so far, as frames. */
 function received(server: WS): ClientFrame[] {
@@ -350,8 +360,15 @@ describe('ChatClient: presence, typing, unread', () => {
     client.notifyTyping('lobby');
     await vi.waitFor(() => expect(received(server).filter((f) => f.type === 'typing')).toHaveLength(2));
 
+    // A guest's frame says no kind; an account's says so.
     server.send({ type: 'typing', room: 'lobby', user_id: BOB, name: 'Bob' });
-    await vi.waitFor(() => expect(lobby(client).typing).toEqual([{ userId: BOB, name: 'Bob' }]));
+    server.send({ type: 'typing', room: 'lobby', user_id: CAROL, name: 'Carol', principal: 'account' });
+    await vi.waitFor(() =>
+      expect(lobby(client).typing).toEqual([
+        { userId: BOB, name: 'Bob', principal: 'guest' },
+        { userId: CAROL, name: 'Carol', principal: 'account' },
+      ]),
+    );
     now += 31;
     await vi.waitFor(() => expect(lobby(client).typing).toEqual([]));
     client.stop();

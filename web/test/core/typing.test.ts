@@ -1,32 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { RoomTyping, typingDue } from '../../src/core/typing';
+import { RoomTyping, typingDue, type TypingUser } from '../../src/core/typing';
+
+const bob: TypingUser = { userId: 'u1', name: 'Bob', principal: 'guest' };
+const cy: TypingUser = { userId: 'u2', name: 'Cy', principal: 'account' };
 
 describe('RoomTyping', () => {
   it('shows users until their time is up, and says when the next one expires', () => {
     const t = new RoomTyping();
     expect(t.nextExpiry()).toBe(Infinity);
-    t.show('u1', 'Bob', 4000);
-    t.show('u2', 'Cy', 5000);
+    t.show(bob, 4000);
+    t.show(cy, 5000);
     expect(t.users()).toEqual([
-      { userId: 'u1', name: 'Bob' },
-      { userId: 'u2', name: 'Cy' },
+      { userId: 'u1', name: 'Bob', principal: 'guest' },
+      { userId: 'u2', name: 'Cy', principal: 'account' },
     ]);
     expect(t.nextExpiry()).toBe(4000);
     expect(t.expire(3999)).toBe(false);
     expect(t.expire(4000)).toBe(true);
-    expect(t.users()).toEqual([{ userId: 'u2', name: 'Cy' }]);
+    expect(t.users()).toEqual([cy]);
     expect(t.nextExpiry()).toBe(5000);
   });
 
   it('extends a user who types again, and stops one whose message arrived', () => {
     const t = new RoomTyping();
-    t.show('u1', 'Bob', 1000);
-    t.show('u1', 'Bob', 3000);
+    t.show(bob, 1000);
+    t.show(bob, 3000);
     expect(t.size).toBe(1);
     expect(t.nextExpiry()).toBe(3000);
     expect(t.stop('u1')).toBe(true);
     expect(t.stop('u1')).toBe(false);
-    t.show('u2', 'Cy', 1);
+    t.show(cy, 1);
     t.clear();
     expect(t.size).toBe(0);
   });

@@ -17,8 +17,21 @@ describe('message views', () => {
     const mine = message('lobby', 1, { user_id: ME, client_id: 'c1' });
     expect(storedMessageView(mine, ME)).toMatchObject({ key: 'c:c1', own: true, status: 'sent' });
     expect(storedMessageView(mine, BOB)).toMatchObject({ key: `i:${mine.id}`, own: false, status: null });
-    const pending = pendingMessageView(newEntry('c1', 'lobby', 'hi', 'now'), ME, 'Ada');
+    const pending = pendingMessageView(newEntry('c1', 'lobby', 'hi', 'now'), ME, 'Ada', 'guest');
     expect(pending).toMatchObject({ key: 'c:c1', seq: null, own: true, status: 'sending', name: 'Ada', userId: ME });
+  });
+
+  it("carries the kind of identity that posted a message; a message that says none is a guest's", () => {
+    // As the server sends them: the field left out for a guest, and cached messages from before it had one.
+    expect(storedMessageView(message('lobby', 1), ME).principal).toBe('guest');
+    expect(storedMessageView(message('lobby', 2, { principal: 'account' }), ME).principal).toBe('account');
+    expect(storedMessageView(message('lobby', 3, { principal: 'bot' }), ME).principal).toBe('bot');
+    const external = message('lobby', 4, { principal: 'external', external_id: 'app-user-7' });
+    expect(storedMessageView(external, ME).principal).toBe('external');
+    // Yours not stored yet: whoever you are now is who will post it.
+    const entry = newEntry('c1', 'lobby', 'hi', 'now');
+    expect(pendingMessageView(entry, ME, 'Ada', 'account').principal).toBe('account');
+    expect(pendingMessageView(entry, ME, 'Ada', 'guest').principal).toBe('guest');
   });
 
   it('keeps one view per message until the identity changes', () => {

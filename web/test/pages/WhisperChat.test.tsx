@@ -284,7 +284,7 @@ describe('WhisperChat page', () => {
       users: [
         { user_id: ME, name: 'Ada' },
         { user_id: BOB, name: 'Bob' },
-        { user_id: CAROL, name: 'Carol' },
+        { user_id: CAROL, name: 'Carol', principal: 'account' },
       ],
     });
     const list = await screen.findByTestId('presence');
@@ -292,7 +292,7 @@ describe('WhisperChat page', () => {
       within(list)
         .getAllByRole('listitem')
         .map((li) => li.textContent),
-    ).toEqual(['AAda(you)', 'BBob', 'CCarol']);
+    ).toEqual(['AAdaguest(you)', 'BBobguest', 'CCarol']);
     expect(screen.getByTestId('online-count')).toHaveTextContent('3');
   });
 
@@ -333,7 +333,7 @@ describe('WhisperChat page', () => {
     renderApp(setup({ typingShowMs: 1000 }));
     await handshake(server);
     await serverSends(server, { type: 'typing', room: 'lobby', user_id: BOB, name: 'Bob' });
-    expect(await screen.findByTestId('typing')).toHaveTextContent('Bob is typing…');
+    expect(await screen.findByTestId('typing')).toHaveTextContent('Bob (guest) is typing…');
     await waitFor(() => expect(screen.queryByTestId('typing')).not.toBeInTheDocument(), { timeout: 5000 });
 
     const user = userEvent.setup();

@@ -7,6 +7,7 @@ import { Icon } from '../Icon';
 import { IdTag } from '../IdTag';
 import { MessageActions } from '../MessageActions';
 import { MessageEditor } from '../MessageEditor';
+import { PrincipalTag } from '../PrincipalTag';
 import { Reactions } from '../Reactions';
 import { ReplyQuote } from '../ReplyQuote';
 
@@ -102,6 +103,7 @@ export const MessageItem = memo(function MessageItem({
               {message.name}
               {sharedName && <IdTag userId={message.userId} />}
             </span>
+            <PrincipalTag kind={message.principal} />
             {message.own && (
               <span className="rounded bg-zinc-100 px-1 py-px text-[10px] font-medium tracking-wide text-zinc-500 uppercase dark:bg-zinc-800 dark:text-zinc-400">
                 you

@@ -14,6 +14,8 @@ const HIGHLIGHT_MS = 1600;
 
 export function isContinuation(prev: ChatMessage | undefined, msg: ChatMessage): boolean {
   if (!prev || prev.userId !== msg.userId || prev.name !== msg.name) return false;
+  // Posted as a guest, then as the account it became (the same user id): the header says which.
+  if (prev.principal !== msg.principal) return false;
   // A reply's quote reads as a new turn: it gets its header.
   if (msg.replyTo) return false;
   if (prev.status === 'failed') return false;

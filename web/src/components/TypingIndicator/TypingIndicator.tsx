@@ -1,10 +1,18 @@
 import type { TypingUser } from '../../core/chat';
+import { kindTag } from '../../core/names';
 
+/** A name as the typing line shows it: with its kind unless an account's ("Ada (guest)"). */
+function typingName(user: TypingUser): string {
+  const tag = kindTag(user.principal);
+  return tag ? `${user.name} (${tag.label})` : user.name;
+}
+
+/** "Ada (guest) is typing…", "Ada and Bob (bot) are typing…", "Several people are typing…". */
 export function typingText(users: readonly TypingUser[]): string {
   const [a, b] = users;
   if (!a) return '';
-  if (!b) return `${a.name} is typing…`;
-  if (users.length === 2) return `${a.name} and ${b.name} are typing…`;
+  if (!b) return `${typingName(a)} is typing…`;
+  if (users.length === 2) return `${typingName(a)} and ${typingName(b)} are typing…`;
   return 'Several people are typing…';
 }
 

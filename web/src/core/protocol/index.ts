@@ -22,6 +22,7 @@ export type { Epoch } from './generated/Epoch';
 export type { ErrorCode } from './generated/ErrorCode';
 // Renamed: `Event` would shadow the DOM's in every module that imports it.
 export type { Event as RoomEvent } from './generated/Event';
+export type { ExternalId } from './generated/ExternalId';
 export type { HistoryPage } from './generated/HistoryPage';
 export type { HttpError } from './generated/HttpError';
 export type { HttpErrorBody } from './generated/HttpErrorBody';
@@ -29,6 +30,7 @@ export type { HttpErrorCode } from './generated/HttpErrorCode';
 export type { Message } from './generated/Message';
 export type { MessageId } from './generated/MessageId';
 export type { PresenceUser } from './generated/PresenceUser';
+export type { PrincipalKind } from './generated/PrincipalKind';
 export type { Reactions } from './generated/Reactions';
 export type { Refusal } from './generated/Refusal';
 export type { RoomList } from './generated/RoomList';

@@ -1,0 +1,1 @@
+export { PrincipalTag } from './PrincipalTag';
