@@ -82,7 +82,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use whisper_core::model::{DisplayName, Principal, PrincipalKind, RoomName, UserId};
+//! use whisper_core::model::{DisplayName, ExternalId, Principal, PrincipalKind, RoomName};
 //! use whisper_core::policy::{Denied, Policy, Verdict};
 //! use whisper_core::session::Connection;
 //! use whisper_core::{Chat, store::MemoryStore};
@@ -100,21 +100,20 @@
 //! }
 //!
 //! let chat = Chat::builder(Arc::new(MemoryStore::new())).policy(Arc::new(Rules)).build();
-//! // In your WebSocket handler, once your own auth has found the user:
-//! let (user_id, name) = (UserId::random(), DisplayName::parse("Ada").unwrap());
-//! let conn = Connection {
-//!     kind: PrincipalKind::External, // shows `name`, and cannot rename itself
-//!     name: Some(name),
-//!     ..Connection::guest(user_id, Some("support".parse().unwrap()))
-//! };
+//! // In your WebSocket handler, once your own auth has found the user, by
+//! // your own id for them (no UUID to make up: the user id is derived):
+//! let (id, name) = (ExternalId::parse("crm:42").unwrap(), DisplayName::parse("Ada").unwrap());
+//! // Shows `name`, cannot rename itself, and its messages carry `external_id`.
+//! let conn = Connection::external(id, name, Some("support".parse().unwrap()));
 //! // …then `session::run(chat.clone(), conn, inbound, outgoing, shutdown)`,
 //! // as in the example above; `chat.evict`, `chat.disconnect` and
 //! // `chat.committed()` act on and watch what happens.
 //! # let _ = (chat, conn);
 //! ```
 //!
-//! `examples/examples/axum_room.rs` does this in an axum app, with its own
-//! sign-in, a private room, a word filter and graceful shutdown.
+//! In an axum app, the `whisper-axum` crate is that handler (a route, the
+//! app's extractor, graceful shutdown); `examples/examples/axum_room.rs`
+//! uses it with its own sign-in, a private room and a word filter.
 
 pub mod broker;
 pub mod chat;
