@@ -2,7 +2,7 @@
 //! all of them at once (protocol.md §14): a stored name changed, a user
 //! evicted from a room, a session revoked.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::lock;
@@ -11,15 +11,18 @@ use crate::model::UserId;
 
 /// The index, shared by the hub and every [`Member`](super::Member) (which
 /// takes itself out when dropped).
+///
+/// Ordered by (user, connection), so a user's connections are one range:
+/// one entry per connection and no allocation of its own, where a map of
+/// users to lists cost every idle connection a list (~200 bytes).
 #[derive(Debug, Default)]
 pub(crate) struct Users {
-    by_user: Mutex<HashMap<UserId, Vec<Handle>>>,
+    by_user: Mutex<BTreeMap<(UserId, u64), Handle>>,
 }
 
 /// One connection, as the index knows it.
 #[derive(Debug, Clone)]
 pub(crate) struct Handle {
-    member: u64,
     /// The sign-in session it was opened with, if any.
     session: Option<Arc<str>>,
     pub(crate) outbox: Arc<Outbox>,
@@ -27,24 +30,21 @@ pub(crate) struct Handle {
 
 impl Users {
     pub(crate) fn add(&self, user: UserId, member: u64, session: Option<Arc<str>>, outbox: Arc<Outbox>) {
-        lock(&self.by_user).entry(user).or_default().push(Handle { member, session, outbox });
+        lock(&self.by_user).insert((user, member), Handle { session, outbox });
     }
 
     pub(crate) fn remove(&self, user: UserId, member: u64) {
-        let mut by_user = lock(&self.by_user);
-        if let Some(handles) = by_user.get_mut(&user) {
-            handles.retain(|h| h.member != member);
-            if handles.is_empty() {
-                by_user.remove(&user);
-            }
-        }
+        lock(&self.by_user).remove(&(user, member));
     }
 
     /// The user's connections; of one sign-in session only, if `session`.
     pub(crate) fn of(&self, user: UserId, session: Option<&str>) -> Vec<Handle> {
-        let by_user = lock(&self.by_user);
-        let Some(handles) = by_user.get(&user) else { return Vec::new() };
-        handles.iter().filter(|h| session.is_none_or(|s| h.session.as_deref() == Some(s))).cloned().collect()
+        lock(&self.by_user)
+            .range((user, 0)..=(user, u64::MAX))
+            .map(|(_, handle)| handle)
+            .filter(|h| session.is_none_or(|s| h.session.as_deref() == Some(s)))
+            .cloned()
+            .collect()
     }
 }
 
