@@ -421,3 +421,31 @@ async fn out_of_descriptors_the_accept_loop_backs_off_and_logs_once() {
     assert!((1..=2).contains(&failures), "one warning per backoff episode, got {failures}:\n{log}");
     assert!(log.contains("accepting again"), "{log}");
 }
+
+#[tokio::test]
+async fn the_room_may_be_named_in_the_path() {
+    let server = start_with(|_| {}).await;
+    let base = format!("ws://{}/v1/chat/ws", server.addr);
+    // Seed 003's form: `/v1/chat/ws/<room>`, the `/` of a room as is or escaped.
+    for path in ["/acme%2Fgeneral", "/acme/general", "/acme/general?room=acme%2Fgeneral"] {
+        let mut client = ws(&format!("{base}{path}"), &[]).await.unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        let joined = client
+            .next_where(|f| match f {
+                whisper_core::codec::ServerFrame::Joined { room, .. } => Some(room),
+                _ => None,
+            })
+            .await;
+        assert_eq!(joined.as_str(), "acme/general", "{path}");
+    }
+    for (path, says) in [
+        ("/lobby?room=other", "named twice"),
+        ("/Not%20A%20Room", "room: "),
+        ("/", "the path names no room"),
+        ("/bad%zzescape", "malformed percent-escape"),
+    ] {
+        let (status, body) = ws(&format!("{base}{path}"), &[]).await.map(|_| "upgraded").unwrap_err();
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((status, &body["error"]["code"]), (400, &Value::from("invalid_request")), "{path}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(says), "{path}: {body}");
+    }
+}

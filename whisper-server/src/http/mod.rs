@@ -76,8 +76,20 @@ async fn answer(
             _ => error(HttpErrorCode::MethodNotAllowed, "only DELETE is allowed here"),
         };
     }
+    // Seed 003's form, `/v1/chat/ws/<room>`: the room in the path, like
+    // `?room=` (protocol.md §1); a room with a `/` may be written as is or
+    // as `%2F`.
+    if let Some(room) = path.strip_prefix("/v1/chat/ws/") {
+        return match (req.method(), query::decode_path(room)) {
+            (&Method::GET, Some(room)) => upgrade::upgrade(req, state, conn.peer, permit, Some(room)).await,
+            (&Method::GET, None) => {
+                error(HttpErrorCode::InvalidRequest, "room: malformed percent-escape (or not UTF-8)")
+            }
+            _ => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
+        };
+    }
     match (req.method(), path.as_str()) {
-        (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit).await,
+        (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit, None).await,
         (&Method::POST, "/v1/auth/register") => auth::register(req, &state, client).await,
         (&Method::POST, "/v1/auth/login") => auth::login(req, &state, client).await,
         (&Method::POST, "/v1/auth/logout") => auth::logout(req.headers(), req.uri().query(), &state).await,

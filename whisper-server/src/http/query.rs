@@ -27,6 +27,15 @@ pub fn check(query: Option<&str>) -> Result<(), String> {
 /// Percent-decodes (and turns `+` into a space). `None` if the result is
 /// not UTF-8 or an escape is malformed.
 pub fn decode(s: &str) -> Option<String> {
+    decode_with(s, true)
+}
+
+/// Percent-decodes a path segment: as [`decode`], but a `+` is itself.
+pub fn decode_path(s: &str) -> Option<String> {
+    decode_with(s, false)
+}
+
+fn decode_with(s: &str, plus_is_space: bool) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -37,7 +46,7 @@ pub fn decode(s: &str) -> Option<String> {
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
             }
-            b'+' => {
+            b'+' if plus_is_space => {
                 out.push(b' ');
                 i += 1;
             }

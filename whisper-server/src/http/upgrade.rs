@@ -28,12 +28,14 @@ use crate::permits::{ConnectionPermit, SessionPermits};
 use crate::socket;
 use crate::state::AppState;
 
-/// Answers `GET /v1/chat/ws` on a connection holding `permit`.
+/// Answers `GET /v1/chat/ws` (or `/v1/chat/ws/<room>`, the decoded room
+/// given as `path_room`) on a connection holding `permit`.
 pub async fn upgrade(
     mut req: Request<Incoming>,
     state: Arc<AppState>,
     peer: SocketAddr,
     permit: Arc<ConnectionPermit>,
+    path_room: Option<String>,
 ) -> Response<Body> {
     // The token first: a browser cannot see why an upgrade failed, so a
     // client may check its token with a plain GET (401 here, 426 otherwise).
@@ -75,8 +77,18 @@ pub async fn upgrade(
         tracing::info!(%peer, origin = ?headers.get(ORIGIN), "refused: origin not allowed");
         return error(HttpErrorCode::Forbidden, "this Origin may not open a WebSocket here");
     }
-    // No `room` joins the lobby; an empty `room=` joins nothing.
-    let room = match param(query, "room") {
+    // No `room` joins the lobby; an empty `room=` joins nothing; a room in
+    // the path is joined as if it were `?room=`, and may not disagree with one.
+    let asked = match (path_room, param(query, "room")) {
+        (Some(path), Some(query)) if path != query => {
+            return error(HttpErrorCode::InvalidRequest, "room: named twice, in the path and as ?room=, differently");
+        }
+        (Some(path), _) if path.is_empty() => {
+            return error(HttpErrorCode::InvalidRequest, "room: the path names no room (/v1/chat/ws/<room>)");
+        }
+        (path, query) => path.or(query),
+    };
+    let room = match asked {
         None => Some(RoomName::lobby()),
         Some(r) if r.is_empty() => None,
         Some(r) => match RoomName::parse(&r) {
