@@ -208,6 +208,7 @@ impl<W: AsyncWrite + Unpin> Client<W> {
             Ok(ServerFrame::MessageIds { .. }) => return Ok(()),
             Ok(ServerFrame::Error(refusal)) => format!("! {}: {}", refusal.code, refusal.message),
             Ok(ServerFrame::Left { room, reason }) => format!("* you left {room}: {reason}"),
+            Ok(ServerFrame::Room { room, .. }) => format!("* new room: {room} (/join {room})"),
             Err(_) => format!("? {text}"),
         };
         self.say(&line).await

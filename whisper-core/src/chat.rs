@@ -295,6 +295,7 @@ impl Chat {
         let stored = self.inner.store.append(batch).await?;
         self.tell_committed(ids, &stored);
         self.inner.hub.deliver_together(&stored).await;
+        self.inner.hub.announce_new_rooms(&stored);
         let Some(broker) = &self.inner.broker else { return Ok(stored) };
         if let Err(e) = broker.publish(&self.inner.server_id, &NodeEvent::Messages(&stored)).await {
             // The messages are stored; the other nodes read them from the

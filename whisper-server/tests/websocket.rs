@@ -331,3 +331,30 @@ async fn large_frames_arrive_whole_across_fragments() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_new_room_is_announced_to_every_connection() {
+    let server = start().await;
+    // In the lobby only: it hears of the room all the same.
+    let mut watcher = server.join("room=lobby").await;
+    let mut founder = server.join("room=fresh-room").await;
+    founder.say("the first word").await;
+    let (room, change) = watcher
+        .next_where(|f| match f {
+            ServerFrame::Room { room, change } => Some((room, change)),
+            _ => None,
+        })
+        .await;
+    assert_eq!((room.as_str(), change), ("fresh-room", whisper_core::codec::RoomChange::Created));
+    // Once: a second message creates nothing.
+    founder.say("and another").await;
+    watcher.send(json!({"type":"messages","data":[{"content":"still here"}]})).await;
+    let next = watcher
+        .next_where(|f| match f {
+            ServerFrame::Room { room, .. } => Some(format!("room {room}")),
+            ServerFrame::MessageIds { .. } => Some("ack".to_owned()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(next, "ack", "no second `room` frame for the same room");
+}

@@ -85,7 +85,10 @@ impl NodeEvent<'_> {
     pub fn apply(&self, hub: &Hub, origin: &str) {
         hub.heard_from(origin);
         match *self {
-            NodeEvent::Messages(messages) => hub.deliver(messages),
+            NodeEvent::Messages(messages) => {
+                hub.deliver(messages);
+                hub.announce_new_rooms(messages);
+            }
             NodeEvent::Events(events) => hub.deliver_events(events),
             NodeEvent::Receipt { room, user_id, seq } => hub.receipt(room, user_id, seq),
             NodeEvent::Typing { room, user_id, name, principal } => {

@@ -14,7 +14,7 @@ pub(crate) use client::validate_content;
 pub use client::{ClientFrame, Draft};
 pub use error::{DecodeError, ErrorCode, FrameType, Refusal};
 pub use http::{EventsPage, HistoryPage, HttpError, HttpErrorBody, HttpErrorCode, RoomList, RoomSummary};
-pub use server::{AckStatus, EncodedFrame, PresenceUser, ServerFrame};
+pub use server::{AckStatus, EncodedFrame, PresenceUser, RoomChange, ServerFrame};
 
 #[cfg(test)]
 mod tests;

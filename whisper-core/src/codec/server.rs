@@ -167,8 +167,27 @@ pub enum ServerFrame<'a> {
         #[cfg_attr(feature = "typescript", ts(as = "String"))]
         reason: Cow<'a, str>,
     },
+    /// Something happened to a room this connection may see (protocol.md
+    /// §4): sent to every connection, joined to the room or not, so that a
+    /// room list stays current without polling.
+    Room {
+        /// The room.
+        room: RoomName,
+        /// What happened to it.
+        change: RoomChange,
+    },
     /// A refused frame; the connection stays open.
     Error(Refusal),
+}
+
+/// What a `room` frame says happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum RoomChange {
+    /// A public room got its first message: it exists now, and lists in
+    /// `GET /v1/rooms`.
+    Created,
 }
 
 /// Outcome of a `messages` frame.

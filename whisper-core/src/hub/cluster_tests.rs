@@ -67,7 +67,7 @@ fn seen(watched: &Watched) -> (Vec<String>, Vec<u64>) {
         for delivery in buf.drain(..) {
             match delivery {
                 Delivery::Messages(b) => seqs.extend(b.run.each_seq()),
-                Delivery::Command(_) => {}
+                Delivery::Command(_) | Delivery::Notice(_) => {}
                 Delivery::Event { frame, .. } => {
                     let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
                     told |= super::tests::apply_presence(&mut view, &frame);
@@ -250,7 +250,7 @@ fn timeline_seen(watched: &Watched) -> (Vec<u64>, Vec<(String, u64)>) {
         for delivery in buf.drain(..) {
             match delivery {
                 Delivery::Messages(b) => seqs.extend(b.run.each_seq()),
-                Delivery::Command(_) => {}
+                Delivery::Command(_) | Delivery::Notice(_) => {}
                 Delivery::Event { frame, .. } => {
                     let frame: serde_json::Value = serde_json::from_str(frame.to_text()).unwrap();
                     if frame["type"] == "receipt" {
@@ -300,4 +300,29 @@ async fn events_and_receipts_cross_nodes_and_a_missed_event_is_filled_from_the_s
     a.post(vec![NewMessage::now(lobby(), ada, name("ada"), "anyone?", None)]).await.unwrap();
     tokio::time::sleep(Limits::default().gap_grace * 2).await;
     assert_eq!(timeline_seen(&ada_on_a).0, [3, 4]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_room_created_on_one_node_is_announced_to_every_connection_on_every_node() {
+    let cluster = Cluster::new();
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    // Connections in no room at all, one per node.
+    let here = a.hub().member(UserId::random());
+    let there = b.hub().member(UserId::random());
+    let ada = UserId::random();
+    let new_room = RoomName::parse("brand-new").unwrap();
+    a.post(vec![NewMessage::now(new_room.clone(), ada, name("ada"), "first!", None)]).await.unwrap();
+    a.post(vec![NewMessage::now(new_room.clone(), ada, name("ada"), "second", None)]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for (node, member) in [("a", &here), ("b", &there)] {
+        let (mut told, mut buf) = (Vec::new(), Vec::new());
+        while let Ok(true) = member.outbox().try_drain(&mut buf) {
+            for delivery in buf.drain(..) {
+                if let Delivery::Notice(frame) = delivery {
+                    told.push(frame.to_text().to_string());
+                }
+            }
+        }
+        assert_eq!(told, [r#"{"type":"room","room":"brand-new","change":"created"}"#], "node {node}");
+    }
 }

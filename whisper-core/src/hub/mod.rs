@@ -33,7 +33,7 @@ use tokio::time::Instant;
 
 pub(crate) use outbox::{Broadcast, Command, Delivery, Outbox, OutboxClosed, Run};
 
-use crate::codec::ServerFrame;
+use crate::codec::{RoomChange, ServerFrame};
 use crate::limits::Limits;
 use crate::model::{DisplayName, Entry, Epoch, Event, Message, PrincipalKind, RoomName, Seq, UserId};
 use crate::store::{MAX_PAGE, RoomInfo, Store, StoreError};
@@ -315,6 +315,26 @@ impl Hub {
             rooms.remove(name);
         }
         true
+    }
+
+    /// Tells every connection here of the rooms `messages` created: a
+    /// message at seq 1 is a room's first (protocol.md §4, `room`). Called
+    /// for this node's commits and for those other nodes announce, so each
+    /// node tells its own connections. A resend of a room's first message
+    /// tells again: a client takes a `room` frame for a room it lists as
+    /// nothing new.
+    pub(crate) fn announce_new_rooms(&self, messages: &[Message]) {
+        let created: Vec<&RoomName> = messages.iter().filter(|m| m.seq == Seq(1)).map(|m| &m.room).collect();
+        if created.is_empty() {
+            return;
+        }
+        let outboxes = self.inner.users.outboxes();
+        for room in created {
+            let frame = ServerFrame::Room { room: room.clone(), change: RoomChange::Created }.encode();
+            for outbox in &outboxes {
+                outbox.push(Delivery::Notice(frame.clone()));
+            }
+        }
     }
 
     /// Broadcasts stored messages (of one or several rooms) to their rooms'

@@ -27,6 +27,8 @@ pub(crate) enum Delivery {
     },
     /// What the application asks of the connection (protocol.md §14).
     Command(Command),
+    /// A frame for the connection whatever rooms it joined (a `room` frame).
+    Notice(EncodedFrame),
 }
 
 /// What the application asks of a user's connections through
@@ -52,6 +54,7 @@ impl Delivery {
             Delivery::Messages(broadcast) => broadcast.frame.len(),
             Delivery::Event { frame, .. } => frame.len(),
             Delivery::Command(_) => 0,
+            Delivery::Notice(frame) => frame.len(),
         }
     }
 }
@@ -382,7 +385,7 @@ mod tests {
             .iter()
             .map(|d| match d {
                 Delivery::Event { frame, .. } => frame.to_text().to_string(),
-                Delivery::Messages(_) | Delivery::Command(_) => unreachable!(),
+                Delivery::Messages(_) | Delivery::Command(_) | Delivery::Notice(_) => unreachable!(),
             })
             .collect();
         for (n, t) in texts.iter().enumerate() {

@@ -292,7 +292,7 @@ async fn publishers_that_wake_together_share_one_frame() {
         .iter()
         .filter_map(|d| match d {
             Delivery::Messages(b) => Some(b.run.each_seq()),
-            Delivery::Event { .. } | Delivery::Command(_) => None,
+            Delivery::Event { .. } | Delivery::Command(_) | Delivery::Notice(_) => None,
         })
         .collect();
     assert_eq!(broadcasts, [vec![1, 2, 3]], "one frame, in seq order");

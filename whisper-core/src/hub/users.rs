@@ -37,6 +37,11 @@ impl Users {
         lock(&self.by_user).remove(&(user, member));
     }
 
+    /// Every connection's outbox.
+    pub(crate) fn outboxes(&self) -> Vec<Arc<Outbox>> {
+        lock(&self.by_user).values().map(|h| h.outbox.clone()).collect()
+    }
+
     /// The user's connections; of one sign-in session only, if `session`.
     pub(crate) fn of(&self, user: UserId, session: Option<&str>) -> Vec<Handle> {
         lock(&self.by_user)

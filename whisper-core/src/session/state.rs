@@ -289,6 +289,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 Delivery::Messages(broadcast) => self.live_frame(&broadcast),
                 Delivery::Event { room, frame } => self.rooms.iter().any(|j| j.room == room).then_some(frame),
                 Delivery::Command(command) => self.obey(command),
+                Delivery::Notice(frame) => Some(frame),
             };
             frames.extend(frame);
         }

@@ -109,7 +109,7 @@ impl FanoutRoom {
                         .drain(..)
                         .map(|d| match d {
                             Delivery::Messages(b) => b.run.len() as u64,
-                            Delivery::Event { .. } | Delivery::Command(_) => 0,
+                            Delivery::Event { .. } | Delivery::Command(_) | Delivery::Notice(_) => 0,
                         })
                         .sum();
                     if k > 0 && received.fetch_add(k, Ordering::AcqRel) + k >= wanted.load(Ordering::Acquire) {

@@ -9,6 +9,7 @@ import type { MessageId } from "./MessageId";
 import type { PresenceUser } from "./PresenceUser";
 import type { PrincipalKind } from "./PrincipalKind";
 import type { Refusal } from "./Refusal";
+import type { RoomChange } from "./RoomChange";
 import type { RoomName } from "./RoomName";
 import type { Seq } from "./Seq";
 import type { UserId } from "./UserId";
@@ -179,4 +180,12 @@ room: RoomName,
 /**
  * Why, for people.
  */
-reason: string, } | { "type": "error" } & Refusal;
+reason: string, } | { "type": "room", 
+/**
+ * The room.
+ */
+room: RoomName, 
+/**
+ * What happened to it.
+ */
+change: RoomChange, } | { "type": "error" } & Refusal;
