@@ -21,6 +21,10 @@
  * room list (`stores.ts`); a guest goes on as before accounts. Signing in or
  * out lets go of everything of the one before — rooms, outbox, timers, the
  * store — and starts over as the next, so no one sees another's messages.
+ *
+ * The server may take the client out of a room (`left`: the application's
+ * doing, docs/protocol.md §14): the room goes as if left, is not joined again
+ * on a reconnect, and a notice (`removals`) says why.
  */
 import { AccountsApi, accountOf, type Account, type DeviceSession, type MeResponse } from './accounts';
 import type { BackoffOptions } from './backoff';
@@ -31,6 +35,7 @@ import {
   describeAccountError,
   describeApiError,
   describeRefusal,
+  describeRemoval,
   describeSignedOut,
   type AccountProblem,
 } from './describe';
@@ -109,6 +114,7 @@ import {
   type MessageContext,
   type ChatSnapshot,
   type Notice,
+  type Removal,
   type RoomView,
 } from './views';
 
@@ -123,7 +129,16 @@ export { describeAccountError, describeRefusal, type AccountField, type AccountP
 export type { Account, DeviceSession } from './accounts';
 export type { ChangeKind, SendStatus } from './outbox';
 export type { TypingUser } from './typing';
-export type { ChangeStatus, ChatMessage, ChatSnapshot, Notice, ReactionView, ReplyPreview, RoomView } from './views';
+export type {
+  ChangeStatus,
+  ChatMessage,
+  ChatSnapshot,
+  Notice,
+  ReactionView,
+  Removal,
+  ReplyPreview,
+  RoomView,
+} from './views';
 
 /** Whether a refusal may pass if the same frame is sent again unchanged. */
 function isRetryable(refusal: Refusal | undefined): boolean {
@@ -219,6 +234,12 @@ interface RoomState {
 
 export interface ChatEvents extends Record<string, unknown> {
   change: ChatSnapshot;
+  /**
+   * The server took you out of `room` (after the `change` that shows it):
+   * `next` is the room to show instead, as `leaveRoom` returns it, or `null`
+   * when none is left. A page showing `room` goes there.
+   */
+  removed: { room: string; next: string | null };
 }
 
 export class ChatClient extends Emitter<ChatEvents> {
@@ -255,6 +276,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private accountChecked = false;
   /** Why the client is a guest again, when the server signed it out; until dismissed. */
   private signedOut: string | null = null;
+  /** Rooms the server took the principal out of (`left`); until dismissed, or opened again. */
+  private removals: readonly Removal[] = [];
   /** Set while the principal is being let go of: the snapshot waits for the next one. */
   private quiet = false;
   private connectionGen = 0;
@@ -480,6 +503,13 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.commit();
   }
 
+  /** Hides the "You were removed from #room" notice of `room`. */
+  dismissRemoval(room: string): void {
+    if (!this.removals.some((r) => r.room === room)) return;
+    this.removals = this.removals.filter((r) => r.room !== room);
+    this.commit();
+  }
+
   // ---- rooms ----------------------------------------------------------------
 
   /** Shows `room`: adds it to the sidebar and joins it if needed, and marks it read. */
@@ -503,23 +533,9 @@ export class ChatClient extends Emitter<ChatEvents> {
     const state = this.rooms.get(room);
     if (!state) return this.currentRoom;
     if (state.joined) this.connection.send({ type: 'leave', room });
-    if (state.persistTimer) clearTimeout(state.persistTimer);
-    // Changes are sent only in a joined room: those of a room left would wait forever.
-    for (const entries of this.outbox.changesIn(room).values()) {
-      for (const e of entries) {
-        this.retries.forget(e.client_id);
-        this.outbox.remove(e);
-      }
-    }
-    this.rooms.delete(room);
-    this.caches.delete(room);
-    this.myRooms = this.myRooms.filter((r) => r !== room);
-    saveRoomList(this.opts.prefs, this.myRooms, ownerOf(this.principal));
-    void this.store.deleteRoom(room).catch(() => {});
-    void this.store.saveDraft(room, '').catch(() => {});
-    if (this.currentRoom === room) this.currentRoom = null;
+    this.dropRoom(state);
     this.commit();
-    return this.currentRoom ?? this.myRooms[0] ?? null;
+    return this.nextRoom();
   }
 
   /** Reads the next older page of `room`. */
@@ -554,6 +570,25 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.touch(state);
     this.enqueue(state, () => this.catchUp(state, state.head));
     this.commit();
+  }
+
+  /**
+   * A room appeared (`room`, protocol.md §4): a public room got its first
+   * message. It goes into the directory at once, as the newest room, without
+   * asking the server: every client hears the same frame, and a page of
+   * `/v1/rooms` from each would be a stampede. The next refresh brings the
+   * server's own figures for it.
+   */
+  private onRoom(frame: ServerFrameOf<'room'>): void {
+    if (frame.change !== 'created' || this.directory.some((r) => r.name === frame.room)) return;
+    const created: RoomSummary = {
+      name: frame.room,
+      online: 0,
+      last_seq: 1,
+      epoch: 0,
+      last_message_at: new Date(this.now()).toISOString(),
+    };
+    this.directory = [created, ...this.directory];
   }
 
   /**
@@ -765,6 +800,12 @@ export class ChatClient extends Emitter<ChatEvents> {
       case 'receipt':
         this.onReceipt(frame);
         break;
+      case 'left':
+        this.onLeft(frame);
+        break;
+      case 'room':
+        this.onRoom(frame);
+        break;
       case 'error':
         if (!this.retryRefusedJoin(frame as Refusal)) this.showNotice(describeRefusal(frame as Refusal));
         break;
@@ -868,6 +909,23 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (!state) return;
     if (frame.user_id === this.identity.userId) this.adoptServerRead(state, frame.seq);
     else if (state.receipts.update(frame.user_id, frame.seq)) this.touch(state);
+  }
+
+  /**
+   * The server took this user out of a room (the application evicted them):
+   * nothing more of it follows, so it is dropped as if left — out of the list,
+   * and so not joined again on a reconnect (a `join` now would only ask to be
+   * let back in) — and a notice says why until dismissed. A `left` for a room
+   * the client has no more (left meanwhile) changes nothing.
+   */
+  private onLeft(frame: ServerFrameOf<'left'>): void {
+    const state = this.rooms.get(frame.room);
+    if (!state) return;
+    this.dropRoom(state);
+    const removal: Removal = { room: frame.room, text: describeRemoval(frame.room, frame.reason) };
+    this.removals = [...this.removals.filter((r) => r.room !== frame.room), removal];
+    this.commit();
+    this.emit('removed', { room: frame.room, next: this.nextRoom() });
   }
 
   private adoptServerRead(state: RoomState, seq: number): void {
@@ -1250,6 +1308,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.rooms.set(room, state);
     this.myRooms = [...this.myRooms, room];
     saveRoomList(this.opts.prefs, this.myRooms, ownerOf(this.principal));
+    // Opened again, it is asking to be let back in: the notice of its removal has done its job.
+    if (this.removals.some((r) => r.room === room)) this.removals = this.removals.filter((r) => r.room !== room);
     const created = state;
     if (this.ready) {
       this.applyCache(created);
@@ -1259,8 +1319,45 @@ export class ChatClient extends Emitter<ChatEvents> {
     return created;
   }
 
+  /**
+   * Lets go of a room here, left or taken away: it is no room of the
+   * client's any more — not in the list, not joined again on a reconnect — and
+   * its cache and draft go. Tells the server nothing.
+   */
+  private dropRoom(state: RoomState): void {
+    const room = state.name;
+    if (state.persistTimer) clearTimeout(state.persistTimer);
+    // A `read` held back would be refused now (`not_found`): the room is not joined any more.
+    if (state.readTimer) clearTimeout(state.readTimer);
+    state.persistTimer = null;
+    state.readTimer = null;
+    state.joined = false;
+    // Changes are sent only in a joined room: those of a room left would wait forever.
+    for (const entries of this.outbox.changesIn(room).values()) {
+      for (const e of entries) {
+        this.retries.forget(e.client_id);
+        this.outbox.remove(e);
+      }
+    }
+    this.rooms.delete(room);
+    this.caches.delete(room);
+    this.myRooms = this.myRooms.filter((r) => r !== room);
+    saveRoomList(this.opts.prefs, this.myRooms, ownerOf(this.principal));
+    void this.store.deleteRoom(room).catch(() => {});
+    void this.store.saveDraft(room, '').catch(() => {});
+    if (this.currentRoom === room) this.currentRoom = null;
+  }
+
+  /** The room to show after one is let go of: the open one if it stays, else the first of the list. */
+  private nextRoom(): string | null {
+    return this.currentRoom ?? this.myRooms[0] ?? null;
+  }
+
   private loadRooms(): string[] {
-    const rooms = (loadRoomList(this.opts.prefs, ownerOf(this.principal)) ?? [LOBBY]).filter(isValidRoomName);
+    const saved = loadRoomList(this.opts.prefs, ownerOf(this.principal));
+    // The lobby is a first visit's: a list the server emptied (every room taken away) stays empty.
+    if (saved?.length === 0) return [];
+    const rooms = (saved ?? [LOBBY]).filter(isValidRoomName);
     return rooms.length > 0 ? rooms : [LOBBY];
   }
 
@@ -1472,6 +1569,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.currentRoom = null;
     this.ready = false;
     this.notice = null;
+    // The rooms they are about were the one before's.
+    this.removals = [];
   }
 
   /** Stops what runs for the principal: the connection, timers and resends; caches due are written now. */
@@ -1565,6 +1664,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       account: this.principal.kind === 'account' ? this.principal.account : null,
       accountChecked: this.accountChecked,
       signedOut: this.signedOut,
+      removals: this.removals,
       limits: this.limits,
       myRooms: this.myRooms,
       currentRoom: this.currentRoom,

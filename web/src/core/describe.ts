@@ -57,6 +57,22 @@ export function describeSignedOut(reason: string | null): string {
   return why ? `You were signed out: ${why}.` : 'You were signed out.';
 }
 
+/** The longest reason a removal notice quotes: the rest of a longer one is cut, not wrapped over the page. */
+const MAX_REASON_CHARS = 300;
+
+/**
+ * Why a room is gone from your list: the server took you out of it (`left`),
+ * with its reason, which is for people ("removed by a moderator"). The reason
+ * is the application's own text: one line, at most `MAX_REASON_CHARS`.
+ */
+export function describeRemoval(room: string, reason: string): string {
+  const line = reason.replace(/\s+/g, ' ').trim();
+  const chars = Array.from(line);
+  const why = chars.length > MAX_REASON_CHARS ? `${chars.slice(0, MAX_REASON_CHARS).join('').trimEnd()}…` : line;
+  if (!why) return `You were removed from #${room}.`;
+  return `You were removed from #${room}: ${/[.!?…]$/.test(why) ? why : `${why}.`}`;
+}
+
 /** The first field a message names ("email: too long"), if any. */
 function fieldNamedIn(message: string): AccountField | null {
   const match = /\b(email|password|name)\b/i.exec(message);

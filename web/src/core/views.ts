@@ -119,6 +119,13 @@ export interface Notice {
   text: string;
 }
 
+/** The server took you out of a room (`left`): it is gone from your rooms, and this says why. */
+export interface Removal {
+  room: string;
+  /** "You were removed from #acme/general: removed by a moderator." */
+  text: string;
+}
+
 export interface ChatSnapshot {
   /** The local cache has been read. */
   ready: boolean;
@@ -131,6 +138,11 @@ export interface ChatSnapshot {
   accountChecked: boolean;
   /** Why you are a guest again, when the server signed you out ("You were signed out."), until dismissed. */
   signedOut: string | null;
+  /**
+   * Rooms the server took you out of, oldest first (one each), until dismissed
+   * or opened again. Shown over every page, as `signedOut` is.
+   */
+  removals: readonly Removal[];
   limits: WireLimits;
   /** The rooms in the sidebar, in the order joined. */
   myRooms: readonly string[];

@@ -54,6 +54,15 @@ export function WhisperChat() {
     },
     [client, navigate, room],
   );
+  // Taken out of the open room by the server: on to the next, as after leaving it. Not to the
+  // lobby when no room is left — that may be the room taken away, which opening would join again.
+  useEffect(
+    () =>
+      client.on('removed', ({ room: removed, next }) => {
+        if (removed === room) void navigate(next ? `/chat/${next}` : '/', { replace: true });
+      }),
+    [client, navigate, room],
+  );
   // An account's name is its profile's, changed on the account page; a guest's, here.
   const editName = useCallback(() => {
     if (accountId) void navigate('/account');

@@ -19,6 +19,14 @@ describe('decodeServerFrame', () => {
     });
   });
 
+  it('decodes `left`: the server took you out of a room', () => {
+    expect(decodeServerFrame('{"type":"left","room":"lobby","reason":"removed by a moderator"}')).toEqual({
+      type: 'left',
+      room: 'lobby',
+      reason: 'removed by a moderator',
+    });
+  });
+
   it('ignores what it does not understand instead of failing', () => {
     expect(decodeServerFrame('not json')).toBeNull();
     expect(decodeServerFrame('[1,2]')).toBeNull();

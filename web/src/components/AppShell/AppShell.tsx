@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, type ReactNode } from 'react';
 import { Link, NavLink, Outlet } from 'react-router';
 import type { Account } from '../../core/chat';
 import { useChatClient, useChatSelector } from '../../hooks/use-chat';
@@ -20,6 +20,7 @@ export function AppShell() {
   const account = useChatSelector((s) => s.account);
   const accountChecked = useChatSelector((s) => s.accountChecked);
   const signedOut = useChatSelector((s) => s.signedOut);
+  const removals = useChatSelector((s) => s.removals);
   const named = Boolean(identity.name);
 
   // Connect once the user has a name (the chat page asks for it); stay connected
@@ -55,30 +56,25 @@ export function AppShell() {
           </>
         )}
       </header>
-      {signedOut && (
-        <div
-          role="alert"
-          className="fixed top-16 left-1/2 z-[60] flex w-[calc(100%-2rem)] max-w-md -translate-x-1/2 items-start gap-2.5 rounded-xl bg-zinc-900 px-4 py-3 text-sm text-white shadow-2xl ring-1 ring-white/10 dark:bg-zinc-800"
-        >
-          <Icon name="logout" className="mt-0.5 size-4 shrink-0 text-amber-300" />
-          <p className="flex-1">
-            {signedOut}{' '}
-            <Link
-              to="/signin"
-              onClick={() => client.dismissSignedOut()}
-              className="font-semibold whitespace-nowrap text-indigo-300 underline-offset-2 hover:underline"
-            >
-              Sign in again
-            </Link>
-          </p>
-          <button
-            type="button"
-            onClick={() => client.dismissSignedOut()}
-            aria-label="Dismiss"
-            className="rounded p-0.5 text-zinc-300 hover:bg-white/10 hover:text-white"
-          >
-            <Icon name="x" className="size-4" />
-          </button>
+      {(signedOut || removals.length > 0) && (
+        <div className="fixed top-16 left-1/2 z-[60] flex w-[calc(100%-2rem)] max-w-md -translate-x-1/2 flex-col gap-2">
+          {signedOut && (
+            <Alert icon="logout" onDismiss={() => client.dismissSignedOut()}>
+              {signedOut}{' '}
+              <Link
+                to="/signin"
+                onClick={() => client.dismissSignedOut()}
+                className="font-semibold whitespace-nowrap text-indigo-300 underline-offset-2 hover:underline"
+              >
+                Sign in again
+              </Link>
+            </Alert>
+          )}
+          {removals.map((removal) => (
+            <Alert key={removal.room} icon="alert" onDismiss={() => client.dismissRemoval(removal.room)}>
+              {removal.text}
+            </Alert>
+          ))}
         </div>
       )}
       <div className="flex min-h-0 flex-1">
@@ -100,6 +96,30 @@ export function AppShell() {
         <TabLink to="/" icon="home" label="Home" end />
         <TabLink to="/chat" icon="chat" label="WhisperChat" badge={unread} />
       </nav>
+    </div>
+  );
+}
+
+/**
+ * A notice over every page, about something the server did (signed you out,
+ * took you out of a room), until dismissed. Its text is rendered as text.
+ */
+function Alert({ icon, onDismiss, children }: { icon: IconName; onDismiss: () => void; children: ReactNode }) {
+  return (
+    <div
+      role="alert"
+      className="flex items-start gap-2.5 rounded-xl bg-zinc-900 px-4 py-3 text-sm text-white shadow-2xl ring-1 ring-white/10 dark:bg-zinc-800"
+    >
+      <Icon name={icon} className="mt-0.5 size-4 shrink-0 text-amber-300" />
+      <p className="min-w-0 flex-1 break-words">{children}</p>
+      <button
+        type="button"
+        onClick={onDismiss}
+        aria-label="Dismiss"
+        className="rounded p-0.5 text-zinc-300 hover:bg-white/10 hover:text-white"
+      >
+        <Icon name="x" className="size-4" />
+      </button>
     </div>
   );
 }

@@ -1,3 +1,4 @@
+import { useRef, type MouseEvent } from 'react';
 import type { RoomView } from '../../core/chat';
 import { LOBBY, splitRoomName, type RoomSummary } from '../../core/protocol';
 import type { Identity } from '../../core/prefs';
@@ -56,6 +57,17 @@ export function RoomSidebar({
 }) {
   const mine = new Set(myRooms);
   const discover = directory.filter((r) => !mine.has(r.name)).slice(0, 8);
+  const nav = useRef<HTMLElement>(null);
+
+  // Leaving takes the row away, and the focus with it: from the keyboard, the
+  // focus goes on to the row next to it rather than back to the page's start.
+  const leave = (room: string, byKeyboard: boolean) => {
+    const rows = [...(nav.current?.querySelectorAll<HTMLButtonElement>('button[data-room]') ?? [])];
+    const i = rows.findIndex((row) => row.dataset.room === room);
+    const neighbour = rows[i + 1] ?? rows[i - 1];
+    onLeave(room);
+    if (byKeyboard) neighbour?.focus();
+  };
 
   return (
     <div className="flex h-full min-h-0 flex-col">
@@ -69,7 +81,7 @@ export function RoomSidebar({
         </div>
       </div>
       <JoinRoomForm onJoin={onSelect} />
-      <nav aria-label="Your rooms" className="mt-3 min-h-0 flex-1 space-y-4 overflow-y-auto px-2 pb-4">
+      <nav ref={nav} aria-label="Your rooms" className="mt-3 min-h-0 flex-1 space-y-4 overflow-y-auto px-2 pb-4">
         {groupRooms(myRooms).map((group) => (
           <section key={group.space ?? ''} aria-label={group.space ? `Space ${group.space}` : 'Rooms'}>
             <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-500">
@@ -83,7 +95,7 @@ export function RoomSidebar({
                   view={rooms[room]}
                   active={room === current}
                   onSelect={onSelect}
-                  onLeave={myRooms.length > 1 ? onLeave : undefined}
+                  onLeave={myRooms.length > 1 ? leave : undefined}
                 />
               ))}
             </ul>
@@ -138,6 +150,12 @@ export function RoomSidebar({
   );
 }
 
+/**
+ * One of your rooms: the row opens it; the × beside it leaves it. The × shows
+ * on hover, whenever the row has the focus (so the keyboard reaches it: it is
+ * always in the tab order, only see-through), and always where there is no
+ * hover to show it — touch screens, and the narrow layout's drawer.
+ */
 function RoomRow({
   room,
   view,
@@ -149,10 +167,13 @@ function RoomRow({
   view: RoomView | undefined;
   active: boolean;
   onSelect: (room: string) => void;
-  onLeave: ((room: string) => void) | undefined;
+  /** `byKeyboard`: Enter or Space on the ×, not a pointer (a click from the keyboard has no `detail`). */
+  onLeave: ((room: string, byKeyboard: boolean) => void) | undefined;
 }) {
   const { channel } = splitRoomName(room);
   const unread = view?.unread ?? 0;
+  // Where the × is shown without a hover, the row makes room for it beside the unread count.
+  const roomForLeave = onLeave ? 'group-focus-within:pr-9 max-md:pr-9 [@media(hover:none)]:pr-9' : '';
   return (
     <li className="group relative">
       <button
@@ -160,7 +181,7 @@ function RoomRow({
         onClick={() => onSelect(room)}
         aria-current={active ? 'page' : undefined}
         data-room={room}
-        className={`flex w-full items-center gap-2 rounded-md px-2 py-1.5 text-left text-sm transition ${
+        className={`flex w-full items-center gap-2 rounded-md px-2 py-1.5 text-left text-sm transition ${roomForLeave} ${
           active
             ? 'bg-indigo-600 text-white shadow-sm dark:bg-indigo-500'
             : unread > 0
@@ -183,10 +204,10 @@ function RoomRow({
       {onLeave && (
         <button
           type="button"
-          onClick={() => onLeave(room)}
-          aria-label={`Leave ${room}`}
-          title={`Leave ${room}`}
-          className={`absolute top-1/2 right-1 hidden size-6 -translate-y-1/2 items-center justify-center rounded group-hover:inline-flex ${
+          onClick={(e: MouseEvent) => onLeave(room, e.detail === 0)}
+          aria-label={`Leave #${room}`}
+          title={`Leave #${room}`}
+          className={`absolute top-1/2 right-1 inline-flex size-7 -translate-y-1/2 items-center justify-center rounded opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 focus-visible:opacity-100 max-md:opacity-100 [@media(hover:none)]:opacity-100 ${
             active
               ? 'text-white/80 hover:bg-white/20 hover:text-white'
               : 'text-zinc-400 hover:bg-zinc-300/60 hover:text-zinc-700 dark:hover:bg-zinc-700 dark:hover:text-zinc-200'

@@ -67,19 +67,25 @@ export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'internal',
 ]);
 
-const SERVER_FRAME_TYPES: ReadonlySet<string> = new Set([
-  'welcome',
-  'message_ids',
-  'messages',
-  'ack',
-  'events',
-  'joined',
-  'presence',
-  'presence_changes',
-  'receipt',
-  'typing',
-  'error',
-]);
+/**
+ * Every type of `ServerFrame`, as a record: a type added to the generated
+ * union and not here fails to compile, instead of being dropped as unknown.
+ */
+const SERVER_FRAME_TYPES: Readonly<Record<ServerFrame['type'], true>> = {
+  welcome: true,
+  message_ids: true,
+  messages: true,
+  ack: true,
+  events: true,
+  joined: true,
+  presence: true,
+  presence_changes: true,
+  receipt: true,
+  typing: true,
+  left: true,
+  room: true,
+  error: true,
+};
 
 /**
  * Decodes one text frame from the server. Returns `null` for anything that is not
@@ -95,7 +101,7 @@ export function decodeServerFrame(text: string): ServerFrame | null {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const type = (value as { type?: unknown }).type;
-  if (typeof type !== 'string' || !SERVER_FRAME_TYPES.has(type)) return null;
+  if (typeof type !== 'string' || !Object.hasOwn(SERVER_FRAME_TYPES, type)) return null;
   return value as ServerFrame;
 }
 
