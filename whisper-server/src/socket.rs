@@ -43,7 +43,7 @@ pub(crate) fn config() -> WebSocketConfig {
 pub(crate) async fn serve<S>(
     socket: WebSocketStream<S>,
     state: Arc<AppState>,
-    conn: Connection,
+    conn: Box<Connection>,
     client: IpAddr,
     permits: SessionPermits,
 ) where
@@ -81,7 +81,10 @@ pub(crate) async fn serve<S>(
     }));
     let outgoing = sink.with_flat_map(|out: Outgoing| futures_util::stream::iter(WireFrames::of(out)));
     let shutdown = state.stopping();
-    let end = session::run(state.chat.clone(), conn, &mut inbound, Box::pin(outgoing), shutdown).await;
+    // Unboxed only here: until now every future on the way held a pointer,
+    // not a copy of the connection each (an async fn keeps its arguments for
+    // as long as it runs, and idle sockets pay for every byte).
+    let end = session::run(state.chat.clone(), *conn, &mut inbound, Box::pin(outgoing), shutdown).await;
     drop(permits);
     if closed_for_what_it_sent(end) {
         // Read what the client still sends (a flood in flight) before

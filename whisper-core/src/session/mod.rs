@@ -233,7 +233,32 @@ impl SessionEnd {
 /// Drive it to completion: a session dropped while it awaits the store may
 /// leave an acked-later message unacked (it is still stored, and resend is
 /// idempotent), but never loses one.
-pub async fn run<I, T, O, F>(chat: Chat, conn: Connection, mut inbound: I, outgoing: O, shutdown: F) -> SessionEnd
+pub fn run<I, T, O, F>(
+    chat: Chat,
+    conn: Connection,
+    inbound: I,
+    outgoing: O,
+    shutdown: F,
+) -> impl Future<Output = SessionEnd>
+where
+    I: Stream<Item = Inbound<T>> + Unpin,
+    T: AsRef<str>,
+    O: Sink<Outgoing> + Unpin,
+    F: Future<Output = ()>,
+{
+    // Boxed for the moment it takes to start: an async fn keeps its
+    // arguments for as long as it runs, so a `Connection` by value would stay
+    // in every idle connection's task; a pointer is all that stays.
+    run_session(chat, Box::new(conn), inbound, outgoing, shutdown)
+}
+
+async fn run_session<I, T, O, F>(
+    chat: Chat,
+    conn: Box<Connection>,
+    mut inbound: I,
+    outgoing: O,
+    shutdown: F,
+) -> SessionEnd
 where
     I: Stream<Item = Inbound<T>> + Unpin,
     T: AsRef<str>,
@@ -244,7 +269,7 @@ where
     let missed_limit = chat.limits().missed_heartbeats.max(1);
     // Taken apart so that nothing of it but what the session needs stays in
     // this (long-lived) future: the token goes out in `welcome` and is dropped.
-    let Connection { user_id, kind, external_id, session, token, name, room, address } = conn;
+    let Connection { user_id, kind, external_id, session, token, name, room, address } = *conn;
     // Pinned here and lent to the session, so that every write races it too
     // (a write blocked by a client that stopped reading must not hold up the
     // server's shutdown) without an allocation per connection.

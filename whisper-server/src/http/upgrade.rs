@@ -155,6 +155,7 @@ pub async fn upgrade(
         }
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
+    let conn = Box::new(conn);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
