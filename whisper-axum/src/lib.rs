@@ -7,7 +7,8 @@
 //! - [`route`]: a `GET` route that answers the WebSocket upgrade for
 //!   `?room=&name=`, asking the application's extractor (any
 //!   `FromRequestParts` that is [`ChatUser`]) who the caller is. A refusal
-//!   of the extractor (say 401) is answered before the upgrade.
+//!   of the extractor (say 401) is answered before the upgrade, and so is a
+//!   browser's upgrade from another site ([`SameOrigin`], 403).
 //! - [`upgrade`]: the same inside a handler of the application's own, for
 //!   an app that wants to decide more before upgrading.
 //! - [`Shutdown`]: upgraded sockets outlive axum's graceful shutdown;
@@ -54,6 +55,6 @@ mod route;
 mod shutdown;
 mod socket;
 
-pub use route::{Asked, ChatUser, ClientAddr, route, upgrade};
+pub use route::{Asked, ChatUser, ClientAddr, SameOrigin, route, upgrade};
 pub use shutdown::Shutdown;
 pub use socket::serve_socket;

@@ -119,17 +119,43 @@ pub fn upgrade(ws: WebSocketUpgrade, chat: &Chat, conn: Connection, shutdown: &S
     ws.max_message_size(limit).on_upgrade(move |socket| serve_socket(socket, chat, conn, signal))
 }
 
-/// A `GET` route serving `chat`: the upgrade, the application's extractor
-/// `U` for who is connecting (its rejection is the answer, say a 401), and
-/// the query ([`Asked`]).
+/// A `GET` route serving `chat`: the upgrade, the same-origin check
+/// ([`SameOrigin`]), the application's extractor `U` for who is connecting
+/// (its rejection is the answer, say a 401), and the query ([`Asked`]).
 pub fn route<U, S>(chat: Chat, shutdown: Shutdown) -> MethodRouter<S>
 where
     U: FromRequestParts<S> + ChatUser + Send + 'static,
     S: Clone + Send + Sync + 'static,
 {
-    axum::routing::get(move |ws: WebSocketUpgrade, user: U, asked: Asked| {
+    axum::routing::get(move |ws: WebSocketUpgrade, _: SameOrigin, user: U, asked: Asked| {
         std::future::ready(upgrade(ws, &chat, user.connection(asked), &shutdown))
     })
+}
+
+/// A browser's upgrade from the page's own origin, or a client that is no
+/// browser (it sends no `Origin`). A page on another site can make a
+/// browser open a WebSocket with the user's cookies, and the upgrade is
+/// not covered by CORS: an `Origin` whose host is not the request's `Host`
+/// is refused with 403 before the application's extractor runs. An app
+/// served under other names than its `Host` writes its own handler around
+/// [`upgrade`], with its own allow-list.
+#[derive(Clone, Copy, Debug)]
+pub struct SameOrigin;
+
+impl<S: Sync> FromRequestParts<S> for SameOrigin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let Some(origin) = parts.headers.get(header::ORIGIN) else { return Ok(SameOrigin) };
+        let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin_host = origin.to_str().ok().and_then(|o| o.split_once("://")).map(|(_, rest)| rest);
+        match (origin_host, host) {
+            (Some(origin), Some(host)) if origin.eq_ignore_ascii_case(host) => Ok(SameOrigin),
+            _ => {
+                Err(json_error(StatusCode::FORBIDDEN, "forbidden", "this Origin may not open a WebSocket here".into()))
+            }
+        }
+    }
 }
 
 fn invalid(message: String) -> Response {

@@ -121,6 +121,16 @@ async fn the_apps_user_and_a_guest_chat_and_a_bad_credential_is_refused_before_t
     assert!(seen["data"][0].get("principal").is_none(), "a guest is unmarked: {seen}");
     assert_eq!(chat.presence(&"team".parse().unwrap()).len(), 2);
 
+    // A page on another site cannot open it with the user's credentials.
+    let mut foreign = format!("ws://{addr}/chat?room=team").into_client_request().unwrap();
+    foreign.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    foreign.headers_mut().insert("x-user", "crm:42".parse().unwrap());
+    let (status, body) = refused_with(tokio_tungstenite::connect_async(foreign).await.map(|(ws, _)| ws));
+    assert_eq!(status, 403, "{body}");
+    let mut own = format!("ws://{addr}/chat?room=team").into_client_request().unwrap();
+    own.headers_mut().insert("origin", format!("http://{addr}").parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(own).await.is_ok(), "the page's own origin is let in");
+
     let (status, body) = refused_with(connect(addr, "?room=team", Some("has space")).await);
     assert_eq!((status, body.as_str()), (401, "bad user"));
     let (status, body) = refused_with(connect(addr, "?room=no%20spaces%20here", None).await);
