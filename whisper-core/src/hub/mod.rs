@@ -101,6 +101,11 @@ impl Member {
         self.user
     }
 
+    /// The kind of identity it is.
+    pub(crate) fn kind(&self) -> PrincipalKind {
+        self.kind
+    }
+
     /// Where the hub queues this connection's frames.
     pub(crate) fn outbox(&self) -> &Arc<Outbox> {
         &self.outbox

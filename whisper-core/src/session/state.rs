@@ -39,7 +39,6 @@ pub(super) struct Session<O, F> {
     chat: Chat,
     member: Member,
     name: DisplayName,
-    kind: PrincipalKind,
     external_id: Option<ExternalId>,
     /// The client's address, for the per-address budgets.
     address: Option<IpAddr>,
@@ -115,7 +114,6 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             chat,
             member,
             name,
-            kind,
             external_id,
             address,
             rooms: Vec::new(),
@@ -133,7 +131,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
     fn principal(&self) -> Principal {
         Principal {
             user_id: self.member.user(),
-            kind: self.kind,
+            kind: self.member.kind(),
             name: self.name.clone(),
             external_id: self.external_id.clone(),
         }
@@ -399,7 +397,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
     /// `profile`: a guest names itself; everyone else shows its stored
     /// profile's name (protocol.md §14).
     async fn profile(&mut self, name: DisplayName) -> Step {
-        if !self.kind.names_itself() {
+        if !self.member.kind().names_itself() {
             let message = "this identity's name is its stored profile's; the connection cannot change it";
             return self.refuse(Refusal::new(ErrorCode::Forbidden, message)).await;
         }
@@ -576,7 +574,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 continue;
             };
             let mut message = NewMessage::now(room, me, self.name.clone(), draft.content, draft.client_id);
-            message.principal = self.kind;
+            message.principal = self.member.kind();
             message.external_id = self.external_id.clone();
             message.created_at = created_at;
             message.reply_to = draft.reply_to;

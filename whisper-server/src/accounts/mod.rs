@@ -19,7 +19,7 @@ use std::sync::Arc;
 use hyper::HeaderMap;
 use hyper::header::AUTHORIZATION;
 use tokio::time::Duration;
-use whisper_core::model::{DisplayName, Principal, PrincipalKind, UserId};
+use whisper_core::model::{Principal, UserId};
 use whisper_core::store::StoreError;
 use whisper_store::accounts::{Account, AccountStore, SessionInfo};
 
@@ -83,24 +83,6 @@ impl Caller {
             Caller::Guest(user) => *user,
             Caller::External(external) => external.id.user_id(),
             Caller::Account { account, .. } => account.user_id,
-        }
-    }
-
-    /// The kind of principal it is.
-    pub fn kind(&self) -> PrincipalKind {
-        match self {
-            Caller::Guest(_) => PrincipalKind::Guest,
-            Caller::External(_) => PrincipalKind::External,
-            Caller::Account { .. } => PrincipalKind::Account,
-        }
-    }
-
-    /// The stored name (accounts only).
-    pub fn name(&self) -> Option<&DisplayName> {
-        match self {
-            Caller::Guest(_) => None,
-            Caller::External(external) => Some(&external.name),
-            Caller::Account { account, .. } => Some(&account.name),
         }
     }
 

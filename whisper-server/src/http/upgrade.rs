@@ -96,16 +96,14 @@ pub async fn upgrade(
             Err(e) => return error(HttpErrorCode::InvalidRequest, format!("room: {e}")),
         },
     };
-    // An account shows its stored name; `name=` is a guest's choice.
+    // `name=` is a guest's choice; anyone else shows the name it is known by.
+    let is_guest = caller.as_ref().is_none_or(|c| matches!(c, Caller::Guest(_)));
     let name = match param(query, "name").filter(|n| !n.trim().is_empty()) {
-        _ if caller.as_ref().is_some_and(|c| c.kind() != PrincipalKind::Guest) => {
-            caller.as_ref().and_then(Caller::name).cloned()
-        }
-        None => None,
-        Some(n) => match DisplayName::parse(&n) {
+        Some(n) if is_guest => match DisplayName::parse(&n) {
             Ok(name) => Some(name),
             Err(e) => return error(HttpErrorCode::InvalidRequest, format!("name: {e}")),
         },
+        _ => None,
     };
     // A direct client's address slot was claimed when its connection was
     // accepted; a client behind a trusted proxy claims its own now.
@@ -125,32 +123,25 @@ pub async fn upgrade(
     let permits = SessionPermits::new(permit, forwarded);
     // Budgets are per client address: behind a trusted proxy, the forwarded one.
     let conn = match caller {
+        // The client holds its session already (as a cookie, which no
+        // script may read, or as its bearer token): no token to give back.
         Some(Caller::Account { account, session, .. }) => Connection {
-            user_id: account.user_id,
             kind: PrincipalKind::Account,
-            external_id: None,
             session: Some(session.id.into()),
-            // The client holds its session already (as a cookie, which no
-            // script may read, or as its bearer token): nothing to give back.
-            token: None,
-            name,
-            room,
+            name: Some(account.name),
             address: Some(client),
+            ..Connection::guest(account.user_id, room)
         },
         Some(Caller::External(external)) => {
-            Connection { name, address: Some(client), ..Connection::external(external.id, external.name, room) }
+            Connection { address: Some(client), ..Connection::external(external.id, external.name, room) }
         }
         guest => {
             let user = guest.map_or_else(UserId::random, |g| g.user_id());
             Connection {
-                user_id: user,
-                kind: PrincipalKind::Guest,
-                external_id: None,
-                session: None,
                 token: Some(state.identity.issue(user)),
                 name,
-                room,
                 address: Some(client),
+                ..Connection::guest(user, room)
             }
         }
     };
