@@ -253,14 +253,33 @@ async fn http_get(host: &str, path: &str) -> anyhow::Result<String> {
     Ok(body.to_owned())
 }
 
-/// An edit, delete or reaction, as a line.
+/// An edit, delete, reaction, membership or title change, as a line.
 fn describe_event(e: &whisper_core::model::Event) -> String {
-    use whisper_core::model::Change;
+    use whisper_core::model::{Change, MemberAction};
+    let target = e.target.map(|t| t.to_string()).unwrap_or_default();
     let what = match &e.change {
-        Change::Edit { content } => format!("edited {}: {content}", e.target),
-        Change::Delete => format!("deleted {}", e.target),
-        Change::Reaction { emoji, on: true, count } => format!("reacted {emoji} to {} ({count})", e.target),
-        Change::Reaction { emoji, on: false, count } => format!("took back {emoji} from {} ({count})", e.target),
+        Change::Edit { content } => format!("edited {target}: {content}"),
+        Change::Delete => format!("deleted {target}"),
+        Change::Reaction { emoji, on: true, count } => format!("reacted {emoji} to {target} ({count})"),
+        Change::Reaction { emoji, on: false, count } => format!("took back {emoji} from {target} ({count})"),
+        Change::Member { member_name, action, role, reason, .. } => {
+            let done = match action {
+                MemberAction::Added => "added",
+                MemberAction::Left => "saw leave",
+                MemberAction::Kicked => "removed",
+                MemberAction::Banned => "banned",
+                MemberAction::Unbanned => "unbanned",
+                MemberAction::Role => "changed the role of",
+            };
+            let role = role.map(|r| format!(" ({r:?})")).unwrap_or_default();
+            let reason = reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
+            format!("{done} {member_name}{role}{reason}")
+        }
+        Change::Room { created, title, topic, .. } => {
+            let title = title.as_ref().map_or("(untitled)", |t| t.as_str());
+            let verb = if *created { "created the room" } else { "retitled the room" };
+            format!("{verb}: {title} — {topic}")
+        }
     };
     format!("[{}] #{} {} {what}", e.room, e.seq, e.name)
 }

@@ -12,7 +12,7 @@
 //!
 //! # Writing a store for another backend
 //!
-//! A backend implements the nine methods of [`Store`] (and `ping`, for
+//! A backend implements the thirteen methods of [`Store`] (and `ping`, for
 //! `/readyz`, if it can tell) and maps its driver's errors into
 //! [`StoreError`] (`Unavailable`: nothing was stored and a retry may succeed;
 //! `Internal`: anything else). What the hub, the sessions and every client
@@ -66,6 +66,14 @@
 //!    one). The rules themselves are [`RoomTimeline`]'s, which any store
 //!    that keeps its index in memory can use.
 //!
+//! 9. **Rooms with members.** `create_room` stores a room's first events
+//!    (`NewRoom::events`) only if it has no log; `apply` decides a
+//!    membership or title change with `rules::decide` on the room's facts
+//!    (here, `RoomTimeline` keeps them: the fold of its `member` and `room`
+//!    events); `access`, `members` and `member_rooms` read them. A real
+//!    database keeps a table of standings with an index by member, so a
+//!    user's rooms are a range, not this store's walk of every room.
+//!
 //! Then run the conformance suite on it, with whisper-core's `test-util`
 //! feature: `whisper_core::store_conformance_tests!(async { Arc::new(MyStore::open().await) })`
 //! generates one test per check, as `tests/file_store.rs` does (its factory
@@ -91,11 +99,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use whisper_core::model::{
-    Change, ClientId, Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId,
+    Access, Change, ClientId, DisplayName, Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, RoomName,
+    Seq, Standing, UserId, Visibility,
 };
 use whisper_core::store::{
-    Applied, EventRefusal, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomTimeline, RoomsPage, Store,
-    StoreError,
+    Applied, LogPage, MemberRoomsPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomTimeline, RoomsPage, Store,
+    StoreError, rules,
 };
 
 /// The log's file name inside the store's directory.
@@ -321,7 +330,7 @@ impl Index {
             return EventPlan::Answer(Applied::Stored(original.clone()));
         }
         let Some(log) = self.rooms.get(&new.room) else {
-            return EventPlan::Answer(Applied::Refused(EventRefusal::NotFound));
+            return EventPlan::Answer(Applied::Refused(rules::no_room(&new)));
         };
         match log.check(new) {
             Ok(event) => EventPlan::Write(event),
@@ -450,6 +459,29 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// A room's creation, on a blocking thread: its first events as one
+    /// record, like an event's.
+    fn create(&self, room: whisper_core::store::NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        let mut writer = lock(&self.writer)?;
+        if writer.broken {
+            return Err(StoreError::Unavailable("file store: the log needs reopening after a failed write".into()));
+        }
+        if lock(&self.index)?.head(&room.name) > 0 {
+            return Ok(None);
+        }
+        let events = room.events();
+        let record = Record {
+            rooms: vec![NewRoom { room: room.name.clone(), epoch: Epoch::fresh() }],
+            events: events.clone(),
+            ..Record::default()
+        };
+        writer.write(&record)?;
+        lock(&self.index)?.apply(record).map_err(StoreError::Internal)?;
+        Ok(Some(events))
+    }
+}
+
 impl Writer {
     /// Appends one record as a line and syncs it.
     fn write(&mut self, record: &Record) -> Result<(), StoreError> {
@@ -547,7 +579,54 @@ impl Store for FileStore {
         let index = lock(&self.inner.index)?;
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let rooms = index.rooms.range::<RoomName, _>((from, Bound::Unbounded));
-        Ok(RoomsPage::first(rooms.map(|(name, log)| log.info(name)), limit))
+        let public = rooms.map(|(name, log)| log.info(name)).filter(|r| r.profile.visibility == Visibility::Public);
+        Ok(RoomsPage::first(public, limit))
+    }
+
+    async fn create_room(&self, mut room: whisper_core::store::NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        room.created_at = room.created_at.replace_millisecond(room.created_at.millisecond()).unwrap_or(room.created_at);
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.create(room))
+            .await
+            .map_err(|e| StoreError::Internal(format!("file store create task: {e}")))?
+    }
+
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<Access, StoreError> {
+        let index = lock(&self.inner.index)?;
+        Ok(index.rooms.get(room).map_or_else(Access::default, |log| log.access(user)))
+    }
+
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError> {
+        let index = lock(&self.inner.index)?;
+        Ok(index.rooms.get(room).map_or_else(Vec::new, |log| log.members(banned, after, limit)))
+    }
+
+    /// A walk of every room: a store with many rooms keeps an index by
+    /// member instead (see the module docs).
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<MemberRoomsPage, StoreError> {
+        let index = lock(&self.inner.index)?;
+        let limit = whisper_core::store::rooms_limit(limit);
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut rooms: Vec<_> = index
+            .rooms
+            .range::<RoomName, _>((from, Bound::Unbounded))
+            .filter_map(|(name, log)| Some((log.info(name), log.access(user).standing.role()?)))
+            .take(limit + 1)
+            .collect();
+        let has_more = rooms.len() > limit;
+        rooms.truncate(limit);
+        Ok(MemberRoomsPage { rooms, has_more })
     }
 
     /// Clamped to the head; a mark that moves is one line, written before

@@ -125,12 +125,12 @@ async fn a_delete_erases_the_text_from_the_file_and_events_survive_a_reopen() {
     let edit = Request::Edit { content: "a bigger secret".into() };
     let react = Request::React { emoji: Emoji::parse("👀").expect("emoji"), on: true };
     for (target, request) in [(posted[0].id, edit), (posted[1].id, react)] {
-        let answer = store.apply(NewEvent::now(lobby.clone(), target, ada, name.clone(), request, None)).await;
+        let answer = store.apply(NewEvent::now(lobby.clone(), Some(target), ada, name.clone(), request, None)).await;
         assert!(matches!(answer, Ok(Applied::Stored(_))), "{answer:?}");
     }
     let file = std::fs::read_to_string(dir.path().join(LOG_FILE)).expect("log");
     assert!(file.contains("a bigger secret"), "before the delete the edit is in the file");
-    let delete = NewEvent::now(lobby.clone(), posted[0].id, ada, name.clone(), Request::Delete, None);
+    let delete = NewEvent::now(lobby.clone(), Some(posted[0].id), ada, name.clone(), Request::Delete, None);
     assert!(matches!(store.apply(delete).await, Ok(Applied::Stored(e)) if e.seq == Seq(5)));
     let file = std::fs::read_to_string(dir.path().join(LOG_FILE)).expect("log");
     assert!(!file.contains("secret"), "the text is gone from the file:\n{file}");

@@ -91,7 +91,7 @@ fn server_frames_of(frame: ClientFrame) {
         }
         ClientFrame::Edit { room, id, content, client_id } => {
             let event =
-                NewEvent::now(room, id, user, DisplayName::guest(user), Request::Edit { content }, Some(client_id));
+                NewEvent::now(room, Some(id), user, DisplayName::guest(user), Request::Edit { content }, Some(client_id));
             round_trip(&ServerFrame::Events {
                 room: event.room.clone(),
                 data: vec![event.stored_at(Seq(2), 0)].into(),
@@ -100,7 +100,7 @@ fn server_frames_of(frame: ClientFrame) {
         }
         ClientFrame::Delete { room, id, client_id } => {
             let event =
-                NewEvent::now(room, id, user, DisplayName::guest(user), Request::Delete, Some(client_id.clone()));
+                NewEvent::now(room, Some(id), user, DisplayName::guest(user), Request::Delete, Some(client_id.clone()));
             let stored = event.stored_at(Seq(2), 0);
             round_trip(&ServerFrame::Ack {
                 client_id,
@@ -112,7 +112,7 @@ fn server_frames_of(frame: ClientFrame) {
         }
         ClientFrame::React { room, id, emoji, on, client_id } => {
             let event =
-                NewEvent::now(room, id, user, DisplayName::guest(user), Request::React { emoji, on }, Some(client_id));
+                NewEvent::now(room, Some(id), user, DisplayName::guest(user), Request::React { emoji, on }, Some(client_id));
             round_trip(&ServerFrame::Events {
                 room: event.room.clone(),
                 data: vec![event.stored_at(Seq(3), u32::from(on))].into(),

@@ -319,18 +319,33 @@ impl Chat {
             if event.id == proposed && self.inner.committed.receiver_count() > 0 {
                 let _ = self.inner.committed.send(Committed::Event(event.clone()));
             }
-            let events = std::slice::from_ref(event);
-            self.inner.hub.deliver_events(events);
-            if let Some(broker) = &self.inner.broker
-                && let Err(e) = broker.publish(&self.inner.server_id, &NodeEvent::Events(events)).await
-            {
-                // Stored: the other nodes read it from the store when they
-                // hear our hello, as for messages.
-                tracing::warn!(error = %e, "could not publish an event to other nodes");
-                self.inner.hub.owe_hello();
-            }
+            self.deliver_events(std::slice::from_ref(event)).await;
         }
         Ok(applied)
+    }
+
+    /// Tells stored events that are new (a room's creation) to the
+    /// application, then broadcasts them.
+    pub(crate) async fn publish_events(&self, events: &[Event]) {
+        if self.inner.committed.receiver_count() > 0 {
+            for event in events {
+                let _ = self.inner.committed.send(Committed::Event(event.clone()));
+            }
+        }
+        self.deliver_events(events).await;
+    }
+
+    /// Broadcasts stored events here and on the other nodes.
+    async fn deliver_events(&self, events: &[Event]) {
+        self.inner.hub.deliver_events(events);
+        if let Some(broker) = &self.inner.broker
+            && let Err(e) = broker.publish(&self.inner.server_id, &NodeEvent::Events(events)).await
+        {
+            // Stored: the other nodes read it from the store when they
+            // hear our hello, as for messages.
+            tracing::warn!(error = %e, "could not publish an event to other nodes");
+            self.inner.hub.owe_hello();
+        }
     }
 
     /// Moves `user`'s read watermark in `room` up to `seq` (clamped to the
@@ -401,10 +416,29 @@ impl Chat {
     /// A page of `room`'s history, as `who` (`None`: a reader without an
     /// identity) may read it: the policy first, then the store.
     pub async fn history(&self, who: Option<&Principal>, room: &RoomName, range: ReadRange) -> Result<Page, ReadError> {
+        self.may_read(who, room).await?;
+        Ok(self.store().read(room, range).await?)
+    }
+
+    /// Whether `who` (`None`: a reader without an identity) may read
+    /// `room`'s history and log: the room's rules (a member, or anyone not
+    /// banned from a public room; protocol.md §15), then the policy.
+    pub async fn may_read(&self, who: Option<&Principal>, room: &RoomName) -> Result<(), ReadError> {
+        let access = self.access(who, room).await?;
+        if !access.may_enter() {
+            let why = match access.standing {
+                crate::model::Standing::Banned if access.visibility == crate::model::Visibility::Public => {
+                    "banned from this room"
+                }
+                _ if who.is_none() => "sign in to read this room",
+                _ => "not a member of this room",
+            };
+            return Err(ReadError::Denied(Denied::forbidden(why)));
+        }
         if let Some(policy) = self.policy() {
             policy.read_history(who, room).await.map_err(ReadError::Denied)?;
         }
-        Ok(self.store().read(room, range).await?)
+        Ok(())
     }
 
     /// Who is online in `room` now, on every node, sorted as `presence`

@@ -125,6 +125,7 @@ pub mod model;
 pub mod policy;
 mod quota;
 pub mod rate;
+pub mod rooms;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

@@ -38,7 +38,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::codec::{ErrorCode, Refusal};
-use crate::model::{DisplayName, Emoji, MessageId, Principal, RoomName};
+use crate::model::{DisplayName, Emoji, MessageId, Principal, Request, RoomName, RoomProfile};
 
 /// A policy's answer: go ahead, or [`Denied`].
 pub type Verdict = Result<(), Denied>;
@@ -156,6 +156,23 @@ pub trait Policy: Send + Sync + fmt::Debug + 'static {
     /// [`Policy::join`] allowed.
     async fn read_history(&self, who: Option<&Principal>, room: &RoomName) -> Verdict {
         let _ = (who, room);
+        Ok(())
+    }
+
+    /// May `who` create `room` with `profile` (a public or private room,
+    /// or a direct room on its first message)? Asked after the chat's own
+    /// rules (a signed-in user; a name the server's for private rooms).
+    async fn create_room(&self, who: &Principal, room: &RoomName, profile: &RoomProfile) -> Verdict {
+        let _ = (who, room, profile);
+        Ok(())
+    }
+
+    /// May `who` ask `request` (an invite, kick, ban, unban, leave, role or
+    /// retitle, [`Request::Member`]/[`Request::Retitle`]) of `room`? Asked
+    /// before the store checks the room's own rules (roles, bans), so a
+    /// policy can only refuse more.
+    async fn manage(&self, who: &Principal, room: &RoomName, request: &Request) -> Verdict {
+        let _ = (who, room, request);
         Ok(())
     }
 

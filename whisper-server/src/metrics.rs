@@ -12,9 +12,12 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use whisper_core::Chat;
-use whisper_core::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use whisper_core::model::{
+    Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
+};
 use whisper_core::store::{
-    Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
+    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
+    StoreError,
 };
 
 /// The server's metrics.
@@ -266,5 +269,41 @@ impl Store for MeteredStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+
+    async fn create_room(&self, room: NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.create_room(room).await;
+        self.append_seconds.observe(started.elapsed().as_secs_f64());
+        if let Ok(Some(events)) = &result {
+            self.events_in.inc_by(events.len() as u64);
+        }
+        result
+    }
+
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<Access, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.access(room, user).await;
+        self.read_seconds.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError> {
+        self.inner.members(room, banned, after, limit).await
+    }
+
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<MemberRoomsPage, StoreError> {
+        self.inner.member_rooms(user, after, limit).await
     }
 }

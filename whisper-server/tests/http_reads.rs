@@ -96,6 +96,32 @@ impl Store for CountingReads {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+    async fn create_room(
+        &self,
+        room: whisper_core::store::NewRoom,
+    ) -> Result<Option<Vec<whisper_core::model::Event>>, StoreError> {
+        self.inner.create_room(room).await
+    }
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<whisper_core::model::Access, StoreError> {
+        self.inner.access(room, user).await
+    }
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, whisper_core::model::Standing)>, StoreError> {
+        self.inner.members(room, banned, after, limit).await
+    }
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<whisper_core::store::MemberRoomsPage, StoreError> {
+        self.inner.member_rooms(user, after, limit).await
+    }
 }
 
 /// A server on a filled SQLite file, with `tweak` applied.

@@ -472,11 +472,18 @@ async fn a_v1_database_migrates_without_loss() {
     let resend = store.append(vec![draft(&lobby, bob, "from v1", Some("c1"))]).await.expect("append");
     assert_eq!(resend[0].seq, Seq(1), "a v1 client id still finds its original");
     let name = DisplayName::parse("Bob").expect("name");
-    let edit =
-        NewEvent::now(lobby.clone(), resend[0].id, bob, name.clone(), Request::Edit { content: "edited".into() }, None);
+    let edit = NewEvent::now(
+        lobby.clone(),
+        Some(resend[0].id),
+        bob,
+        name.clone(),
+        Request::Edit { content: "edited".into() },
+        None,
+    );
     assert!(matches!(store.apply(edit).await.expect("apply"), Applied::Stored(e) if e.seq == Seq(3)));
     let react = Request::React { emoji: Emoji::parse("👍").expect("emoji"), on: true };
-    let reacted = store.apply(NewEvent::now(lobby.clone(), resend[0].id, ada, name, react, None)).await.expect("apply");
+    let reacted =
+        store.apply(NewEvent::now(lobby.clone(), Some(resend[0].id), ada, name, react, None)).await.expect("apply");
     assert!(matches!(reacted, Applied::Stored(e) if e.seq == Seq(4)));
     let now = store.message(&lobby, resend[0].id).await.expect("message").expect("found");
     assert_eq!((&*now.content, now.reactions.len()), ("edited", 1));
@@ -486,5 +493,5 @@ async fn a_v1_database_migrates_without_loss() {
     assert_eq!(next[0].seq, Seq(5));
     let versions: i32 =
         db.client().await.query_one("SELECT max(version) FROM whisper_migrations", &[]).await.expect("versions").get(0);
-    assert_eq!(versions, 5);
+    assert_eq!(versions, 6);
 }

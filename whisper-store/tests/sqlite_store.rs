@@ -234,7 +234,7 @@ async fn schema_is_versioned() {
     drop(SqliteStore::open(&path).await.unwrap());
     let conn = side_connection(&path);
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
 
@@ -367,11 +367,11 @@ async fn a_v1_file_migrates_without_loss() {
     let v1 = stored[0].id;
     let bob_name = DisplayName::parse("Bob").unwrap();
     let edit =
-        NewEvent::now(lobby.clone(), v1, bob, bob_name.clone(), Request::Edit { content: "edited".into() }, None);
+        NewEvent::now(lobby.clone(), Some(v1), bob, bob_name.clone(), Request::Edit { content: "edited".into() }, None);
     assert!(matches!(store.apply(edit).await.unwrap(), Applied::Stored(e) if e.seq == Seq(3)), "v1 seqs go on");
     let react = Request::React { emoji: Emoji::parse("👍").unwrap(), on: true };
     assert!(matches!(
-        store.apply(NewEvent::now(lobby.clone(), v1, ada, bob_name, react, None)).await.unwrap(),
+        store.apply(NewEvent::now(lobby.clone(), Some(v1), ada, bob_name, react, None)).await.unwrap(),
         Applied::Stored(_)
     ));
     let now = store.message(&lobby, v1).await.unwrap().unwrap();
@@ -380,5 +380,5 @@ async fn a_v1_file_migrates_without_loss() {
     assert_eq!(log.entries.iter().map(|e| e.seq().0).collect::<Vec<_>>(), [1, 2, 3, 4]);
     drop(store);
     let version: i64 = side_connection(&path).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::model::{Entry, Epoch, Message, RoomName, Seq};
+use crate::model::{DisplayName, Entry, Epoch, Member, Message, Role, RoomName, RoomTitle, Seq, UserId, Visibility};
 
 /// `GET /v1/chat/messages`: a page of history, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +51,50 @@ pub struct RoomSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "typescript", ts(optional))]
     pub unread: Option<u64>,
+    /// Who may see it (protocol.md §15).
+    #[serde(default)]
+    pub visibility: Visibility,
+    /// Its title, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub title: Option<RoomTitle>,
+    /// Its topic (empty: none).
+    #[serde(default)]
+    #[cfg_attr(feature = "typescript", ts(type = "string"))]
+    pub topic: crate::model::Topic,
+    /// The caller's role, when a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub role: Option<Role>,
+    /// In a direct room, the other member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub peer: Option<Person>,
+}
+
+/// A user as named in a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+pub struct Person {
+    /// The user.
+    pub user_id: UserId,
+    /// Their display name.
+    pub name: DisplayName,
+}
+
+/// `GET /v1/rooms/{room}`: a room, its members and (for its moderators)
+/// who is banned from it (protocol.md §15).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+pub struct RoomDetail {
+    /// The room, as `GET /v1/rooms` lists it.
+    pub room: RoomSummary,
+    /// Its members, by user id (at most 1,000).
+    pub members: Vec<Member>,
+    /// Who is banned, for an owner or moderator only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub banned: Option<Vec<Person>>,
 }
 
 /// `GET /v1/rooms?limit=&after=`: a page of rooms (protocol.md §11).
@@ -141,6 +185,9 @@ pub enum HttpErrorCode {
     /// 503: the server holds as many connections as it may (its global
     /// cap, below its file-descriptor limit); retry after `Retry-After`.
     TooManyConnections,
+    /// 409: it contradicts the state (a room name taken, already a member,
+    /// the last owner leaving).
+    Conflict,
 }
 
 impl HttpErrorCode {
@@ -150,7 +197,7 @@ impl HttpErrorCode {
             HttpErrorCode::InvalidRequest => 400,
             HttpErrorCode::Unauthorized | HttpErrorCode::InvalidCredentials => 401,
             HttpErrorCode::WeakPassword => 400,
-            HttpErrorCode::EmailTaken | HttpErrorCode::NameTaken => 409,
+            HttpErrorCode::EmailTaken | HttpErrorCode::NameTaken | HttpErrorCode::Conflict => 409,
             HttpErrorCode::Forbidden => 403,
             HttpErrorCode::NotFound => 404,
             HttpErrorCode::MethodNotAllowed => 405,

@@ -13,7 +13,9 @@ mod server;
 pub(crate) use client::validate_content;
 pub use client::{ClientFrame, Draft};
 pub use error::{DecodeError, ErrorCode, FrameType, Refusal};
-pub use http::{EventsPage, HistoryPage, HttpError, HttpErrorBody, HttpErrorCode, RoomList, RoomSummary};
+pub use http::{
+    EventsPage, HistoryPage, HttpError, HttpErrorBody, HttpErrorCode, Person, RoomDetail, RoomList, RoomSummary,
+};
 pub use server::{AckStatus, EncodedFrame, PresenceUser, RoomChange, ServerFrame};
 
 #[cfg(test)]

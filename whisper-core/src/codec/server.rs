@@ -185,9 +185,14 @@ pub enum ServerFrame<'a> {
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum RoomChange {
-    /// A public room got its first message: it exists now, and lists in
-    /// `GET /v1/rooms`.
+    /// A public room got its first message or was created: it exists
+    /// now, and lists in `GET /v1/rooms`.
     Created,
+    /// This connection's user was made a member of the room (they created
+    /// it, were invited, or a direct conversation was opened with them).
+    Added,
+    /// A public room's title or topic changed.
+    Renamed,
 }
 
 /// Outcome of a `messages` frame.

@@ -280,7 +280,7 @@ async fn events_and_receipts_cross_nodes_and_a_missed_event_is_filled_from_the_s
     // An edit on a reaches bob on b after the message it edits.
     let posted = a.post(vec![NewMessage::now(lobby(), ada, name("ada"), "helo", None)]).await.unwrap();
     let edit = Request::Edit { content: "hello".into() };
-    let applied = a.apply(NewEvent::now(lobby(), posted[0].id, ada, name("ada"), edit, None)).await.unwrap();
+    let applied = a.apply(NewEvent::now(lobby(), Some(posted[0].id), ada, name("ada"), edit, None)).await.unwrap();
     assert!(matches!(applied, Applied::Stored(ref e) if e.seq == Seq(2)), "{applied:?}");
     settle().await;
     assert_eq!(timeline_seen(&bob_on_b).0, [1, 2]);
@@ -296,7 +296,7 @@ async fn events_and_receipts_cross_nodes_and_a_missed_event_is_filled_from_the_s
     let _ = timeline_seen(&ada_on_a);
     cluster.broker.detach("b");
     let react = Request::React { emoji: crate::model::Emoji::parse("👍").unwrap(), on: true };
-    b.apply(NewEvent::now(lobby(), posted[0].id, bob, name("bob"), react, None)).await.unwrap();
+    b.apply(NewEvent::now(lobby(), Some(posted[0].id), bob, name("bob"), react, None)).await.unwrap();
     a.post(vec![NewMessage::now(lobby(), ada, name("ada"), "anyone?", None)]).await.unwrap();
     tokio::time::sleep(Limits::default().gap_grace * 2).await;
     assert_eq!(timeline_seen(&ada_on_a).0, [3, 4]);

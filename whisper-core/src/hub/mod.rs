@@ -35,7 +35,9 @@ pub(crate) use outbox::{Broadcast, Command, Delivery, Outbox, OutboxClosed, Run}
 
 use crate::codec::{RoomChange, ServerFrame};
 use crate::limits::Limits;
-use crate::model::{DisplayName, Entry, Epoch, Event, Message, PrincipalKind, RoomName, Seq, UserId};
+use crate::model::{
+    Change, DisplayName, Entry, Epoch, Event, MemberAction, Message, PrincipalKind, RoomName, Seq, UserId, Visibility,
+};
 use crate::store::{MAX_PAGE, RoomInfo, Store, StoreError};
 use cluster::Owed;
 use peers::Peers;
@@ -360,6 +362,47 @@ impl Hub {
             let Some(room) = self.room(&run[0].room) else { continue };
             let entries: Vec<Entry> = run.iter().cloned().map(Entry::Event).collect();
             self.publish(&run[0].room, lock(&room), &entries);
+        }
+        self.follow_room_events(events);
+    }
+
+    /// What a room's own events do beyond its subscribers, on every node
+    /// that hears them (protocol.md §15): a public room's creation or new
+    /// title is told to every connection, a member added is told on each of
+    /// their connections, and a member kicked or banned leaves the room on
+    /// each of them at once.
+    fn follow_room_events(&self, events: &[Event]) {
+        for event in events {
+            let room = &event.room;
+            match &event.change {
+                Change::Room { created, visibility: Visibility::Public, .. } => {
+                    let change = if *created { RoomChange::Created } else { RoomChange::Renamed };
+                    let frame = ServerFrame::Room { room: room.clone(), change }.encode();
+                    for outbox in self.inner.users.outboxes() {
+                        outbox.push(Delivery::Notice(frame.clone()));
+                    }
+                }
+                Change::Member { member, action: MemberAction::Added, .. } => {
+                    let frame = ServerFrame::Room { room: room.clone(), change: RoomChange::Added }.encode();
+                    for handle in self.inner.users.of(*member, None) {
+                        handle.outbox.push(Delivery::Notice(frame.clone()));
+                    }
+                }
+                Change::Member {
+                    member,
+                    action: action @ (MemberAction::Kicked | MemberAction::Banned),
+                    reason,
+                    ..
+                } => {
+                    let done = if *action == MemberAction::Banned { "banned" } else { "removed" };
+                    let reason = match reason {
+                        Some(why) => format!("{done} by {}: {why}", event.name),
+                        None => format!("{done} by {}", event.name),
+                    };
+                    self.act(*member, &UserAction::Evict { room: room.clone(), reason: reason.into() });
+                }
+                _ => {}
+            }
         }
     }
 

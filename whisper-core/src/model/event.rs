@@ -1,5 +1,6 @@
-//! The room timeline's other events (protocol.md §13): an edit, a delete or
-//! a reaction, each taking the room's next seq like a message, and the
+//! The room timeline's other events (protocol.md §13, §15): an edit, a
+//! delete or a reaction of a message, a change of membership or of the
+//! room's title, each taking the room's next seq like a message, and the
 //! [`Entry`] that is either.
 
 use std::fmt;
@@ -9,7 +10,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
 use super::message::timestamp;
-use super::{ClientId, DisplayName, Message, MessageId, RoomName, Seq, UserId, now_millis};
+use super::{
+    ClientId, DisplayName, Message, MessageId, Role, RoomName, RoomTitle, Seq, Topic, UserId, Visibility, now_millis,
+};
+
+/// The most characters the reason of a kick or ban may have.
+pub const MAX_REASON_CHARS: usize = 200;
 
 /// The most bytes an emoji may have (a family with skin tones fits).
 pub const MAX_EMOJI_BYTES: usize = 32;
@@ -105,6 +111,55 @@ pub enum Change {
         /// How many users react with this emoji after this event.
         count: u32,
     },
+    /// A user's membership changed (the event has no target).
+    Member {
+        /// Whose.
+        member: UserId,
+        /// Their display name then.
+        member_name: DisplayName,
+        /// What happened.
+        action: MemberAction,
+        /// Their role after it (`None`: not a member after it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        role: Option<Role>,
+        /// Why, as the moderator said (kicks and bans).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional, type = "string"))]
+        reason: Option<Arc<str>>,
+    },
+    /// The room was created, or its title or topic changed (no target).
+    Room {
+        /// Whether this is the room's creation (its first event).
+        created: bool,
+        /// Who may see it (fixed at creation).
+        visibility: Visibility,
+        /// Its title after the event.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        title: Option<RoomTitle>,
+        /// Its topic after the event.
+        topic: Topic,
+    },
+}
+
+/// What happened to a member (protocol.md §15).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+#[serde(rename_all = "snake_case")]
+pub enum MemberAction {
+    /// Made a member: by creating the room, or invited by a moderator.
+    Added,
+    /// Left of their own accord.
+    Left,
+    /// Removed by a moderator (may be invited again).
+    Kicked,
+    /// Removed and barred by a moderator.
+    Banned,
+    /// No longer barred (not a member again until invited).
+    Unbanned,
+    /// Given another role.
+    Role,
 }
 
 impl Change {
@@ -114,6 +169,8 @@ impl Change {
             Change::Edit { .. } => "edit",
             Change::Delete => "delete",
             Change::Reaction { .. } => "reaction",
+            Change::Member { .. } => "member",
+            Change::Room { .. } => "room",
         }
     }
 }
@@ -128,8 +185,10 @@ pub struct Event {
     pub id: MessageId,
     /// The room.
     pub room: RoomName,
-    /// The message it changes.
-    pub target: MessageId,
+    /// The message it changes (none for a `member` or `room` event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub target: Option<MessageId>,
     /// Who did it.
     pub user_id: UserId,
     /// Their display name then.
@@ -166,6 +225,45 @@ pub enum Request {
         /// Add or remove.
         on: bool,
     },
+    /// Change `member`'s standing (the store checks the asker's role).
+    Member {
+        /// Whose.
+        member: UserId,
+        /// Their display name now.
+        member_name: DisplayName,
+        /// What to do.
+        ask: MemberAsk,
+    },
+    /// Change the title or topic (`None`: keep it).
+    Retitle {
+        /// The new title.
+        title: Option<RoomTitle>,
+        /// The new topic.
+        topic: Option<Topic>,
+    },
+}
+
+/// What a [`Request::Member`] asks (protocol.md §15 gives who may).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberAsk {
+    /// Make a stranger a member.
+    Invite,
+    /// Remove a member.
+    Kick {
+        /// Why, for the member and the room.
+        reason: Option<Arc<str>>,
+    },
+    /// Remove and bar (a member or a stranger).
+    Ban {
+        /// Why.
+        reason: Option<Arc<str>>,
+    },
+    /// Lift a ban.
+    Unban,
+    /// The asker leaves (`member` is the asker).
+    Leave,
+    /// Give a member another role.
+    Role(Role),
 }
 
 /// An event accepted from a client, not yet stored.
@@ -175,8 +273,8 @@ pub struct NewEvent {
     pub id: MessageId,
     /// The room of the target.
     pub room: RoomName,
-    /// The message it changes.
-    pub target: MessageId,
+    /// The message it changes (none for a membership or title change).
+    pub target: Option<MessageId>,
     /// Who asks (always the sending session's own identity).
     pub user_id: UserId,
     /// Their display name now.
@@ -193,7 +291,7 @@ impl NewEvent {
     /// An event asked for now, with a fresh id.
     pub fn now(
         room: RoomName,
-        target: MessageId,
+        target: Option<MessageId>,
         user_id: UserId,
         name: DisplayName,
         request: Request,
@@ -211,14 +309,29 @@ impl NewEvent {
         }
     }
 
-    /// The stored event this becomes at `seq`, once the store has checked
-    /// it; `count` is a reaction's count after it (ignored otherwise).
+    /// The stored edit, delete or reaction this becomes at `seq`, once the
+    /// store has checked it; `count` is a reaction's count after it
+    /// (ignored otherwise).
+    ///
+    /// # Panics
+    ///
+    /// For a membership or title change, whose stored form the room's rules
+    /// decide: those are stored with [`NewEvent::stored_as`].
     pub fn stored_at(self, seq: Seq, count: u32) -> Event {
-        let change = match self.request {
-            Request::Edit { content } => Change::Edit { content },
+        let change = match &self.request {
+            Request::Edit { content } => Change::Edit { content: content.clone() },
             Request::Delete => Change::Delete,
-            Request::React { emoji, on } => Change::Reaction { emoji, on, count },
+            Request::React { emoji, on } => Change::Reaction { emoji: emoji.clone(), on: *on, count },
+            Request::Member { .. } | Request::Retitle { .. } => {
+                unreachable!("a membership or title change is stored with stored_as")
+            }
         };
+        self.stored_as(seq, change)
+    }
+
+    /// The stored event this becomes at `seq` with `change`, as the store's
+    /// rules decided it.
+    pub fn stored_as(self, seq: Seq, change: Change) -> Event {
         Event {
             seq,
             id: self.id,
@@ -318,7 +431,7 @@ mod tests {
         let (user, name) = ada();
         let target = MessageId::generate();
         let request = Request::React { emoji: Emoji::parse("🎉").unwrap(), on: true };
-        let event = NewEvent::now(RoomName::lobby(), target, user, name, request, None).stored_at(Seq(9), 2);
+        let event = NewEvent::now(RoomName::lobby(), Some(target), user, name, request, None).stored_at(Seq(9), 2);
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["kind"], "reaction");
         assert_eq!(json["emoji"], "🎉");
@@ -336,9 +449,15 @@ mod tests {
         let (user, name) = ada();
         let message =
             crate::model::NewMessage::now(RoomName::lobby(), user, name.clone(), "hi", None).stored_at(Seq(1));
-        let edit =
-            NewEvent::now(RoomName::lobby(), message.id, user, name, Request::Edit { content: "hey".into() }, None)
-                .stored_at(Seq(2), 0);
+        let edit = NewEvent::now(
+            RoomName::lobby(),
+            Some(message.id),
+            user,
+            name,
+            Request::Edit { content: "hey".into() },
+            None,
+        )
+        .stored_at(Seq(2), 0);
         let entries = vec![Entry::Message(message), Entry::Event(edit)];
         let json = serde_json::to_value(&entries).unwrap();
         assert_eq!(json[0]["kind"], "message");

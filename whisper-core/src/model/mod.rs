@@ -3,12 +3,20 @@
 
 mod event;
 mod lookalike;
+mod membership;
 mod message;
 mod principal;
 mod room;
 mod user;
 
-pub use event::{Change, Emoji, EmojiError, Entry, Event, MAX_EMOJI_BYTES, NewEvent, Request};
+pub use event::{
+    Change, Emoji, EmojiError, Entry, Event, MAX_EMOJI_BYTES, MAX_REASON_CHARS, MemberAction, MemberAsk, NewEvent,
+    Request,
+};
+pub use membership::{
+    Access, DIRECT_SPACE, MAX_TITLE_CHARS, MAX_TOPIC_CHARS, Member, PRIVATE_SPACE, Role, RoomProfile, RoomTitle,
+    Standing, TextError, Topic, Visibility,
+};
 pub use message::{
     ClientId, ClientIdError, Epoch, MAX_CLIENT_ID_LEN, Message, MessageId, MessageIdError, NewMessage,
     REACTION_USERS_SHOWN, Reactions, Seq, now_millis,

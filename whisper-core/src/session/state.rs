@@ -466,6 +466,9 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 }
                 Request::Delete => policy.delete(&who, &room, target).await,
                 Request::React { emoji, on } => policy.react(&who, &room, target, emoji, *on).await,
+                // Not a frame of a session: membership changes come through
+                // `Chat::manage`, which asks the policy itself.
+                Request::Member { .. } | Request::Retitle { .. } => Ok(()),
             };
             if let Err(denied) = verdict {
                 return self.ack_refused(client_id, denied.refusal().in_room(&room)).await;
@@ -487,7 +490,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         let bytes = match &request {
             Request::Edit { content } => content.len() as u64,
             Request::React { emoji, .. } => emoji.as_str().len() as u64,
-            Request::Delete => 0,
+            Request::Delete | Request::Member { .. } | Request::Retitle { .. } => 0,
         };
         let charge = match self.chat.budgets().charge(self.member.user(), self.address, bytes, Vec::new()) {
             Ok(charge) => charge,
@@ -495,7 +498,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         };
         let event = NewEvent::now(
             room.clone(),
-            target,
+            Some(target),
             self.member.user(),
             self.name.clone(),
             request,
@@ -513,8 +516,14 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 (None, None, Some(Refusal::new(ErrorCode::NotFound, message).in_room(&room)))
             }
             Ok(Applied::Refused(EventRefusal::NotAuthor)) => {
-                let message = "only the author may edit or delete a message";
+                let message = "only the author may edit a message, and only the author or a moderator delete it";
                 (None, None, Some(Refusal::new(ErrorCode::Forbidden, message).in_room(&room)))
+            }
+            Ok(Applied::Refused(EventRefusal::Forbidden(why))) => {
+                (None, None, Some(Refusal::new(ErrorCode::Forbidden, why).in_room(&room)))
+            }
+            Ok(Applied::Refused(EventRefusal::Conflict(why))) => {
+                (None, None, Some(Refusal::new(ErrorCode::InvalidFrame, why).in_room(&room)))
             }
             Err(e) => {
                 tracing::warn!(room = %room, error = %e, "event not stored");
@@ -586,6 +595,22 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 ..Refusal::new(ErrorCode::InvalidFrame, "the messages frame is invalid")
             };
             return self.nack(client_ids, refusal).await;
+        }
+        // A room this connection has not joined is checked as a join is:
+        // nobody posts where they may not read (nor creates a room in the
+        // server's spaces by first use).
+        let mut unjoined: Vec<RoomName> = Vec::new();
+        for message in &batch {
+            if !self.rooms.iter().any(|j| j.room == message.room) && !unjoined.contains(&message.room) {
+                unjoined.push(message.room.clone());
+            }
+        }
+        for room in unjoined {
+            match self.chat.user_access(me, &room).await {
+                Ok(access) if access.may_enter() => {}
+                Ok(access) => return self.nack(client_ids, no_entry(access, &room)).await,
+                Err(e) => return self.nack(client_ids, store_refusal(&e)).await,
+            }
         }
         if let Some(policy) = self.chat.policy().cloned()
             && let Err(refusal) = Self::police(&*policy, &self.principal(), &mut batch, self.chat.limits()).await
@@ -738,6 +763,12 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         if !rejoin && self.rooms.len() >= self.chat.limits().max_rooms_per_connection {
             let message = format!("at most {} rooms per connection", self.chat.limits().max_rooms_per_connection);
             return self.refuse(Refusal::new(ErrorCode::TooLarge, message).in_room(&room)).await;
+        }
+        // The room's own rules first (protocol.md §15), then the policy's.
+        match self.chat.user_access(self.member.user(), &room).await {
+            Ok(access) if access.may_enter() => {}
+            Ok(access) => return self.refuse(no_entry(access, &room)).await,
+            Err(e) => return self.refuse(store_refusal(&e).in_room(&room)).await,
         }
         if let Some(policy) = self.chat.policy().cloned()
             && let Err(denied) = policy.join(&self.principal(), &room).await
@@ -944,6 +975,18 @@ async fn guarded<F: FusedFuture<Output = ()> + Unpin>(
 }
 
 /// How a session ends when its outbox closed for `why`.
+/// The refusal of a room `access` does not let in: the same words for a
+/// private room one is not in and for one that does not exist.
+fn no_entry(access: crate::model::Access, room: &RoomName) -> Refusal {
+    let message =
+        if access.standing == crate::model::Standing::Banned && access.visibility == crate::model::Visibility::Public {
+            format!("banned from room {room}")
+        } else {
+            format!("not a member of room {room}")
+        };
+    Refusal::new(ErrorCode::Forbidden, message).in_room(room)
+}
+
 pub(super) fn closed_end(why: OutboxClosed) -> SessionEnd {
     match why {
         OutboxClosed::SlowConsumer => SessionEnd::SlowConsumer,

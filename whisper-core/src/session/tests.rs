@@ -786,6 +786,29 @@ impl Store for GatedStore {
     async fn read_state(&self, user: UserId, room: &RoomName) -> Result<ReadState, StoreError> {
         self.inner.read_state(user, room).await
     }
+    async fn create_room(&self, room: crate::store::NewRoom) -> Result<Option<Vec<crate::model::Event>>, StoreError> {
+        self.inner.create_room(room).await
+    }
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<crate::model::Access, StoreError> {
+        self.inner.access(room, user).await
+    }
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, crate::model::DisplayName, crate::model::Standing)>, StoreError> {
+        self.inner.members(room, banned, after, limit).await
+    }
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<crate::store::MemberRoomsPage, StoreError> {
+        self.inner.member_rooms(user, after, limit).await
+    }
 }
 
 #[tokio::test]

@@ -9,9 +9,13 @@ use async_trait::async_trait;
 
 use super::timeline::RoomTimeline;
 use super::{
-    Applied, EventRefusal, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
+    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
+    StoreError, rooms_limit, rules,
 };
-use crate::model::{ClientId, Entry, Epoch, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use crate::model::{
+    Access, ClientId, DisplayName, Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, Role, RoomName, Seq,
+    Standing, UserId, Visibility,
+};
 
 /// Rooms' logs in memory. Lost when the process exits.
 ///
@@ -32,6 +36,22 @@ struct State {
     events_sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
     /// Read watermarks, by (user, room).
     read: HashMap<(UserId, RoomName), Seq>,
+    /// Who is a member of what, by (user, room): the index of
+    /// [`Store::member_rooms`].
+    memberships: HashMap<UserId, BTreeMap<RoomName, Role>>,
+}
+
+impl State {
+    /// Keeps [`State::memberships`] in step with a stored event.
+    fn index(&mut self, event: &Event) {
+        if let Some((user, standing)) = rules::standing_after(&event.change) {
+            let rooms = self.memberships.entry(user).or_default();
+            match standing.role() {
+                Some(role) => rooms.insert(event.room.clone(), role),
+                None => rooms.remove(&event.room),
+            };
+        }
+    }
 }
 
 impl MemoryStore {
@@ -95,13 +115,14 @@ impl Store for MemoryStore {
             };
         }
         let Some(log) = state.rooms.get_mut(&event.room) else {
-            return Ok(Applied::Refused(EventRefusal::NotFound));
+            return Ok(Applied::Refused(rules::no_room(&event)));
         };
         let event = match log.check(event) {
             Ok(event) => event,
             Err(not_stored) => return Ok(not_stored.into()),
         };
         log.commit_event(event.clone()).map_err(StoreError::Internal)?;
+        state.index(&event);
         if let Some(key) = key {
             state.events_sent.insert(key, (event.room.clone(), event.seq));
         }
@@ -130,7 +151,56 @@ impl Store for MemoryStore {
         let state = self.lock()?;
         let from = after.map_or(Bound::Unbounded, Bound::Excluded);
         let rooms = state.rooms.range::<RoomName, _>((from, Bound::Unbounded));
-        Ok(RoomsPage::first(rooms.map(|(name, log)| log.info(name)), limit))
+        let public = rooms.map(|(name, log)| log.info(name)).filter(|r| r.profile.visibility == Visibility::Public);
+        Ok(RoomsPage::first(public, limit))
+    }
+
+    async fn create_room(&self, mut room: NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        let mut state = self.lock()?;
+        room.created_at = room.created_at.replace_millisecond(room.created_at.millisecond()).unwrap_or(room.created_at);
+        let log = state.rooms.entry(room.name.clone()).or_insert_with(|| RoomTimeline::new(Epoch::fresh()));
+        let Some(events) = log.create(&room) else { return Ok(None) };
+        for event in &events {
+            state.index(event);
+        }
+        Ok(Some(events))
+    }
+
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<Access, StoreError> {
+        let state = self.lock()?;
+        Ok(state.rooms.get(room).map_or_else(Access::default, |log| log.access(user)))
+    }
+
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError> {
+        let state = self.lock()?;
+        Ok(state.rooms.get(room).map_or_else(Vec::new, |log| log.members(banned, after, limit)))
+    }
+
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<MemberRoomsPage, StoreError> {
+        let state = self.lock()?;
+        let limit = rooms_limit(limit);
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mine = state.memberships.get(&user);
+        let mut rooms: Vec<(RoomInfo, Role)> = mine
+            .into_iter()
+            .flat_map(|rooms| rooms.range::<RoomName, _>((from, Bound::Unbounded)))
+            .take(limit + 1)
+            .filter_map(|(room, role)| Some((state.rooms.get(room)?.info(room), *role)))
+            .collect();
+        let has_more = rooms.len() > limit;
+        rooms.truncate(limit);
+        Ok(MemberRoomsPage { rooms, has_more })
     }
 
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {

@@ -5,6 +5,7 @@
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 mod memory;
+pub mod rules;
 mod timeline;
 
 use std::fmt::Debug;
@@ -16,7 +17,10 @@ use time::OffsetDateTime;
 pub use memory::{MemoryStore, highest_reads};
 pub use timeline::{NotStored, RoomTimeline};
 
-use crate::model::{Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use crate::model::{
+    Access, DisplayName, Entry, Epoch, Event, Member, Message, MessageId, NewEvent, NewMessage, Role, RoomName,
+    RoomProfile, Seq, Standing, UserId,
+};
 
 /// The most messages one read returns (protocol.md §11: `limit` max 500).
 pub const MAX_PAGE: usize = 500;
@@ -27,6 +31,8 @@ pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_ROOMS_PAGE: usize = 500;
 /// The rooms page size when a reader names none.
 pub const DEFAULT_ROOMS_PAGE: usize = 100;
+/// The most members one [`Store::members`] returns.
+pub const MAX_MEMBERS_PAGE: usize = 1000;
 
 /// A store of rooms' logs: append-only per room, ordered by a gap-free
 /// `seq` that messages and the other events (protocol.md §13) share.
@@ -74,8 +80,14 @@ pub trait Store: Debug + Send + Sync + 'static {
     ///   original, whatever became of the target since;
     /// - a target that is not a message of the room, or is deleted, is
     ///   [`EventRefusal::NotFound`];
-    /// - an edit or delete by anyone but the target's author is
-    ///   [`EventRefusal::NotAuthor`];
+    /// - an edit by anyone but the target's author, or a delete by anyone
+    ///   but its author and the room's owners and moderators
+    ///   ([`rules::may_delete`]), is [`EventRefusal::NotAuthor`];
+    /// - a membership or title change ([`Request::Member`](crate::model::Request::Member),
+    ///   [`Request::Retitle`](crate::model::Request::Retitle)) is what
+    ///   [`rules::decide`] makes of it with the room's facts as the
+    ///   transaction reads them, and a stored one changes the room's
+    ///   members, bans or profile in the same transaction;
     /// - a reaction that is already so (on twice, off when not on) is
     ///   [`Applied::Unchanged`].
     ///
@@ -104,7 +116,7 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// room with no messages).
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError>;
 
-    /// A page of the rooms that have messages, by name: the first `limit`
+    /// A page of the public rooms that have messages, by name: the first `limit`
     /// (clamped to `1..=MAX_ROOMS_PAGE`) whose name sorts after `after`
     /// (byte order, as [`RoomName`]'s `Ord`), or from the first room when
     /// `after` is `None`. `after` need not name a room that exists.
@@ -112,7 +124,46 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// A backend answers it with an index range scan from `after`, never by
     /// listing every room and skipping: one page costs the same however many
     /// rooms there are (`GET /v1/rooms`, protocol.md §11, is open to anyone).
+    /// A private or direct room is never listed: an index of public rooms
+    /// alone keeps the page as cheap with 10,000 private rooms beside them.
     async fn rooms_page(&self, after: Option<&RoomName>, limit: usize) -> Result<RoomsPage, StoreError>;
+
+    /// Creates `room` with its first events, all in one transaction: a
+    /// `room` event (created) by the creator, then a `member` event (added)
+    /// for the creator (the owner; a plain member in a direct room) and for
+    /// each other member, in order, taking seqs 1, 2, 3…
+    ///
+    /// `None`, storing nothing, when a room of that name has a log already
+    /// (so two creations of one direct room at once, on two nodes, end as
+    /// one room: the second finds it).
+    async fn create_room(&self, room: NewRoom) -> Result<Option<Vec<Event>>, StoreError>;
+
+    /// What `user` may do in `room`: its visibility (public for a room
+    /// nobody created explicitly, or that does not exist) and the user's
+    /// standing. Asked on every join and every post to a room not joined,
+    /// so a backend answers it from two primary-key lookups.
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<Access, StoreError>;
+
+    /// The room's members, by user id after `after`, at most `limit`
+    /// (clamped to `1..=MAX_MEMBERS_PAGE`), and (when `banned`) the banned
+    /// instead.
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError>;
+
+    /// A page of the rooms `user` is a member of, by name after `after`,
+    /// with its role in each: from an index on `(user, room)`, never a
+    /// scan of the rooms.
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<MemberRoomsPage, StoreError>;
 
     /// Every room that has messages, by name: [`rooms_page`](Store::rooms_page)
     /// followed to the end. For tools and tests; the HTTP API pages instead.
@@ -188,6 +239,92 @@ pub enum EventRefusal {
     NotFound,
     /// An edit or delete of someone else's message.
     NotAuthor,
+    /// The asker may not do this in this room (the reason says why, and
+    /// never whether a room the asker may not see exists).
+    Forbidden(&'static str),
+    /// It contradicts the room's state (already a member, the last owner
+    /// leaving).
+    Conflict(&'static str),
+}
+
+/// A room to create ([`Store::create_room`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRoom {
+    /// Its name (for a private room, one the server picked).
+    pub name: RoomName,
+    /// Its kind, title and topic.
+    pub profile: RoomProfile,
+    /// Who creates it (its owner, unless it is a direct room).
+    pub creator: (UserId, DisplayName),
+    /// Its other members, without the creator, each once.
+    pub members: Vec<(UserId, DisplayName)>,
+    /// When, whole milliseconds.
+    pub created_at: OffsetDateTime,
+}
+
+impl NewRoom {
+    /// The events creating it: what every store stores, at seqs 1, 2, 3…
+    pub fn events(&self) -> Vec<Event> {
+        use crate::model::{Change, MemberAction};
+        let (creator, creator_name) = self.creator.clone();
+        let direct = self.profile.visibility == crate::model::Visibility::Direct;
+        let event = |seq: u64, change: Change| Event {
+            seq: Seq(seq),
+            id: MessageId::generate(),
+            room: self.name.clone(),
+            target: None,
+            user_id: creator,
+            name: creator_name.clone(),
+            change,
+            client_id: None,
+            created_at: self.created_at,
+        };
+        let mut events = vec![event(
+            1,
+            Change::Room {
+                created: true,
+                visibility: self.profile.visibility,
+                title: self.profile.title.clone(),
+                topic: self.profile.topic.clone(),
+            },
+        )];
+        let owner = if direct { Role::Member } else { Role::Owner };
+        let everyone = std::iter::once((creator, creator_name.clone(), owner))
+            .chain(self.members.iter().map(|(u, n)| (*u, n.clone(), Role::Member)));
+        for (user, name, role) in everyone {
+            let seq = events.len() as u64 + 1;
+            events.push(event(
+                seq,
+                Change::Member {
+                    member: user,
+                    member_name: name,
+                    action: MemberAction::Added,
+                    role: Some(role),
+                    reason: None,
+                },
+            ));
+        }
+        events
+    }
+}
+
+/// A page of the rooms a user is a member of ([`Store::member_rooms`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRoomsPage {
+    /// By name, each with the user's role.
+    pub rooms: Vec<(RoomInfo, Role)>,
+    /// Whether more lie after the last one.
+    pub has_more: bool,
+}
+
+/// The limit of a members page, within `1..=MAX_MEMBERS_PAGE`.
+pub fn members_limit(limit: usize) -> usize {
+    limit.clamp(1, MAX_MEMBERS_PAGE)
+}
+
+/// A member as listed, from a store's `(user, name, standing)` row.
+pub fn member_of(user_id: UserId, name: DisplayName, standing: Standing) -> Option<Member> {
+    Some(Member { user_id, name, role: standing.role()? })
 }
 
 /// A page of a room's log ([`Store::log`]).
@@ -336,11 +473,14 @@ pub struct RoomInfo {
     /// When its latest message was accepted.
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_message_at: Option<OffsetDateTime>,
+    /// Its kind, title and topic.
+    #[serde(default)]
+    pub profile: RoomProfile,
 }
 
 impl RoomInfo {
     /// The head of a room nobody wrote to.
     pub fn empty(name: RoomName) -> Self {
-        RoomInfo { name, last_seq: Seq::ZERO, epoch: Epoch(0), last_message_at: None }
+        RoomInfo { name, last_seq: Seq::ZERO, epoch: Epoch(0), last_message_at: None, profile: RoomProfile::default() }
     }
 }

@@ -9,9 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::{Applied, EventRefusal, LogPage, Page, ReadRange, RoomInfo, clamp};
+use super::rules::{self, RoomFacts};
+use super::{Applied, EventRefusal, LogPage, NewRoom, Page, ReadRange, RoomInfo, clamp, members_limit};
 use crate::model::{
-    Change, Emoji, Entry, Epoch, Event, Message, MessageId, NewEvent, Reactions, Request, RoomName, Seq, UserId,
+    Access, Change, DisplayName, Emoji, Entry, Epoch, Event, Message, MessageId, NewEvent, Reactions, Request, Role,
+    RoomName, RoomProfile, Seq, Standing, UserId,
 };
 
 /// Why [`RoomTimeline::check`] found nothing to store.
@@ -43,6 +45,10 @@ pub struct RoomTimeline {
     by_id: HashMap<MessageId, Seq>,
     /// A message's standing reactions, by its seq, in the order made.
     reactors: HashMap<Seq, Vec<(Emoji, UserId)>>,
+    /// Its kind, title and topic.
+    profile: RoomProfile,
+    /// Members and the banned (a stranger has no entry), by user id.
+    standings: BTreeMap<UserId, (DisplayName, Standing)>,
 }
 
 impl RoomTimeline {
@@ -54,7 +60,59 @@ impl RoomTimeline {
             messages: BTreeMap::new(),
             by_id: HashMap::new(),
             reactors: HashMap::new(),
+            profile: RoomProfile::default(),
+            standings: BTreeMap::new(),
         }
+    }
+
+    /// Starts an empty room with its first events ([`NewRoom::events`]);
+    /// `None` if it has a log already.
+    pub fn create(&mut self, room: &NewRoom) -> Option<Vec<Event>> {
+        if self.head() > Seq::ZERO {
+            return None;
+        }
+        let events = room.events();
+        for event in &events {
+            self.commit_room_event(event.clone());
+        }
+        Some(events)
+    }
+
+    /// What `user` may do here.
+    pub fn access(&self, user: UserId) -> Access {
+        Access { visibility: self.profile.visibility, standing: self.standing(user) }
+    }
+
+    fn standing(&self, user: UserId) -> Standing {
+        self.standings.get(&user).map_or(Standing::Stranger, |(_, s)| *s)
+    }
+
+    /// What the rules of [`rules::decide`] need to know.
+    pub fn facts(&self, actor: UserId, subject: UserId) -> RoomFacts {
+        let roles = self.standings.values().filter_map(|(_, s)| s.role());
+        let (mut owners, mut members) = (0, 0);
+        for role in roles {
+            members += 1;
+            owners += u64::from(role == Role::Owner);
+        }
+        RoomFacts {
+            profile: self.profile.clone(),
+            actor: self.standing(actor),
+            subject: self.standing(subject),
+            owners,
+            members,
+        }
+    }
+
+    /// Members (or the banned) by user id after `after`.
+    pub fn members(&self, banned: bool, after: Option<UserId>, limit: usize) -> Vec<(UserId, DisplayName, Standing)> {
+        let lo = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.standings
+            .range((lo, Bound::Unbounded))
+            .filter(|(_, (_, s))| (*s == Standing::Banned) == banned)
+            .take(members_limit(limit))
+            .map(|(u, (n, s))| (*u, n.clone(), *s))
+            .collect()
     }
 
     /// The room's history id.
@@ -88,29 +146,51 @@ impl RoomTimeline {
     /// ([`NotStored`]). Changes nothing: store the event, then
     /// [`commit_event`](Self::commit_event) it.
     pub fn check(&self, new: NewEvent) -> Result<Event, NotStored> {
-        let refused = NotStored::Refused(EventRefusal::NotFound);
-        let target_seq = *self.by_id.get(&new.target).ok_or(refused)?;
-        let target = self.messages.get(&target_seq).ok_or(refused)?;
-        if target.deleted {
-            return Err(refused);
-        }
-        let mut count = 0;
-        match &new.request {
-            Request::Edit { .. } | Request::Delete if target.user_id != new.user_id => {
-                return Err(NotStored::Refused(EventRefusal::NotAuthor));
+        let change = match &new.request {
+            Request::Member { member, .. } => self.decide(&new, *member)?,
+            Request::Retitle { .. } => self.decide(&new, new.user_id)?,
+            Request::Edit { content } => {
+                if self.target_of(&new)?.1.user_id != new.user_id {
+                    return Err(NotStored::Refused(EventRefusal::NotAuthor));
+                }
+                Change::Edit { content: content.clone() }
             }
-            Request::Edit { .. } | Request::Delete => {}
+            Request::Delete => {
+                let author = self.target_of(&new)?.1.user_id;
+                if !rules::may_delete(new.user_id, author, self.standing(new.user_id)) {
+                    return Err(NotStored::Refused(EventRefusal::NotAuthor));
+                }
+                Change::Delete
+            }
             Request::React { emoji, on } => {
+                let (target_seq, _) = self.target_of(&new)?;
                 let standing = self.reactors.get(&target_seq).map_or(&[][..], Vec::as_slice);
                 let others = standing.iter().filter(|(e, u)| e == emoji && *u != new.user_id).count();
                 let had = standing.iter().any(|(e, u)| e == emoji && *u == new.user_id);
                 if had == *on {
                     return Err(NotStored::Unchanged);
                 }
-                count = (others + usize::from(*on)) as u32;
+                Change::Reaction { emoji: emoji.clone(), on: *on, count: (others + usize::from(*on)) as u32 }
             }
+        };
+        Ok(new.stored_as(self.head().next(), change))
+    }
+
+    /// A membership or title change, as the rules decide it here.
+    fn decide(&self, new: &NewEvent, subject: UserId) -> Result<Change, NotStored> {
+        let facts = self.facts(new.user_id, subject);
+        rules::decide(&new.request, new.user_id, &facts).map_err(NotStored::Refused)
+    }
+
+    /// The message an edit, delete or reaction targets, if it may be changed.
+    fn target_of(&self, new: &NewEvent) -> Result<(Seq, &Message), NotStored> {
+        let refused = NotStored::Refused(EventRefusal::NotFound);
+        let target_seq = *new.target.and_then(|t| self.by_id.get(&t)).ok_or(refused)?;
+        let target = self.messages.get(&target_seq).ok_or(refused)?;
+        if target.deleted {
+            return Err(refused);
         }
-        Ok(new.stored_at(self.head().next(), count))
+        Ok((target_seq, target))
     }
 
     /// Adds a stored event, which must take the next seq and target a
@@ -121,8 +201,11 @@ impl RoomTimeline {
         if event.seq != self.head().next() {
             return Err(format!("event at {} in {}, expected {}", event.seq, event.room, self.head().next()));
         }
-        let target_seq =
-            *self.by_id.get(&event.target).ok_or_else(|| format!("event {} targets nothing", event.seq))?;
+        let Some(target_id) = event.target else {
+            self.commit_room_event(event);
+            return Ok(());
+        };
+        let target_seq = *self.by_id.get(&target_id).ok_or_else(|| format!("event {} targets nothing", event.seq))?;
         let target = self.messages.get_mut(&target_seq).ok_or_else(|| format!("no message at {target_seq}"))?;
         match &event.change {
             Change::Edit { content } => {
@@ -135,7 +218,7 @@ impl RoomTimeline {
                 for entry in &mut self.entries {
                     match entry {
                         Entry::Message(m) if m.seq == target_seq => m.tombstone(),
-                        Entry::Event(e) if e.target == event.target => {
+                        Entry::Event(e) if e.target == Some(target_id) => {
                             if let Change::Edit { content } = &mut e.change {
                                 *content = Arc::from("");
                             }
@@ -152,9 +235,30 @@ impl RoomTimeline {
                 }
                 target.reactions = Reactions::tally(standing.iter().map(|(e, u)| (e, *u)));
             }
+            Change::Member { .. } | Change::Room { .. } => return Err(format!("event {} has a target", event.seq)),
         }
         self.entries.push(Entry::Event(event));
         Ok(())
+    }
+
+    /// Applies a `member` or `room` event (no target) and logs it.
+    fn commit_room_event(&mut self, event: Event) {
+        match &event.change {
+            Change::Room { visibility, title, topic, .. } => {
+                self.profile = RoomProfile { visibility: *visibility, title: title.clone(), topic: topic.clone() };
+            }
+            Change::Member { member_name, .. } => {
+                if let Some((user, standing)) = rules::standing_after(&event.change) {
+                    if standing == Standing::Stranger {
+                        self.standings.remove(&user);
+                    } else {
+                        self.standings.insert(user, (member_name.clone(), standing));
+                    }
+                }
+            }
+            Change::Edit { .. } | Change::Delete | Change::Reaction { .. } => {}
+        }
+        self.entries.push(Entry::Event(event));
     }
 
     /// A message by id, in its current state.
@@ -209,6 +313,7 @@ impl RoomTimeline {
             last_seq: self.head(),
             epoch: self.epoch,
             last_message_at: self.messages.last_key_value().map(|(_, m)| m.created_at),
+            profile: self.profile.clone(),
         }
     }
 

@@ -4,13 +4,18 @@
 
 use async_trait::async_trait;
 
-use crate::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
-use crate::store::{Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError};
+use crate::model::{
+    Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
+};
+use crate::store::{
+    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
+    StoreError,
+};
 
 /// A store whose writes (and, for [`everything`](FailingStore::everything),
 /// its reads and pings) fail with one error. [`Store::room`] always answers
-/// an empty room, so that joining a room still works and the failure shows
-/// where the test looks for it.
+/// an empty room and [`Store::access`] a public one, so that joining a room
+/// still works and the failure shows where the test looks for it.
 #[derive(Debug, Clone)]
 pub struct FailingStore {
     error: StoreError,
@@ -79,5 +84,27 @@ impl Store for FailingStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.read_outcome(())
+    }
+
+    async fn create_room(&self, _: NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        Err(self.error.clone())
+    }
+
+    async fn access(&self, _: &RoomName, _: UserId) -> Result<Access, StoreError> {
+        Ok(Access::default())
+    }
+
+    async fn members(
+        &self,
+        _: &RoomName,
+        _: bool,
+        _: Option<UserId>,
+        _: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError> {
+        self.read_outcome(Vec::new())
+    }
+
+    async fn member_rooms(&self, _: UserId, _: Option<&RoomName>, _: usize) -> Result<MemberRoomsPage, StoreError> {
+        self.read_outcome(MemberRoomsPage { rooms: Vec::new(), has_more: false })
     }
 }

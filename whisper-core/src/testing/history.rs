@@ -483,7 +483,7 @@ mod tests {
             let request = Request::React { emoji: Emoji::parse("👍").unwrap(), on: seq % 2 == 0 };
             let event = NewEvent::now(
                 room.clone(),
-                message.id,
+                Some(message.id),
                 ada,
                 DisplayName::guest(ada),
                 request,

@@ -222,8 +222,8 @@ mod tests {
         let edit = Request::Edit { content: "fixed".into() };
         let target = MessageId::generate();
         vec![
-            NewEvent::now(room.clone(), target, user, name.clone(), edit, None).stored_at(Seq(2), 0),
-            NewEvent::now(room.clone(), target, user, name, react, None).stored_at(Seq(3), 1),
+            NewEvent::now(room.clone(), Some(target), user, name.clone(), edit, None).stored_at(Seq(2), 0),
+            NewEvent::now(room.clone(), Some(target), user, name, react, None).stored_at(Seq(3), 1),
         ]
     }
 

@@ -104,6 +104,10 @@ pub trait AccountStore: Debug + Send + Sync + 'static {
     /// The account of `user`, if it has one.
     async fn account(&self, user: UserId) -> Result<Option<Account>, StoreError>;
 
+    /// The account called `name`, in any case ("ada" finds "Ada"): to
+    /// invite someone by the name they are shown under.
+    async fn by_name(&self, name: &DisplayName) -> Result<Option<Account>, StoreError>;
+
     /// Renames `user`'s account. `Ok(None)`: it has none.
     async fn rename(&self, user: UserId, name: &DisplayName) -> Result<Option<Account>, AccountError>;
 

@@ -111,6 +111,11 @@ impl AccountStore for PostgresAccounts {
         self.query(&sql, &[&user.to_string()]).await?.first().map(|row| account_at(row, 0)).transpose()
     }
 
+    async fn by_name(&self, name: &DisplayName) -> Result<Option<Account>, StoreError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.name_key = $1");
+        self.query(&sql, &[&name_key(name)]).await?.first().map(|row| account_at(row, 0)).transpose()
+    }
+
     async fn rename(&self, user: UserId, name: &DisplayName) -> Result<Option<Account>, AccountError> {
         let sql = format!(
             "UPDATE accounts AS a SET name = $2, name_key = $3 WHERE a.user_id = $1::text::uuid RETURNING {ACCOUNT_COLUMNS}"

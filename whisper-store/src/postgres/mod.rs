@@ -90,6 +90,7 @@
 
 mod accounts;
 mod error;
+mod members;
 mod plan;
 mod rows;
 mod schema;
@@ -105,9 +106,12 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
-use whisper_core::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use whisper_core::model::{
+    Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
+};
 use whisper_core::store::{
-    Applied, LogPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError, rooms_limit,
+    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
+    StoreError, members_limit, rooms_limit,
 };
 
 pub use self::accounts::PostgresAccounts;
@@ -162,8 +166,8 @@ const READ_STATE_SQL: &str = "WITH mark AS (SELECT COALESCE( \
          (SELECT read_seq FROM read_marks WHERE user_id = $1::text::uuid AND room = $2), 0) AS seq) \
      SELECT mark.seq, (SELECT count(*) FROM messages m \
          WHERE m.room = $2 AND m.seq > mark.seq AND m.user_id <> $1::text::uuid AND NOT m.deleted) FROM mark";
-const ROOMS_PAGE_SQL: &str = "SELECT name, last_seq, epoch, last_message_at FROM rooms \
-     WHERE name > $1 AND last_seq > 0 ORDER BY name LIMIT $2";
+const ROOMS_PAGE_SQL: &str = "SELECT name, last_seq, epoch, last_message_at, visibility, title, topic FROM rooms \
+     WHERE visibility = 0 AND name > $1 AND last_seq > 0 ORDER BY name LIMIT $2";
 
 /// A non-negative BIGINT column as a seq or count.
 fn seq_of(row: &Row, column: usize) -> Result<u64, StoreError> {
@@ -374,7 +378,10 @@ impl Store for PostgresStore {
 
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         let rows = self
-            .query("SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE name = $1", &[&room.as_str()])
+            .query(
+                "SELECT name, last_seq, epoch, last_message_at, visibility, title, topic FROM rooms WHERE name = $1",
+                &[&room.as_str()],
+            )
             .await?;
         match rows.first() {
             Some(row) => decode_room(row),
@@ -393,6 +400,33 @@ impl Store for PostgresStore {
         let has_more = rows.len() > limit;
         let rooms = rows.iter().take(limit).map(decode_room).collect::<Result<Vec<_>, _>>()?;
         Ok(RoomsPage { rooms, has_more })
+    }
+
+    async fn create_room(&self, room: NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        self.create(room).await
+    }
+
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<Access, StoreError> {
+        self.access_of(room, user).await
+    }
+
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError> {
+        self.members_of(room, banned, after, members_limit(limit)).await
+    }
+
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<MemberRoomsPage, StoreError> {
+        self.rooms_of(user, after, rooms_limit(limit)).await
     }
 
     /// One upsert, clamped to the room's head in the same statement; a mark

@@ -5,8 +5,8 @@
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use whisper_core::model::{
-    Change, ClientId, DisplayName, Emoji, Epoch, Event, ExternalId, Message, MessageId, PrincipalKind, RoomName, Seq,
-    UserId,
+    Change, ClientId, DisplayName, Emoji, Epoch, Event, ExternalId, Message, MessageId, PrincipalKind, RoomName,
+    RoomProfile, RoomTitle, Seq, Topic, UserId, Visibility,
 };
 use whisper_core::store::{RoomInfo, StoreError};
 
@@ -16,7 +16,7 @@ pub(super) fn decode_error(e: &tokio_postgres::Error) -> StoreError {
     StoreError::Internal(format!("unexpected data from PostgreSQL: {}", describe(e)))
 }
 
-fn corrupt(what: &str, value: &str) -> StoreError {
+pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Internal(format!("stored {what} {value:?} is invalid"))
 }
 
@@ -78,6 +78,10 @@ pub(super) fn decode_event(row: &Row, at: usize) -> Result<Event, StoreError> {
                 count: count.and_then(|c| u32::try_from(c).ok()).ok_or_else(|| corrupt("count", "?"))?,
             }
         }
+        "member" | "room" => {
+            let detail = maybe(13)?.unwrap_or_default();
+            serde_json::from_str(detail).map_err(|_| corrupt("event detail", detail))?
+        }
         other => return Err(corrupt("event kind", other)),
     };
     let client_id = maybe(11)?;
@@ -85,7 +89,11 @@ pub(super) fn decode_event(row: &Row, at: usize) -> Result<Event, StoreError> {
         seq: Seq(u64::try_from(seq).map_err(|_| corrupt("seq", &seq.to_string()))?),
         id: MessageId::parse(id).map_err(|_| corrupt("event id", id))?,
         room: RoomName::parse(room).map_err(|_| corrupt("room name", room))?,
-        target: MessageId::parse(target).map_err(|_| corrupt("target", target))?,
+        target: match target {
+            // A membership or title event has no target.
+            "" => None,
+            t => Some(MessageId::parse(t).map_err(|_| corrupt("target", t))?),
+        },
         user_id: UserId::parse(user).map_err(|_| corrupt("user id", user))?,
         name: DisplayName::parse(name).map_err(|_| corrupt("display name", name))?,
         change,
@@ -94,7 +102,23 @@ pub(super) fn decode_event(row: &Row, at: usize) -> Result<Event, StoreError> {
     })
 }
 
-/// Reads a `rooms` row: name, last_seq, epoch, last_message_at.
+/// Reads `visibility, title, topic` starting at column `at`.
+pub(super) fn decode_profile(row: &Row, at: usize) -> Result<RoomProfile, StoreError> {
+    let code: i16 = row.try_get(at).map_err(|e| decode_error(&e))?;
+    let title: Option<&str> = row.try_get(at + 1).map_err(|e| decode_error(&e))?;
+    let topic: &str = row.try_get(at + 2).map_err(|e| decode_error(&e))?;
+    Ok(RoomProfile {
+        visibility: u8::try_from(code)
+            .ok()
+            .and_then(Visibility::from_code)
+            .ok_or_else(|| corrupt("visibility", &code.to_string()))?,
+        title: title.map(|t| RoomTitle::parse(t).map_err(|_| corrupt("title", t))).transpose()?,
+        topic: Topic::parse(topic).map_err(|_| corrupt("topic", topic))?,
+    })
+}
+
+/// Reads a `rooms` row: name, last_seq, epoch, last_message_at, visibility,
+/// title, topic.
 pub(super) fn decode_room(row: &Row) -> Result<RoomInfo, StoreError> {
     let name: &str = row.try_get(0).map_err(|e| decode_error(&e))?;
     let last_seq: i64 = row.try_get(1).map_err(|e| decode_error(&e))?;
@@ -105,6 +129,7 @@ pub(super) fn decode_room(row: &Row) -> Result<RoomInfo, StoreError> {
         last_seq: Seq(u64::try_from(last_seq).map_err(|_| corrupt("last_seq", &last_seq.to_string()))?),
         epoch: Epoch(u64::try_from(epoch).map_err(|_| corrupt("epoch", &epoch.to_string()))?),
         last_message_at: last_message_at.map(from_millis).transpose()?,
+        profile: decode_profile(row, 4)?,
     })
 }
 

@@ -136,6 +136,31 @@ const MIGRATIONS: &[(i32, &str)] = &[
                          ADD COLUMN external_id TEXT;
     "#,
     ),
+    // Rooms with members (protocol.md §15), as in SQLite's version 6: a
+    // room's kind (0 public, 1 private, 2 direct), title and topic on its
+    // row; each user's standing in `room_members` (the role's rank 1–3, -1
+    // banned; a stranger has no row), read by primary key; a user's rooms
+    // from `rooms_by_member`; public rooms paged from `public_rooms`
+    // without stepping over private ones. A membership or title event
+    // keeps its change as JSON in `detail` (its `target` is '').
+    (
+        6,
+        r#"
+    ALTER TABLE rooms ADD COLUMN visibility SMALLINT NOT NULL DEFAULT 0,
+                      ADD COLUMN title TEXT,
+                      ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+    CREATE INDEX public_rooms ON rooms (name) WHERE visibility = 0;
+    ALTER TABLE events ADD COLUMN detail TEXT;
+    CREATE TABLE room_members (
+        room     TEXT COLLATE "C" NOT NULL,
+        user_id  UUID NOT NULL,
+        name     TEXT NOT NULL,
+        standing SMALLINT NOT NULL,
+        PRIMARY KEY (room, user_id)
+    );
+    CREATE INDEX rooms_by_member ON room_members (user_id, room) WHERE standing > 0;
+    "#,
+    ),
 ];
 
 /// Runs the migrations not yet applied, under an advisory lock held until

@@ -25,8 +25,8 @@ use super::error::{bounded_raw, classify, discard, timed_out};
 use super::rows::{decode_error, decode_event, decode_message, from_millis, to_i64, to_millis};
 
 /// The columns [`decode_event`] reads.
-const EVENT_COLUMNS: &str =
-    "room, seq, id, target, user_id::text, name, kind, content, emoji, reacted, count, client_id, created_at";
+pub(super) const EVENT_COLUMNS: &str =
+    "room, seq, id, target, user_id::text, name, kind, content, emoji, reacted, count, client_id, created_at, detail";
 /// A message's columns for [`decode_message`], in its current state.
 const CURRENT_COLUMNS: &str = "room, seq, id, user_id::text, name, COALESCE(edited_content, content), client_id, \
      created_at, reply_to, edited_at, deleted, principal, external_id";
@@ -39,7 +39,7 @@ const POSTED_COLUMNS: &str = "room, seq, id, user_id::text, name, content, clien
 const MAX_ATTEMPTS: usize = 3;
 
 /// Why one try at an event failed.
-enum Failure {
+pub(super) enum Failure {
     Db(tokio_postgres::Error),
     Store(StoreError),
 }
@@ -205,7 +205,11 @@ async fn apply_once(client: &mut deadpool_postgres::Object, new: &NewEvent) -> R
             return Ok(Applied::Stored(decode_event(&row, 0)?));
         }
     }
-    let target = new.target.to_string();
+    if let Request::Member { .. } | Request::Retitle { .. } = &new.request {
+        return super::members::apply_room_change(tx, new).await;
+    }
+    let Some(target) = new.target else { return Ok(Applied::Refused(EventRefusal::NotFound)) };
+    let target = target.to_string();
     let found = tx
         .query_opt(
             &tx.prepare_cached(
@@ -223,10 +227,16 @@ async fn apply_once(client: &mut deadpool_postgres::Object, new: &NewEvent) -> R
         return Ok(Applied::Refused(EventRefusal::NotFound));
     }
     match &new.request {
-        Request::Edit { .. } | Request::Delete if author != user => {
-            return Ok(Applied::Refused(EventRefusal::NotAuthor));
+        Request::Edit { .. } if author != user => return Ok(Applied::Refused(EventRefusal::NotAuthor)),
+        Request::Delete if author != user => {
+            // Someone else's message: the room's moderators only.
+            if !super::members::access_in(&tx, &new.room, new.user_id).await?.moderates() {
+                return Ok(Applied::Refused(EventRefusal::NotAuthor));
+            }
         }
         Request::Edit { .. } | Request::Delete => {}
+        // Decided by the room's rules above.
+        Request::Member { .. } | Request::Retitle { .. } => return Ok(Applied::Refused(EventRefusal::NotFound)),
         Request::React { emoji, on } => {
             let had = tx
                 .query_opt(
@@ -307,6 +317,7 @@ async fn apply_once(client: &mut deadpool_postgres::Object, new: &NewEvent) -> R
                 .await?
                 .try_get(0)?;
         }
+        Request::Member { .. } | Request::Retitle { .. } => {}
     }
     let seq = u64::try_from(seq).map_err(|_| StoreError::Internal(format!("room {room} returned seq {seq}")))?;
     let mut event = new.clone().stored_at(Seq(seq), u32::try_from(count).unwrap_or(u32::MAX));
@@ -314,8 +325,8 @@ async fn apply_once(client: &mut deadpool_postgres::Object, new: &NewEvent) -> R
     let (content, emoji, reacted, stored_count): (Option<&str>, Option<&str>, Option<bool>, Option<i64>) =
         match &event.change {
             Change::Edit { content } => (Some(content), None, None, None),
-            Change::Delete => (None, None, None, None),
             Change::Reaction { emoji, on, count } => (None, Some(emoji.as_str()), Some(*on), Some(i64::from(*count))),
+            Change::Delete | Change::Member { .. } | Change::Room { .. } => (None, None, None, None),
         };
     tx.execute(
         &tx.prepare_cached(

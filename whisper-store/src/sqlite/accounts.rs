@@ -147,6 +147,17 @@ impl AccountStore for SqliteAccounts {
         )
     }
 
+    async fn by_name(&self, name: &DisplayName) -> Result<Option<Account>, StoreError> {
+        let key = name_key(name);
+        flat(
+            self.with(move |conn| {
+                let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.name_key = ?1");
+                conn.prepare_cached(&sql).and_then(|mut s| s.query_row([key], account_row).optional()).map_err(plain)
+            })
+            .await,
+        )
+    }
+
     async fn rename(&self, user: UserId, name: &DisplayName) -> Result<Option<Account>, AccountError> {
         let name = name.clone();
         self.with(move |conn| {

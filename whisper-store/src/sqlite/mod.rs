@@ -54,6 +54,7 @@
 
 mod accounts;
 mod error;
+mod members;
 mod read_marks;
 mod rows;
 mod schema;
@@ -68,15 +69,17 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use whisper_core::model::{Message, MessageId, NewEvent, NewMessage, RoomName, Seq, UserId};
+use whisper_core::model::{
+    Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
+};
 use whisper_core::store::{
-    Applied, LogPage, MAX_PAGE, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store, StoreError,
-    rooms_limit,
+    Applied, LogPage, MAX_PAGE, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage,
+    Store, StoreError, members_limit, rooms_limit,
 };
 
 pub use self::accounts::SqliteAccounts;
 use self::error::{store_error, writer_stopped};
-use self::rows::{Head, SELECT_HEAD, SELECT_ROOMS_PAGE, corrupt, head_from_row, read_log, read_message, read_page};
+use self::rows::{Head, SELECT_ROOM, SELECT_ROOMS_PAGE, corrupt, head_from_row, read_log, read_message, read_page};
 use self::schema::{BUSY_TIMEOUT, open_writer};
 use self::writer::{Request, Writer};
 
@@ -259,9 +262,12 @@ impl Store for SqliteStore {
     async fn room(&self, room: &RoomName) -> Result<RoomInfo, StoreError> {
         let room = room.clone();
         self.with_reader(move |conn| {
-            let head = conn.prepare_cached(SELECT_HEAD)?.query_row([room.as_str()], head_from_row).optional()?;
+            let head = conn
+                .prepare_cached(SELECT_ROOM)?
+                .query_row([room.as_str()], |row| Ok((head_from_row(row)?, members::profile_from_row(row, 3)?)))
+                .optional()?;
             Ok(match head {
-                Some(head) if head.last_seq > Seq::ZERO => head.info(room),
+                Some((head, profile)) if head.last_seq > Seq::ZERO => RoomInfo { profile, ..head.info(room) },
                 _ => RoomInfo::empty(room),
             })
         })
@@ -278,7 +284,7 @@ impl Store for SqliteStore {
             let rows = stmt.query_map(params![after, fetch], |row| {
                 let name = row.get_ref(0)?.as_str()?;
                 let name = RoomName::parse(name).map_err(|e| corrupt(0, e))?;
-                Ok(Head::from_row(row, 1)?.info(name))
+                Ok(RoomInfo { profile: members::profile_from_row(row, 4)?, ..Head::from_row(row, 1)?.info(name) })
             })?;
             let mut rooms = rows.collect::<rusqlite::Result<Vec<_>>>()?;
             let has_more = rooms.len() > limit;
@@ -286,6 +292,44 @@ impl Store for SqliteStore {
             Ok(RoomsPage { rooms, has_more })
         })
         .await
+    }
+
+    /// Through the writer, like an event: the room's head row, its events
+    /// and its members' rows in one transaction.
+    async fn create_room(&self, room: NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        let requests = self.requests.as_ref().ok_or_else(writer_stopped)?;
+        let (reply, answer) = oneshot::channel();
+        let request = Request::Create { room: Some(Box::new(room)), reply };
+        requests.send(request).await.map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
+    }
+
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<Access, StoreError> {
+        let room = room.clone();
+        self.with_reader(move |conn| members::access(conn, &room, user)).await
+    }
+
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError> {
+        let room = room.clone();
+        let limit = members_limit(limit);
+        self.with_reader(move |conn| members::members(conn, &room, banned, after, limit)).await
+    }
+
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<MemberRoomsPage, StoreError> {
+        let after = after.cloned();
+        let limit = rooms_limit(limit);
+        self.with_reader(move |conn| members::member_rooms(conn, user, after.as_ref(), limit)).await
     }
 
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
@@ -393,16 +437,27 @@ mod tests {
 
     use super::*;
 
-    /// A page of rooms starts at the cursor in the primary key: its cost does
-    /// not grow with the rooms before it (`Store::rooms_page`).
+    /// A page of public rooms starts at the cursor in the index of public
+    /// rooms: its cost grows neither with the rooms before it nor with the
+    /// private rooms beside it (`Store::rooms_page`), and a user's rooms
+    /// are a range of the index by member (`Store::member_rooms`).
     #[test]
-    fn a_rooms_page_is_a_range_scan_of_the_primary_key() {
+    fn room_pages_are_range_scans_of_an_index() {
         let dir = tempfile::tempdir().unwrap();
         let conn = open_writer(&dir.path().join("whisper.db")).unwrap();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {SELECT_ROOMS_PAGE}")).unwrap();
-        let plan: Vec<String> =
-            stmt.query_map(params!["lobby", 10], |row| row.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
-        assert!(plan.iter().any(|step| step.contains("SEARCH rooms USING PRIMARY KEY (name>?)")), "{plan:?}");
+        let plan_of = |sql: &str, params: &[&dyn rusqlite::ToSql]| -> Vec<String> {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            stmt.query_map(params, |row| row.get(3)).unwrap().collect::<Result<_, _>>().unwrap()
+        };
+        let plan = plan_of(SELECT_ROOMS_PAGE, &[&"lobby", &10]);
+        assert!(plan.iter().any(|step| step.contains("SEARCH rooms USING INDEX public_rooms (name>?)")), "{plan:?}");
+        assert!(!plan.iter().any(|step| step.contains("SCAN") || step.contains("TEMP B-TREE")), "{plan:?}");
+        let plan = plan_of(members::SELECT_MEMBER_ROOMS, &[&"u", &"", &10]);
+        assert!(
+            plan.iter().any(|step| step.contains("USING INDEX rooms_by_member (user_id=? AND room>?)")),
+            "{plan:?}"
+        );
+        assert!(plan.iter().any(|step| step.contains("SEARCH r USING PRIMARY KEY (name=?)")), "{plan:?}");
         assert!(!plan.iter().any(|step| step.contains("SCAN") || step.contains("TEMP B-TREE")), "{plan:?}");
     }
 

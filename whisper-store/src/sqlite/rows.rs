@@ -39,7 +39,8 @@ const LOG_MESSAGES: &str = concat!(posted_columns!(), "WHERE room = ?1 AND seq >
 /// The columns every event query selects, in the order [`decode_event`] reads them.
 macro_rules! event_columns {
     () => {
-        "SELECT room, seq, id, target, user_id, name, kind, content, emoji, reacted, count, client_id, created_at
+        "SELECT room, seq, id, target, user_id, name, kind, content, emoji, reacted, count, client_id, created_at,
+                detail
          FROM events "
     };
 }
@@ -50,10 +51,15 @@ pub(super) const SELECT_ORIGINAL_EVENT: &str = concat!(event_columns!(), "WHERE 
 pub(super) const SELECT_REACTIONS: &str = "SELECT target_seq, emoji, user_id FROM reactions
      WHERE room = ?1 AND target_seq >= ?2 AND target_seq <= ?3 ORDER BY target_seq, seq";
 pub(super) const SELECT_HEAD: &str = "SELECT last_seq, epoch, last_message_at FROM rooms WHERE name = ?1";
+/// A room's head with its profile.
+pub(super) const SELECT_ROOM: &str =
+    "SELECT last_seq, epoch, last_message_at, visibility, title, topic FROM rooms WHERE name = ?1";
 /// A page of rooms after `?1` (`''` for the first page: every name sorts
 /// after it), at most `?2`: a range scan of the primary key from the cursor.
-pub(super) const SELECT_ROOMS_PAGE: &str =
-    "SELECT name, last_seq, epoch, last_message_at FROM rooms WHERE name > ?1 AND last_seq > 0 ORDER BY name LIMIT ?2";
+/// Public rooms only, from the `public_rooms` partial index.
+pub(super) const SELECT_ROOMS_PAGE: &str = "SELECT name, last_seq, epoch, last_message_at, visibility, title, topic
+     FROM rooms INDEXED BY public_rooms
+     WHERE visibility = 0 AND name > ?1 AND last_seq > 0 ORDER BY name LIMIT ?2";
 
 /// A value in the file that no valid message could have produced.
 pub(super) fn corrupt(column: usize, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> rusqlite::Error {
@@ -169,7 +175,11 @@ pub(super) fn decode_event(row: &Row<'_>) -> rusqlite::Result<Event> {
     let room = RoomName::parse(row.get_ref(0)?.as_str()?).map_err(|e| corrupt(0, e))?;
     let seq = Seq(get_u64(row, 1)?);
     let id = MessageId::parse(row.get_ref(2)?.as_str()?).map_err(|_| corrupt(2, "not a ULID"))?;
-    let target = MessageId::parse(row.get_ref(3)?.as_str()?).map_err(|_| corrupt(3, "not a ULID"))?;
+    let target = match row.get_ref(3)?.as_str()? {
+        // A membership or title event has no target.
+        "" => None,
+        id => Some(MessageId::parse(id).map_err(|_| corrupt(3, "not a ULID"))?),
+    };
     let user_id = UserId::parse(row.get_ref(4)?.as_str()?).map_err(|e| corrupt(4, e))?;
     let name = DisplayName::parse(row.get_ref(5)?.as_str()?).map_err(|e| corrupt(5, e))?;
     let change = match row.get_ref(6)?.as_str()? {
@@ -180,6 +190,7 @@ pub(super) fn decode_event(row: &Row<'_>) -> rusqlite::Result<Event> {
             on: row.get::<_, i64>(9)? != 0,
             count: u32::try_from(get_u64(row, 10)?).map_err(|e| corrupt(10, e))?,
         },
+        "member" | "room" => super::members::decode_detail(13, row.get_ref(13)?.as_str()?)?,
         other => return Err(corrupt(6, format!("unknown event kind {other:?}"))),
     };
     let client_id = match row.get_ref(11)? {
@@ -316,6 +327,7 @@ impl Head {
             last_message_at: self
                 .last_message_at
                 .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()),
+            profile: Default::default(),
         }
     }
 }

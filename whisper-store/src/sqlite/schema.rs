@@ -133,6 +133,28 @@ const MIGRATIONS: &[&str] = &[
     // constant default: SQLite adds the columns without rewriting a row.
     "ALTER TABLE messages ADD COLUMN principal INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE messages ADD COLUMN external_id TEXT;",
+    // Version 6: rooms with members (protocol.md §15). A room's kind (0
+    // public, 1 private, 2 direct), title and topic live on its head row;
+    // every earlier room is public, untitled. `room_members` holds each
+    // user's standing in a room (the role's rank 1–3, or -1 banned; a
+    // stranger has no row): `access` is one primary-key lookup,
+    // `rooms_by_member` lists a user's rooms from an index range, and
+    // `public_rooms` lets `GET /v1/rooms` page public rooms without
+    // stepping over private ones. A membership or title event keeps its
+    // change as JSON in `detail` (its `target` is '').
+    "ALTER TABLE rooms ADD COLUMN visibility INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rooms ADD COLUMN title TEXT;
+    ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+    CREATE INDEX public_rooms ON rooms (name) WHERE visibility = 0;
+    ALTER TABLE events ADD COLUMN detail TEXT;
+    CREATE TABLE room_members (
+        room     TEXT    NOT NULL,
+        user_id  TEXT    NOT NULL,
+        name     TEXT    NOT NULL,
+        standing INTEGER NOT NULL,
+        PRIMARY KEY (room, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX rooms_by_member ON room_members (user_id, room) WHERE standing > 0;",
 ];
 
 /// Opens the write connection: WAL, `synchronous=FULL`, schema up to date.

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 use whisper_core::model::{
-    Change, ClientId, ExternalId, Message, NewEvent, NewMessage, Request as Asked, RoomName, Seq,
+    Change, ClientId, Event, ExternalId, Message, NewEvent, NewMessage, Request as Asked, RoomName, Seq,
 };
-use whisper_core::store::{Applied, EventRefusal, StoreError};
+use whisper_core::store::{Applied, EventRefusal, NewRoom, StoreError};
 
 use super::error::store_error;
 use super::rows::{
@@ -37,9 +37,9 @@ const UPSERT_HEAD: &str = "INSERT INTO rooms (name, last_seq, epoch, last_messag
      ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq, last_message_at = excluded.last_message_at";
 
 /// Stores an event at the seq the writer gives it.
-const INSERT_EVENT: &str = "INSERT INTO events
-     (room, seq, id, target, user_id, name, kind, content, emoji, reacted, count, client_id, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+pub(super) const INSERT_EVENT: &str = "INSERT INTO events
+     (room, seq, id, target, user_id, name, kind, content, emoji, reacted, count, client_id, created_at, detail)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 /// An event's target, as the checks need it.
 pub(super) const SELECT_TARGET: &str = "SELECT seq, user_id, deleted FROM messages WHERE room = ?1 AND id = ?2";
@@ -50,6 +50,8 @@ pub(super) enum Request {
     Append { batch: Vec<NewMessage>, reply: oneshot::Sender<Result<Vec<Message>, StoreError>> },
     /// An event to check and store (taken when the writer stores it).
     Apply { event: Option<Box<NewEvent>>, reply: oneshot::Sender<Result<Applied, StoreError>> },
+    /// A room to create (taken when the writer stores it).
+    Create { room: Option<Box<NewRoom>>, reply: oneshot::Sender<Result<Option<Vec<Event>>, StoreError>> },
 }
 
 impl Request {
@@ -57,6 +59,7 @@ impl Request {
         match self {
             Request::Append { reply, .. } => reply.is_closed(),
             Request::Apply { reply, .. } => reply.is_closed(),
+            Request::Create { reply, .. } => reply.is_closed(),
         }
     }
 
@@ -65,6 +68,7 @@ impl Request {
         match self {
             Request::Append { batch, .. } => batch.len(),
             Request::Apply { .. } => 1,
+            Request::Create { room, .. } => room.as_ref().map_or(1, |r| r.members.len() + 2),
         }
     }
 }
@@ -73,6 +77,7 @@ impl Request {
 pub(super) enum Answer {
     Append(Result<Vec<Message>, StoreError>),
     Apply(Result<Applied, StoreError>),
+    Create(Result<Option<Vec<Event>>, StoreError>),
 }
 
 impl Answer {
@@ -82,11 +87,9 @@ impl Answer {
         match (request, self) {
             (Request::Append { reply, .. }, Answer::Append(answer)) => drop(reply.send(answer)),
             (Request::Apply { reply, .. }, Answer::Apply(answer)) => drop(reply.send(answer)),
-            (Request::Append { reply, .. }, Answer::Apply(_)) => {
-                drop(reply.send(Err(StoreError::Internal("SQLite writer answered the wrong request".into()))))
-            }
-            (Request::Apply { reply, .. }, Answer::Append(_)) => {
-                drop(reply.send(Err(StoreError::Internal("SQLite writer answered the wrong request".into()))))
+            (Request::Create { reply, .. }, Answer::Create(answer)) => drop(reply.send(answer)),
+            (request, _) => {
+                Answer::failed(request, StoreError::Internal("SQLite writer answered the wrong request".into()))
             }
         }
     }
@@ -95,6 +98,7 @@ impl Answer {
         match request {
             Request::Append { reply, .. } => drop(reply.send(Err(e))),
             Request::Apply { reply, .. } => drop(reply.send(Err(e))),
+            Request::Create { reply, .. } => drop(reply.send(Err(e))),
         }
     }
 }
@@ -224,6 +228,11 @@ impl Writer {
                     }
                     None => Ok(Answer::Apply(Err(StoreError::Internal("event taken twice".into())))),
                 },
+                Request::Create { room, .. } => match room.take() {
+                    Some(room) => super::members::create_room(conn, &mut stmts, heads, dirty, undo, *room)
+                        .map(|c| Answer::Create(Ok(c))),
+                    None => Ok(Answer::Create(Err(StoreError::Internal("room taken twice".into())))),
+                },
             };
             match done {
                 Ok(answer) => {
@@ -248,6 +257,7 @@ impl Writer {
                     answers.push(match request {
                         Request::Append { .. } => Answer::Append(Err(store_error(e))),
                         Request::Apply { .. } => Answer::Apply(Err(store_error(e))),
+                        Request::Create { .. } => Answer::Create(Err(store_error(e))),
                     });
                 }
             }
@@ -277,6 +287,13 @@ pub(super) struct Statements<'conn> {
     insert: rusqlite::CachedStatement<'conn>,
     original: rusqlite::CachedStatement<'conn>,
     head: rusqlite::CachedStatement<'conn>,
+}
+
+impl<'conn> Statements<'conn> {
+    /// The statement that reads a room's head.
+    pub(super) fn head(&mut self) -> &mut rusqlite::CachedStatement<'conn> {
+        &mut self.head
+    }
 }
 
 /// Stores one request's batch (inside its savepoint) and returns what the
@@ -353,7 +370,11 @@ pub(super) fn apply_event(
             return Ok(Applied::Stored(original));
         }
     }
-    let target = new.target.to_string();
+    if let Asked::Member { .. } | Asked::Retitle { .. } = &new.request {
+        return super::members::apply_room_change(conn, stmts, heads, dirty, undo, new);
+    }
+    let Some(target) = new.target else { return Ok(Applied::Refused(EventRefusal::NotFound)) };
+    let target = target.to_string();
     let found: Option<(i64, String, i64)> = conn
         .prepare_cached(SELECT_TARGET)?
         .query_row(params![new.room.as_str(), target], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
@@ -364,8 +385,12 @@ pub(super) fn apply_event(
     }
     let mut count = 0;
     match &new.request {
-        Asked::Edit { .. } | Asked::Delete if author != user => {
-            return Ok(Applied::Refused(EventRefusal::NotAuthor));
+        Asked::Edit { .. } if author != user => return Ok(Applied::Refused(EventRefusal::NotAuthor)),
+        Asked::Delete if author != user => {
+            // Someone else's message: the room's moderators only.
+            if !super::members::access(conn, &new.room, new.user_id)?.moderates() {
+                return Ok(Applied::Refused(EventRefusal::NotAuthor));
+            }
         }
         Asked::Edit { .. } | Asked::Delete => {}
         Asked::React { emoji, on } => {
@@ -380,6 +405,8 @@ pub(super) fn apply_event(
                 return Ok(Applied::Unchanged);
             }
         }
+        // Decided by the room's rules above.
+        Asked::Member { .. } | Asked::Retitle { .. } => return Ok(Applied::Refused(EventRefusal::NotFound)),
     }
     let head = head_mut(&mut stmts.head, heads, dirty, undo, &new.room)?;
     let seq = head.last_seq.next();
@@ -421,13 +448,14 @@ pub(super) fn apply_event(
                 .prepare_cached("SELECT count(*) FROM reactions WHERE room = ?1 AND target_seq = ?2 AND emoji = ?3")?
                 .query_row(params![room.as_str(), target_seq, emoji.as_str()], |row| row.get::<_, i64>(0))?;
         }
+        Asked::Member { .. } | Asked::Retitle { .. } => {}
     }
     let mut event = new.stored_at(seq, u32::try_from(count).unwrap_or(u32::MAX));
     event.created_at = from_unix_millis(12, created_at)?;
     let (content, emoji, reacted, count) = match &event.change {
         Change::Edit { content } => (Some(&**content), None, None, None),
-        Change::Delete => (None, None, None, None),
         Change::Reaction { emoji, on, count } => (None, Some(emoji.as_str()), Some(i64::from(*on)), Some(*count)),
+        Change::Delete | Change::Member { .. } | Change::Room { .. } => (None, None, None, None),
     };
     conn.prepare_cached(INSERT_EVENT)?.execute(params![
         room.as_str(),
@@ -443,6 +471,7 @@ pub(super) fn apply_event(
         count,
         event.client_id.as_ref().map(ClientId::as_str),
         created_at,
+        None::<&str>,
     ])?;
     Ok(Applied::Stored(event))
 }

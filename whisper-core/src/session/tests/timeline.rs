@@ -54,7 +54,10 @@ async fn edits_deletes_and_reactions_are_acked_and_broadcast() {
     assert_eq!(ada.event_ack().await, (AckStatus::Success, Some(Seq(2)), None));
     let edit = bob.events().await;
     assert_eq!(edit.len(), 1);
-    assert_eq!((edit[0].seq, edit[0].target, &edit[0].change), (Seq(2), id, &Change::Edit { content: "hello".into() }));
+    assert_eq!(
+        (edit[0].seq, edit[0].target, &edit[0].change),
+        (Seq(2), Some(id), &Change::Edit { content: "hello".into() })
+    );
 
     // Bob may react, not edit or delete Ada's message.
     bob.send(json!({"type":"edit","room":"lobby","id":id.to_string(),"content":"mine","client_id":"b1"}));

@@ -15,6 +15,7 @@
 //! whisper_core::store_conformance_tests!(maybe async { MyStore::connect().await.ok().map(Arc::new) });
 //! ```
 
+mod membership;
 mod timeline;
 
 use std::collections::{BTreeSet, HashMap};
@@ -27,12 +28,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    Applied, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
-    StoreError,
+    Applied, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState,
+    RoomInfo, RoomsPage, Store, StoreError,
 };
 use crate::model::{
-    ClientId, DisplayName, Entry, Epoch, ExternalId, Message, MessageId, NewEvent, NewMessage, Principal,
-    PrincipalKind, RoomName, Seq, UserId,
+    Access, ClientId, DisplayName, Entry, Epoch, Event, ExternalId, Message, MessageId, NewEvent, NewMessage,
+    Principal, PrincipalKind, RoomName, Seq, Standing, UserId,
 };
 
 /// Generates one `#[tokio::test]` per conformance check. `$factory` is an
@@ -75,7 +76,15 @@ macro_rules! store_conformance_tests {
             replies_and_lookup,
             log_pages_across_kinds,
             unread_skips_events_and_deleted,
-            concurrent_events_gap_free
+            concurrent_events_gap_free,
+            creating_a_room_logs_its_members,
+            a_room_is_created_once,
+            membership_changes_are_log_entries,
+            membership_refusals_store_nothing,
+            moderators_delete_others_messages,
+            retitle_changes_the_profile,
+            member_rooms_paged_by_name,
+            membership_resend_returns_the_original
         );
     };
     (@names; $($check:ident),*) => {
@@ -165,6 +174,29 @@ impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     async fn ping(&self) -> Result<(), StoreError> {
         self.store.ping().await
     }
+    async fn create_room(&self, room: NewRoom) -> Result<Option<Vec<Event>>, StoreError> {
+        self.store.create_room(room).await
+    }
+    async fn access(&self, room: &RoomName, user: UserId) -> Result<Access, StoreError> {
+        self.store.access(room, user).await
+    }
+    async fn members(
+        &self,
+        room: &RoomName,
+        banned: bool,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, DisplayName, Standing)>, StoreError> {
+        self.store.members(room, banned, after, limit).await
+    }
+    async fn member_rooms(
+        &self,
+        user: UserId,
+        after: Option<&RoomName>,
+        limit: usize,
+    ) -> Result<MemberRoomsPage, StoreError> {
+        self.store.member_rooms(user, after, limit).await
+    }
 }
 
 /// Runs every check, each on a fresh store from `factory`.
@@ -176,6 +208,7 @@ where
     crate::store_conformance_tests!(@list [@run factory]);
 }
 
+pub use membership::*;
 pub use timeline::*;
 
 fn room(name: &str) -> RoomName {

@@ -12,10 +12,16 @@ use crate::model::{
 };
 use crate::store::{Applied, EventRefusal, MAX_PAGE, ReadRange, ReadState, Store};
 
-fn event(room: &RoomName, target: MessageId, user: UserId, request: Request, client_id: Option<&str>) -> NewEvent {
+pub(super) fn event(
+    room: &RoomName,
+    target: MessageId,
+    user: UserId,
+    request: Request,
+    client_id: Option<&str>,
+) -> NewEvent {
     NewEvent::now(
         room.clone(),
-        target,
+        Some(target),
         user,
         DisplayName::parse("tester").expect("valid name"),
         request,
@@ -31,7 +37,7 @@ fn react(emoji: &str, on: bool) -> Request {
     Request::React { emoji: Emoji::parse(emoji).expect("valid emoji"), on }
 }
 
-async fn stored(store: &dyn Store, new: NewEvent) -> Event {
+pub(super) async fn stored(store: &dyn Store, new: NewEvent) -> Event {
     match store.apply(new).await.expect("apply succeeds") {
         Applied::Stored(event) => event,
         other => panic!("expected the event stored, got {other:?}"),
@@ -42,7 +48,7 @@ async fn current(store: &dyn Store, room: &RoomName, id: MessageId) -> Message {
     store.message(room, id).await.expect("message").expect("the message exists")
 }
 
-async fn whole_log(store: &dyn Store, room: &RoomName) -> Vec<Entry> {
+pub(super) async fn whole_log(store: &dyn Store, room: &RoomName) -> Vec<Entry> {
     let mut out: Vec<Entry> = Vec::new();
     loop {
         let after = out.last().map_or(Seq::ZERO, Entry::seq);
@@ -64,7 +70,7 @@ pub async fn edits_take_the_next_seq(store: Arc<dyn Store>) {
     let posted = append(&*store, vec![draft(&lobby, ada, "helo", None)]).await.remove(0);
     let e = stored(&*store, event(&lobby, posted.id, ada, edit("hello"), None)).await;
     assert_eq!(e.seq, Seq(2), "an edit takes the next seq");
-    assert_eq!(e.target, posted.id);
+    assert_eq!(e.target, Some(posted.id));
     assert_eq!(e.change, Change::Edit { content: Arc::from("hello") });
     assert_eq!(store.room(&lobby).await.expect("room").last_seq, Seq(2), "the head counts events");
     let next = append(&*store, vec![draft(&lobby, ada, "next", None)]).await.remove(0);
