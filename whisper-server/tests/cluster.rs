@@ -233,3 +233,63 @@ async fn online(addr: SocketAddr, room: &str) -> u64 {
     let rooms = body["rooms"].as_array().expect("a list of rooms");
     rooms.iter().find(|r| r["name"] == room).map_or(0, |r| r["online"].as_u64().unwrap())
 }
+
+/// A kick on node A takes the member's socket on node B out of the room at
+/// once (the `member` event reaches B over the broker and B evicts its own
+/// connections), and B's presence of the room no longer shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_on_one_node_removes_the_member_on_another() {
+    use serde_json::json;
+    use support::server::http_request;
+    if nats_addr().await.is_none() {
+        return;
+    }
+    let Some(db) = whisper_store::testing::pg::fresh_database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let subject = format!("whisper.test.{}", uuid::Uuid::new_v4().simple());
+    let (a, b) =
+        (node("node-a", dir.path(), db.url(), &subject).await, node("node-b", dir.path(), db.url(), &subject).await);
+    let register = |name: &'static str| {
+        let body = json!({"email": format!("{name}@example.com"), "password": "correct horse", "name": name});
+        async move {
+            let answer = http_request(a.addr, "POST", "/v1/auth/register", &[], Some(&body)).await;
+            assert_eq!(answer.status, 201, "{}", answer.body);
+            let json = answer.json();
+            (json["user_id"].as_str().unwrap().to_owned(), json["token"].as_str().unwrap().to_owned())
+        }
+    };
+    let ((ada, ada_token), (bob, bob_token)) = (register("Ada").await, register("Bob").await);
+    let ada_auth = format!("Bearer {ada_token}");
+    let created = http_request(
+        a.addr,
+        "POST",
+        "/v1/rooms",
+        &[("authorization", &ada_auth)],
+        Some(&json!({"title": "Plans", "members": [bob]})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let room = created.json()["room"]["name"].as_str().unwrap().to_owned();
+    let ws = |addr: SocketAddr, token: &str| format!("ws://{addr}/v1/chat/ws?room={room}&token={token}");
+    let mut bob_on_b = support::server::Client::connect(&ws(b.addr, &bob_token)).await.unwrap();
+    bob_on_b.joined().await;
+    let mut ada_on_b = support::server::Client::connect(&ws(b.addr, &ada_token)).await.unwrap();
+    ada_on_b.joined().await;
+    presence_until(&mut ada_on_b, |names| names.len() == 2).await;
+
+    let path = format!("/v1/rooms/{}/members/{bob}?reason=off-topic", room.replace('/', "%2F"));
+    let kick = http_request(a.addr, "DELETE", &path, &[("authorization", &ada_auth)], None).await;
+    assert_eq!(kick.status, 200, "{}", kick.body);
+    let left = tokio::time::timeout(
+        Duration::from_secs(5),
+        bob_on_b.next_where(|f| match f {
+            ServerFrame::Left { room: r, reason } if r.as_str() == room => Some(reason.to_string()),
+            _ => None,
+        }),
+    )
+    .await
+    .expect("Bob's socket on node B leaves the room");
+    assert_eq!(left, "removed by Ada: off-topic");
+    let names = presence_until(&mut ada_on_b, |names| names.len() == 1).await;
+    assert_eq!(names, ["Ada"], "node B's presence drops Bob ({ada})");
+}

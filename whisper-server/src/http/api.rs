@@ -6,10 +6,10 @@ use hyper::HeaderMap;
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use whisper_core::chat::ReadError;
-use whisper_core::codec::{EventsPage, HistoryPage, HttpErrorCode, RoomList, RoomSummary};
+use whisper_core::codec::{EventsPage, HistoryPage, HttpErrorCode};
 use whisper_core::limits::MAX_HISTORY_PAGE_BYTES;
-use whisper_core::model::{Entry, Principal, RoomName, Seq, UserId};
-use whisper_core::store::{DEFAULT_PAGE, DEFAULT_ROOMS_PAGE, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, ReadRange, StoreError};
+use whisper_core::model::{Entry, Principal, RoomName, Seq};
+use whisper_core::store::{DEFAULT_PAGE, LogPage, MAX_PAGE, ReadRange, StoreError};
 
 use super::query::param;
 use super::response::{Body, error, json};
@@ -45,9 +45,8 @@ async fn reader(
     query: Option<&str>,
     state: &AppState,
 ) -> Result<Option<Principal>, Response<Body>> {
-    if state.chat.policy().is_none() {
-        return Ok(None);
-    }
+    // Always asked: a private room is read by its members only (protocol.md
+    // §15). Without a credential this costs nothing.
     match crate::accounts::caller(state, headers, param(query, "token")).await {
         Ok(caller) => Ok(caller.map(|c| c.principal())),
         Err(crate::accounts::Refused::Invalid(why)) => Err(error(HttpErrorCode::Unauthorized, why)),
@@ -95,14 +94,14 @@ pub async fn events(headers: &HeaderMap, query: Option<&str>, state: &AppState) 
         Ok(parsed) => parsed,
         Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
     };
-    if let Some(policy) = state.chat.policy() {
-        let reader = match reader(headers, query, state).await {
-            Ok(reader) => reader,
-            Err(response) => return response,
-        };
-        if let Err(denied) = policy.read_history(reader.as_ref(), &room).await {
-            return error(HttpErrorCode::Forbidden, denied.reason());
-        }
+    let reader = match reader(headers, query, state).await {
+        Ok(reader) => reader,
+        Err(response) => return response,
+    };
+    match state.chat.may_read(reader.as_ref(), &room).await {
+        Ok(()) => {}
+        Err(ReadError::Denied(denied)) => return error(HttpErrorCode::Forbidden, denied.reason()),
+        Err(ReadError::Store(e)) => return store_error(&e),
     }
     let Some(_turn) = state.store_read_turn().await else { return busy() };
     match state.chat.store().log(&room, after, limit).await {
@@ -188,72 +187,6 @@ fn history_query(query: Option<&str>) -> Result<(RoomName, ReadRange), String> {
     Ok((room, range))
 }
 
-/// `GET /v1/rooms?limit=&after=`: a page of the rooms with history, by name.
-/// A caller who names itself (`Authorization: Bearer <token>` or `?token=`)
-/// gets its own `read_seq` and `unread` in each room (protocol.md §12).
-pub async fn rooms(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Response<Body> {
-    let (after, limit) = match rooms_query(query) {
-        Ok(parsed) => parsed,
-        Err(problem) => return error(HttpErrorCode::InvalidRequest, problem),
-    };
-    let caller = match caller(headers, query, state).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    let Some(_turn) = state.store_read_turn().await else { return busy() };
-    let page = match state.chat.store().rooms_page(after.as_ref(), limit).await {
-        Ok(page) => page,
-        Err(e) => return store_error(&e),
-    };
-    let next = if page.has_more { page.rooms.last().map(|r| r.name.clone()) } else { None };
-    let mut rooms = Vec::with_capacity(page.rooms.len());
-    for r in page.rooms {
-        // A store that cannot tell a room's read state leaves it out of
-        // that room's summary, as `joined` does, rather than fail the list.
-        let read = match caller {
-            Some(user) => state.chat.store().read_state(user, &r.name).await.ok(),
-            None => None,
-        };
-        rooms.push(RoomSummary {
-            online: state.chat.online(&r.name),
-            name: r.name,
-            last_seq: r.last_seq,
-            epoch: r.epoch,
-            last_message_at: r.last_message_at,
-            read_seq: read.map(|r| r.read_seq),
-            unread: read.map(|r| r.unread),
-        });
-    }
-    json(StatusCode::OK, &RoomList { rooms, has_more: page.has_more, next })
-}
-
-/// The user a request names with its token, if any; `Err` for a token that
-/// is not valid here (a 401, never a silent anonymous answer).
-/// The caller's user id, from a guest token, a session's bearer token or
-/// its cookie (protocol.md §14); `None` when none is presented.
-async fn caller(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Result<Option<UserId>, Response<Body>> {
-    match crate::accounts::caller(state, headers, param(query, "token")).await {
-        Ok(caller) => Ok(caller.map(|c| c.user_id())),
-        Err(crate::accounts::Refused::Invalid(why)) => Err(error(HttpErrorCode::Unauthorized, why)),
-        Err(crate::accounts::Refused::Store(e)) => Err(store_error(&e)),
-    }
-}
-
-/// The cursor and limit a rooms query asks for, or the problem with it.
-/// Defaults: from the first room, `DEFAULT_ROOMS_PAGE`.
-fn rooms_query(query: Option<&str>) -> Result<(Option<RoomName>, usize), String> {
-    let after = param(query, "after").map(|a| RoomName::parse(&a).map_err(|e| format!("after: {e}"))).transpose()?;
-    let limit = match param(query, "limit") {
-        None => DEFAULT_ROOMS_PAGE,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_ROOMS_PAGE).contains(n))
-            .ok_or_else(|| format!("limit: must be an integer from 1 to {MAX_ROOMS_PAGE}"))?,
-    };
-    Ok((after, limit))
-}
-
 /// 429 `rate_limited` for a read API request over its address's allowance,
 /// with `Retry-After` in whole seconds (at least 1).
 pub fn rate_limited(wait: Duration) -> Response<Body> {
@@ -264,7 +197,7 @@ pub fn rate_limited(wait: Duration) -> Response<Body> {
 }
 
 /// 503 for a read that found no turn at the store in time.
-fn busy() -> Response<Body> {
+pub(crate) fn busy() -> Response<Body> {
     let mut res = error(HttpErrorCode::StorageUnavailable, "the store is busy with other reads; retry later");
     res.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
     res

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod headers;
 pub mod query;
 pub mod response;
+pub mod rooms;
 pub mod static_files;
 pub mod upgrade;
 
@@ -88,6 +89,9 @@ async fn answer(
             _ => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
         };
     }
+    if let Some(rest) = path.strip_prefix("/v1/rooms/") {
+        return rooms::one(req, rest, &state).await;
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit, None).await,
         (&Method::POST, "/v1/auth/register") => auth::register(req, &state, client).await,
@@ -103,7 +107,12 @@ async fn answer(
         (_, "/v1/me/sessions") => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
         (&Method::GET, "/v1/chat/messages") => api::messages(req.headers(), req.uri().query(), &state).await,
         (&Method::GET, "/v1/chat/events") => api::events(req.headers(), req.uri().query(), &state).await,
-        (&Method::GET, "/v1/rooms") => api::rooms(req.headers(), req.uri().query(), &state).await,
+        (&Method::GET, "/v1/rooms") => rooms::list(req.headers(), req.uri().query(), &state).await,
+        (&Method::POST, "/v1/rooms") => rooms::create(req, &state).await,
+        (&Method::POST, "/v1/dm") => rooms::direct(req, &state).await,
+        (&Method::GET, "/v1/users") => rooms::user_by_name(req.headers(), req.uri().query(), &state).await,
+        (_, "/v1/rooms") => error(HttpErrorCode::MethodNotAllowed, "only GET and POST are allowed here"),
+        (_, "/v1/dm") => error(HttpErrorCode::MethodNotAllowed, "only POST is allowed here"),
         (&Method::GET, "/healthz") => healthy(),
         (&Method::GET, "/readyz") => api::ready(&state).await,
         // Probes may ask with HEAD: the same status, no body.
@@ -114,7 +123,7 @@ async fn answer(
         (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => static_files::serve(&path, &state).await,
         (
             _,
-            "/v1/chat/ws" | "/v1/chat/messages" | "/v1/chat/events" | "/v1/rooms" | "/healthz" | "/readyz" | "/metrics",
+            "/v1/chat/ws" | "/v1/chat/messages" | "/v1/chat/events" | "/v1/users" | "/healthz" | "/readyz" | "/metrics",
         ) => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
         _ => error(HttpErrorCode::NotFound, "no such endpoint"),
     }
