@@ -5,7 +5,7 @@
  * and resumes from where the cache ends (docs/protocol.md §8). Pure: these
  * functions only convert; `ChatClient` decides when to save.
  */
-import type { Message } from './protocol';
+import type { Message, RoomEvent } from './protocol';
 import type { RoomCache } from './store';
 
 /** What to save for a room: at most `size` messages, none past `contiguousSeq`. */
@@ -16,13 +16,19 @@ export function roomCacheOf(
   contiguousSeq: number,
   readSeq: number | null,
   size: number,
+  notices: readonly RoomEvent[] = [],
 ): RoomCache {
+  const kept = messages.filter((m) => m.seq <= contiguousSeq).slice(-size);
+  // The notices among the messages kept (or, with none, the latest): none from before the oldest.
+  const from = kept[0]?.seq ?? 0;
+  const keptNotices = notices.filter((n) => n.seq <= contiguousSeq && n.seq >= from).slice(-size);
   return {
     room,
     epoch,
     contiguousSeq,
     readSeq: readSeq ?? contiguousSeq,
-    messages: messages.filter((m) => m.seq <= contiguousSeq).slice(-size),
+    messages: kept,
+    ...(keptNotices.length ? { notices: keptNotices } : {}),
   };
 }
 
@@ -33,6 +39,8 @@ export interface RestoredRoom {
   contiguousSeq: number;
   /** In seq order. */
   messages: Message[];
+  /** Member and room events, in seq order. */
+  notices: RoomEvent[];
   /** Whether older messages exist than the cached ones. */
   hasMoreBefore: boolean;
 }
@@ -44,6 +52,7 @@ export function restoreRoomCache(cache: RoomCache): RestoredRoom {
     readSeq: cache.readSeq,
     contiguousSeq: cache.contiguousSeq,
     messages,
+    notices: [...(cache.notices ?? [])].sort((a, b) => a.seq - b.seq),
     hasMoreBefore: (messages[0]?.seq ?? cache.contiguousSeq + 1) > 1,
   };
 }

@@ -25,6 +25,14 @@
  * The server may take the client out of a room (`left`: the application's
  * doing, docs/protocol.md §14): the room goes as if left, is not joined again
  * on a reconnect, and a notice (`removals`) says why.
+ *
+ * Rooms have members (`rooms.ts`, `rooms-api.ts`): a signed-in user creates
+ * private rooms and opens direct ones, and is told (`room` frame, `added`)
+ * when someone adds them to one; the rooms they are a member of come with
+ * `GET /v1/rooms` and are joined like any other. What each room is, its title
+ * and your role in it are `roomMeta`; its members, when asked for,
+ * `roomMembers`. Member and room events show in the timeline as notices. A
+ * private room you are not in cannot be joined: it goes, with why.
  */
 import { AccountsApi, accountOf, type Account, type DeviceSession, type MeResponse } from './accounts';
 import type { BackoffOptions } from './backoff';
@@ -36,10 +44,13 @@ import {
   describeApiError,
   describeRefusal,
   describeRemoval,
+  describeRoomError,
+  describeRoomRefusal,
   describeSignedOut,
   type AccountProblem,
 } from './describe';
 import { Emitter } from './emitter';
+import { isNoticeEvent, type NoticeEvent } from './events';
 import { HistoryApi } from './history';
 import { ApiError } from './http';
 import { newClientId } from './ids';
@@ -87,8 +98,10 @@ import {
   isValidRoomName,
   type ClientFrameOf,
   type Message,
+  type Person,
   type PresenceUser,
   type Refusal,
+  type Role,
   type RoomEvent,
   type RoomSummary,
   type ServerFrame,
@@ -96,6 +109,17 @@ import {
   type WireLimits,
 } from './protocol';
 import { RoomReceipts } from './receipts';
+import { MAX_INITIAL_MEMBERS, MAX_TITLE_CHARS, MAX_TOPIC_CHARS, RoomsApi, type RoomChangeRequest } from './rooms-api';
+import {
+  canManage,
+  guessMeta,
+  metaOf,
+  roomReference,
+  sameMeta,
+  visibilityOfName,
+  type RoomMeta,
+  type RoomProfileSeen,
+} from './rooms';
 import { FILL_PAGE, afterJoined, catchUpStep } from './recovery';
 import { RetrySchedule } from './retries';
 import { MemoryStore, type LocalStore, type RoomCache } from './store';
@@ -107,6 +131,7 @@ import {
   firstUnread,
   messageExtras,
   messageKey,
+  noticeViews,
   pendingMessageView,
   replyPreview,
   unreadCount,
@@ -115,6 +140,7 @@ import {
   type ChatSnapshot,
   type Notice,
   type Removal,
+  type RoomMembersView,
   type RoomView,
 } from './views';
 
@@ -124,9 +150,20 @@ const DIRECTORY_PAGE = 100;
 const READ_INTERVAL_MS = 1000;
 /** How long the first `GET /v1/me` may take before the client goes on as who it was last time. */
 const ME_TIMEOUT_MS = 5000;
+/**
+ * A public room renamed is told to every client: each reads the directory
+ * again within this long, at a random moment, so that they do not all ask at once.
+ */
+const RENAMED_SPREAD_MS = 3000;
+/** A room of yours this small (in seqs), new to this client, is read from its start (`ensureRoom`). */
+const FROM_START_MAX = 200;
+/** Member events in a room whose members are shown: its members are read again this long after the last. */
+const MEMBERS_REFRESH_MS = 150;
 
 export { describeAccountError, describeRefusal, type AccountField, type AccountProblem } from './describe';
 export type { Account, DeviceSession } from './accounts';
+export type { RoomMeta, SidebarRoom, RoomSections } from './rooms';
+export type { Member, Person, Role } from './protocol';
 export type { ChangeKind, SendStatus } from './outbox';
 export type { TypingUser } from './typing';
 export type {
@@ -137,8 +174,13 @@ export type {
   ReactionView,
   Removal,
   ReplyPreview,
+  RoomMembersView,
+  RoomNotice,
   RoomView,
 } from './views';
+
+/** What a room operation answers: done (with its result), or why not, for people. */
+export type RoomResult<T> = ({ ok: true } & T) | { ok: false; error: string };
 
 /** Whether a refusal may pass if the same frame is sent again unchanged. */
 function isRetryable(refusal: Refusal | undefined): boolean {
@@ -148,6 +190,19 @@ function isRetryable(refusal: Refusal | undefined): boolean {
 /** How long the server asked to wait before the refused frame is sent again, when it did. */
 function retryAfter(refusal: Refusal | undefined): number | undefined {
   return refusal?.retry_after_ms === undefined ? undefined : Number(refusal.retry_after_ms);
+}
+
+/** Why a room's title cannot be that, or `null`. */
+function checkTitle(title: string): string | null {
+  if (!title) return 'Give the room a title.';
+  if ([...title].length > MAX_TITLE_CHARS) return `A title has at most ${MAX_TITLE_CHARS} characters.`;
+  return null;
+}
+
+/** Why a room's topic cannot be that, or `null`. */
+function checkTopic(topic: string): string | null {
+  if ([...topic].length > MAX_TOPIC_CHARS) return `A topic has at most ${MAX_TOPIC_CHARS} characters.`;
+  return null;
 }
 
 const ALREADY_SIGNED_IN: AccountProblem = {
@@ -172,6 +227,8 @@ export interface ChatClientOptions {
   api?: HistoryApi;
   /** The account API; defaults to the page's own origin. */
   accounts?: AccountsApi;
+  /** The rooms API (private rooms, direct messages, members); defaults to the page's own origin. */
+  rooms?: RoomsApi;
   WebSocket?: typeof WebSocket;
   backoff?: BackoffOptions;
   /**
@@ -229,6 +286,8 @@ interface RoomState {
   divider: number | null;
   /** The visit started before the room was joined: the first `joined`'s `read_seq` sets `divider`. */
   dividerPending: boolean;
+  /** Per room event (by id), the title and topic before it, as known when it arrived: its notice tells a rename from a new topic. */
+  roomBefore: Map<string, RoomProfileSeen>;
   view: RoomView | null;
 }
 
@@ -249,6 +308,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     ChatClientOptions;
   private readonly api: HistoryApi;
   private readonly accounts: AccountsApi;
+  private readonly roomsApi: RoomsApi;
   private readonly stores: LocalStores;
   private readonly connection: Connection;
   // Everything from here to `myRooms` is the principal's: made anew when it changes (`adopt`).
@@ -268,6 +328,24 @@ export class ChatClient extends Emitter<ChatEvents> {
   private currentRoom: string | null = null;
   private directory: RoomSummary[] = [];
   private directoryHasMore = false;
+  /** What each room known is, its title and your role (`roomMeta`). */
+  private metas = new Map<string, RoomMeta>();
+  private metaSnapshot: Record<string, RoomMeta> | null = null;
+  /** The members of the rooms they were asked for (`roomMembers`). */
+  private members = new Map<string, RoomMembersView>();
+  private membersSnapshot: Record<string, RoomMembersView> | null = null;
+  /** Rooms whose members are being read, and whether to read them again after. */
+  private readonly membersLoading = new Map<string, { again: boolean }>();
+  private readonly membersTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Rooms you are leaving as a member (`leaveMembership`): their `left` is no removal to tell of. */
+  private leaving = new Set<string>();
+  /**
+   * Rooms the server took you out of, or would not let you in, this visit: a
+   * directory read before it may still list them, and they are not joined again
+   * for it. Opening one again, or being added to it, takes it off.
+   */
+  private gone = new Set<string>();
+  private directoryTimer: ReturnType<typeof setTimeout> | null = null;
   private notice: Notice | null = null;
   private noticeSeq = 0;
   private ready = false;
@@ -293,6 +371,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.opts = { typingIntervalMs: 2000, typingShowMs: 4000, cacheSize: 200, pageSize: 50, ...options };
     this.api = options.api ?? new HistoryApi();
     this.accounts = options.accounts ?? new AccountsApi();
+    this.roomsApi = options.rooms ?? new RoomsApi();
     this.stores = options.stores ?? new SingleStore(options.store ?? new MemoryStore());
     // Last visit's principal until `GET /v1/me` says: nothing is read before it does.
     const remembered = loadAccount(options.prefs);
@@ -356,6 +435,10 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.typingTimer = null;
     for (const timer of this.joinRetries) clearTimeout(timer);
     this.joinRetries.clear();
+    if (this.directoryTimer) clearTimeout(this.directoryTimer);
+    this.directoryTimer = null;
+    for (const timer of this.membersTimers.values()) clearTimeout(timer);
+    this.membersTimers.clear();
     this.retries.pause();
     for (const state of this.rooms.values()) {
       if (state.readTimer) clearTimeout(state.readTimer);
@@ -573,38 +656,418 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   /**
-   * A room appeared (`room`, protocol.md §4): a public room got its first
-   * message. It goes into the directory at once, as the newest room, without
-   * asking the server: every client hears the same frame, and a page of
-   * `/v1/rooms` from each would be a stampede. The next refresh brings the
-   * server's own figures for it.
+   * A room appeared or changed (`room`, protocol.md §4).
+   *
+   * `created`: a public room got its first message. It goes into the
+   * directory at once, as the newest room, without asking the server: every
+   * client hears the same frame, and a page of `/v1/rooms` from each would be
+   * a stampede. The next refresh brings the server's own figures for it.
+   *
+   * `added`: you were added to a room (you created it, were invited, or
+   * someone opened a direct conversation with you). Only you are told: it
+   * goes into your rooms at once, and the directory is read for what it is.
+   *
+   * `renamed`: a public room's title or topic changed. Everyone is told, so
+   * each client reads the directory again at a random moment of a few seconds.
    */
   private onRoom(frame: ServerFrameOf<'room'>): void {
-    if (frame.change !== 'created' || this.directory.some((r) => r.name === frame.room)) return;
+    const room = frame.room;
+    if (frame.change === 'added') {
+      if (!isValidRoomName(room)) return;
+      this.gone.delete(room);
+      this.leaving.delete(room);
+      // Most likely new, and small: read from its start, so its first notices show.
+      if (!this.rooms.has(room) && this.myRooms.length < this.limits.max_rooms) this.ensureRoom(room, true);
+      void this.refreshDirectory();
+      return;
+    }
+    if (frame.change === 'renamed') {
+      this.scheduleDirectoryRefresh(Math.floor((this.opts.random ?? Math.random)() * RENAMED_SPREAD_MS));
+      return;
+    }
+    if (this.directory.some((r) => r.name === room)) return;
     const created: RoomSummary = {
-      name: frame.room,
+      name: room,
       online: 0,
       last_seq: 1,
       epoch: 0,
       last_message_at: new Date(this.now()).toISOString(),
+      visibility: 'public',
+      topic: '',
     };
     this.directory = [created, ...this.directory];
+  }
+
+  private scheduleDirectoryRefresh(delayMs: number): void {
+    if (this.directoryTimer) return;
+    this.directoryTimer = setTimeout(() => {
+      this.directoryTimer = null;
+      void this.refreshDirectory();
+    }, delayMs);
   }
 
   /**
    * Refreshes the directory of rooms (`GET /v1/rooms`): its first page only,
    * which is all the sidebar and the home page show; `directoryHasMore` says
-   * the server has more.
+   * the server has more. It lists your private and direct rooms too: those
+   * not in your list yet (made on another device, or while you were away) are
+   * added and joined.
    */
   async refreshDirectory(): Promise<void> {
+    const gen = this.principalGen;
     try {
       const list = await this.api.rooms({ limit: DIRECTORY_PAGE });
-      this.directory = list.rooms;
+      if (gen !== this.principalGen) return;
+      this.directory = list.rooms.filter((r) => !this.gone.has(r.name) && !this.leaving.has(r.name));
       this.directoryHasMore = list.has_more;
+      for (const summary of this.directory) this.setMeta(metaOf(summary));
+      for (const summary of this.directory) {
+        if (metaOf(summary).visibility === 'public' || this.rooms.has(summary.name)) continue;
+        if (this.myRooms.length >= this.limits.max_rooms) break;
+        this.ensureRoom(summary.name, summary.last_seq <= FROM_START_MAX);
+      }
       this.commit();
     } catch {
       // The directory is a convenience; the sidebar works without it.
     }
+  }
+
+  // ---- rooms with members ------------------------------------------------------
+
+  /** Your role in `room`, when you are a member of it. */
+  roleIn(room: string): Role | null {
+    return this.metas.get(room)?.role ?? null;
+  }
+
+  /**
+   * The accounts this client has seen — online in your rooms, writing in them,
+   * their members, the other person of a direct room — but you: who a new
+   * private room can be made with. By name.
+   */
+  knownPeople(): Person[] {
+    const seen = new Map<string, string>();
+    for (const state of this.rooms.values()) {
+      for (const m of state.timeline.messages()) if (kindOf(m) === 'account') seen.set(m.user_id, m.name);
+      for (const u of state.presence) if (kindOf(u) === 'account') seen.set(u.user_id, u.name);
+    }
+    for (const view of this.members.values()) for (const m of view.members) seen.set(m.user_id, m.name);
+    for (const meta of this.metas.values()) if (meta.peer) seen.set(meta.peer.user_id, meta.peer.name);
+    if (this.identity.userId) seen.delete(this.identity.userId);
+    return [...seen]
+      .map(([user_id, name]) => ({ user_id, name }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.user_id.localeCompare(b.user_id));
+  }
+
+  /**
+   * Creates a private room (you its owner) with `members` (user ids of
+   * accounts) in it, and adds it to your rooms. Only for an account.
+   */
+  async createPrivateRoom(input: {
+    title: string;
+    topic?: string;
+    members?: readonly string[];
+  }): Promise<RoomResult<{ room: string }>> {
+    if (this.principal.kind !== 'account') return { ok: false, error: 'Sign in to create a private room.' };
+    const title = input.title.trim();
+    const topic = (input.topic ?? '').trim();
+    const problem = checkTitle(title) ?? checkTopic(topic);
+    if (problem) return { ok: false, error: problem };
+    const me = this.identity.userId;
+    const members = [...new Set(input.members ?? [])].filter((id) => id !== me);
+    if (members.length > MAX_INITIAL_MEMBERS) {
+      return { ok: false, error: `A room can be created with at most ${MAX_INITIAL_MEMBERS} members.` };
+    }
+    return this.roomCall(
+      () => this.roomsApi.createPrivateRoom({ title, ...(topic ? { topic } : {}), members }),
+      (summary) => ({ room: this.adoptRoom(summary) }),
+    );
+  }
+
+  /** Opens your direct conversation with `userId` (the one you have, or a new one) and adds it to your rooms. */
+  async openDirect(userId: string): Promise<RoomResult<{ room: string }>> {
+    if (this.principal.kind !== 'account') return { ok: false, error: 'Sign in to send direct messages.' };
+    if (userId === this.identity.userId) return { ok: false, error: 'That is you.' };
+    const known = [...this.metas.values()].find((m) => m.visibility === 'direct' && m.peer?.user_id === userId);
+    if (known && this.rooms.has(known.name)) return { ok: true, room: known.name };
+    const result = await this.roomCall(
+      () => this.roomsApi.openDirect(userId),
+      (summary) => ({ room: this.adoptRoom(summary) }),
+    );
+    if (!result.ok) {
+      this.showNotice(`Couldn't open the conversation. ${result.error}`);
+      this.commit();
+    }
+    return result;
+  }
+
+  /** The account called `name` (exactly, case aside), to add to a room. */
+  async lookupUser(name: string): Promise<RoomResult<{ user: Person }>> {
+    const wanted = name.trim();
+    if (!wanted) return { ok: false, error: 'Enter a name.' };
+    if (this.principal.kind !== 'account') return { ok: false, error: 'Sign in to look people up.' };
+    return this.roomCall(
+      () => this.roomsApi.lookupUser(wanted),
+      (user): RoomResult<{ user: Person }> =>
+        user ? { ok: true, user } : { ok: false, error: `Nobody has an account called “${wanted}”.` },
+    );
+  }
+
+  /** Reads the members of `room` (and who is banned, for its moderators) into `roomMembers`. */
+  async loadRoomDetails(room: string): Promise<void> {
+    const running = this.membersLoading.get(room);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const gen = this.principalGen;
+    const mark = { again: false };
+    this.membersLoading.set(room, mark);
+    const before = this.members.get(room);
+    this.setMembers(room, {
+      members: before?.members ?? [],
+      banned: before?.banned ?? null,
+      loading: true,
+      error: null,
+    });
+    this.commit();
+    try {
+      const details = await this.roomsApi.room(room);
+      if (gen !== this.principalGen) return;
+      this.setMeta(metaOf(details.room));
+      this.setMembers(room, {
+        members: details.members,
+        banned: details.banned ?? null,
+        loading: false,
+        error: null,
+      });
+    } catch (e) {
+      if (gen !== this.principalGen) return;
+      const kept = this.members.get(room);
+      this.setMembers(room, {
+        members: kept?.members ?? [],
+        banned: kept?.banned ?? null,
+        loading: false,
+        error: describeRoomError(e, this.nameOf()),
+      });
+    } finally {
+      if (this.membersLoading.get(room) === mark) this.membersLoading.delete(room);
+    }
+    this.commit();
+    if (mark.again) await this.loadRoomDetails(room);
+  }
+
+  /** Adds `userId` to `room` (owners and moderators). Returns why not, or `null`. */
+  inviteMember(room: string, userId: string): Promise<string | null> {
+    return this.memberCall(room, () => this.roomsApi.invite(room, userId));
+  }
+
+  /** Takes `userId` out of `room` (owners and moderators), saying why if `reason`. */
+  removeMember(room: string, userId: string, reason?: string): Promise<string | null> {
+    const why = reason?.trim();
+    return this.memberCall(room, () => this.roomsApi.removeMember(room, userId, why || undefined));
+  }
+
+  /** Bans `userId` from `room` (which takes them out too). */
+  banMember(room: string, userId: string, reason?: string): Promise<string | null> {
+    const why = reason?.trim();
+    return this.memberCall(room, () => this.roomsApi.ban(room, userId, why || undefined));
+  }
+
+  /** Lets `userId` back into `room`'s reach (they are not added: invite them after). */
+  unbanMember(room: string, userId: string): Promise<string | null> {
+    return this.memberCall(room, () => this.roomsApi.unban(room, userId));
+  }
+
+  /** Gives `userId` `role` in `room` (owners only). */
+  setMemberRole(room: string, userId: string, role: Role): Promise<string | null> {
+    return this.memberCall(room, () => this.roomsApi.setRole(room, userId, role));
+  }
+
+  /** Sets `room`'s title and/or topic (owners and moderators). Returns why not, or `null`. */
+  async updateRoom(room: string, change: RoomChangeRequest): Promise<string | null> {
+    const request: RoomChangeRequest = {};
+    if (change.title !== undefined) request.title = change.title.trim();
+    if (change.topic !== undefined) request.topic = change.topic.trim();
+    const problem =
+      (request.title !== undefined ? checkTitle(request.title) : null) ??
+      (request.topic !== undefined ? checkTopic(request.topic) : null);
+    if (problem) return problem;
+    const gen = this.principalGen;
+    const result = await this.roomCall(
+      () => this.roomsApi.updateRoom(room, request),
+      () => ({}),
+    );
+    if (!result.ok) return result.error;
+    if (gen === this.principalGen) {
+      const meta = this.metas.get(room) ?? guessMeta(room);
+      this.setMeta({
+        ...meta,
+        ...(request.title !== undefined ? { title: request.title || null } : {}),
+        ...(request.topic !== undefined ? { topic: request.topic } : {}),
+      });
+      this.commit();
+    }
+    return null;
+  }
+
+  /**
+   * Leaves `room` as a member (`DELETE …/members/<you>`): you are out of it for
+   * good, until someone adds you again; it goes from your rooms. Returns the
+   * room to show next. The last owner cannot leave while others remain, and a
+   * direct room cannot be left: the server says so.
+   */
+  async leaveMembership(room: string): Promise<RoomResult<{ next: string | null }>> {
+    const me = this.identity.userId;
+    if (this.principal.kind !== 'account' || !me) return { ok: false, error: 'Sign in to leave a room.' };
+    const gen = this.principalGen;
+    this.leaving.add(room);
+    try {
+      await this.roomsApi.removeMember(room, me);
+    } catch (e) {
+      this.leaving.delete(room);
+      this.checkSessionAfter(e);
+      return { ok: false, error: describeRoomError(e, this.nameOf()) };
+    }
+    if (gen !== this.principalGen) return { ok: true, next: null };
+    const state = this.rooms.get(room);
+    // The server took every connection of yours out already: a `leave` now would only be refused.
+    if (state) this.dropRoom(state);
+    this.forgetMembership(room);
+    this.leaving.delete(room);
+    this.commit();
+    return { ok: true, next: this.nextRoom() };
+  }
+
+  /** Runs a request of the rooms API: its answer made into a result, or why it failed, for people. */
+  private async roomCall<A, T extends object>(
+    request: () => Promise<A>,
+    then: (answer: A) => T | RoomResult<T>,
+  ): Promise<RoomResult<T>> {
+    const gen = this.principalGen;
+    let answer: A;
+    try {
+      answer = await request();
+    } catch (e) {
+      this.checkSessionAfter(e);
+      return { ok: false, error: describeRoomError(e, this.nameOf()) };
+    }
+    if (gen !== this.principalGen) return { ok: false, error: 'You signed in or out meanwhile.' };
+    const result = then(answer);
+    return 'ok' in result ? (result as RoomResult<T>) : { ok: true, ...result };
+  }
+
+  /** A change to a room's members; its members are read again after it (the event also says so). */
+  private async memberCall(room: string, request: () => Promise<unknown>): Promise<string | null> {
+    const result = await this.roomCall(request, () => ({}));
+    if (!result.ok) return result.error;
+    void this.loadRoomDetails(room);
+    return null;
+  }
+
+  /** Names of user ids as far as known, for the details of a refusal. */
+  private nameOf(): (userId: string) => string | undefined {
+    const names = new Map(this.knownPeople().map((p) => [p.user_id, p.name]));
+    return (userId) => names.get(userId);
+  }
+
+  /** A room you created or opened: in the directory, its meta known, in your rooms. Returns its name. */
+  private adoptRoom(summary: RoomSummary): string {
+    const room = summary.name;
+    this.gone.delete(room);
+    this.directory = [summary, ...this.directory.filter((r) => r.name !== room)];
+    this.setMeta(metaOf(summary));
+    this.ensureRoom(room, summary.last_seq <= FROM_START_MAX);
+    this.commit();
+    return room;
+  }
+
+  /** You are no member of `room` any more: what was known of it as one goes (a public room stays in the directory). */
+  private forgetMembership(room: string): void {
+    this.gone.add(room);
+    const meta = this.metas.get(room);
+    if (meta && meta.visibility !== 'public') {
+      this.metas.delete(room);
+      this.metaSnapshot = null;
+      this.directory = this.directory.filter((r) => r.name !== room);
+    } else if (meta?.role) {
+      this.setMeta({ ...meta, role: null });
+    }
+    if (this.members.delete(room)) this.membersSnapshot = null;
+  }
+
+  private setMeta(meta: RoomMeta): void {
+    const before = this.metas.get(meta.name);
+    if (before && sameMeta(before, meta)) return;
+    this.metas.set(meta.name, meta);
+    this.metaSnapshot = null;
+  }
+
+  private setMembers(room: string, view: RoomMembersView): void {
+    this.members.set(room, view);
+    this.membersSnapshot = null;
+  }
+
+  /**
+   * Member and room events of `room` (live or replayed, in seq order): the
+   * room's title and topic, and your role, as they leave them; its members, if
+   * shown, are read again.
+   */
+  private onNoticeEvents(room: string, events: readonly RoomEvent[]): void {
+    const me = this.identity.userId;
+    let membersChanged = false;
+    const state = this.rooms.get(room);
+    for (const event of events) {
+      if (event.kind === 'room') {
+        const known = this.metas.get(room);
+        if (known && state && !state.roomBefore.has(event.id) && state.roomBefore.size < 200) {
+          state.roomBefore.set(event.id, { title: known.title, topic: known.topic });
+        }
+        const meta = known ?? guessMeta(room);
+        this.setMeta({ ...meta, title: event.title?.trim() ? event.title : null, topic: event.topic });
+      } else if (event.kind === 'member') {
+        membersChanged = true;
+        if (me !== null && event.member === me && event.role !== undefined) {
+          const meta = this.metas.get(room) ?? guessMeta(room);
+          this.setMeta({ ...meta, role: event.role });
+        }
+      }
+    }
+    if (membersChanged && this.members.has(room)) this.scheduleMembersRefresh(room);
+  }
+
+  private scheduleMembersRefresh(room: string): void {
+    const timer = this.membersTimers.get(room);
+    if (timer) clearTimeout(timer);
+    this.membersTimers.set(
+      room,
+      setTimeout(() => {
+        this.membersTimers.delete(room);
+        if (this.members.has(room)) void this.loadRoomDetails(room);
+      }, MEMBERS_REFRESH_MS),
+    );
+  }
+
+  /**
+   * The server will not let you into `room` (a private room you are not a
+   * member of, or banned from): it goes from your rooms as if taken away, and
+   * a notice over the page says why, in the server's words.
+   */
+  private refuseRoom(state: RoomState, message: string): void {
+    const room = state.name;
+    const meta = this.metas.get(room) ?? guessMeta(room);
+    const label = meta.title
+      ? meta.title
+      : meta.visibility === 'private'
+        ? 'this private room'
+        : meta.visibility === 'direct'
+          ? 'this conversation'
+          : `#${room}`;
+    this.dropRoom(state);
+    this.forgetMembership(room);
+    const removal: Removal = { room, text: describeRoomRefusal(label, message) };
+    this.removals = [...this.removals.filter((r) => r.room !== room), removal];
+    this.commit();
+    this.emit('removed', { room, next: this.nextRoom() });
   }
 
   // ---- composing ---------------------------------------------------------------
@@ -660,10 +1123,18 @@ export class ChatClient extends Emitter<ChatEvents> {
     return this.change(room, { kind: 'edit', target: id, content });
   }
 
-  /** Deletes your message `id` in `room` (the server keeps a tombstone). Returns why not, or `null`. */
+  /**
+   * Deletes message `id` in `room` (the server keeps a tombstone): your own,
+   * or anyone's where you are an owner or a moderator. Returns why not, or `null`.
+   */
   deleteMessage(room: string, id: string): string | null {
-    const shown = this.ownShown(room, id);
-    if (typeof shown === 'string') return shown;
+    const state = this.rooms.get(room);
+    const stored = state?.timeline.byId(id);
+    if (!state || !stored) return 'That message is not loaded.';
+    const me = this.identity.userId;
+    const own = me !== null && stored.user_id === me;
+    if (!own && !canManage(this.roleIn(room))) return 'Only its author or a moderator can delete a message.';
+    if (this.shown(state, stored).deleted) return 'That message was deleted.';
     return this.change(room, { kind: 'delete', target: id });
   }
 
@@ -806,9 +1277,12 @@ export class ChatClient extends Emitter<ChatEvents> {
       case 'room':
         this.onRoom(frame);
         break;
-      case 'error':
-        if (!this.retryRefusedJoin(frame as Refusal)) this.showNotice(describeRefusal(frame as Refusal));
+      case 'error': {
+        const refusal = frame as Refusal;
+        if (this.retryRefusedJoin(refusal) || this.refusedJoin(refusal)) break;
+        this.showNotice(describeRefusal(refusal));
         break;
+      }
     }
     this.commit();
   }
@@ -858,6 +1332,19 @@ export class ChatClient extends Emitter<ChatEvents> {
       Math.max(1, Number(refusal.retry_after_ms ?? 1000)),
     );
     this.joinRetries.add(timer);
+    return true;
+  }
+
+  /**
+   * A `join` refused for good (`forbidden`: a private room you are not a
+   * member of, or one that does not exist): the room goes, with why. Returns
+   * whether the refusal was such a join.
+   */
+  private refusedJoin(refusal: Refusal): boolean {
+    if (refusal.code !== 'forbidden' || !refusal.room) return false;
+    const state = this.rooms.get(refusal.room);
+    if (!state || state.joined) return false;
+    this.refuseRoom(state, refusal.message);
     return true;
   }
 
@@ -921,8 +1408,13 @@ export class ChatClient extends Emitter<ChatEvents> {
   private onLeft(frame: ServerFrameOf<'left'>): void {
     const state = this.rooms.get(frame.room);
     if (!state) return;
+    const label = roomReference(frame.room, this.metas.get(frame.room));
+    const own = this.leaving.has(frame.room);
     this.dropRoom(state);
-    const removal: Removal = { room: frame.room, text: describeRemoval(frame.room, frame.reason) };
+    this.forgetMembership(frame.room);
+    // You left it yourself (`leaveMembership`): nothing to tell; the page moves on by itself.
+    if (own) return;
+    const removal: Removal = { room: frame.room, text: describeRemoval(frame.room, frame.reason, label) };
     this.removals = [...this.removals.filter((r) => r.room !== frame.room), removal];
     this.commit();
     this.emit('removed', { room: frame.room, next: this.nextRoom() });
@@ -990,10 +1482,16 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.retries.refused(refused, retryAfter(frame.error));
   }
 
-  /** Edits, deletes and reactions, live or replayed: applied to the messages they change. */
+  /**
+   * Edits, deletes and reactions, live or replayed: applied to the messages
+   * they change. Member and room events become notices, and say what the room
+   * is now.
+   */
   private onEvents(frame: ServerFrameOf<'events'>): void {
     const state = this.rooms.get(frame.room);
     if (!state || frame.data.length === 0) return;
+    const notices = frame.data.filter(isNoticeEvent);
+    if (notices.length) this.onNoticeEvents(state.name, notices);
     const changed = state.timeline.applyEvents(frame.data);
     this.settleEvents(state, frame.data);
     if (!changed) return;
@@ -1150,6 +1648,11 @@ export class ChatClient extends Emitter<ChatEvents> {
         state.readSeqGuessed = true;
       }
     } catch (e) {
+      // A private room you are not in: its history is not yours to read, nor is the room.
+      if (e instanceof ApiError && e.status === 403 && this.isLive(state)) {
+        this.refuseRoom(state, e.message);
+        return;
+      }
       if (gen === state.generation) state.error = describeApiError(e);
     } finally {
       state.loadingLatest = false;
@@ -1298,18 +1801,33 @@ export class ChatClient extends Emitter<ChatEvents> {
     state.epoch = restored.epoch;
     state.readSeq = restored.readSeq;
     state.hasMoreBefore = restored.hasMoreBefore;
-    state.timeline.restore(restored.messages, restored.contiguousSeq);
+    state.timeline.restore(restored.messages, restored.contiguousSeq, restored.notices);
   }
 
-  private ensureRoom(room: string): RoomState {
+  /**
+   * The room's state, made (added to your rooms, its history read, joined) if
+   * there is none. `fromStart`: a room new to you and small, read from its
+   * first seq by the join's replay (`since_seq: 0`) rather than its latest page
+   * over HTTP, which has no events: so its member and room notices ("Ada
+   * created the room", "Ada added Bob") show. A large one is read as usual
+   * after all (the server says it cannot replay that much).
+   */
+  private ensureRoom(room: string, fromStart = false): RoomState {
     let state = this.rooms.get(room);
     if (state) return state;
     state = this.newRoom(room);
+    if (fromStart && !this.caches.has(room)) {
+      state.timeline.holdUpTo(0);
+      // Everything in it is news, until the server says how far you read.
+      state.readSeq = 0;
+      state.readSeqGuessed = true;
+    }
     this.rooms.set(room, state);
     this.myRooms = [...this.myRooms, room];
     saveRoomList(this.opts.prefs, this.myRooms, ownerOf(this.principal));
     // Opened again, it is asking to be let back in: the notice of its removal has done its job.
     if (this.removals.some((r) => r.room === room)) this.removals = this.removals.filter((r) => r.room !== room);
+    this.gone.delete(room);
     const created = state;
     if (this.ready) {
       this.applyCache(created);
@@ -1396,6 +1914,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       receipts: new RoomReceipts(),
       divider: null,
       dividerPending: false,
+      roomBefore: new Map(),
       view: null,
     };
   }
@@ -1418,6 +1937,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       top,
       state.readSeq,
       this.opts.cacheSize,
+      state.timeline.notices(),
     );
     this.caches.set(state.name, cache);
     void this.store.saveRoom(cache).catch(() => {});
@@ -1571,6 +2091,16 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.notice = null;
     // The rooms they are about were the one before's.
     this.removals = [];
+    // So was what they knew of rooms: a private room's title is its members' to see.
+    this.metas = new Map();
+    this.metaSnapshot = null;
+    this.members = new Map();
+    this.membersSnapshot = null;
+    this.membersLoading.clear();
+    this.leaving = new Set();
+    this.gone = new Set();
+    this.directory = [];
+    this.directoryHasMore = false;
   }
 
   /** Stops what runs for the principal: the connection, timers and resends; caches due are written now. */
@@ -1671,6 +2201,8 @@ export class ChatClient extends Emitter<ChatEvents> {
       rooms,
       directory: this.directory,
       directoryHasMore: this.directoryHasMore,
+      roomMeta: (this.metaSnapshot ??= Object.fromEntries(this.metas)),
+      roomMembers: (this.membersSnapshot ??= Object.fromEntries(this.members)),
       notice: this.notice,
     };
   }
@@ -1708,6 +2240,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     const view: RoomView = {
       name: state.name,
       messages,
+      notices: noticeViews(this.shownNotices(state), me, (id) => state.roomBefore.get(id)),
       hasMoreBefore: state.hasMoreBefore,
       loadingOlder: state.loadingOlder,
       loading: state.loadingLatest && stored.length === 0,
@@ -1723,6 +2256,13 @@ export class ChatClient extends Emitter<ChatEvents> {
     };
     state.view = view;
     return view;
+  }
+
+  /** The notices a room shows: a direct room's beginning (made, the two of you added) says nothing worth a line. */
+  private shownNotices(state: RoomState): readonly NoticeEvent[] {
+    const all = state.timeline.notices();
+    if (visibilityOfName(state.name) !== 'direct') return all;
+    return all.filter((n) => !(n.kind === 'room' && n.created) && !(n.kind === 'member' && n.action === 'added'));
   }
 
   private now(): number {

@@ -65,12 +65,45 @@ const MAX_REASON_CHARS = 300;
  * with its reason, which is for people ("removed by a moderator"). The reason
  * is the application's own text: one line, at most `MAX_REASON_CHARS`.
  */
-export function describeRemoval(room: string, reason: string): string {
+export function describeRemoval(room: string, reason: string, label = `#${room}`): string {
   const line = reason.replace(/\s+/g, ' ').trim();
   const chars = Array.from(line);
   const why = chars.length > MAX_REASON_CHARS ? `${chars.slice(0, MAX_REASON_CHARS).join('').trimEnd()}…` : line;
-  if (!why) return `You were removed from #${room}.`;
-  return `You were removed from #${room}: ${/[.!?…]$/.test(why) ? why : `${why}.`}`;
+  if (!why) return `You were removed from ${label}.`;
+  return `You were removed from ${label}: ${/[.!?…]$/.test(why) ? why : `${why}.`}`;
+}
+
+/**
+ * A failed request of the rooms API (creating a room, a member's change) as
+ * one sentence: the server's own (it is written for people), with the
+ * problems it listed — a user id among them read as the name `nameOf` knows
+ * for it — and never a status or a code.
+ */
+export function describeRoomError(
+  e: unknown,
+  nameOf: (userId: string) => string | undefined = () => undefined,
+): string {
+  if (!(e instanceof ApiError)) return 'Something went wrong. Try again.';
+  if (e.code === 'network') return 'Could not reach the server. Check your connection and try again.';
+  if (e.code === 'bad_response' || e.code === 'http_error' || !e.message.trim()) {
+    return 'The server could not do that just now. Try again.';
+  }
+  const details = e.details.map((d) => d.replace(USER_ID, (id) => nameOf(id.toLowerCase()) ?? id)).join('; ');
+  let message = asSentence(details ? `${e.message.trim().replace(/[.!?]$/, '')} (${details})` : e.message);
+  if (e.code === 'rate_limited' && e.retryAfterMs !== null) message += ` Try again in ${inSeconds(e.retryAfterMs)}.`;
+  return message;
+}
+
+/** A user id (a UUID) inside a sentence. */
+const USER_ID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+
+/** Why a room you asked for cannot be opened (a private room you are not in): the server's sentence. */
+export function describeRoomRefusal(label: string, message: string): string {
+  const why = message
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[.!?]$/, '');
+  return why ? `You can't open ${label}: ${why}.` : `You can't open ${label}.`;
 }
 
 /** The first field a message names ("email: too long"), if any. */

@@ -1,6 +1,8 @@
 /**
  * What an edit, a delete or a reaction does to the message it targets
- * (docs/protocol.md §13), as pure functions of the message.
+ * (docs/protocol.md §13), as pure functions of the message. Member and room
+ * events (someone added, the room renamed) target no message: the timeline
+ * keeps them as notices (`isNoticeEvent`).
  *
  * A message reaches the client in more than one state: "as posted" in a
  * recovery replay, followed by the events that changed it; or already
@@ -12,9 +14,23 @@
  */
 import type { Message, Reactions, RoomEvent } from './protocol';
 
-/** `message` after `event` (a new object when anything changed, `message` itself otherwise). */
+/** An event about the room or its members (no message is its target): shown as a one-line notice. */
+export type NoticeEvent = Extract<RoomEvent, { kind: 'member' | 'room' }>;
+
+/** Whether `event` is about the room or its members rather than a message (it has no `target`). */
+export function isNoticeEvent(event: RoomEvent): event is NoticeEvent {
+  return event.kind === 'member' || event.kind === 'room';
+}
+
+/**
+ * `message` after `event` (a new object when anything changed, `message`
+ * itself otherwise). A member or room event changes no message.
+ */
 export function applyEvent(message: Message, event: RoomEvent): Message {
   switch (event.kind) {
+    case 'member':
+    case 'room':
+      return message;
     case 'edit':
       // An edit never follows a delete on the server; a stale one after a tombstone changes nothing.
       if (message.deleted) return message;

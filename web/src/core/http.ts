@@ -1,7 +1,9 @@
 /**
  * JSON over HTTP to whisper-server: one request, and the server's error body
- * (`{"error":{"code","message"}}`, docs/protocol.md §11) as an `ApiError`, so
- * that `history.ts` and `accounts.ts` read answers and refusals the same way.
+ * (`{"error":{"code","message"}}`, docs/protocol.md §11, or the flat
+ * `{"error":"<code>","message","details"}` of the rooms API) as an `ApiError`,
+ * so that `history.ts`, `accounts.ts` and `rooms-api.ts` read answers and
+ * refusals the same way.
  */
 import type { HttpError } from './protocol';
 
@@ -11,13 +13,22 @@ export class ApiError extends Error {
   readonly code: string;
   /** How long the server asked to wait before trying again (a 429's `Retry-After`), when it said. */
   readonly retryAfterMs: number | null;
+  /** Each problem the server found (`members[1]: no such account`), when it listed them. */
+  readonly details: readonly string[];
 
-  constructor(status: number, code: string, message: string, retryAfterMs: number | null = null) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    retryAfterMs: number | null = null,
+    details: readonly string[] = [],
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfterMs = retryAfterMs;
+    this.details = details;
   }
 }
 
@@ -55,12 +66,14 @@ export async function requestJson<T>(fetchImpl: Fetch, url: string, request: Jso
     throw new ApiError(0, 'network', e instanceof Error ? e.message : 'the server could not be reached');
   }
   if (!res.ok) {
-    const body = (await res.json().catch(() => null)) as Partial<HttpError> | null;
+    const body = (await res.json().catch(() => null)) as unknown;
+    const error = errorOf(body);
     throw new ApiError(
       res.status,
-      body?.error?.code ?? 'http_error',
-      body?.error?.message ?? `HTTP ${res.status}`,
+      error.code ?? 'http_error',
+      error.message ?? `HTTP ${res.status}`,
       retryAfterMs(res.headers?.get('Retry-After') ?? null),
+      error.details,
     );
   }
   if (res.status === 204) return undefined as T;
@@ -69,6 +82,24 @@ export async function requestJson<T>(fetchImpl: Fetch, url: string, request: Jso
   } catch {
     throw new ApiError(res.status, 'bad_response', 'the server did not answer with JSON');
   }
+}
+
+/** The code, sentence and details of an error body, nested (`{"error":{…}}`) or flat (`{"error":"code",…}`). */
+function errorOf(body: unknown): { code?: string; message?: string; details: string[] } {
+  if (typeof body !== 'object' || body === null) return { details: [] };
+  const outer = body as { error?: unknown; message?: unknown; details?: unknown };
+  const nested =
+    typeof outer.error === 'object' && outer.error !== null
+      ? (outer.error as Partial<HttpError['error']> & { details?: unknown })
+      : null;
+  const code = nested ? nested.code : typeof outer.error === 'string' ? outer.error : undefined;
+  const message = nested ? nested.message : outer.message;
+  const details = nested ? nested.details : outer.details;
+  return {
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof message === 'string' ? { message } : {}),
+    details: Array.isArray(details) ? details.filter((d): d is string => typeof d === 'string') : [],
+  };
 }
 
 /** A `Retry-After` header (seconds, or an HTTP date) in milliseconds from now. */

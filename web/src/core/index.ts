@@ -7,12 +7,14 @@
  * - `http.ts` — JSON over HTTP, and the server's errors as `ApiError`.
  * - `history.ts` — the HTTP API: history pages and the room directory.
  * - `accounts.ts` — the account API: sign up, sign in, sign out, profile, devices; the password rule.
+ * - `rooms-api.ts` — the rooms API: private rooms, direct messages, members, roles, bans; finding an account by name.
+ * - `rooms.ts` — what a room is and is called, the sidebar's sections, what a role allows, member and room notices.
  * - `principal.ts` — who the client is: a guest (token in prefs) or an account (session cookie).
  * - `store.ts` — IndexedDB: cached messages, drafts, the outbox.
  * - `stores.ts` — whose store: one per person on the browser (the guest's, each account's).
  * - `prefs.ts` — localStorage: the guest identity, the account signed in to, room lists.
  * - `timeline.ts` — one room's messages in seq order, duplicates dropped by seq, events applied.
- * - `events.ts` — what an edit, delete or reaction does to a message, convergent under replay.
+ * - `events.ts` — what an edit, delete or reaction does to a message, convergent under replay; member and room events.
  * - `outbox.ts` — your messages and changes until stored: pending sends, resend with the same `client_id`.
  * - `changes.ts` — your pending changes laid over the stored message (optimistic UI).
  * - `receipts.ts` — others' read watermarks in a room ("seen by").
@@ -30,6 +32,7 @@ import { ChatClient } from './chat';
 import { websocketUrl } from './connection';
 import { HistoryApi } from './history';
 import { browserKeyValue } from './prefs';
+import { RoomsApi } from './rooms-api';
 import { BrowserStores } from './stores';
 
 export * from './chat';
@@ -37,6 +40,7 @@ export { AccountsApi, PASSWORD_RULE, checkPassword } from './accounts';
 export { Connection, websocketUrl, type ConnectionStatus } from './connection';
 export { HistoryApi } from './history';
 export { ApiError } from './http';
+export { RoomsApi } from './rooms-api';
 export type { Identity } from './prefs';
 export { BrowserStores, MemoryStores, type LocalStores } from './stores';
 
@@ -49,6 +53,7 @@ export function createBrowserChatClient(origin: string = window.location.origin)
     wsUrl: websocketUrl(origin),
     api: new HistoryApi(origin),
     accounts: new AccountsApi(origin),
+    rooms: new RoomsApi(origin),
     stores: new BrowserStores(),
     prefs: browserKeyValue(),
   });

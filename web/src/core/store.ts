@@ -9,7 +9,7 @@
  * IndexedDB (private modes that refuse it); nothing then survives a reload.
  * Each person on the browser has a store of their own (`stores.ts`).
  */
-import type { Message } from './protocol';
+import type { Message, RoomEvent } from './protocol';
 
 /** A room's cached tail: messages with consecutive seqs ending at `contiguousSeq`. */
 export interface RoomCache {
@@ -19,6 +19,8 @@ export interface RoomCache {
   /** The highest seq the user has seen in this room. */
   readSeq: number;
   messages: Message[];
+  /** The member and room events among them ("Ada added Bob"); absent in caches of versions before. */
+  notices?: RoomEvent[];
 }
 
 /** What an outbox record changes, when it is not a message of its own: an `edit`, `delete` or `react` frame. */

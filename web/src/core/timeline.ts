@@ -15,13 +15,20 @@
  * applied to its message is skipped, so a replay changes nothing twice. An event
  * whose message is not held yet is kept (a bounded number of them) and applied
  * when the message arrives, since a history page read before the event could
- * otherwise bring it back in its old state. Pure data: no I/O, no timers.
+ * otherwise bring it back in its old state.
+ *
+ * Member and room events ("Ada added Bob", "Ada renamed the room") target no
+ * message: they are kept as notices, by seq, for the message list to show in
+ * their place (`notices`). History pages do not carry them; the live and
+ * replayed `events` frames and the local cache do. Pure data: no I/O, no timers.
  */
-import { applyEvent } from './events';
+import { applyEvent, isNoticeEvent, type NoticeEvent } from './events';
 import type { Message, RoomEvent } from './protocol';
 
 /** Events held for messages not loaded yet, at most this many per room. */
 const MAX_ORPHANS = 1000;
+/** Notices kept per room: the oldest go first. */
+const MAX_NOTICES = 500;
 
 export class Timeline {
   private readonly bySeq = new Map<number, Message>();
@@ -35,6 +42,9 @@ export class Timeline {
   private orphanCount = 0;
   private latestEvent = 0;
   private ordered: Message[] | null = null;
+  /** Member and room events, by seq. */
+  private readonly noticeBySeq = new Map<number, NoticeEvent>();
+  private orderedNotices: NoticeEvent[] | null = null;
   /** Every entry with seq ≤ this (down to the oldest loaded) is accounted for; `null` until known. */
   contiguousSeq: number | null = null;
 
@@ -47,6 +57,12 @@ export class Timeline {
   messages(): readonly Message[] {
     if (!this.ordered) this.ordered = [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
     return this.ordered;
+  }
+
+  /** The member and room events held, in seq order (the same array until the next change). */
+  notices(): readonly NoticeEvent[] {
+    if (!this.orderedNotices) this.orderedNotices = [...this.noticeBySeq.values()].sort((a, b) => a.seq - b.seq);
+    return this.orderedNotices;
   }
 
   /** Whether the stored message `id` is held. */
@@ -114,14 +130,21 @@ export class Timeline {
         this.eventSeqs.add(event.seq);
       }
       this.latestEvent = Math.max(this.latestEvent, event.seq);
-      const seq = this.seqOfId.get(event.target);
-      const target = seq === undefined ? undefined : this.bySeq.get(seq);
-      if (!target || seq === undefined) {
-        this.keepOrphan(event);
+      if (isNoticeEvent(event)) {
+        if (this.keepNotice(event)) changed = true;
         continue;
       }
-      if ((this.lastEventOf.get(event.target) ?? 0) >= event.seq) continue;
-      this.lastEventOf.set(event.target, event.seq);
+      // A change of a message names it; one that does not is not this client's to apply.
+      const targetId = event.target;
+      if (targetId === undefined) continue;
+      const seq = this.seqOfId.get(targetId);
+      const target = seq === undefined ? undefined : this.bySeq.get(seq);
+      if (!target || seq === undefined) {
+        this.keepOrphan(event, targetId);
+        continue;
+      }
+      if ((this.lastEventOf.get(targetId) ?? 0) >= event.seq) continue;
+      this.lastEventOf.set(targetId, event.seq);
       const next = applyEvent(target, event);
       if (next !== target) {
         this.bySeq.set(seq, next);
@@ -168,13 +191,14 @@ export class Timeline {
     this.orphanCount = 0;
   }
 
-  /** Takes a cached tail as it was saved: `messages` end at or before `contiguousSeq`. */
-  restore(messages: readonly Message[], contiguousSeq: number): void {
+  /** Takes a cached tail as it was saved: `messages` (and `notices`) end at or before `contiguousSeq`. */
+  restore(messages: readonly Message[], contiguousSeq: number, notices: readonly RoomEvent[] = []): void {
     this.contiguousSeq = contiguousSeq;
     for (const msg of messages) {
       this.bySeq.set(msg.seq, msg);
       this.seqOfId.set(msg.id, msg.seq);
     }
+    for (const notice of notices) if (isNoticeEvent(notice)) this.keepNotice(notice);
     this.ordered = null;
   }
 
@@ -185,6 +209,8 @@ export class Timeline {
     this.eventSeqs.clear();
     this.lastEventOf.clear();
     this.forgetOrphans();
+    this.noticeBySeq.clear();
+    this.orderedNotices = null;
     this.latestEvent = 0;
     this.ordered = null;
     this.contiguousSeq = null;
@@ -198,13 +224,25 @@ export class Timeline {
     this.contiguousSeq = top;
   }
 
-  private keepOrphan(event: RoomEvent): void {
+  private keepOrphan(event: RoomEvent, target: string): void {
     if (this.orphanCount >= MAX_ORPHANS) return;
-    const list = this.orphans.get(event.target) ?? [];
+    const list = this.orphans.get(target) ?? [];
     if (list.some((e) => e.seq === event.seq)) return;
     list.push(event);
-    this.orphans.set(event.target, list);
+    this.orphans.set(target, list);
     this.orphanCount += 1;
+  }
+
+  /** Keeps a member or room event; whether it was new. */
+  private keepNotice(event: NoticeEvent): boolean {
+    if (this.noticeBySeq.has(event.seq) || this.bySeq.has(event.seq)) return false;
+    this.noticeBySeq.set(event.seq, event);
+    if (this.noticeBySeq.size > MAX_NOTICES) {
+      const oldest = Math.min(...this.noticeBySeq.keys());
+      this.noticeBySeq.delete(oldest);
+    }
+    this.orderedNotices = null;
+    return true;
   }
 
   private adoptOrphans(msg: Message): Message {

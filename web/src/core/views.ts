@@ -7,11 +7,13 @@
  */
 import type { Account } from './accounts';
 import type { ConnectionStatus } from './connection';
+import type { NoticeEvent } from './events';
 import { kindOf } from './names';
 import type { ChangeEntry, ChangeKind, OutboxEntry, SendStatus } from './outbox';
 import type { NameOf } from './people';
 import type { Identity } from './prefs';
-import type { Message, PresenceUser, PrincipalKind, RoomSummary, WireLimits } from './protocol';
+import type { Member, Message, Person, PresenceUser, PrincipalKind, RoomSummary, WireLimits } from './protocol';
+import { describeNotice, type RoomMeta, type RoomProfileSeen } from './rooms';
 import type { TypingUser } from './typing';
 
 /** One emoji's reactions to a message. */
@@ -79,10 +81,32 @@ export interface ChatMessage {
   change: ChangeStatus | null;
 }
 
+/** A member or room event, as the one line the message list shows in its place ("Ada added Bob"). */
+export interface RoomNotice {
+  key: string;
+  id: string;
+  seq: number;
+  kind: 'member' | 'room';
+  text: string;
+  createdAt: string;
+}
+
+/** A room's members, as `GET /v1/rooms/{room}` told them (read when its settings or member list ask). */
+export interface RoomMembersView {
+  members: readonly Member[];
+  /** Who is banned: listed to the room's moderators and owners only (`null` for others). */
+  banned: readonly Person[] | null;
+  loading: boolean;
+  /** Why they could not be read. */
+  error: string | null;
+}
+
 export interface RoomView {
   name: string;
   /** Stored messages in seq order, then your own messages not stored yet. */
   messages: readonly ChatMessage[];
+  /** Member and room events in seq order, each to be shown between the messages around its seq. */
+  notices: readonly RoomNotice[];
   /** Older messages can be read with `loadOlder`. */
   hasMoreBefore: boolean;
   loadingOlder: boolean;
@@ -148,8 +172,16 @@ export interface ChatSnapshot {
   myRooms: readonly string[];
   currentRoom: string | null;
   rooms: Readonly<Record<string, RoomView>>;
-  /** `GET /v1/rooms`: rooms with history on the server. */
+  /** `GET /v1/rooms`: public rooms with history on the server, and your private and direct rooms. */
   directory: readonly RoomSummary[];
+  /**
+   * What each room known is (public, private, direct), its title, topic and
+   * your role: from `GET /v1/rooms`, the rooms you create or open, and their
+   * events since. A room without an entry is guessed from its name (`guessMeta`).
+   */
+  roomMeta: Readonly<Record<string, RoomMeta>>;
+  /** The members of the rooms whose members were asked for (`loadRoomDetails`). */
+  roomMembers: Readonly<Record<string, RoomMembersView>>;
   /** Whether the server has rooms beyond `directory` (its first page). */
   directoryHasMore: boolean;
   /** The latest refusal worth telling the user about. */
@@ -315,6 +347,25 @@ export function pendingMessageView(
     readBy: [],
     change: null,
   };
+}
+
+/**
+ * The notices of member and room events (in seq order), as you read them
+ * (you are "You"). A rename is told from a new topic by the room event before
+ * it, or else by what the room was called when the event arrived.
+ */
+export function noticeViews(
+  events: readonly NoticeEvent[],
+  me: string | null,
+  /** What the room was before an event, as known when it arrived (when no room event before it is held). */
+  knownBefore: (eventId: string) => RoomProfileSeen | undefined = () => undefined,
+): RoomNotice[] {
+  let before: RoomProfileSeen | null = null;
+  return events.map((event) => {
+    const text = describeNotice(event, me, before ?? knownBefore(event.id) ?? null);
+    if (event.kind === 'room') before = { title: event.title?.trim() ? event.title : null, topic: event.topic };
+    return { key: `n:${event.id}`, id: event.id, seq: event.seq, kind: event.kind, text, createdAt: event.created_at };
+  });
 }
 
 /** Messages from others after `readSeq` (`stored` in seq order); deleted ones are no news. */

@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import { Link } from 'react-router';
 import { Icon, type IconName } from '../components/Icon';
+import { metaOf, roomReference } from '../core/rooms';
 import { useChatClient, useChatSnapshot } from '../hooks/use-chat';
 import { relativeTime } from '../lib/format';
 
@@ -15,6 +16,8 @@ export function Home() {
   }, [client]);
 
   const rooms = [...directory].sort((a, b) => (b.last_message_at ?? '').localeCompare(a.last_message_at ?? ''));
+  // Your private and direct rooms are listed with the public ones; only the public ones are the server's count.
+  const publicRooms = directory.filter((r) => metaOf(r).visibility === 'public');
   // Someone in two rooms counts in both, so the busiest room is the honest figure.
   const busiest = directory.reduce((n, r) => Math.max(n, r.online), 0);
 
@@ -43,8 +46,8 @@ export function Home() {
             </Link>
             <span className="inline-flex items-center gap-2 rounded-lg bg-white/10 px-4 py-2.5 text-sm text-white ring-1 ring-white/20">
               <span className="size-2 rounded-full bg-emerald-400" />
-              {directory.length}
-              {directoryHasMore ? '+' : ''} {directory.length === 1 && !directoryHasMore ? 'room' : 'rooms'}
+              {publicRooms.length}
+              {directoryHasMore ? '+' : ''} {publicRooms.length === 1 && !directoryHasMore ? 'room' : 'rooms'}
               {busiest > 0 ? ` · up to ${busiest} online` : ''}
             </span>
           </div>
@@ -59,32 +62,40 @@ export function Home() {
               </p>
             ) : (
               <ul className="mt-3 divide-y divide-zinc-100 dark:divide-zinc-800">
-                {rooms.slice(0, 8).map((r) => (
-                  <li key={r.name}>
-                    <Link
-                      to={`/chat/${r.name}`}
-                      className="-mx-2 flex items-center gap-3 rounded-lg px-2 py-2.5 hover:bg-zinc-50 dark:hover:bg-zinc-800/60"
-                    >
-                      <span className="flex size-9 items-center justify-center rounded-lg bg-zinc-100 text-zinc-500 dark:bg-zinc-800 dark:text-zinc-400">
-                        <Icon name="hash" className="size-4" />
-                      </span>
-                      <span className="min-w-0 flex-1">
-                        <span className="block truncate text-sm font-medium text-zinc-900 dark:text-zinc-100">
-                          {r.name}
+                {rooms.slice(0, 8).map((r) => {
+                  const meta = metaOf(r);
+                  return (
+                    <li key={r.name}>
+                      <Link
+                        to={`/chat/${r.name}`}
+                        className="-mx-2 flex items-center gap-3 rounded-lg px-2 py-2.5 hover:bg-zinc-50 dark:hover:bg-zinc-800/60"
+                      >
+                        <span className="flex size-9 items-center justify-center rounded-lg bg-zinc-100 text-zinc-500 dark:bg-zinc-800 dark:text-zinc-400">
+                          <Icon
+                            name={
+                              meta.visibility === 'private' ? 'lock' : meta.visibility === 'direct' ? 'user' : 'hash'
+                            }
+                            className="size-4"
+                          />
                         </span>
-                        <span className="block text-xs text-zinc-500 dark:text-zinc-400">
-                          {r.last_seq} {r.last_seq === 1 ? 'message' : 'messages'}
-                          {r.last_message_at ? ` · last ${relativeTime(r.last_message_at)}` : ''}
+                        <span className="min-w-0 flex-1">
+                          <span className="block truncate text-sm font-medium text-zinc-900 dark:text-zinc-100">
+                            {meta.visibility === 'public' && !meta.title ? r.name : roomReference(r.name, meta)}
+                          </span>
+                          <span className="block text-xs text-zinc-500 dark:text-zinc-400">
+                            {r.last_seq} {r.last_seq === 1 ? 'message' : 'messages'}
+                            {r.last_message_at ? ` · last ${relativeTime(r.last_message_at)}` : ''}
+                          </span>
                         </span>
-                      </span>
-                      {r.online > 0 && (
-                        <span className="rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-medium text-emerald-700 dark:bg-emerald-500/10 dark:text-emerald-300">
-                          {r.online} online
-                        </span>
-                      )}
-                    </Link>
-                  </li>
-                ))}
+                        {r.online > 0 && (
+                          <span className="rounded-full bg-emerald-50 px-2 py-0.5 text-xs font-medium text-emerald-700 dark:bg-emerald-500/10 dark:text-emerald-300">
+                            {r.online} online
+                          </span>
+                        )}
+                      </Link>
+                    </li>
+                  );
+                })}
               </ul>
             )}
           </section>

@@ -2,13 +2,16 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Navigate, useNavigate, useParams } from 'react-router';
 import type { ChatMessage, ReplyPreview } from '../core/chat';
 import { isValidRoomName, LOBBY, splitRoomName } from '../core/protocol';
+import { canManage, guessMeta, roomLabel, roomReference } from '../core/rooms';
 import { firstLine } from '../core/views';
 import { Composer } from '../components/Composer';
+import { CreateRoomDialog } from '../components/CreateRoomDialog';
 import { Icon } from '../components/Icon';
 import { MemberList } from '../components/MemberList';
 import { MessageList } from '../components/MessageList';
 import type { MessageHandlers } from '../components/MessageItem';
 import { NamePrompt } from '../components/NamePrompt';
+import { RoomSettingsDialog } from '../components/RoomSettingsDialog';
 import { RoomSidebar } from '../components/RoomSidebar';
 import { TypingIndicator } from '../components/TypingIndicator';
 import { useChatClient, useChatSelector, useChatSnapshot, useRoom } from '../hooks/use-chat';
@@ -19,6 +22,11 @@ import { useChatClient, useChatSelector, useChatSnapshot, useRoom } from '../hoo
  * Each part subscribes to what it shows: the sidebar to every room (it shows
  * their unread counts), the conversation and the member list to the open room
  * alone (`useRoom`), so a message in another room does not re-render them.
+ *
+ * Signed in, you can create a private room (from the sidebar), open a direct
+ * conversation (from a name in the member list or on a message) and see a
+ * room's settings (from its header). Each dialog gives the focus back to the
+ * composer when it closes.
  */
 export function WhisperChat() {
   const client = useChatClient();
@@ -28,6 +36,9 @@ export function WhisperChat() {
   const [editingName, setEditingName] = useState(false);
   const [roomsOpen, setRoomsOpen] = useState(false);
   const [membersOpen, setMembersOpen] = useState(false);
+  const [dialog, setDialog] = useState<'create' | 'settings' | null>(null);
+  /** Bumped to give the composer the focus back (a dialog closed). */
+  const [composerFocus, setComposerFocus] = useState(0);
   const identity = useChatSelector((s) => s.identity);
   const fallback = useChatSelector((s) => s.currentRoom ?? s.myRooms[0] ?? LOBBY);
   // Who you are: signing in or out opens nothing for the next one; this page opens the room it shows.
@@ -70,11 +81,43 @@ export function WhisperChat() {
   }, [accountId, navigate]);
   const showRooms = useCallback(() => setRoomsOpen(true), []);
   const toggleMembers = useCallback(() => setMembersOpen((o) => !o), []);
+  const closeDialog = useCallback(() => {
+    setDialog(null);
+    setComposerFocus((n) => n + 1);
+  }, []);
+  const createRoom = useCallback(() => {
+    setRoomsOpen(false);
+    setDialog('create');
+  }, []);
+  const openSettings = useCallback(() => setDialog('settings'), []);
+  // Only an account has direct conversations: a guest is offered none.
+  const openDirect = useMemo(
+    () =>
+      accountId
+        ? (userId: string) => {
+            void client.openDirect(userId).then((result) => {
+              if (!result.ok) return;
+              setMembersOpen(false);
+              void navigate(`/chat/${result.room}`);
+            });
+          }
+        : undefined,
+    [accountId, client, navigate],
+  );
 
   if (!valid) return <Navigate to={`/chat/${fallback}`} replace />;
 
-  const sidebar = <Rooms current={room} onSelect={select} onLeave={leave} onEditName={editName} />;
-  const members = <Members room={room} />;
+  const sidebar = (
+    <Rooms
+      current={room}
+      onSelect={select}
+      onLeave={leave}
+      onEditName={editName}
+      onCreateRoom={accountId ? createRoom : undefined}
+      signInHint={accountChecked && !accountId}
+    />
+  );
+  const members = <Members room={room} onMessage={openDirect} />;
 
   return (
     <div className="flex min-h-0 flex-1">
@@ -88,7 +131,15 @@ export function WhisperChat() {
         </Drawer>
       )}
 
-      <Conversation room={room} membersOpen={membersOpen} onShowRooms={showRooms} onToggleMembers={toggleMembers} />
+      <Conversation
+        room={room}
+        membersOpen={membersOpen}
+        focusKey={composerFocus}
+        onShowRooms={showRooms}
+        onToggleMembers={toggleMembers}
+        onOpenSettings={openSettings}
+        onOpenDirect={openDirect}
+      />
 
       <aside className="hidden w-60 shrink-0 border-l border-zinc-200 bg-zinc-50 xl:block dark:border-zinc-800 dark:bg-zinc-950/60">
         {members}
@@ -99,6 +150,26 @@ export function WhisperChat() {
             {members}
           </Drawer>
         </div>
+      )}
+
+      {dialog === 'create' && (
+        <CreateRoomDialog
+          onClose={closeDialog}
+          onCreated={(created) => {
+            setDialog(null);
+            void navigate(`/chat/${created}`);
+          }}
+        />
+      )}
+      {dialog === 'settings' && (
+        <RoomSettingsDialog
+          room={room}
+          onClose={closeDialog}
+          onLeft={(next) => {
+            setDialog(null);
+            void navigate(next ? `/chat/${next}` : '/', { replace: true });
+          }}
+        />
       )}
 
       {/* Not before `GET /v1/me` answers: a signed-in visitor has a name, the account's. */}
@@ -122,12 +193,14 @@ export function WhisperChat() {
 /** The tab title: the open room, and how many messages are unread in all of them. */
 function DocumentTitle({ room }: { room: string }) {
   const totalUnread = useChatSelector((s) => Object.values(s.rooms).reduce((n, r) => n + r.unread, 0));
+  const meta = useChatSelector((s) => s.roomMeta[room]);
+  const name = roomReference(room, meta);
   useEffect(() => {
-    document.title = `${totalUnread > 0 ? `(${totalUnread}) ` : ''}#${room} · WhisperChat`;
+    document.title = `${totalUnread > 0 ? `(${totalUnread}) ` : ''}${name} · WhisperChat`;
     return () => {
       document.title = 'WhisperChat';
     };
-  }, [room, totalUnread]);
+  }, [name, totalUnread]);
   return null;
 }
 
@@ -137,15 +210,22 @@ function Rooms({
   onSelect,
   onLeave,
   onEditName,
+  onCreateRoom,
+  signInHint,
 }: {
   current: string;
   onSelect: (room: string) => void;
   onLeave: (room: string) => void;
   onEditName: () => void;
+  onCreateRoom: (() => void) | undefined;
+  signInHint: boolean;
 }) {
   const snapshot = useChatSnapshot();
   return (
     <RoomSidebar
+      roomMeta={snapshot.roomMeta}
+      signInHint={signInHint}
+      {...(onCreateRoom ? { onCreateRoom } : {})}
       myRooms={snapshot.myRooms}
       rooms={snapshot.rooms}
       current={current}
@@ -160,25 +240,49 @@ function Rooms({
   );
 }
 
-/** Who is online in the open room. */
-function Members({ room }: { room: string }) {
+/** Who is online in the open room; a private or direct room's members, online or not. */
+function Members({ room, onMessage }: { room: string; onMessage: ((userId: string) => void) | undefined }) {
+  const client = useChatClient();
   const view = useRoom(room);
   const me = useChatSelector((s) => s.identity.userId);
   const online = useChatSelector((s) => s.status.state === 'online');
-  return <MemberList users={view?.presence ?? []} me={me} online={online && Boolean(view?.joined)} />;
+  const visibility = useChatSelector((s) => (s.roomMeta[room] ?? guessMeta(room)).visibility);
+  const members = useChatSelector((s) => s.roomMembers[room]?.members ?? null);
+  const withMembers = visibility !== 'public';
+  const joined = Boolean(view?.joined);
+  useEffect(() => {
+    // Once joined: a room you may not enter has no members to show you.
+    if (withMembers && joined) void client.loadRoomDetails(room);
+  }, [client, room, withMembers, joined]);
+  return (
+    <MemberList
+      users={view?.presence ?? []}
+      me={me}
+      online={online && joined}
+      members={withMembers ? members : null}
+      {...(onMessage ? { onMessage } : {})}
+    />
+  );
 }
 
 /** The open room: header, banners, messages, typing and the composer. */
 function Conversation({
   room,
   membersOpen,
+  focusKey,
   onShowRooms,
   onToggleMembers,
+  onOpenSettings,
+  onOpenDirect,
 }: {
   room: string;
   membersOpen: boolean;
+  /** Changed to give the composer the focus (a dialog closed). */
+  focusKey: number;
   onShowRooms: () => void;
   onToggleMembers: () => void;
+  onOpenSettings: () => void;
+  onOpenDirect: ((userId: string) => void) | undefined;
 }) {
   const client = useChatClient();
   const view = useRoom(room);
@@ -186,6 +290,9 @@ function Conversation({
   const notice = useChatSelector((s) => s.notice);
   const ready = useChatSelector((s) => s.ready);
   const maxChars = useChatSelector((s) => s.limits.max_content_chars);
+  const storedMeta = useChatSelector((s) => s.roomMeta[room]);
+  const meta = storedMeta ?? guessMeta(room);
+  const canModerate = canManage(meta.role);
   const online = status.state === 'online';
 
   // What is being edited or answered, tagged with its room: switching rooms leaves both behind.
@@ -215,8 +322,9 @@ function Conversation({
       remove: (id) => void client.deleteMessage(room, id),
       react: (id, emoji, on) => void client.react(room, id, emoji, on),
       reply: (message) => setReply({ room, key: message.key }),
+      ...(onOpenDirect ? { openDirect: onOpenDirect } : {}),
     };
-  }, [client, room]);
+  }, [client, room, onOpenDirect]);
   // Up in the empty composer: your latest message that can still be edited.
   const editLast = useCallback(() => {
     const last = view?.messages.findLast((m) => m.own && m.id !== null && m.seq !== null && !m.deleted);
@@ -235,6 +343,8 @@ function Conversation({
   );
 
   const { space, channel } = splitRoomName(room);
+  const label = roomLabel(room, meta);
+  const hasSettings = meta.visibility !== 'public' || meta.role !== null;
 
   return (
     <section aria-label={`Room ${room}`} className="flex min-w-0 flex-1 flex-col bg-white dark:bg-zinc-900">
@@ -247,12 +357,56 @@ function Conversation({
         >
           <Icon name="menu" />
         </button>
-        <Icon name="hash" className="size-5 shrink-0 text-zinc-400" />
-        <h1 className="min-w-0 truncate text-base font-semibold">
-          {space && <span className="font-normal text-zinc-400 dark:text-zinc-500">{space} / </span>}
-          {channel}
+        {meta.visibility === 'private' ? (
+          <Icon
+            name="lock"
+            className="size-5 shrink-0 text-zinc-400"
+            aria-label="Private room"
+            role="img"
+            aria-hidden={undefined}
+          />
+        ) : meta.visibility === 'direct' ? (
+          <Icon
+            name="user"
+            className="size-5 shrink-0 text-zinc-400"
+            aria-label="Direct message"
+            role="img"
+            aria-hidden={undefined}
+          />
+        ) : (
+          <Icon name="hash" className="size-5 shrink-0 text-zinc-400" />
+        )}
+        <h1 className="min-w-0 shrink truncate text-base font-semibold" data-testid="room-title">
+          {meta.visibility !== 'public' || meta.title ? (
+            label
+          ) : (
+            <>
+              {space && <span className="font-normal text-zinc-400 dark:text-zinc-500">{space} / </span>}
+              {channel}
+            </>
+          )}
         </h1>
+        {meta.topic && (
+          <p
+            data-testid="room-topic"
+            title={meta.topic}
+            className="hidden min-w-0 flex-1 truncate border-l border-zinc-200 pl-2 text-sm text-zinc-500 sm:block dark:border-zinc-700 dark:text-zinc-400"
+          >
+            {meta.topic}
+          </p>
+        )}
         <div className="flex-1" />
+        {hasSettings && (
+          <button
+            type="button"
+            onClick={onOpenSettings}
+            aria-label="Room settings"
+            title="Room settings"
+            className="inline-flex size-9 items-center justify-center rounded-lg text-zinc-500 hover:bg-zinc-100 dark:text-zinc-400 dark:hover:bg-zinc-800"
+          >
+            <Icon name="settings" className="size-[18px]" />
+          </button>
+        )}
         <button
           type="button"
           onClick={onToggleMembers}
@@ -302,6 +456,10 @@ function Conversation({
       <MessageList
         room={room}
         messages={view?.messages ?? []}
+        notices={view?.notices ?? NO_NOTICES}
+        canModerate={canModerate}
+        label={roomReference(room, meta)}
+        visibility={meta.visibility}
         hasMoreBefore={view?.hasMoreBefore ?? false}
         loadingOlder={view?.loadingOlder ?? false}
         loading={!ready || (view?.loading ?? true)}
@@ -326,10 +484,11 @@ function Conversation({
         <Composer
           key={room}
           room={room}
+          label={roomReference(room, meta)}
           initialDraft={view?.draft ?? ''}
           maxChars={maxChars}
           replyTo={replyTo}
-          focusKey={composerFocus}
+          focusKey={composerFocus + focusKey}
           onDraftChange={(text) => client.setDraft(room, text)}
           onSend={send}
           onTyping={() => client.notifyTyping(room)}
@@ -340,6 +499,8 @@ function Conversation({
     </section>
   );
 }
+
+const NO_NOTICES: readonly never[] = [];
 
 /** The quote above the composer of the message being answered. */
 function quoteOf(message: ChatMessage): ReplyPreview | null {

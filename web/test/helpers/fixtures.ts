@@ -14,11 +14,15 @@ import {
   DEFAULT_LIMITS,
   type Change,
   type HistoryPage,
+  type Member,
   type Message,
+  type Person,
+  type Role,
   type RoomEvent,
   type RoomSummary,
   type ServerFrameOf,
 } from '../../src/core/protocol';
+import { RoomsApi } from '../../src/core/rooms-api';
 import { MemoryStore, type LocalStore } from '../../src/core/store';
 
 export const WS_URL = 'ws://chat.test/v1/chat/ws';
@@ -67,6 +71,25 @@ export function event(
     id: nextId(),
     room: target.room,
     target: target.id,
+    user_id: BOB,
+    name: 'Bob',
+    created_at: new Date(Date.UTC(2026, 10, 22, 20, 5, seq)).toISOString(),
+    ...fields,
+    ...change,
+  } as RoomEvent;
+}
+
+/** A member or room event at `seq` of `room` (by default Bob's doing). */
+export function notice(
+  room: string,
+  seq: number,
+  change: Extract<Change, { kind: 'member' | 'room' }>,
+  fields: Partial<Omit<RoomEvent, 'kind'>> = {},
+): RoomEvent {
+  return {
+    seq,
+    id: nextId(),
+    room,
     user_id: BOB,
     name: 'Bob',
     created_at: new Date(Date.UTC(2026, 10, 22, 20, 5, seq)).toISOString(),
@@ -216,6 +239,229 @@ function profile(user: FakeUser) {
   return { user_id: user.user_id, name: user.name, email: user.email, created_at: user.created_at };
 }
 
+interface FakeRoom {
+  summary: RoomSummary;
+  members: Member[];
+  banned: Person[];
+}
+
+/**
+ * The rooms API in memory, as whisper-server answers it for the caller `me`:
+ * private and direct rooms (`p/…`, `dm/…`) with members and roles, accounts
+ * found by name, and the errors' flat body (`{"error","message","details"}`).
+ */
+export class FakeRooms {
+  me = ME;
+  myName = 'Ada';
+  /** The accounts there are, for `GET /v1/users` and as members. */
+  readonly users: Person[] = [
+    { user_id: BOB, name: 'Bob' },
+    { user_id: CAROL, name: 'Carol' },
+  ];
+  readonly rooms = new Map<string, FakeRoom>();
+  readonly calls: { method: string; path: string; body: unknown; credentials: RequestCredentials | undefined }[] = [];
+  private ids = 0;
+
+  /** A private (or direct) room that exists, with `members` by role. */
+  addRoom(name: string, fields: Partial<RoomSummary> = {}, members: Member[] = []): FakeRoom {
+    const room: FakeRoom = {
+      summary: {
+        name,
+        online: 0,
+        last_seq: 0,
+        epoch: 1,
+        last_message_at: null,
+        visibility: name.startsWith('dm/') ? 'direct' : 'private',
+        topic: '',
+        ...fields,
+      },
+      members,
+      banned: [],
+    };
+    this.rooms.set(name, room);
+    return room;
+  }
+
+  /** The summaries the caller may see, as `GET /v1/rooms` lists them. */
+  visible(): RoomSummary[] {
+    return [...this.rooms.values()].filter((r) => this.roleOf(r) !== null).map((r) => this.summaryFor(r));
+  }
+
+  handle(method: string, url: URL, init: RequestInit | undefined): Response | null {
+    const path = url.pathname;
+    const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
+    const record = () => this.calls.push({ method, path: path + url.search, body, credentials: init?.credentials });
+    if (method === 'POST' && path === '/v1/rooms') {
+      record();
+      const title = String(body?.title ?? '').trim();
+      if (!title) return flat(400, 'invalid_request', 'a private room needs a title');
+      const ids = (body?.members as string[] | undefined) ?? [];
+      const unknown = ids.filter((id) => !this.users.some((u) => u.user_id === id));
+      if (unknown.length)
+        return flat(
+          404,
+          'not_found',
+          'no such account',
+          unknown.map((id) => `members: ${id}`),
+        );
+      this.ids += 1;
+      const name = `p/${String(this.ids).padStart(32, '0')}`;
+      const room = this.addRoom(name, { title, topic: String(body?.topic ?? '') }, [
+        { user_id: this.me, name: this.myName, role: 'owner' },
+        ...ids.map((id) => ({ user_id: id, name: this.nameOf(id), role: 'member' as Role })),
+      ]);
+      return json(201, { room: this.summaryFor(room) });
+    }
+    if (method === 'POST' && path === '/v1/dm') {
+      record();
+      const peer = String(body?.user_id ?? '');
+      if (peer === this.me) return flat(400, 'invalid_request', 'you cannot open a conversation with yourself');
+      if (!this.users.some((u) => u.user_id === peer)) return flat(404, 'not_found', 'no such account');
+      const existing = [...this.rooms.values()].find(
+        (r) =>
+          r.summary.visibility === 'direct' &&
+          r.members.some((m) => m.user_id === peer) &&
+          r.members.some((m) => m.user_id === this.me),
+      );
+      if (existing) return json(200, { room: this.summaryFor(existing) });
+      this.ids += 1;
+      const room = this.addRoom(`dm/${String(this.ids).padStart(32, '0')}`, {}, [
+        { user_id: this.me, name: this.myName, role: 'member' },
+        { user_id: peer, name: this.nameOf(peer), role: 'member' },
+      ]);
+      return json(201, { room: this.summaryFor(room) });
+    }
+    if (method === 'GET' && path === '/v1/users') {
+      record();
+      const name = (url.searchParams.get('name') ?? '').toLowerCase();
+      const user = this.users.find((u) => u.name.toLowerCase() === name);
+      return user ? json(200, user) : flat(404, 'not_found', 'no account has that name');
+    }
+    const match = /^\/v1\/rooms\/([^/]+)(\/.*)?$/.exec(path);
+    if (!match) return null;
+    record();
+    const name = decodeURIComponent(match[1] ?? '');
+    const rest = match[2] ?? '';
+    const room = this.rooms.get(name);
+    const role = room ? this.roleOf(room) : null;
+    if (!room || role === null) return flat(403, 'forbidden', `not a member of room ${name}`);
+    const manager = role === 'owner' || role === 'moderator';
+    if (method === 'GET' && rest === '') {
+      return json(200, {
+        room: this.summaryFor(room),
+        members: room.members,
+        ...(manager ? { banned: room.banned } : {}),
+      });
+    }
+    if (method === 'PATCH' && rest === '') {
+      if (!manager) return flat(403, 'forbidden', 'only owners and moderators change the room');
+      if (typeof body?.title === 'string') room.summary.title = body.title;
+      if (typeof body?.topic === 'string') room.summary.topic = body.topic;
+      return json(200, {
+        event: this.event(name, {
+          kind: 'room',
+          created: false,
+          visibility: room.summary.visibility,
+          topic: room.summary.topic,
+          ...(room.summary.title ? { title: room.summary.title } : {}),
+        }),
+      });
+    }
+    if (method === 'POST' && rest === '/members') {
+      if (!manager) return flat(403, 'forbidden', 'only owners and moderators add members');
+      const id = String(body?.user_id ?? '');
+      if (!room.members.some((m) => m.user_id === id))
+        room.members.push({ user_id: id, name: this.nameOf(id), role: 'member' });
+      return json(200, { event: this.memberEvent(name, id, 'added', 'member') });
+    }
+    const member = /^\/members\/([^/]+)$/.exec(rest);
+    if (member) {
+      const id = decodeURIComponent(member[1] ?? '');
+      if (method === 'DELETE') {
+        if (id === this.me) {
+          if (room.summary.visibility === 'direct')
+            return flat(409, 'conflict', 'a direct conversation cannot be left');
+          const owners = room.members.filter((m) => m.role === 'owner');
+          if (role === 'owner' && owners.length === 1 && room.members.length > 1) {
+            return flat(409, 'conflict', 'make another member owner first');
+          }
+        } else if (!manager) return flat(403, 'forbidden', 'only owners and moderators remove members');
+        room.members = room.members.filter((m) => m.user_id !== id);
+        const reason = url.searchParams.get('reason') ?? undefined;
+        return json(200, { event: this.memberEvent(name, id, id === this.me ? 'left' : 'kicked', undefined, reason) });
+      }
+      if (method === 'PATCH') {
+        if (role !== 'owner') return flat(403, 'forbidden', 'only owners change roles');
+        const next = body?.role as Role;
+        room.members = room.members.map((m) => (m.user_id === id ? { ...m, role: next } : m));
+        return json(200, { event: this.memberEvent(name, id, 'role', next) });
+      }
+    }
+    if (method === 'POST' && rest === '/bans') {
+      if (!manager) return flat(403, 'forbidden', 'only owners and moderators ban');
+      const id = String(body?.user_id ?? '');
+      room.members = room.members.filter((m) => m.user_id !== id);
+      room.banned.push({ user_id: id, name: this.nameOf(id) });
+      return json(200, { event: this.memberEvent(name, id, 'banned', undefined, body?.reason as string | undefined) });
+    }
+    const ban = /^\/bans\/([^/]+)$/.exec(rest);
+    if (method === 'DELETE' && ban) {
+      if (!manager) return flat(403, 'forbidden', 'only owners and moderators unban');
+      const id = decodeURIComponent(ban[1] ?? '');
+      room.banned = room.banned.filter((b) => b.user_id !== id);
+      return json(200, { event: this.memberEvent(name, id, 'unbanned') });
+    }
+    return flat(404, 'not_found', 'no such endpoint');
+  }
+
+  private roleOf(room: FakeRoom): Role | null {
+    return room.members.find((m) => m.user_id === this.me)?.role ?? null;
+  }
+
+  private nameOf(userId: string): string {
+    return this.users.find((u) => u.user_id === userId)?.name ?? (userId === this.me ? this.myName : 'Someone');
+  }
+
+  private summaryFor(room: FakeRoom): RoomSummary {
+    const role = this.roleOf(room);
+    const peer = room.summary.visibility === 'direct' ? room.members.find((m) => m.user_id !== this.me) : undefined;
+    return {
+      ...room.summary,
+      ...(role ? { role } : {}),
+      ...(peer ? { peer: { user_id: peer.user_id, name: peer.name } } : {}),
+    };
+  }
+
+  private event(room: string, change: Change): RoomEvent {
+    return {
+      seq: 0,
+      id: nextId(),
+      room,
+      user_id: this.me,
+      name: this.myName,
+      created_at: new Date().toISOString(),
+      ...change,
+    } as RoomEvent;
+  }
+
+  private memberEvent(
+    room: string,
+    member: string,
+    action: Extract<Change, { kind: 'member' }>['action'],
+    role?: Role,
+    reason?: string,
+  ): RoomEvent {
+    return this.event(room, {
+      kind: 'member',
+      member,
+      member_name: this.nameOf(member),
+      action,
+      ...(role ? { role } : {}),
+      ...(reason ? { reason } : {}),
+    });
+  }
+}
+
 /**
  * A history server in memory, answering `GET /v1/chat/messages`, `/v1/rooms`
  * and `/healthz` with whisper-server's paging rules, and the account API
@@ -225,6 +471,8 @@ export class FakeHistory {
   readonly rooms = new Map<string, Message[]>();
   readonly requests: URL[] = [];
   readonly accounts = new FakeAccounts();
+  /** The rooms API: private and direct rooms, members (the caller is `ME` unless a test says). */
+  readonly roomsApi = new FakeRooms();
   /** Set to make every request fail like a network error. */
   down = false;
   readonly fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
@@ -233,21 +481,29 @@ export class FakeHistory {
     if (this.down) throw new TypeError('Failed to fetch');
     const account = this.accounts.handle(init?.method ?? 'GET', url, init);
     if (account) return account;
+    const rooms = this.roomsApi.handle(init?.method ?? 'GET', url, init);
+    if (rooms) return rooms;
     if (url.pathname === '/healthz') return json(200, { status: 'ok' });
     if (url.pathname === '/v1/rooms') {
       // By name (byte order), after `after`, at most `limit` (default 100).
       const after = url.searchParams.get('after') ?? '';
       const limit = Number(url.searchParams.get('limit') ?? 100);
-      const all: RoomSummary[] = [...this.rooms]
-        .filter(([name]) => name > after)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([name, list]) => ({
-          name,
-          online: 1,
-          last_seq: list.at(-1)?.seq ?? 0,
-          epoch: 1,
-          last_message_at: list.at(-1)?.created_at ?? null,
-        }));
+      const all: RoomSummary[] = [
+        ...[...this.rooms]
+          .filter(([name]) => !this.roomsApi.rooms.has(name))
+          .map(([name, list]) => ({
+            name,
+            online: 1,
+            last_seq: list.at(-1)?.seq ?? 0,
+            epoch: 1,
+            last_message_at: list.at(-1)?.created_at ?? null,
+            visibility: 'public' as const,
+            topic: '',
+          })),
+        ...this.roomsApi.visible(),
+      ]
+        .filter(({ name }) => name > after)
+        .sort(({ name: a }, { name: b }) => (a < b ? -1 : a > b ? 1 : 0));
       const rooms = all.slice(0, limit);
       const has_more = all.length > limit;
       return json(200, { rooms, has_more, next: has_more ? (rooms.at(-1)?.name ?? null) : null });
@@ -306,6 +562,11 @@ function refusal(status: number, code: string, message: string, headers: Record<
   return json(status, { error: { code, message } }, headers);
 }
 
+/** An error as the rooms API words it: `{"error":"<code>","message","details"?}`. */
+function flat(status: number, code: string, message: string, details?: string[]): Response {
+  return json(status, { error: code, message, ...(details ? { details } : {}) });
+}
+
 export interface TestClient {
   client: ChatClient;
   history: FakeHistory;
@@ -326,6 +587,7 @@ export function makeClient(
     wsUrl: WS_URL,
     api: new HistoryApi(ORIGIN, history.fetch as unknown as typeof fetch),
     accounts: new AccountsApi(ORIGIN, history.fetch as unknown as typeof fetch),
+    rooms: new RoomsApi(ORIGIN, history.fetch as unknown as typeof fetch),
     backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
     ...rest,
     ...(stores ? { stores } : { store }),
@@ -345,4 +607,22 @@ export async function restartServer(server: WS): Promise<WS> {
   await server.closed;
   WS.clean();
   return mockServer();
+}
+
+/**
+ * Ada signed in to her account (user id `ME`, the same as the fake socket's
+ * `welcome()`), with a `FakeRooms` answering for her: a client that can
+ * create rooms and open direct conversations.
+ */
+export function makeSignedInClient(
+  options: Partial<ChatClientOptions> & { history?: FakeHistory; identity?: Partial<Identity> } = {},
+): TestClient {
+  const history = options.history ?? new FakeHistory();
+  const ada =
+    history.accounts.users.find((u) => u.user_id === ME) ??
+    history.accounts.addUser({ email: 'ada@example.com', name: 'Ada', user_id: ME });
+  if (!history.accounts.signedIn()) history.accounts.addSession(ada, { here: true });
+  history.roomsApi.me = ME;
+  history.roomsApi.myName = ada.name;
+  return makeClient({ ...options, history });
 }

@@ -1,6 +1,7 @@
 import { avatarColor, initials } from '../../lib/format';
 
 const SIZES = {
+  xs: 'size-4 text-[8px] rounded',
   sm: 'size-7 text-[11px] rounded-md',
   md: 'size-9 text-sm rounded-lg',
   lg: 'size-12 text-base rounded-xl',

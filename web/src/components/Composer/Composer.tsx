@@ -13,6 +13,7 @@ import { useAutoGrow } from '../../hooks/use-auto-grow';
  */
 export function Composer({
   room,
+  label = `#${room}`,
   initialDraft,
   maxChars,
   replyTo = null,
@@ -24,6 +25,8 @@ export function Composer({
   onCancelReply,
 }: {
   room: string;
+  /** How the room is named ("#lobby", a private room's title, the other person of a direct one). */
+  label?: string;
   initialDraft: string;
   maxChars: number;
   /** The message this one answers, quoted above the box. */
@@ -100,8 +103,8 @@ export function Composer({
           rows={1}
           onChange={(e) => change(e.target.value)}
           onKeyDown={onKeyDown}
-          placeholder={replyTo ? `Reply to ${replyTo.name ?? 'message'}` : `Message #${room}`}
-          aria-label={`Message #${room}`}
+          placeholder={replyTo ? `Reply to ${replyTo.name ?? 'message'}` : `Message ${label}`}
+          aria-label={`Message ${label}`}
           className="max-h-60 min-h-[36px] flex-1 resize-none bg-transparent py-1.5 text-[15px] leading-6 text-zinc-900 placeholder:text-zinc-400 focus:outline-none dark:text-zinc-100 dark:placeholder:text-zinc-500"
         />
         <button

@@ -4,17 +4,21 @@ import { ReactionPicker } from '../ReactionPicker';
 
 /**
  * A message's actions, shown on hover or keyboard focus of its row: react,
- * reply, and for your own messages edit and delete. They stay in the page
- * (transparent, not hidden) so a keyboard user can tab to them.
+ * reply, and for your own messages edit and delete — delete for anyone's
+ * message too where you are an owner or a moderator (`canDelete`). They stay
+ * in the page (transparent, not hidden) so a keyboard user can tab to them.
  */
 export function MessageActions({
   own,
+  canDelete = own,
   onReact,
   onReply,
   onEdit,
   onDelete,
 }: {
   own: boolean;
+  /** Delete is offered: your own message, or you moderate the room. */
+  canDelete?: boolean;
   onReact: (emoji: string) => void;
   onReply: () => void;
   onEdit: () => void;
@@ -35,7 +39,7 @@ export function MessageActions({
         <ActionButton icon="smile" label="React" onClick={() => setPicking((p) => !p)} expanded={picking} />
         <ActionButton icon="reply" label="Reply" onClick={onReply} />
         {own && <ActionButton icon="pencil" label="Edit message" onClick={onEdit} />}
-        {own && <ActionButton icon="trash" label="Delete message" onClick={onDelete} danger />}
+        {canDelete && <ActionButton icon="trash" label="Delete message" onClick={onDelete} danger />}
       </div>
       {picking && (
         <div className="absolute top-full right-0 mt-1">

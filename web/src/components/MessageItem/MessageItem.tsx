@@ -24,6 +24,8 @@ export interface MessageHandlers {
   reply: (message: ChatMessage) => void;
   /** Scrolls to a message of the room and marks it for a moment. */
   showOriginal: (id: string) => void;
+  /** Opens a direct conversation with an author (given only to someone signed in). */
+  openDirect?: (userId: string) => void;
 }
 
 const CHANGE_FAILED = { edit: "Couldn't edit", delete: "Couldn't delete", react: "Couldn't react" } as const;
@@ -38,6 +40,7 @@ export const MessageItem = memo(function MessageItem({
   sharedName = false,
   editing = false,
   highlighted = false,
+  canModerate = false,
   handlers,
 }: {
   message: ChatMessage;
@@ -49,6 +52,8 @@ export const MessageItem = memo(function MessageItem({
   editing?: boolean;
   /** Just jumped to (from a reply's quote). */
   highlighted?: boolean;
+  /** You may delete it though it is not yours: you are an owner or a moderator of the room. */
+  canModerate?: boolean;
   handlers: MessageHandlers;
 }) {
   const [confirmingDelete, setConfirmingDelete] = useState(false);
@@ -96,13 +101,27 @@ export const MessageItem = memo(function MessageItem({
       <div className="min-w-0 flex-1">
         {!continued && (
           <div className="flex items-baseline gap-2">
-            <span
-              data-testid="message-author"
-              className="truncate text-[15px] font-semibold text-zinc-900 dark:text-zinc-100"
-            >
-              {message.name}
-              {sharedName && <IdTag userId={message.userId} />}
-            </span>
+            {handlers.openDirect && !message.own && message.principal === 'account' && message.userId ? (
+              <button
+                type="button"
+                data-testid="message-author"
+                onClick={() => handlers.openDirect?.(message.userId)}
+                title={`Send ${message.name} a direct message`}
+                aria-label={`${message.name}: send a direct message`}
+                className="truncate rounded text-left text-[15px] font-semibold text-zinc-900 underline-offset-2 hover:underline focus-visible:ring-2 focus-visible:ring-indigo-500/50 focus-visible:outline-none dark:text-zinc-100"
+              >
+                {message.name}
+                {sharedName && <IdTag userId={message.userId} />}
+              </button>
+            ) : (
+              <span
+                data-testid="message-author"
+                className="truncate text-[15px] font-semibold text-zinc-900 dark:text-zinc-100"
+              >
+                {message.name}
+                {sharedName && <IdTag userId={message.userId} />}
+              </span>
+            )}
             <PrincipalTag kind={message.principal} />
             {message.own && (
               <span className="rounded bg-zinc-100 px-1 py-px text-[10px] font-medium tracking-wide text-zinc-500 uppercase dark:bg-zinc-800 dark:text-zinc-400">
@@ -225,6 +244,7 @@ export const MessageItem = memo(function MessageItem({
       {actionable && id && (
         <MessageActions
           own={message.own}
+          canDelete={message.own || canModerate}
           onReact={(emoji) => {
             const current = message.reactions.find((r) => r.emoji === emoji);
             handlers.react(id, emoji, !current?.mine);

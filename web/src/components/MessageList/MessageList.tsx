@@ -1,9 +1,13 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type Ref } from 'react';
-import type { ChatMessage } from '../../core/chat';
+import type { ChatMessage, RoomNotice } from '../../core/chat';
+import type { Visibility } from '../../core/protocol';
 import { sharedNames } from '../../core/names';
 import { dayKey, dayLabel } from '../../lib/format';
 import { Icon } from '../Icon';
 import { MessageItem, type MessageHandlers } from '../MessageItem';
+import { RoomNoticeItem } from '../RoomNotice';
+
+const NO_NOTICES: readonly RoomNotice[] = [];
 
 /** Messages closer than this, by the same person, share one header. */
 const GROUP_MS = 5 * 60 * 1000;
@@ -24,6 +28,33 @@ export function isContinuation(prev: ChatMessage | undefined, msg: ChatMessage):
   return gap >= 0 && gap < GROUP_MS;
 }
 
+/** A row of the list: a message, or a member or room event's notice. */
+export type ListItem =
+  { kind: 'message'; key: string; message: ChatMessage } | { kind: 'notice'; key: string; notice: RoomNotice };
+
+/**
+ * The messages and notices in one list, by seq: each notice goes before the
+ * first stored message after it; those after every stored message go before
+ * your messages still on their way (which have no seq yet).
+ */
+export function interleave(messages: readonly ChatMessage[], notices: readonly RoomNotice[]): ListItem[] {
+  if (notices.length === 0) return messages.map((message) => ({ kind: 'message', key: message.key, message }));
+  const items: ListItem[] = [];
+  let i = 0;
+  for (const message of messages) {
+    const bound = message.seq ?? Infinity;
+    for (let n = notices[i]; n && n.seq < bound; n = notices[++i])
+      items.push({ kind: 'notice', key: n.key, notice: n });
+    items.push({ kind: 'message', key: message.key, message });
+  }
+  for (let n = notices[i]; n; n = notices[++i]) items.push({ kind: 'notice', key: n.key, notice: n });
+  return items;
+}
+
+function createdAtOf(item: ListItem): string {
+  return item.kind === 'message' ? item.message.createdAt : item.notice.createdAt;
+}
+
 /** Whether the list is scrolled to (near) its end. */
 function isAtBottom(el: HTMLElement): boolean {
   return el.scrollHeight - el.scrollTop - el.clientHeight < STICKY_PX;
@@ -38,9 +69,13 @@ function isAtBottom(el: HTMLElement): boolean {
 export function MessageList({
   room,
   messages,
+  notices = NO_NOTICES,
   hasMoreBefore,
   loadingOlder,
   loading,
+  canModerate = false,
+  label = `#${room}`,
+  visibility = 'public',
   members = [],
   newMessagesKey = null,
   newMessagesKnown = true,
@@ -50,6 +85,14 @@ export function MessageList({
 }: {
   room: string;
   messages: readonly ChatMessage[];
+  /** Member and room events, each shown as a line in its place among the messages. */
+  notices?: readonly RoomNotice[];
+  /** You may delete anyone's message here (an owner or a moderator of the room). */
+  canModerate?: boolean;
+  /** How the room is named in sentences ("Welcome to #lobby", "Welcome to Plans"). */
+  label?: string;
+  /** What kind of room it is: how its start reads. */
+  visibility?: Visibility;
   /** Who is online in the room: a name one of them shares with an author is tagged too. */
   members?: readonly { user_id: string; name: string }[];
   hasMoreBefore: boolean;
@@ -102,6 +145,7 @@ export function MessageList({
     [],
   );
   const rowHandlers = useMemo<MessageHandlers>(() => ({ ...handlers, showOriginal }), [handlers, showOriginal]);
+  const items = useMemo(() => interleave(messages, notices), [messages, notices]);
 
   const scrollToBottom = useCallback(() => {
     const el = scroller.current;
@@ -113,9 +157,10 @@ export function MessageList({
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const first = messages[0]?.key;
-    const lastMsg = messages.at(-1);
-    const last = lastMsg?.key;
+    const first = items[0]?.key;
+    const lastItem = items.at(-1);
+    const lastMsg = lastItem?.kind === 'message' ? lastItem.message : undefined;
+    const last = lastItem?.key;
     const prev = previous.current;
     if (prev.room !== room) {
       opening.current = true;
@@ -132,7 +177,7 @@ export function MessageList({
         el.scrollTop = el.scrollHeight;
         atBottom.current = true;
         // Nothing unread (or a first visit): the bottom it is, once the room's messages are in.
-        if (!loading && messages.length > 0 && newMessagesKnown) opening.current = false;
+        if (!loading && items.length > 0 && newMessagesKnown) opening.current = false;
       }
     } else if (first !== prev.first && last === prev.last && prev.first !== undefined) {
       // Older messages were added above: keep what the reader was looking at in place.
@@ -149,14 +194,14 @@ export function MessageList({
       el.scrollTop = el.scrollHeight;
     }
     previous.current = { room, first, last, height: el.scrollHeight };
-  }, [messages, room, loading, newMessagesKey, newMessagesKnown]);
+  }, [items, room, loading, newMessagesKey, newMessagesKnown]);
 
   // A short history does not fill the pane, so nobody can scroll up: read on.
   useEffect(() => {
     const el = scroller.current;
     if (!el || !hasMoreBefore || loadingOlder) return;
-    if (el.scrollHeight <= el.clientHeight + 40 && messages.length > 0) onLoadOlder();
-  }, [hasMoreBefore, loadingOlder, messages.length, onLoadOlder]);
+    if (el.scrollHeight <= el.clientHeight + 40 && items.length > 0) onLoadOlder();
+  }, [hasMoreBefore, loadingOlder, items.length, onLoadOlder]);
 
   const settleOpening = () => {
     opening.current = false;
@@ -186,8 +231,8 @@ export function MessageList({
       >
         {loading ? (
           <LoadingRows />
-        ) : messages.length === 0 ? (
-          <EmptyRoom room={room} />
+        ) : items.length === 0 ? (
+          <EmptyRoom label={label} />
         ) : (
           <ol aria-label={`Messages in ${room}`} className="flex min-h-full flex-col justify-end pb-3">
             <li aria-hidden={!loadingOlder} className="flex justify-center py-3">
@@ -202,12 +247,23 @@ export function MessageList({
                   Load older messages
                 </button>
               ) : (
-                <RoomStart room={room} />
+                <RoomStart label={label} visibility={visibility} />
               )}
             </li>
-            {messages.map((msg, i) => {
-              const prev = messages[i - 1];
-              const newDay = !prev || dayKey(prev.createdAt) !== dayKey(msg.createdAt);
+            {items.map((item, i) => {
+              const before = items[i - 1];
+              const newDay = !before || dayKey(createdAtOf(before)) !== dayKey(createdAtOf(item));
+              if (item.kind === 'notice') {
+                return (
+                  <Fragment key={item.key}>
+                    {newDay && <DaySeparator iso={item.notice.createdAt} />}
+                    <RoomNoticeItem notice={item.notice} />
+                  </Fragment>
+                );
+              }
+              const msg = item.message;
+              // A notice between two messages starts a new turn: the next one gets its header.
+              const prev = before?.kind === 'message' ? before.message : undefined;
               return (
                 <Fragment key={msg.key}>
                   {newDay && <DaySeparator iso={msg.createdAt} />}
@@ -218,6 +274,7 @@ export function MessageList({
                     sharedName={shared.has(msg.userId)}
                     editing={msg.key === editingKey}
                     highlighted={msg.id !== null && msg.id === highlighted}
+                    canModerate={canModerate}
                     handlers={rowHandlers}
                   />
                 </Fragment>
@@ -271,25 +328,42 @@ function DaySeparator({ iso }: { iso: string }) {
   );
 }
 
-function RoomStart({ room }: { room: string }) {
+const START_ICON = { public: 'hash', private: 'lock', direct: 'user' } as const;
+
+function RoomStart({ label, visibility }: { label: string; visibility: Visibility }) {
   return (
     <div className="w-full px-6 pt-4 pb-2">
       <div className="flex size-12 items-center justify-center rounded-2xl bg-indigo-50 text-indigo-600 dark:bg-indigo-500/10 dark:text-indigo-400">
-        <Icon name="hash" className="size-6" />
+        <Icon name={START_ICON[visibility]} className="size-6" />
       </div>
-      <p className="mt-3 text-lg font-bold text-zinc-900 dark:text-zinc-50">Welcome to #{room}</p>
-      <p className="text-sm text-zinc-500 dark:text-zinc-400">This is the very beginning of the room.</p>
+      {visibility === 'direct' ? (
+        <>
+          <p className="mt-3 text-lg font-bold text-zinc-900 dark:text-zinc-50">{label}</p>
+          <p className="text-sm text-zinc-500 dark:text-zinc-400">
+            This is the very beginning of your conversation with {label}. Only the two of you can read it.
+          </p>
+        </>
+      ) : (
+        <>
+          <p className="mt-3 text-lg font-bold text-zinc-900 dark:text-zinc-50">Welcome to {label}</p>
+          <p className="text-sm text-zinc-500 dark:text-zinc-400">
+            {visibility === 'private'
+              ? 'This is the very beginning of the room. Only its members can see it.'
+              : 'This is the very beginning of the room.'}
+          </p>
+        </>
+      )}
     </div>
   );
 }
 
-function EmptyRoom({ room }: { room: string }) {
+function EmptyRoom({ label }: { label: string }) {
   return (
     <div className="flex h-full flex-col items-center justify-center px-6 text-center">
       <div className="flex size-16 items-center justify-center rounded-2xl bg-indigo-50 text-indigo-600 dark:bg-indigo-500/10 dark:text-indigo-400">
         <Icon name="chat" className="size-8" />
       </div>
-      <p className="mt-4 text-lg font-semibold text-zinc-900 dark:text-zinc-50">No messages in #{room} yet</p>
+      <p className="mt-4 text-lg font-semibold text-zinc-900 dark:text-zinc-50">No messages in {label} yet</p>
       <p className="mt-1 max-w-sm text-sm text-zinc-500 dark:text-zinc-400">
         Be the first to say something. Everyone in the room sees it the moment you press Enter.
       </p>

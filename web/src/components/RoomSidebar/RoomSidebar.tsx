@@ -1,36 +1,23 @@
-import { useRef, type MouseEvent } from 'react';
-import type { RoomView } from '../../core/chat';
-import { LOBBY, splitRoomName, type RoomSummary } from '../../core/protocol';
+import { useRef, type MouseEvent, type ReactNode } from 'react';
+import { Link } from 'react-router';
+import type { RoomMeta, RoomView, SidebarRoom } from '../../core/chat';
+import type { RoomSummary } from '../../core/protocol';
 import type { Identity } from '../../core/prefs';
+import { metaOf, roomSections } from '../../core/rooms';
 import { Avatar } from '../Avatar';
 import { ConnectionBadge } from '../ConnectionBadge';
 import { Icon } from '../Icon';
 import { JoinRoomForm } from '../JoinRoomForm';
 
-interface Group {
-  space: string | null;
-  rooms: string[];
-}
+const NO_META: Readonly<Record<string, RoomMeta>> = {};
 
-/** Rooms without a space first (lobby leading), then each space's channels. */
-export function groupRooms(rooms: readonly string[]): Group[] {
-  const bySpace = new Map<string | null, string[]>();
-  for (const room of rooms) {
-    const { space } = splitRoomName(room);
-    const list = bySpace.get(space) ?? [];
-    list.push(room);
-    bySpace.set(space, list);
-  }
-  const order = (a: string, b: string) => (a === LOBBY ? -1 : b === LOBBY ? 1 : a.localeCompare(b));
-  const groups: Group[] = [];
-  const plain = bySpace.get(null);
-  if (plain) groups.push({ space: null, rooms: plain.sort(order) });
-  for (const space of [...bySpace.keys()].filter((s): s is string => s !== null).sort()) {
-    groups.push({ space, rooms: (bySpace.get(space) ?? []).sort(order) });
-  }
-  return groups;
-}
-
+/**
+ * Your rooms in the sidebar's sections: channels (public rooms without a
+ * space, the lobby leading, and private rooms by title), each space's
+ * channels, then direct messages — with unread counts — and rooms to discover.
+ * A signed-in user can create a private room from here; a guest is told to
+ * sign in for it (`signInHint`).
+ */
 export function RoomSidebar({
   myRooms,
   rooms,
@@ -42,6 +29,9 @@ export function RoomSidebar({
   onSelect,
   onLeave,
   onEditName,
+  roomMeta = NO_META,
+  onCreateRoom,
+  signInHint = false,
 }: {
   myRooms: readonly string[];
   rooms: Readonly<Record<string, RoomView>>;
@@ -54,9 +44,19 @@ export function RoomSidebar({
   onSelect: (room: string) => void;
   onLeave: (room: string) => void;
   onEditName: () => void;
+  /** What each room is and is called (`ChatSnapshot.roomMeta`). */
+  roomMeta?: Readonly<Record<string, RoomMeta>>;
+  /** Offers "New private room" (signed in). */
+  onCreateRoom?: () => void;
+  /** Says that signing in makes private rooms and direct messages (a guest). */
+  signInHint?: boolean;
 }) {
   const mine = new Set(myRooms);
-  const discover = directory.filter((r) => !mine.has(r.name)).slice(0, 8);
+  // Only public rooms are there to discover: the private and direct ones listed are yours.
+  const discover = directory.filter((r) => !mine.has(r.name) && metaOf(r).visibility === 'public').slice(0, 8);
+  const publicCount = directory.filter((r) => metaOf(r).visibility === 'public').length;
+  const sections = roomSections(myRooms, roomMeta, (room) => rooms[room]?.unread ?? 0);
+  const canLeave = myRooms.length > 1;
   const nav = useRef<HTMLElement>(null);
 
   // Leaving takes the row away, and the focus with it: from the keyboard, the
@@ -76,31 +76,80 @@ export function RoomSidebar({
           <h2 className="truncate text-[15px] font-semibold text-zinc-900 dark:text-zinc-50">Rooms</h2>
           <p className="text-xs text-zinc-500 dark:text-zinc-400">
             {myRooms.length} joined
-            {directory.length ? ` · ${directory.length}${directoryHasMore ? '+' : ''} on this server` : ''}
+            {publicCount ? ` · ${publicCount}${directoryHasMore ? '+' : ''} on this server` : ''}
           </p>
         </div>
+        {onCreateRoom && (
+          <button
+            type="button"
+            onClick={onCreateRoom}
+            aria-label="New private room"
+            title="New private room"
+            data-testid="new-private-room"
+            className="inline-flex size-8 shrink-0 items-center justify-center rounded-md text-zinc-500 hover:bg-zinc-200/70 hover:text-zinc-800 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:hover:text-zinc-100"
+          >
+            <Icon name="lock" className="size-4" />
+          </button>
+        )}
       </div>
       <JoinRoomForm onJoin={onSelect} />
+      {signInHint && (
+        <p className="mx-3 mt-2 rounded-lg bg-zinc-100 px-3 py-2 text-xs text-zinc-600 dark:bg-zinc-800/60 dark:text-zinc-400">
+          <Link
+            to="/signin"
+            aria-label="Sign in to create private rooms and send direct messages"
+            className="font-semibold text-indigo-600 hover:underline dark:text-indigo-400"
+          >
+            Sign in
+          </Link>{' '}
+          to create private rooms and send direct messages.
+        </p>
+      )}
       <nav ref={nav} aria-label="Your rooms" className="mt-3 min-h-0 flex-1 space-y-4 overflow-y-auto px-2 pb-4">
-        {groupRooms(myRooms).map((group) => (
-          <section key={group.space ?? ''} aria-label={group.space ? `Space ${group.space}` : 'Rooms'}>
-            <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-500">
-              {group.space ?? 'Channels'}
-            </h3>
-            <ul className="space-y-px">
-              {group.rooms.map((room) => (
-                <RoomRow
-                  key={room}
-                  room={room}
-                  view={rooms[room]}
-                  active={room === current}
-                  onSelect={onSelect}
-                  onLeave={myRooms.length > 1 ? leave : undefined}
-                />
-              ))}
-            </ul>
-          </section>
+        {sections.channels.length > 0 && (
+          <RoomGroup label="Rooms" heading="Channels">
+            {sections.channels.map((room) => (
+              <RoomRow
+                key={room.name}
+                room={room}
+                active={room.name === current}
+                onSelect={onSelect}
+                onLeave={canLeave && room.visibility === 'public' ? leave : undefined}
+              />
+            ))}
+          </RoomGroup>
+        )}
+        {sections.spaces.map((group) => (
+          <RoomGroup key={group.space} label={`Space ${group.space}`} heading={group.space}>
+            {group.rooms.map((room) => (
+              <RoomRow
+                key={room.name}
+                room={room}
+                active={room.name === current}
+                onSelect={onSelect}
+                onLeave={canLeave ? leave : undefined}
+              />
+            ))}
+          </RoomGroup>
         ))}
+        {(sections.direct.length > 0 || onCreateRoom) && (
+          <RoomGroup label="Direct messages" heading="Direct messages">
+            {sections.direct.map((room) => (
+              <RoomRow
+                key={room.name}
+                room={room}
+                active={room.name === current}
+                onSelect={onSelect}
+                onLeave={undefined}
+              />
+            ))}
+            {sections.direct.length === 0 && (
+              <li className="px-2 py-1 text-xs text-zinc-400 dark:text-zinc-500">
+                Pick someone's name in the member list or on a message.
+              </li>
+            )}
+          </RoomGroup>
+        )}
         {discover.length > 0 && (
           <section aria-label="Discover rooms">
             <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-500">
@@ -150,37 +199,48 @@ export function RoomSidebar({
   );
 }
 
+function RoomGroup({ label, heading, children }: { label: string; heading: string; children: ReactNode }) {
+  return (
+    <section aria-label={label}>
+      <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-500">
+        {heading}
+      </h3>
+      <ul className="space-y-px">{children}</ul>
+    </section>
+  );
+}
+
 /**
- * One of your rooms: the row opens it; the × beside it leaves it. The × shows
- * on hover, whenever the row has the focus (so the keyboard reaches it: it is
- * always in the tab order, only see-through), and always where there is no
- * hover to show it — touch screens, and the narrow layout's drawer.
+ * One of your rooms: the row opens it; the × beside it leaves it (public rooms:
+ * a private room is left from its settings, a direct one not at all). The ×
+ * shows on hover, whenever the row has the focus (so the keyboard reaches it:
+ * it is always in the tab order, only see-through), and always where there is
+ * no hover to show it — touch screens, and the narrow layout's drawer.
  */
 function RoomRow({
   room,
-  view,
   active,
   onSelect,
   onLeave,
 }: {
-  room: string;
-  view: RoomView | undefined;
+  room: SidebarRoom;
   active: boolean;
   onSelect: (room: string) => void;
   /** `byKeyboard`: Enter or Space on the ×, not a pointer (a click from the keyboard has no `detail`). */
   onLeave: ((room: string, byKeyboard: boolean) => void) | undefined;
 }) {
-  const { channel } = splitRoomName(room);
-  const unread = view?.unread ?? 0;
+  const { name, label, unread } = room;
   // Where the × is shown without a hover, the row makes room for it beside the unread count.
   const roomForLeave = onLeave ? 'group-focus-within:pr-9 max-md:pr-9 [@media(hover:none)]:pr-9' : '';
+  const iconClass = `size-4 shrink-0 ${active ? 'opacity-90' : 'opacity-60'}`;
   return (
     <li className="group relative">
       <button
         type="button"
-        onClick={() => onSelect(room)}
+        onClick={() => onSelect(name)}
         aria-current={active ? 'page' : undefined}
-        data-room={room}
+        data-room={name}
+        data-visibility={room.visibility}
         className={`flex w-full items-center gap-2 rounded-md px-2 py-1.5 text-left text-sm transition ${roomForLeave} ${
           active
             ? 'bg-indigo-600 text-white shadow-sm dark:bg-indigo-500'
@@ -189,13 +249,19 @@ function RoomRow({
               : 'text-zinc-600 hover:bg-zinc-200/60 hover:text-zinc-900 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:hover:text-zinc-100'
         }`}
       >
-        <Icon name="hash" className={`size-4 shrink-0 ${active ? 'opacity-90' : 'opacity-60'}`} />
-        <span className="min-w-0 flex-1 truncate">{channel}</span>
+        {room.visibility === 'direct' ? (
+          <Avatar name={label} userId={room.peer?.user_id ?? name} size="xs" />
+        ) : room.visibility === 'private' ? (
+          <Icon name="lock" className={iconClass} aria-label="Private" role="img" aria-hidden={undefined} />
+        ) : (
+          <Icon name="hash" className={iconClass} />
+        )}
+        <span className="min-w-0 flex-1 truncate">{label}</span>
         {unread > 0 && !active && (
           <span
             className="rounded-full bg-indigo-600 px-1.5 py-px text-[11px] leading-4 font-semibold text-white group-hover:invisible dark:bg-indigo-500"
             aria-label={`${unread} unread`}
-            data-testid={`unread-${room}`}
+            data-testid={`unread-${name}`}
           >
             {unread > 99 ? '99+' : unread}
           </span>
@@ -204,9 +270,9 @@ function RoomRow({
       {onLeave && (
         <button
           type="button"
-          onClick={(e: MouseEvent) => onLeave(room, e.detail === 0)}
-          aria-label={`Leave #${room}`}
-          title={`Leave #${room}`}
+          onClick={(e: MouseEvent) => onLeave(name, e.detail === 0)}
+          aria-label={`Leave #${name}`}
+          title={`Leave #${name}`}
           className={`absolute top-1/2 right-1 inline-flex size-7 -translate-y-1/2 items-center justify-center rounded opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 focus-visible:opacity-100 max-md:opacity-100 [@media(hover:none)]:opacity-100 ${
             active
               ? 'text-white/80 hover:bg-white/20 hover:text-white'

@@ -1,1 +1,1 @@
-export { RoomSidebar, groupRooms } from './RoomSidebar';
+export { RoomSidebar } from './RoomSidebar';

@@ -27,18 +27,25 @@ export type { HistoryPage } from './generated/HistoryPage';
 export type { HttpError } from './generated/HttpError';
 export type { HttpErrorBody } from './generated/HttpErrorBody';
 export type { HttpErrorCode } from './generated/HttpErrorCode';
+export type { Member } from './generated/Member';
+export type { MemberAction } from './generated/MemberAction';
 export type { Message } from './generated/Message';
 export type { MessageId } from './generated/MessageId';
+export type { Person } from './generated/Person';
 export type { PresenceUser } from './generated/PresenceUser';
 export type { PrincipalKind } from './generated/PrincipalKind';
 export type { Reactions } from './generated/Reactions';
 export type { Refusal } from './generated/Refusal';
+export type { Role } from './generated/Role';
+export type { RoomChange } from './generated/RoomChange';
+export type { RoomDetail } from './generated/RoomDetail';
 export type { RoomList } from './generated/RoomList';
 export type { RoomName } from './generated/RoomName';
 export type { RoomSummary } from './generated/RoomSummary';
 export type { Seq } from './generated/Seq';
 export type { ServerFrame } from './generated/ServerFrame';
 export type { UserId } from './generated/UserId';
+export type { Visibility } from './generated/Visibility';
 export type { WireLimits } from './generated/WireLimits';
 
 /** A server frame of one `type`. */

@@ -2,10 +2,15 @@
 import type { ClientId } from "./ClientId";
 import type { DisplayName } from "./DisplayName";
 import type { Emoji } from "./Emoji";
+import type { MemberAction } from "./MemberAction";
 import type { MessageId } from "./MessageId";
+import type { Role } from "./Role";
 import type { RoomName } from "./RoomName";
+import type { RoomTitle } from "./RoomTitle";
 import type { Seq } from "./Seq";
+import type { Topic } from "./Topic";
 import type { UserId } from "./UserId";
+import type { Visibility } from "./Visibility";
 
 /**
  * A stored event of a room's log that is not a message (protocol.md §13).
@@ -24,9 +29,9 @@ id: MessageId,
  */
 room: RoomName, 
 /**
- * The message it changes.
+ * The message it changes (none for a `member` or `room` event).
  */
-target: MessageId, 
+target?: MessageId, 
 /**
  * Who did it.
  */
@@ -58,4 +63,40 @@ on: boolean,
 /**
  * How many users react with this emoji after this event.
  */
-count: number, });
+count: number, } | { "kind": "member", 
+/**
+ * Whose.
+ */
+member: UserId, 
+/**
+ * Their display name then.
+ */
+member_name: DisplayName, 
+/**
+ * What happened.
+ */
+action: MemberAction, 
+/**
+ * Their role after it (`None`: not a member after it).
+ */
+role?: Role, 
+/**
+ * Why, as the moderator said (kicks and bans).
+ */
+reason?: string, } | { "kind": "room", 
+/**
+ * Whether this is the room's creation (its first event).
+ */
+created: boolean, 
+/**
+ * Who may see it (fixed at creation).
+ */
+visibility: Visibility, 
+/**
+ * Its title after the event.
+ */
+title?: RoomTitle, 
+/**
+ * Its topic after the event.
+ */
+topic: Topic, });

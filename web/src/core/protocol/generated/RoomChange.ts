@@ -3,4 +3,4 @@
 /**
  * What a `room` frame says happened.
  */
-export type RoomChange = "created";
+export type RoomChange = "created" | "added" | "renamed";

@@ -1,0 +1,1 @@
+export { CreateRoomDialog } from './CreateRoomDialog';

@@ -1,0 +1,1 @@
+export { Dialog, focusablesIn } from './Dialog';

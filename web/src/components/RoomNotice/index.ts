@@ -1,0 +1,1 @@
+export { RoomNoticeItem } from './RoomNotice';

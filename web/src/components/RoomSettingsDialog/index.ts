@@ -1,0 +1,1 @@
+export { RoomSettingsDialog } from './RoomSettingsDialog';
