@@ -90,8 +90,14 @@ fn server_frames_of(frame: ClientFrame) {
             round_trip(&ServerFrame::Receipt { room, user_id: user, seq });
         }
         ClientFrame::Edit { room, id, content, client_id } => {
-            let event =
-                NewEvent::now(room, Some(id), user, DisplayName::guest(user), Request::Edit { content }, Some(client_id));
+            let event = NewEvent::now(
+                room,
+                Some(id),
+                user,
+                DisplayName::guest(user),
+                Request::Edit { content },
+                Some(client_id),
+            );
             round_trip(&ServerFrame::Events {
                 room: event.room.clone(),
                 data: vec![event.stored_at(Seq(2), 0)].into(),
@@ -111,8 +117,14 @@ fn server_frames_of(frame: ClientFrame) {
             });
         }
         ClientFrame::React { room, id, emoji, on, client_id } => {
-            let event =
-                NewEvent::now(room, Some(id), user, DisplayName::guest(user), Request::React { emoji, on }, Some(client_id));
+            let event = NewEvent::now(
+                room,
+                Some(id),
+                user,
+                DisplayName::guest(user),
+                Request::React { emoji, on },
+                Some(client_id),
+            );
             round_trip(&ServerFrame::Events {
                 room: event.room.clone(),
                 data: vec![event.stored_at(Seq(3), u32::from(on))].into(),
