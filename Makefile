@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint features fmt-check clippy clippy-all-features rust-test bench bench-load bench-cluster doc doc-all-features fuzz-check types types-check fuzz
+.PHONY: run test lint features fmt-check clippy clippy-all-features rust-test bench bench-load bench-search bench-cluster doc doc-all-features fuzz-check types types-check fuzz
 
 GENERATED_TS = web/src/core/protocol/generated
 
@@ -57,6 +57,12 @@ bench:
 ## writes the table into docs/performance.md.
 bench-load:
 	benches/load/bench-load.sh
+
+## Search latency over 1M messages on SQLite and PostgreSQL, per kind of
+## query (about 3 minutes after the build); prints the table for
+## docs/performance.md.
+bench-search:
+	$(CARGO) bench -p whisper-benches --bench search
 
 ## whisper-server as one node, then as three nodes over PostgreSQL and NATS
 ## (127.0.0.1:4222), under the same WebSocket loads spread over the nodes

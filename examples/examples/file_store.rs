@@ -103,8 +103,8 @@ use whisper_core::model::{
     Seq, Standing, UserId, Visibility,
 };
 use whisper_core::store::{
-    Applied, LogPage, MemberRoomsPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomTimeline, RoomsPage, Store,
-    StoreError, rules,
+    Applied, LogPage, MemberRoomsPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomTimeline, RoomsPage, Search,
+    SearchPage, Store, StoreError, rules,
 };
 
 /// The log's file name inside the store's directory.
@@ -170,6 +170,9 @@ struct Index {
     sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
     /// The same for events.
     events_sent: HashMap<(UserId, ClientId), (RoomName, Seq)>,
+    /// Every message in the order of the log: a message's search position
+    /// is its index here plus one.
+    posted: Vec<(RoomName, Seq)>,
 }
 
 /// What an event asks of the log.
@@ -301,6 +304,7 @@ impl Index {
             if let Some(client_id) = &message.client_id {
                 self.sent.insert((message.user_id, client_id.clone()), (message.room.clone(), message.seq));
             }
+            self.posted.push((message.room.clone(), message.seq));
             log.push_message(message)?;
         }
         for event in record.events {
@@ -627,6 +631,14 @@ impl Store for FileStore {
         let has_more = rooms.len() > limit;
         rooms.truncate(limit);
         Ok(MemberRoomsPage { rooms, has_more })
+    }
+
+    /// A scan from the newest message back, as `MemoryStore` does: a store
+    /// with much history keeps a full-text index instead (SQLite's FTS5,
+    /// PostgreSQL's GIN), changed in the transaction of each write.
+    async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
+        let index = lock(&self.inner.index)?;
+        Ok(SearchPage::scan(search, &index.posted, |room| index.rooms.get(room)))
     }
 
     /// Clamped to the head; a mark that moves is one line, written before

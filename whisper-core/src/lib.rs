@@ -126,6 +126,7 @@ pub mod policy;
 mod quota;
 pub mod rate;
 pub mod rooms;
+pub mod search;
 pub mod session;
 pub mod store;
 #[cfg(any(test, feature = "test-util"))]

@@ -38,7 +38,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::codec::{ErrorCode, Refusal};
-use crate::model::{DisplayName, Emoji, MessageId, Principal, Request, RoomName, RoomProfile};
+use crate::model::{DisplayName, Emoji, MessageId, Principal, Request, RoomName, RoomProfile, SearchQuery};
 
 /// A policy's answer: go ahead, or [`Denied`].
 pub type Verdict = Result<(), Denied>;
@@ -156,6 +156,15 @@ pub trait Policy: Send + Sync + fmt::Debug + 'static {
     /// [`Policy::join`] allowed.
     async fn read_history(&self, who: Option<&Principal>, room: &RoomName) -> Verdict {
         let _ = (who, room);
+        Ok(())
+    }
+
+    /// May `who` search at all (`GET /v1/search`)? Asked before the store
+    /// is; each message found is then checked with
+    /// [`read_history`](Policy::read_history) for its room, so a search
+    /// never shows what reading the room would not.
+    async fn search(&self, who: Option<&Principal>, query: &SearchQuery) -> Verdict {
+        let _ = (who, query);
         Ok(())
     }
 

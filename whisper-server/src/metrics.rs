@@ -16,8 +16,8 @@ use whisper_core::model::{
     Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
 };
 use whisper_core::store::{
-    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
-    StoreError,
+    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Search,
+    SearchPage, Store, StoreError,
 };
 
 /// The server's metrics.
@@ -50,6 +50,7 @@ pub struct Metrics {
     pub abusive_closes: Counter,
     store_append: Histogram,
     store_read: Histogram,
+    store_search: Histogram,
 }
 
 impl Default for Metrics {
@@ -77,6 +78,7 @@ impl Metrics {
             abusive_closes: Counter::default(),
             store_append: latency(),
             store_read: latency(),
+            store_search: latency(),
         };
         // Registered clones share their values with the fields above.
         let r = &mut metrics.registry;
@@ -116,6 +118,7 @@ impl Metrics {
         );
         r.register("store_append_seconds", "Time to durably append one batch", metrics.store_append.clone());
         r.register("store_read_seconds", "Time to read one page of history", metrics.store_read.clone());
+        r.register("store_search_seconds", "Time to answer one search", metrics.store_search.clone());
         metrics
     }
 
@@ -138,6 +141,7 @@ impl Metrics {
             inner: store,
             append_seconds: self.store_append.clone(),
             read_seconds: self.store_read.clone(),
+            search_seconds: self.store_search.clone(),
             messages_in: self.messages_in.clone(),
             events_in: self.events_in.clone(),
         })
@@ -193,6 +197,7 @@ struct MeteredStore {
     inner: Arc<dyn Store>,
     append_seconds: Histogram,
     read_seconds: Histogram,
+    search_seconds: Histogram,
     messages_in: Counter,
     events_in: Counter,
 }
@@ -305,5 +310,12 @@ impl Store for MeteredStore {
         limit: usize,
     ) -> Result<MemberRoomsPage, StoreError> {
         self.inner.member_rooms(user, after, limit).await
+    }
+
+    async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
+        let started = Instant::now();
+        let result = self.inner.search(search).await;
+        self.search_seconds.observe(started.elapsed().as_secs_f64());
+        result
     }
 }

@@ -122,6 +122,12 @@ impl Store for CountingReads {
     ) -> Result<whisper_core::store::MemberRoomsPage, StoreError> {
         self.inner.member_rooms(user, after, limit).await
     }
+    async fn search(
+        &self,
+        search: &whisper_core::store::Search,
+    ) -> Result<whisper_core::store::SearchPage, StoreError> {
+        self.inner.search(search).await
+    }
 }
 
 /// A server on a filled SQLite file, with `tweak` applied.

@@ -491,7 +491,18 @@ async fn a_v1_database_migrates_without_loss() {
     assert_eq!(log.entries.iter().map(|e| e.seq().0).collect::<Vec<_>>(), [1, 2, 3, 4]);
     let next = store.append(vec![draft(&lobby, ada, "after", None)]).await.expect("append");
     assert_eq!(next[0].seq, Seq(5));
+    assert_eq!(found(&store, "v1").await, ["also v1"], "v1 messages are indexed, and the edit re-indexed");
+    let after = store.append(vec![draft(&lobby, ada, "also after", None)]).await.expect("append");
+    assert_eq!(after[0].seq, Seq(6));
+    assert_eq!(found(&store, "after").await, ["also after", "after"], "new messages number on from the old");
     let versions: i32 =
         db.client().await.query_one("SELECT max(version) FROM whisper_migrations", &[]).await.expect("versions").get(0);
-    assert_eq!(versions, 6);
+    assert_eq!(versions, 7);
+}
+
+/// What a search of everything finds, newest first.
+async fn found(store: &dyn Store, text: &str) -> Vec<String> {
+    let query = whisper_core::model::SearchQuery::parse(text).expect("valid search");
+    let page = store.search(&whisper_core::store::Search::new(query, None)).await.expect("search");
+    page.messages.iter().map(|m| m.content.to_string()).collect()
 }

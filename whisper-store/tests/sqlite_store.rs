@@ -234,7 +234,7 @@ async fn schema_is_versioned() {
     drop(SqliteStore::open(&path).await.unwrap());
     let conn = side_connection(&path);
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
 
@@ -378,7 +378,16 @@ async fn a_v1_file_migrates_without_loss() {
     assert_eq!((&*now.content, now.reactions.len()), ("edited", 1));
     let log = store.log(&lobby, Seq::ZERO, 10).await.unwrap();
     assert_eq!(log.entries.iter().map(|e| e.seq().0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(found(&store, "v1").await, ["also v1"], "v1 messages are indexed, and the edit re-indexed");
+    assert_eq!(found(&store, "edited").await, ["edited"]);
     drop(store);
     let version: i64 = side_connection(&path).query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
+}
+
+/// What a search of everything finds, newest first.
+async fn found(store: &dyn Store, text: &str) -> Vec<String> {
+    let query = whisper_core::model::SearchQuery::parse(text).expect("valid search");
+    let page = store.search(&whisper_core::store::Search::new(query, None)).await.expect("search");
+    page.messages.iter().map(|m| m.content.to_string()).collect()
 }

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::model::{DisplayName, Entry, Epoch, Member, Message, Role, RoomName, RoomTitle, Seq, UserId, Visibility};
+use crate::model::{
+    DisplayName, Entry, Epoch, Member, Message, Role, RoomName, RoomTitle, Seq, TextMark, UserId, Visibility,
+};
 
 /// `GET /v1/chat/messages`: a page of history, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,6 +97,28 @@ pub struct RoomDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "typescript", ts(optional))]
     pub banned: Option<Vec<Person>>,
+}
+
+/// `GET /v1/search?q=&room=&limit=&before=`: messages that match, newest
+/// first, over the rooms the caller may read (protocol.md §16).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+pub struct SearchResults {
+    /// Newest first, each in its current state.
+    pub results: Vec<SearchHit>,
+    /// The `before` of the next (older) page, or `null` after the last.
+    #[cfg_attr(feature = "typescript", ts(type = "string | null"))]
+    pub next: Option<String>,
+}
+
+/// One message a search found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS), ts(export))]
+pub struct SearchHit {
+    /// The message (its `room` and `seq` say where to open it).
+    pub message: Message,
+    /// Where the searched words are in its `content`.
+    pub marks: Vec<TextMark>,
 }
 
 /// `GET /v1/rooms?limit=&after=`: a page of rooms (protocol.md §11).

@@ -15,6 +15,7 @@ pub use client::{ClientFrame, Draft};
 pub use error::{DecodeError, ErrorCode, FrameType, Refusal};
 pub use http::{
     EventsPage, HistoryPage, HttpError, HttpErrorBody, HttpErrorCode, Person, RoomDetail, RoomList, RoomSummary,
+    SearchHit, SearchResults,
 };
 pub use server::{AckStatus, EncodedFrame, PresenceUser, RoomChange, ServerFrame};
 

@@ -7,6 +7,7 @@ mod membership;
 mod message;
 mod principal;
 mod room;
+mod search;
 mod user;
 
 pub use event::{
@@ -23,4 +24,7 @@ pub use message::{
 };
 pub use principal::{ExternalId, ExternalIdError, MAX_EXTERNAL_ID_LEN, Principal, PrincipalKind};
 pub use room::{MAX_ROOM_NAME_LEN, RoomName, RoomNameError};
+pub use search::{
+    MAX_QUERY_CHARS, MAX_QUERY_TERMS, SearchQuery, SearchQueryError, SearchTerm, TextMark, index_text, words,
+};
 pub use user::{DisplayName, DisplayNameError, MAX_DISPLAY_NAME_CHARS, UserId, UserIdError};

@@ -809,6 +809,9 @@ impl Store for GatedStore {
     ) -> Result<crate::store::MemberRoomsPage, StoreError> {
         self.inner.member_rooms(user, after, limit).await
     }
+    async fn search(&self, search: &crate::store::Search) -> Result<crate::store::SearchPage, StoreError> {
+        self.inner.search(search).await
+    }
 }
 
 #[tokio::test]

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use super::timeline::RoomTimeline;
 use super::{
-    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
-    StoreError, rooms_limit, rules,
+    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Search,
+    SearchPage, Store, StoreError, rooms_limit, rules,
 };
 use crate::model::{
     Access, ClientId, DisplayName, Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, Role, RoomName, Seq,
@@ -39,6 +39,9 @@ struct State {
     /// Who is a member of what, by (user, room): the index of
     /// [`Store::member_rooms`].
     memberships: HashMap<UserId, BTreeMap<RoomName, Role>>,
+    /// Every message in the order stored: a message's search position is
+    /// its index here plus one.
+    posted: Vec<(RoomName, Seq)>,
 }
 
 impl State {
@@ -88,6 +91,7 @@ impl Store for MemoryStore {
             let key = new.client_id.clone().map(|c| (new.user_id, c));
             let message = new.stored_at(log.head().next());
             log.push_message(message.clone()).map_err(StoreError::Internal)?;
+            state.posted.push((message.room.clone(), message.seq));
             if let Some(key) = key {
                 state.sent.insert(key, (message.room.clone(), message.seq));
             }
@@ -225,6 +229,11 @@ impl Store for MemoryStore {
         let read_seq = state.read.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
         let unread = state.rooms.get(room).map_or(0, |log| log.unread(user, read_seq));
         Ok(ReadState { read_seq, unread })
+    }
+
+    async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
+        let state = self.lock()?;
+        Ok(SearchPage::scan(search, &state.posted, |room| state.rooms.get(room)))
     }
 }
 

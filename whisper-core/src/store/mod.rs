@@ -6,6 +6,7 @@
 pub mod conformance;
 mod memory;
 pub mod rules;
+mod search;
 mod timeline;
 
 use std::fmt::Debug;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use memory::{MemoryStore, highest_reads};
+pub use search::{DEFAULT_SEARCH_PAGE, MAX_SEARCH_PAGE, Search, SearchCursor, SearchPage};
 pub use timeline::{NotStored, RoomTimeline};
 
 use crate::model::{
@@ -205,6 +207,19 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// (protocol.md §12) without waiting for them to read again. A backend
     /// answers from an index on `(room, read_seq)`, not a scan of the marks.
     async fn room_reads(&self, room: &RoomName, limit: usize) -> Result<Vec<(UserId, Seq)>, StoreError>;
+
+    /// The messages `search.reader` may read ([`Search::may_read`]) that
+    /// match `search.query` ([`SearchQuery::matches`](crate::model::SearchQuery::matches)
+    /// is the reference), in `search.room` when given, older than
+    /// `search.before`: newest first, at most [`Search::limit`], each in its
+    /// current state. A deleted message is never found, and an edited one
+    /// is found by its edited text only.
+    ///
+    /// A backend answers from a full-text index that it changes in the
+    /// transaction that stores the message, the edit or the delete: a
+    /// search never finds what a read would not show. The index is walked
+    /// newest first, so a page costs the same however old the history.
+    async fn search(&self, search: &Search) -> Result<SearchPage, StoreError>;
 
     /// Checks that the store can serve requests *and store messages* (for
     /// `/readyz`): a store that still reads but can no longer write (a

@@ -83,6 +83,11 @@ impl RoomTimeline {
         Access { visibility: self.profile.visibility, standing: self.standing(user) }
     }
 
+    /// What a reader without an identity may do here.
+    pub fn stranger_access(&self) -> Access {
+        Access { visibility: self.profile.visibility, standing: Standing::Stranger }
+    }
+
     fn standing(&self, user: UserId) -> Standing {
         self.standings.get(&user).map_or(Standing::Stranger, |(_, s)| *s)
     }
@@ -259,6 +264,11 @@ impl RoomTimeline {
             Change::Edit { .. } | Change::Delete | Change::Reaction { .. } => {}
         }
         self.entries.push(Entry::Event(event));
+    }
+
+    /// The message at `seq`, in its current state.
+    pub fn message_at(&self, seq: Seq) -> Option<&Message> {
+        self.messages.get(&seq)
     }
 
     /// A message by id, in its current state.

@@ -107,4 +107,7 @@ impl Store for FailingStore {
     async fn member_rooms(&self, _: UserId, _: Option<&RoomName>, _: usize) -> Result<MemberRoomsPage, StoreError> {
         self.read_outcome(MemberRoomsPage { rooms: Vec::new(), has_more: false })
     }
+    async fn search(&self, _: &crate::store::Search) -> Result<crate::store::SearchPage, StoreError> {
+        self.read_outcome(crate::store::SearchPage::default())
+    }
 }

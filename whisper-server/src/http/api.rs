@@ -40,7 +40,7 @@ pub async fn messages(headers: &HeaderMap, query: Option<&str>, state: &AppState
 /// Who reads, for the application's policy (protocol.md §14): resolved
 /// only when there is a policy to ask, so that reads without one cost no
 /// session lookup.
-async fn reader(
+pub(super) async fn reader(
     headers: &HeaderMap,
     query: Option<&str>,
     state: &AppState,

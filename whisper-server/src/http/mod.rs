@@ -9,6 +9,7 @@ pub mod headers;
 pub mod query;
 pub mod response;
 pub mod rooms;
+pub mod search;
 pub mod static_files;
 pub mod upgrade;
 
@@ -64,7 +65,9 @@ async fn answer(
         return error(HttpErrorCode::InvalidRequest, problem);
     }
     // The read API answers within its client's rate (protocol.md §10).
-    if req.method() == Method::GET && matches!(path.as_str(), "/v1/chat/messages" | "/v1/chat/events" | "/v1/rooms") {
+    if req.method() == Method::GET
+        && matches!(path.as_str(), "/v1/chat/messages" | "/v1/chat/events" | "/v1/rooms" | "/v1/search")
+    {
         let client = crate::client_addr::client_addr(req.headers(), conn.peer, &state.config.trusted_proxies);
         if let Err(wait) = state.read_rate(client) {
             return api::rate_limited(wait);
@@ -111,6 +114,7 @@ async fn answer(
         (&Method::POST, "/v1/rooms") => rooms::create(req, &state).await,
         (&Method::POST, "/v1/dm") => rooms::direct(req, &state).await,
         (&Method::GET, "/v1/users") => rooms::user_by_name(req.headers(), req.uri().query(), &state).await,
+        (&Method::GET, "/v1/search") => search::search(req.headers(), req.uri().query(), &state).await,
         (_, "/v1/rooms") => error(HttpErrorCode::MethodNotAllowed, "only GET and POST are allowed here"),
         (_, "/v1/dm") => error(HttpErrorCode::MethodNotAllowed, "only POST is allowed here"),
         (&Method::GET, "/healthz") => healthy(),
@@ -123,7 +127,8 @@ async fn answer(
         (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => static_files::serve(&path, &state).await,
         (
             _,
-            "/v1/chat/ws" | "/v1/chat/messages" | "/v1/chat/events" | "/v1/users" | "/healthz" | "/readyz" | "/metrics",
+            "/v1/chat/ws" | "/v1/chat/messages" | "/v1/chat/events" | "/v1/users" | "/v1/search" | "/healthz"
+            | "/readyz" | "/metrics",
         ) => error(HttpErrorCode::MethodNotAllowed, "only GET is allowed here"),
         _ => error(HttpErrorCode::NotFound, "no such endpoint"),
     }

@@ -94,6 +94,7 @@ mod members;
 mod plan;
 mod rows;
 mod schema;
+mod search;
 mod timeline;
 mod writer;
 
@@ -104,14 +105,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 use whisper_core::model::{
     Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
 };
 use whisper_core::store::{
-    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Store,
-    StoreError, members_limit, rooms_limit,
+    Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Search,
+    SearchPage, Store, StoreError, members_limit, rooms_limit,
 };
 
 pub use self::accounts::PostgresAccounts;
@@ -305,12 +306,45 @@ impl PostgresStore {
     /// (restart, failover, idle timeout). A timeout is not retried: the
     /// caller has waited long enough.
     async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        self.run_query(sql, params, None).await
+    }
+
+    /// [`query`](Self::query) as an unnamed statement of the given
+    /// parameter types, which PostgreSQL plans for the parameters of this
+    /// one run: for a query whose best plan depends on them (a search for a
+    /// rare word walks the full-text index, one for a common word the
+    /// newest rows). A named statement settles on one generic plan after a
+    /// few runs: measured 100× slower for common words.
+    async fn query_planned_each_time(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        types: &[Type],
+    ) -> Result<Vec<Row>, StoreError> {
+        self.run_query(sql, params, Some(types)).await
+    }
+
+    async fn run_query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        types: Option<&[Type]>,
+    ) -> Result<Vec<Row>, StoreError> {
         let mut retried = false;
         loop {
             let client = self.client().await?;
             let rows = bounded_raw(async {
-                let statement = client.prepare_cached(sql).await?;
-                client.query(&statement, params).await
+                match types {
+                    None => {
+                        let statement = client.prepare_cached(sql).await?;
+                        client.query(&statement, params).await
+                    }
+                    Some(types) => {
+                        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+                            params.iter().copied().zip(types.iter().cloned()).collect();
+                        client.query_typed(sql, &typed).await
+                    }
+                }
             })
             .await;
             match rows {
@@ -431,6 +465,10 @@ impl Store for PostgresStore {
 
     /// One upsert, clamped to the room's head in the same statement; a mark
     /// that would not move the watermark writes nothing (and returns no row).
+    async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
+        self.search_messages(search).await
+    }
+
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {
         let (user, seq) = (user.to_string(), to_i64(seq.0));
         let moved = self.query(MARK_READ_SQL, &[&user, &room.as_str(), &seq]).await?;

@@ -102,6 +102,17 @@ pub(super) fn decode_event(row: &Row, at: usize) -> Result<Event, StoreError> {
     })
 }
 
+/// Reads a standing reaction's `emoji, user_id::text` from columns `at`
+/// and `at + 1`.
+pub(super) fn decode_reactor(row: &Row, at: usize) -> Result<(Emoji, UserId), StoreError> {
+    let emoji: &str = row.try_get(at).map_err(|e| decode_error(&e))?;
+    let user: &str = row.try_get(at + 1).map_err(|e| decode_error(&e))?;
+    Ok((
+        Emoji::parse(emoji).map_err(|_| corrupt("emoji", emoji))?,
+        UserId::parse(user).map_err(|_| corrupt("user id", user))?,
+    ))
+}
+
 /// Reads `visibility, title, topic` starting at column `at`.
 pub(super) fn decode_profile(row: &Row, at: usize) -> Result<RoomProfile, StoreError> {
     let code: i16 = row.try_get(at).map_err(|e| decode_error(&e))?;

@@ -17,12 +17,12 @@
 //! trip each (a handful of statements in one transaction).
 
 use tokio_postgres::Row;
-use whisper_core::model::{Change, Entry, Message, MessageId, NewEvent, Reactions, Request, RoomName, Seq, UserId};
+use whisper_core::model::{Change, Entry, Message, MessageId, NewEvent, Reactions, Request, RoomName, Seq, index_text};
 use whisper_core::store::{Applied, EventRefusal, LogPage, MAX_PAGE, StoreError};
 
 use super::PostgresStore;
 use super::error::{bounded_raw, classify, discard, timed_out};
-use super::rows::{decode_error, decode_event, decode_message, from_millis, to_i64, to_millis};
+use super::rows::{decode_error, decode_event, decode_message, decode_reactor, from_millis, to_i64, to_millis};
 
 /// The columns [`decode_event`] reads.
 pub(super) const EVENT_COLUMNS: &str =
@@ -177,12 +177,7 @@ impl PostgresStore {
         let mut standing = Vec::with_capacity(rows.len());
         for row in &rows {
             let seq: i64 = row.try_get(0).map_err(|e| decode_error(&e))?;
-            let emoji: &str = row.try_get(1).map_err(|e| decode_error(&e))?;
-            let user: &str = row.try_get(2).map_err(|e| decode_error(&e))?;
-            let emoji = whisper_core::model::Emoji::parse(emoji)
-                .map_err(|_| StoreError::Internal(format!("stored emoji {emoji:?} is invalid")))?;
-            let user =
-                UserId::parse(user).map_err(|_| StoreError::Internal(format!("stored user id {user:?} is invalid")))?;
+            let (emoji, user) = decode_reactor(row, 1)?;
             standing.push((Seq(u64::try_from(seq).unwrap_or(0)), emoji, user));
         }
         for run in standing.chunk_by(|a, b| a.0 == b.0) {
@@ -267,18 +262,19 @@ async fn apply_once(client: &mut deadpool_postgres::Object, new: &NewEvent) -> R
         Request::Edit { content } => {
             tx.execute(
                 &tx.prepare_cached(
-                    "UPDATE messages SET edited_content = $3, edited_at = $4 WHERE room = $1 AND seq = $2",
+                    "UPDATE messages SET edited_content = $3, edited_at = $4, search_words = to_tsvector('simple', $5) \
+                     WHERE room = $1 AND seq = $2",
                 )
                 .await?,
-                &[&room, &target_seq, &&**content, &created_at],
+                &[&room, &target_seq, &&**content, &created_at, &index_text(content)],
             )
             .await?;
         }
         Request::Delete => {
             tx.execute(
                 &tx.prepare_cached(
-                    "UPDATE messages SET content = '', edited_content = NULL, edited_at = NULL, deleted = true \
-                     WHERE room = $1 AND seq = $2",
+                    "UPDATE messages SET content = '', edited_content = NULL, edited_at = NULL, deleted = true, \
+                     search_words = NULL WHERE room = $1 AND seq = $2",
                 )
                 .await?,
                 &[&room, &target_seq],

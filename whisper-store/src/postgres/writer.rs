@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use deadpool_postgres::{Object, Pool};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
-use whisper_core::model::{ClientId, Epoch, ExternalId, Message, NewMessage, UserId};
+use whisper_core::model::{ClientId, Epoch, ExternalId, Message, NewMessage, UserId, index_text};
 use whisper_core::store::StoreError;
 
 use super::MAX_GROUP_MESSAGES;
@@ -49,6 +49,9 @@ const LOOKUP_SQL: &str = "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, m
 /// as needed with epoch $3, and returns the new `last_seq`, locking the row
 /// until commit. A message's seq is then `last_seq - back`, where `back` ($6)
 /// is how many of the group's new messages in its room come after it.
+/// Inserted in the group's order, so each message's `doc` (its search
+/// position) follows the order they were sent; `$16` is each one's words
+/// for the search index.
 const WRITE_SQL: &str = "WITH heads AS ( \
          INSERT INTO rooms AS r (name, last_seq, epoch, last_message_at) \
          SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[]) \
@@ -57,13 +60,15 @@ const WRITE_SQL: &str = "WITH heads AS ( \
          RETURNING r.name, r.last_seq \
      ), stored AS ( \
          INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to, principal, \
-                               external_id) \
+                               external_id, search_words) \
          SELECT m.room, h.last_seq - m.back, m.id, m.user_id::uuid, m.name, m.content, m.client_id, m.created_at, \
-                m.reply_to, m.principal, m.external_id \
+                m.reply_to, m.principal, m.external_id, to_tsvector('simple', m.words) \
          FROM UNNEST($5::text[], $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-                     $12::int8[], $13::text[], $14::int2[], $15::text[]) AS m(room, back, id, user_id, name, content, \
-                     client_id, created_at, reply_to, principal, external_id) \
+                     $12::int8[], $13::text[], $14::int2[], $15::text[], $16::text[]) WITH ORDINALITY \
+                     AS m(room, back, id, user_id, name, content, client_id, created_at, reply_to, principal, \
+                     external_id, words, ord) \
          JOIN heads h ON h.name = m.room \
+         ORDER BY m.ord \
      ) \
      SELECT name, last_seq FROM heads";
 
@@ -332,6 +337,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
         let (mut m_name, mut m_content, mut m_client, mut m_created) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut m_reply: Vec<Option<String>> = Vec::new();
         let (mut m_principal, mut m_external): (Vec<i16>, Vec<Option<&str>>) = (Vec::new(), Vec::new());
+        let mut m_words: Vec<String> = Vec::new();
         for (new, back) in plan.fresh() {
             m_room.push(new.room.as_str());
             m_back.push(back);
@@ -344,6 +350,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
             m_reply.push(new.reply_to.map(|id| id.to_string()));
             m_principal.push(new.principal.code());
             m_external.push(new.external_id.as_ref().map(ExternalId::as_str));
+            m_words.push(index_text(&new.content));
         }
         let statement = client.prepare_cached(WRITE_SQL).await.map_err(before_write)?;
         let rows = client
@@ -365,6 +372,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
                     &m_reply,
                     &m_principal,
                     &m_external,
+                    &m_words,
                 ],
             )
             .await

@@ -58,6 +58,7 @@ mod members;
 mod read_marks;
 mod rows;
 mod schema;
+mod search;
 mod writer;
 
 use std::fmt;
@@ -74,7 +75,7 @@ use whisper_core::model::{
 };
 use whisper_core::store::{
     Applied, LogPage, MAX_PAGE, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage,
-    Store, StoreError, members_limit, rooms_limit,
+    Search, SearchPage, Store, StoreError, members_limit, rooms_limit,
 };
 
 pub use self::accounts::SqliteAccounts;
@@ -330,6 +331,11 @@ impl Store for SqliteStore {
         let after = after.cloned();
         let limit = rooms_limit(limit);
         self.with_reader(move |conn| members::member_rooms(conn, user, after.as_ref(), limit)).await
+    }
+
+    async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
+        let search = search.clone();
+        self.with_reader(move |conn| search::search(conn, &search)).await
     }
 
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {

@@ -119,7 +119,7 @@ pub(super) fn read_message(conn: &Connection, room: RoomName, id: MessageId) -> 
 
 /// Fills in the reactions of `messages` (oldest first, of one room) with
 /// one range scan over their seqs.
-fn add_reactions(conn: &Connection, messages: &mut [Message]) -> rusqlite::Result<()> {
+pub(super) fn add_reactions(conn: &Connection, messages: &mut [Message]) -> rusqlite::Result<()> {
     let (Some(first), Some(last)) = (messages.first(), messages.last()) else { return Ok(()) };
     let room = first.room.clone();
     let mut stmt = conn.prepare_cached(SELECT_REACTIONS)?;

@@ -155,6 +155,32 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (room, user_id)
     ) WITHOUT ROWID;
     CREATE INDEX rooms_by_member ON room_members (user_id, room) WHERE standing > 0;",
+    // Version 7: search (protocol.md §16). `search_words` is an FTS5 index
+    // of every message's current text; it keeps no copy of the text
+    // (contentless) and its rows can be deleted. FTS5 wants integer row
+    // ids and messages are clustered by (room, seq), so `search_docs` gives
+    // each message one: assigned as messages are stored, so walking the
+    // index by descending row id is newest first. The writer changes both
+    // in the transaction of the write, after the requests' savepoints (see
+    // `search::Reindex`). The tokenizer is `unicode61` with its default
+    // categories (letters, digits, private use) and diacritics kept: the
+    // words of `whisper_core::model::words`.
+    //
+    // A file from before gains the index of its messages, oldest first.
+    "CREATE TABLE search_docs (
+        doc  INTEGER PRIMARY KEY,
+        room TEXT    NOT NULL,
+        seq  INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX search_docs_by_message ON search_docs (room, seq);
+    CREATE VIRTUAL TABLE search_words USING fts5(
+        body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0'
+    );
+    INSERT INTO search_docs (room, seq) SELECT room, seq FROM messages ORDER BY created_at, id;
+    INSERT INTO search_words (rowid, body)
+        SELECT d.doc, coalesce(m.edited_content, m.content)
+        FROM search_docs d JOIN messages m ON m.room = d.room AND m.seq = d.seq
+        WHERE m.deleted = 0;",
 ];
 
 /// Opens the write connection: WAL, `synchronous=FULL`, schema up to date.

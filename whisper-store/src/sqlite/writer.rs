@@ -19,6 +19,7 @@ use super::rows::{
     Decoder, Head, SELECT_HEAD, SELECT_ORIGINAL, SELECT_ORIGINAL_EVENT, corrupt, decode_event, from_unix_millis,
     head_from_row, seq_param, unix_millis,
 };
+use super::search::Reindex;
 use super::{MAX_GROUP_MESSAGES, MAX_GROUP_REQUESTS};
 
 /// The writer forgets its cached heads past this many rooms, so a flood of
@@ -212,12 +213,14 @@ impl Writer {
             insert: conn.prepare_cached(INSERT_MESSAGE)?,
             original: conn.prepare_cached(SELECT_ORIGINAL)?,
             head: conn.prepare_cached(SELECT_HEAD)?,
+            reindex: Reindex::default(),
         };
         let mut savepoint = conn.prepare_cached("SAVEPOINT request")?;
         let mut release = conn.prepare_cached("RELEASE request")?;
         let mut rollback_to = conn.prepare_cached("ROLLBACK TO request")?;
         for request in group.iter_mut() {
             savepoint.execute([])?;
+            let indexed = stmts.reindex.mark();
             let done = match request {
                 Request::Append { batch, .. } => {
                     append_batch(&mut stmts, heads, dirty, undo, std::mem::take(batch)).map(|m| Answer::Append(Ok(m)))
@@ -247,6 +250,7 @@ impl Writer {
                     }
                     rollback_to.execute([])?;
                     release.execute([])?;
+                    stmts.reindex.rewind(indexed);
                     for (room, before) in undo.drain(..).rev() {
                         match before {
                             Some(head) => dirty.insert(room, head),
@@ -263,7 +267,9 @@ impl Writer {
             }
             undo.clear();
         }
+        let mut reindex = std::mem::take(&mut stmts.reindex);
         drop(stmts);
+        reindex.apply(conn)?;
         let mut upsert = conn.prepare_cached(UPSERT_HEAD)?;
         for (room, head) in dirty.iter() {
             // A room touched only by resends of messages stored elsewhere
@@ -287,6 +293,8 @@ pub(super) struct Statements<'conn> {
     insert: rusqlite::CachedStatement<'conn>,
     original: rusqlite::CachedStatement<'conn>,
     head: rusqlite::CachedStatement<'conn>,
+    /// What the group changes in the search index.
+    pub(super) reindex: Reindex,
 }
 
 impl<'conn> Statements<'conn> {
@@ -331,6 +339,7 @@ pub(super) fn append_batch(
             new.external_id.as_ref().map(ExternalId::as_str),
         ])?;
         if inserted == 1 {
+            stmts.reindex.posted(&new.room, seq, &new.content);
             head.last_seq = seq;
             head.last_message_at = Some(created_at);
             // What is read back later: whole milliseconds (`Store::append`).
@@ -420,6 +429,7 @@ pub(super) fn apply_event(
                 "UPDATE messages SET edited_content = ?3, edited_at = ?4 WHERE room = ?1 AND seq = ?2",
             )?
             .execute(params![room.as_str(), target_seq, &**content, created_at])?;
+            stmts.reindex.changed(&room, Seq(u64::try_from(target_seq).unwrap_or_default()));
         }
         Asked::Delete => {
             conn.prepare_cached(
@@ -427,6 +437,7 @@ pub(super) fn apply_event(
                  WHERE room = ?1 AND seq = ?2",
             )?
             .execute(params![room.as_str(), target_seq])?;
+            stmts.reindex.changed(&room, Seq(u64::try_from(target_seq).unwrap_or_default()));
             conn.prepare_cached("UPDATE events SET content = '' WHERE room = ?1 AND target = ?2 AND kind = 'edit'")?
                 .execute(params![room.as_str(), target])?;
             conn.prepare_cached("DELETE FROM reactions WHERE room = ?1 AND target_seq = ?2")?

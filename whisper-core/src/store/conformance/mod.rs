@@ -16,6 +16,7 @@
 //! ```
 
 mod membership;
+mod search;
 mod timeline;
 
 use std::collections::{BTreeSet, HashMap};
@@ -29,7 +30,7 @@ use time::OffsetDateTime;
 
 use super::{
     Applied, LogPage, MAX_PAGE, MAX_ROOMS_PAGE, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState,
-    RoomInfo, RoomsPage, Store, StoreError,
+    RoomInfo, RoomsPage, Search, SearchPage, Store, StoreError,
 };
 use crate::model::{
     Access, ClientId, DisplayName, Entry, Epoch, Event, ExternalId, Message, MessageId, NewEvent, NewMessage,
@@ -84,7 +85,11 @@ macro_rules! store_conformance_tests {
             moderators_delete_others_messages,
             retitle_changes_the_profile,
             member_rooms_paged_by_name,
-            membership_resend_returns_the_original
+            membership_resend_returns_the_original,
+            search_finds_words_newest_first,
+            search_pages_follow_the_cursor,
+            search_follows_edits_and_deletes,
+            search_keeps_to_rooms_the_reader_may_read
         );
     };
     (@names; $($check:ident),*) => {
@@ -197,6 +202,9 @@ impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     ) -> Result<MemberRoomsPage, StoreError> {
         self.store.member_rooms(user, after, limit).await
     }
+    async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
+        self.store.search(search).await
+    }
 }
 
 /// Runs every check, each on a fresh store from `factory`.
@@ -209,6 +217,7 @@ where
 }
 
 pub use membership::*;
+pub use search::*;
 pub use timeline::*;
 
 fn room(name: &str) -> RoomName {
