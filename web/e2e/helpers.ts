@@ -142,3 +142,53 @@ export async function signIn(page: Page, who: Credentials): Promise<void> {
 export function accountMenu(page: Page, name: string) {
   return page.getByRole('link', { name: `Your account: ${name}` });
 }
+
+/**
+ * Posts `contents` to `room` as the page's guest, in order, over a WebSocket
+ * of its own opened in the page (the page's client does not see them unless
+ * it has joined `room`). Batches go one at a time, each sent again with the
+ * same client ids when the rate limit refuses it; resolves once all are stored.
+ */
+export async function postMany(page: Page, room: string, contents: readonly string[]): Promise<void> {
+  await page.evaluate(
+    async ({ room, contents }) => {
+      const identity = JSON.parse(localStorage.getItem('whisperchat.identity') ?? '{}') as {
+        token?: string;
+        name?: string;
+      };
+      const url = new URL('/v1/chat/ws', location.href);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      url.searchParams.set('room', '');
+      if (identity.token) url.searchParams.set('token', identity.token);
+      if (identity.name) url.searchParams.set('name', identity.name);
+      const ws = new WebSocket(url);
+      const answers: ((frame: { status: string; error?: { code: string; retry_after_ms?: number } }) => void)[] = [];
+      ws.onmessage = (e) => {
+        const frame = JSON.parse(String(e.data)) as { type: string; status: string };
+        if (frame.type === 'message_ids') answers.shift()?.(frame);
+      };
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('the WebSocket did not open'));
+      });
+      const run = Math.random().toString(36).slice(2, 8);
+      for (let at = 0; at < contents.length; at += 20) {
+        const data = contents
+          .slice(at, at + 20)
+          .map((content, i) => ({ content, room, client_id: `post-${run}-${at + i}` }));
+        for (;;) {
+          const answer = new Promise<{ status: string; error?: { code: string; retry_after_ms?: number } }>((resolve) =>
+            answers.push(resolve),
+          );
+          ws.send(JSON.stringify({ type: 'messages', data }));
+          const frame = await answer;
+          if (frame.status === 'success') break;
+          if (frame.error?.code !== 'rate_limited') throw new Error(`refused: ${JSON.stringify(frame)}`);
+          await new Promise((r) => setTimeout(r, Number(frame.error?.retry_after_ms ?? 500) + 50));
+        }
+      }
+      ws.close();
+    },
+    { room, contents },
+  );
+}

@@ -33,6 +33,12 @@
  * and your role in it are `roomMeta`; its members, when asked for,
  * `roomMembers`. Member and room events show in the timeline as notices. A
  * private room you are not in cannot be joined: it goes, with why.
+ *
+ * Search (`search.ts`) finds messages in every room you may read; opening a
+ * result (`openMessage`) shows its room at that message. One the live
+ * timeline does not hold is shown with the messages around it, read into a
+ * window apart from the timeline (`window.ts`) until the window meets the
+ * latest messages or the reader goes back to them (`jumpToLatest`).
  */
 import { AccountsApi, accountOf, type Account, type DeviceSession, type MeResponse } from './accounts';
 import type { BackoffOptions } from './backoff';
@@ -122,10 +128,12 @@ import {
 } from './rooms';
 import { FILL_PAGE, afterJoined, catchUpStep } from './recovery';
 import { RetrySchedule } from './retries';
+import { SearchApi, SearchSession, type SearchSessionOptions } from './search';
 import { MemoryStore, type LocalStore, type RoomCache } from './store';
 import { SingleStore, copyLocal, type LocalStores } from './stores';
 import { Timeline } from './timeline';
 import { RoomTyping, typingDue } from './typing';
+import { MessageWindow, aroundQueries, type JumpTarget } from './window';
 import {
   StoredMessageViews,
   firstUnread,
@@ -166,10 +174,13 @@ export type { RoomMeta, SidebarRoom, RoomSections } from './rooms';
 export type { Member, Person, Role } from './protocol';
 export type { ChangeKind, SendStatus } from './outbox';
 export type { TypingUser } from './typing';
+export type { JumpTarget } from './window';
+export type { SearchHit, SearchSession, SearchState, TextPart } from './search';
 export type {
   ChangeStatus,
   ChatMessage,
   ChatSnapshot,
+  JumpView,
   Notice,
   ReactionView,
   Removal,
@@ -229,6 +240,8 @@ export interface ChatClientOptions {
   accounts?: AccountsApi;
   /** The rooms API (private rooms, direct messages, members); defaults to the page's own origin. */
   rooms?: RoomsApi;
+  /** The search API (`GET /v1/search`); defaults to the page's own origin. */
+  search?: SearchApi;
   WebSocket?: typeof WebSocket;
   backoff?: BackoffOptions;
   /**
@@ -288,7 +301,18 @@ interface RoomState {
   dividerPending: boolean;
   /** Per room event (by id), the title and topic before it, as known when it arrived: its notice tells a rename from a new topic. */
   roomBefore: Map<string, RoomProfileSeen>;
+  /** The message the room was opened at (`openMessage`), while it is open. */
+  jump: Jump | null;
   view: RoomView | null;
+}
+
+/** A message jumped to, and the stretch around it when the live timeline does not hold it. */
+interface Jump {
+  target: JumpTarget;
+  /** Which jump it is (`JumpView.token`). */
+  token: number;
+  /** `null`: the live timeline holds the message (or the window met it). */
+  window: MessageWindow | null;
 }
 
 export interface ChatEvents extends Record<string, unknown> {
@@ -309,6 +333,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   private readonly api: HistoryApi;
   private readonly accounts: AccountsApi;
   private readonly roomsApi: RoomsApi;
+  private readonly searchApi: SearchApi;
   private readonly stores: LocalStores;
   private readonly connection: Connection;
   // Everything from here to `myRooms` is the principal's: made anew when it changes (`adopt`).
@@ -361,6 +386,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private connectionGen = 0;
   private started = false;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Jumps to a message so far (`JumpView.token`). */
+  private jumps = 0;
   /** Joins waiting to be sent again after a `rate_limited` refusal. */
   private readonly joinRetries = new Set<ReturnType<typeof setTimeout>>();
   private snapshot: ChatSnapshot;
@@ -372,6 +399,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.api = options.api ?? new HistoryApi();
     this.accounts = options.accounts ?? new AccountsApi();
     this.roomsApi = options.rooms ?? new RoomsApi();
+    this.searchApi = options.search ?? new SearchApi();
     this.stores = options.stores ?? new SingleStore(options.store ?? new MemoryStore());
     // Last visit's principal until `GET /v1/me` says: nothing is read before it does.
     const remembered = loadAccount(options.prefs);
@@ -600,6 +628,12 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (!isValidRoomName(room)) return false;
     const state = this.ensureRoom(room);
     if (this.currentRoom !== room) {
+      // The room shown before opens at its latest messages next time.
+      const before = this.currentRoom === null ? undefined : this.rooms.get(this.currentRoom);
+      if (before?.jump) {
+        before.jump = null;
+        this.touch(before);
+      }
       // A new visit: what was unread before it is marked, where the reading starts.
       state.divider = state.readSeqGuessed ? null : state.readSeq;
       state.dividerPending = !state.joined;
@@ -624,6 +658,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Reads the next older page of `room`. */
   async loadOlder(room: string): Promise<void> {
     const state = this.rooms.get(room);
+    const window = state?.jump?.window;
+    if (state && window) return this.loadWindowOlder(state, window);
     if (!state || !state.hasMoreBefore || state.loadingOlder || state.timeline.size === 0) return;
     const lowest = state.timeline.lowestSeq();
     if (lowest === undefined) return;
@@ -649,10 +685,169 @@ export class ChatClient extends Emitter<ChatEvents> {
   retryHistory(room: string): void {
     const state = this.rooms.get(room);
     if (!state) return;
+    const jump = state.jump;
+    const window = jump?.window;
+    if (jump && window?.error) {
+      window.error = null;
+      if (window.messages().length === 0) {
+        // The first pages failed: read them again.
+        window.loading = true;
+        this.enqueue(state, () => this.readAround(state, jump.token));
+      }
+      this.touch(state);
+      this.commit();
+      return;
+    }
     state.error = null;
     this.touch(state);
     this.enqueue(state, () => this.catchUp(state, state.head));
     this.commit();
+  }
+
+  // ---- search, and opening a room at a message ---------------------------------------
+
+  /** A search box's searches (`GET /v1/search`, asked as you type): `dispose` it when the box closes. */
+  createSearch(options?: SearchSessionOptions): SearchSession {
+    return new SearchSession(this.searchApi, options);
+  }
+
+  /**
+   * Opens `room` at message `target` (a search result): the room is shown —
+   * added to your rooms and joined if need be — with the message in view and
+   * marked (`RoomView.jump`). A message the live timeline holds is scrolled
+   * to; an older one is shown with the messages around it, read into a window
+   * apart from the timeline (window.ts): `loadOlder` and `loadNewer` read it
+   * further, and once it meets the latest messages it joins them. Resolves
+   * when the message is shown, or could not be read (`RoomView.error`).
+   */
+  async openMessage(room: string, target: JumpTarget): Promise<void> {
+    if (!this.openRoom(room)) return;
+    const state = this.rooms.get(room);
+    if (!state) return;
+    this.jumps += 1;
+    const token = this.jumps;
+    const held = state.timeline.hasId(target.id);
+    state.jump = { target, token, window: held ? null : new MessageWindow(target) };
+    this.touch(state);
+    this.commit();
+    if (held) return;
+    // After the history reads of the room before it (a room new to you reads its latest page first).
+    this.enqueue(state, () => this.readAround(state, token));
+    await state.queue;
+  }
+
+  /** Reads the next newer page of the window around a message jumped to, in `room`. */
+  async loadNewer(room: string): Promise<void> {
+    const state = this.rooms.get(room);
+    const window = state?.jump?.window;
+    if (!state || !window || window.loading || window.loadingNewer) return;
+    const query = window.newerQuery(room, this.opts.pageSize);
+    if (!query) {
+      if (this.settleWindow(state)) {
+        this.touch(state);
+        this.commit();
+      }
+      return;
+    }
+    const gen = state.generation;
+    window.loadingNewer = true;
+    this.touch(state);
+    this.commit();
+    try {
+      const page = await this.api.messages(query);
+      if (!this.windowIsCurrent(state, window, gen)) return;
+      window.takeNewer(page);
+      this.settleWindow(state);
+    } catch (e) {
+      if (this.windowIsCurrent(state, window, gen)) window.error = describeApiError(e);
+    } finally {
+      window.loadingNewer = false;
+      this.touch(state);
+      this.commit();
+    }
+  }
+
+  /** Shows `room`'s latest messages again, after a jump to an older one. */
+  jumpToLatest(room: string): void {
+    const state = this.rooms.get(room);
+    if (!state?.jump) return;
+    state.jump = null;
+    this.touch(state);
+    this.commit();
+  }
+
+  /** The first pages of the window around the message of jump `token`: the message, and those either side. */
+  private async readAround(state: RoomState, token: number): Promise<void> {
+    const jump = state.jump;
+    const window = jump?.window;
+    if (!jump || !window || jump.token !== token || !this.isLive(state)) return;
+    if (state.timeline.hasId(jump.target.id)) {
+      // The latest page, read meanwhile, holds it after all.
+      jump.window = null;
+      this.touch(state);
+      this.commit();
+      return;
+    }
+    const gen = state.generation;
+    const { before, after } = aroundQueries(state.name, jump.target.seq, this.opts.pageSize);
+    try {
+      const [older, newer] = await Promise.all([this.api.messages(before), this.api.messages(after)]);
+      if (!this.windowIsCurrent(state, window, gen)) return;
+      window.takeAround(older, newer);
+      this.settleWindow(state);
+    } catch (e) {
+      if (!this.windowIsCurrent(state, window, gen)) return;
+      window.loading = false;
+      window.error = describeApiError(e);
+    }
+    this.touch(state);
+    this.commit();
+  }
+
+  /** The window whose pages `readAround` or `loadOlder`/`loadNewer` read is still the one shown. */
+  private windowIsCurrent(state: RoomState, window: MessageWindow, gen: number): boolean {
+    return this.isLive(state) && state.generation === gen && state.jump?.window === window;
+  }
+
+  /**
+   * Nothing lies between the window and the live timeline any more: the
+   * window's older messages join the timeline (as an older page would), and
+   * the room is one list again, still at the message. Returns whether it did.
+   */
+  private settleWindow(state: RoomState): boolean {
+    const jump = state.jump;
+    const window = jump?.window;
+    if (!jump || !window || state.timeline.contiguousSeq === null) return false;
+    const lowest = state.timeline.lowestSeq();
+    if (lowest === undefined || !window.meets(lowest)) return false;
+    const older = window.below(lowest);
+    jump.window = null;
+    if (older.length > 0) {
+      this.addMessages(state, older);
+      state.hasMoreBefore = window.hasMoreBefore;
+    }
+    return true;
+  }
+
+  private async loadWindowOlder(state: RoomState, window: MessageWindow): Promise<void> {
+    if (window.loading || window.loadingOlder) return;
+    const query = window.olderQuery(state.name, this.opts.pageSize);
+    if (!query) return;
+    const gen = state.generation;
+    window.loadingOlder = true;
+    this.touch(state);
+    this.commit();
+    try {
+      const page = await this.api.messages(query);
+      if (!this.windowIsCurrent(state, window, gen)) return;
+      window.takeOlder(page);
+    } catch (e) {
+      if (this.windowIsCurrent(state, window, gen)) window.error = describeApiError(e);
+    } finally {
+      window.loadingOlder = false;
+      this.touch(state);
+      this.commit();
+    }
   }
 
   /**
@@ -1107,6 +1302,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.transmit([entry]);
     // Answering the room is having read it: the "New messages" line has done its job.
     if (state.divider !== null) state.divider = null;
+    // What you send goes at the end: the room shows its latest messages again, yours among them.
+    state.jump = null;
     this.touch(state);
     this.commit();
     return null;
@@ -1129,7 +1326,7 @@ export class ChatClient extends Emitter<ChatEvents> {
    */
   deleteMessage(room: string, id: string): string | null {
     const state = this.rooms.get(room);
-    const stored = state?.timeline.byId(id);
+    const stored = state && this.held(state, id);
     if (!state || !stored) return 'That message is not loaded.';
     const me = this.identity.userId;
     const own = me !== null && stored.user_id === me;
@@ -1142,7 +1339,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   react(room: string, id: string, emoji: string, on: boolean): string | null {
     if (!isValidEmoji(emoji)) return 'Not a reaction.';
     const state = this.rooms.get(room);
-    const stored = state?.timeline.byId(id);
+    const stored = state && this.held(state, id);
     if (!state || !stored) return 'That message is not loaded.';
     const shown = this.shown(state, stored);
     if (shown.deleted) return 'That message was deleted.';
@@ -1187,13 +1384,18 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Your message `id` as shown (pending changes applied), or why it cannot be changed. */
   private ownShown(room: string, id: string): Message | string {
     const state = this.rooms.get(room);
-    const stored = state?.timeline.byId(id);
+    const stored = state && this.held(state, id);
     if (!state || !stored) return 'That message is not loaded.';
     const me = this.identity.userId;
     if (!me || stored.user_id !== me) return 'Only its author can change a message.';
     const shown = this.shown(state, stored);
     if (shown.deleted) return 'That message was deleted.';
     return shown;
+  }
+
+  /** Stored message `id` of the room, from its live timeline or the window around a message jumped to. */
+  private held(state: RoomState, id: string): Message | undefined {
+    return state.timeline.byId(id) ?? state.jump?.window?.byId(id);
   }
 
   /** A stored message with your pending changes laid over it. */
@@ -1493,7 +1695,10 @@ export class ChatClient extends Emitter<ChatEvents> {
     const notices = frame.data.filter(isNoticeEvent);
     if (notices.length) this.onNoticeEvents(state.name, notices);
     const changed = state.timeline.applyEvents(frame.data);
+    // The messages of a window around a message jumped to change too.
+    const inWindow = state.jump?.window?.applyEvents(frame.data, (id) => state.timeline.hasId(id)) ?? false;
     this.settleEvents(state, frame.data);
+    if (inWindow) this.touch(state);
     if (!changed) return;
     if (this.currentRoom === state.name) this.markRead(state);
     this.touch(state);
@@ -1517,7 +1722,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (frame.status === 'success') {
       const seq = frame.seq ?? null;
       // Shown already, or never to be: its message is not held, so no event will settle it.
-      const shown = seq !== null && (!state || state.timeline.hasSeen(seq) || !state.timeline.hasId(entry.target));
+      const shown = seq !== null && (!state || state.timeline.hasSeen(seq) || !this.held(state, entry.target));
       this.retries.forget(entry.client_id);
       this.outbox.acknowledgeChange(entry, seq, shown);
     } else if (frame.error && isRetryable(frame.error)) {
@@ -1709,6 +1914,8 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   private resetRoom(state: RoomState): void {
     state.generation += 1;
+    // A window read from the history before is not this history's.
+    state.jump = null;
     state.receipts.clear();
     state.timeline.clear();
     state.hasMoreBefore = false;
@@ -1915,6 +2122,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       divider: null,
       dividerPending: false,
       roomBefore: new Map(),
+      jump: null,
       view: null,
     };
   }
@@ -2210,13 +2418,16 @@ export class ChatClient extends Emitter<ChatEvents> {
   private roomView(state: RoomState): RoomView {
     const me = this.identity.userId;
     if (state.view) return state.view;
-    const stored = state.timeline.messages();
+    const live = state.timeline.messages();
+    // A message jumped to that the live timeline does not hold: the room shows the window around it.
+    const window = state.jump?.window ?? null;
+    const stored = window ? window.messages() : live;
     const changes = this.outbox.changesIn(state.name);
     const names = namesOf(state.presence, stored);
     const ctx: MessageContext = {
       nameOf: (userId) => (userId === me ? 'You' : names(userId)),
       original: (id) => {
-        const original = state.timeline.byId(id);
+        const original = this.held(state, id);
         const pending = changes.get(id);
         return original && pending ? withChanges(original, pending, me) : original;
       },
@@ -2228,22 +2439,33 @@ export class ChatClient extends Emitter<ChatEvents> {
       return this.messageViews.get(shown, messageExtras(shown, me, ctx, pending));
     });
     const myName = this.identity.name ?? 'You';
-    for (const entry of this.outbox.values()) {
-      if (entry.room !== state.name || entry.kind) continue;
-      const reply = entry.reply_to ? replyPreview(entry.reply_to, ctx) : null;
-      messages.push(pendingMessageView(entry, me, myName, this.principal.kind, reply));
+    // Yours on their way go at the end, after the latest messages: not after a stretch of older ones.
+    if (!window) {
+      for (const entry of this.outbox.values()) {
+        if (entry.room !== state.name || entry.kind) continue;
+        const reply = entry.reply_to ? replyPreview(entry.reply_to, ctx) : null;
+        messages.push(pendingMessageView(entry, me, myName, this.principal.kind, reply));
+      }
     }
     const current = this.currentRoom === state.name;
-    const unread = !current ? unreadCount(stored, state.readSeq, me) : 0;
-    const firstNew = current ? firstUnread(stored, state.divider, me) : null;
+    const unread = !current ? unreadCount(live, state.readSeq, me) : 0;
+    const firstNew = current && !window ? firstUnread(live, state.divider, me) : null;
     const newMessagesKey = firstNew ? messageKey(firstNew, me) : null;
+    let notices = this.shownNotices(state);
+    if (window) {
+      // Those held that happened within the window's stretch.
+      const from = window.lowestSeq() ?? Infinity;
+      const to = window.highestSeq() ?? -Infinity;
+      notices = notices.filter((n) => n.seq >= from && n.seq <= to);
+    }
+    const jump = state.jump;
     const view: RoomView = {
       name: state.name,
       messages,
-      notices: noticeViews(this.shownNotices(state), me, (id) => state.roomBefore.get(id)),
-      hasMoreBefore: state.hasMoreBefore,
-      loadingOlder: state.loadingOlder,
-      loading: state.loadingLatest && stored.length === 0,
+      notices: noticeViews(notices, me, (id) => state.roomBefore.get(id)),
+      hasMoreBefore: window ? window.hasMoreBefore : state.hasMoreBefore,
+      loadingOlder: window ? window.loadingOlder : state.loadingOlder,
+      loading: window ? window.loading : state.loadingLatest && stored.length === 0,
       loaded: state.timeline.contiguousSeq !== null,
       presence: state.presence,
       typing: state.typing.users(),
@@ -2252,7 +2474,17 @@ export class ChatClient extends Emitter<ChatEvents> {
       newMessagesKnown: current && !state.dividerPending,
       joined: state.joined,
       draft: state.draft,
-      error: state.error,
+      error: window?.error ?? state.error,
+      jump: jump
+        ? {
+            id: jump.target.id,
+            seq: jump.target.seq,
+            token: jump.token,
+            detached: window !== null,
+            hasMoreAfter: window?.hasMoreAfter ?? false,
+            loadingNewer: window?.loadingNewer ?? false,
+          }
+        : null,
     };
     state.view = view;
     return view;

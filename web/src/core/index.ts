@@ -9,11 +9,13 @@
  * - `accounts.ts` — the account API: sign up, sign in, sign out, profile, devices; the password rule.
  * - `rooms-api.ts` — the rooms API: private rooms, direct messages, members, roles, bans; finding an account by name.
  * - `rooms.ts` — what a room is and is called, the sidebar's sections, what a role allows, member and room notices.
+ * - `search.ts` — search: the request, the words found marked in a text, `SearchSession` (as you type, latest answer only).
  * - `principal.ts` — who the client is: a guest (token in prefs) or an account (session cookie).
  * - `store.ts` — IndexedDB: cached messages, drafts, the outbox.
  * - `stores.ts` — whose store: one per person on the browser (the guest's, each account's).
  * - `prefs.ts` — localStorage: the guest identity, the account signed in to, room lists.
  * - `timeline.ts` — one room's messages in seq order, duplicates dropped by seq, events applied.
+ * - `window.ts` — the stretch of a room's history around a message jumped to, apart from the live timeline until they meet.
  * - `events.ts` — what an edit, delete or reaction does to a message, convergent under replay; member and room events.
  * - `outbox.ts` — your messages and changes until stored: pending sends, resend with the same `client_id`.
  * - `changes.ts` — your pending changes laid over the stored message (optimistic UI).
@@ -33,6 +35,7 @@ import { websocketUrl } from './connection';
 import { HistoryApi } from './history';
 import { browserKeyValue } from './prefs';
 import { RoomsApi } from './rooms-api';
+import { SearchApi } from './search';
 import { BrowserStores } from './stores';
 
 export * from './chat';
@@ -41,6 +44,7 @@ export { Connection, websocketUrl, type ConnectionStatus } from './connection';
 export { HistoryApi } from './history';
 export { ApiError } from './http';
 export { RoomsApi } from './rooms-api';
+export { SearchApi, SearchSession, markText } from './search';
 export type { Identity } from './prefs';
 export { BrowserStores, MemoryStores, type LocalStores } from './stores';
 
@@ -54,6 +58,7 @@ export function createBrowserChatClient(origin: string = window.location.origin)
     api: new HistoryApi(origin),
     accounts: new AccountsApi(origin),
     rooms: new RoomsApi(origin),
+    search: new SearchApi(origin),
     stores: new BrowserStores(),
     prefs: browserKeyValue(),
   });

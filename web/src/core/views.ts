@@ -101,6 +101,26 @@ export interface RoomMembersView {
   error: string | null;
 }
 
+/**
+ * The message the room was opened at (a search result): the list scrolls to
+ * it and marks it for a moment. Far older than the latest messages, it is
+ * shown with those around it, apart from them (`detached`, window.ts): the
+ * room's `messages` are then that stretch, read further older and newer as
+ * the reader scrolls, until it meets the latest ones or `jumpToLatest`.
+ */
+export interface JumpView {
+  /** The message's id and seq. */
+  id: string;
+  seq: number;
+  /** New for every jump: jumping to the same message again scrolls to it again. */
+  token: number;
+  /** `messages` are a stretch around the message, not the latest: "Jump to latest" goes back. */
+  detached: boolean;
+  /** Newer messages than the stretch's can be read with `loadNewer` (detached only). */
+  hasMoreAfter: boolean;
+  loadingNewer: boolean;
+}
+
 export interface RoomView {
   name: string;
   /** Stored messages in seq order, then your own messages not stored yet. */
@@ -136,6 +156,8 @@ export interface RoomView {
   draft: string;
   /** A history load that failed, for a "try again" banner. */
   error: string | null;
+  /** The message the room was opened at, if any (`openMessage`). */
+  jump: JumpView | null;
 }
 
 export interface Notice {

@@ -14,6 +14,20 @@ export function formatFull(iso: string): string {
   return d.toLocaleString(undefined, { dateStyle: 'full', timeStyle: 'medium' });
 }
 
+/** When, in short: `14:05` today, `Nov 20, 14:05` this year, `Nov 20, 2025, 14:05` before. */
+export function formatWhen(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  if (dayKey(iso) === dayKey(now.toISOString())) return formatTime(iso);
+  return d.toLocaleString(undefined, {
+    month: 'short',
+    day: 'numeric',
+    ...(d.getFullYear() !== now.getFullYear() ? { year: 'numeric' } : {}),
+    hour: 'numeric',
+    minute: '2-digit',
+  });
+}
+
 /** The local day of a timestamp, `2026-11-22`, for grouping. */
 export function dayKey(iso: string): string {
   const d = new Date(iso);

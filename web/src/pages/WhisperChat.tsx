@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Navigate, useNavigate, useParams } from 'react-router';
-import type { ChatMessage, ReplyPreview } from '../core/chat';
+import type { ChatMessage, ReplyPreview, SearchHit } from '../core/chat';
 import { isValidRoomName, LOBBY, splitRoomName } from '../core/protocol';
 import { canManage, guessMeta, roomLabel, roomReference } from '../core/rooms';
 import { firstLine } from '../core/views';
@@ -13,6 +13,7 @@ import type { MessageHandlers } from '../components/MessageItem';
 import { NamePrompt } from '../components/NamePrompt';
 import { RoomSettingsDialog } from '../components/RoomSettingsDialog';
 import { RoomSidebar } from '../components/RoomSidebar';
+import { SearchDialog } from '../components/SearchDialog';
 import { TypingIndicator } from '../components/TypingIndicator';
 import { useChatClient, useChatSelector, useChatSnapshot, useRoom } from '../hooks/use-chat';
 
@@ -27,6 +28,9 @@ import { useChatClient, useChatSelector, useChatSnapshot, useRoom } from '../hoo
  * conversation (from a name in the member list or on a message) and see a
  * room's settings (from its header). Each dialog gives the focus back to the
  * composer when it closes.
+ *
+ * Ctrl+K (⌘K on a Mac), or the search button of the header, opens "Search
+ * messages"; a result opens its room at that message (`openMessage`).
  */
 export function WhisperChat() {
   const client = useChatClient();
@@ -36,7 +40,7 @@ export function WhisperChat() {
   const [editingName, setEditingName] = useState(false);
   const [roomsOpen, setRoomsOpen] = useState(false);
   const [membersOpen, setMembersOpen] = useState(false);
-  const [dialog, setDialog] = useState<'create' | 'settings' | null>(null);
+  const [dialog, setDialog] = useState<'create' | 'settings' | 'search' | null>(null);
   /** Bumped to give the composer the focus back (a dialog closed). */
   const [composerFocus, setComposerFocus] = useState(0);
   const identity = useChatSelector((s) => s.identity);
@@ -90,6 +94,33 @@ export function WhisperChat() {
     setDialog('create');
   }, []);
   const openSettings = useCallback(() => setDialog('settings'), []);
+  const openSearch = useCallback(() => {
+    setRoomsOpen(false);
+    setMembersOpen(false);
+    setDialog('search');
+  }, []);
+  const prompting = (!named && accountChecked) || (editingName && !accountId);
+  // Ctrl+K / ⌘K, from anywhere on the page (the composer too): search, unless another dialog is up.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key.toLowerCase() !== 'k' || !(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey) return;
+      e.preventDefault();
+      if (!prompting && (dialog === null || dialog === 'search')) openSearch();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [dialog, prompting, openSearch]);
+  const roomMeta = useChatSelector((s) => s.roomMeta);
+  const openHit = useCallback(
+    (hit: SearchHit) => {
+      const at = hit.message.room;
+      setDialog(null);
+      setComposerFocus((n) => n + 1);
+      void client.openMessage(at, { id: hit.message.id, seq: hit.message.seq });
+      if (at !== room) void navigate(`/chat/${at}`);
+    },
+    [client, navigate, room],
+  );
   // Only an account has direct conversations: a guest is offered none.
   const openDirect = useMemo(
     () =>
@@ -138,6 +169,7 @@ export function WhisperChat() {
         onShowRooms={showRooms}
         onToggleMembers={toggleMembers}
         onOpenSettings={openSettings}
+        onOpenSearch={openSearch}
         onOpenDirect={openDirect}
       />
 
@@ -161,6 +193,7 @@ export function WhisperChat() {
           }}
         />
       )}
+      {dialog === 'search' && <SearchDialog room={room} roomMeta={roomMeta} onClose={closeDialog} onOpen={openHit} />}
       {dialog === 'settings' && (
         <RoomSettingsDialog
           room={room}
@@ -173,7 +206,7 @@ export function WhisperChat() {
       )}
 
       {/* Not before `GET /v1/me` answers: a signed-in visitor has a name, the account's. */}
-      {((!named && accountChecked) || (editingName && !accountId)) && (
+      {prompting && (
         <NamePrompt
           initial={identity.name ?? ''}
           onSubmit={(name) => {
@@ -273,6 +306,7 @@ function Conversation({
   onShowRooms,
   onToggleMembers,
   onOpenSettings,
+  onOpenSearch,
   onOpenDirect,
 }: {
   room: string;
@@ -282,6 +316,7 @@ function Conversation({
   onShowRooms: () => void;
   onToggleMembers: () => void;
   onOpenSettings: () => void;
+  onOpenSearch: () => void;
   onOpenDirect: ((userId: string) => void) | undefined;
 }) {
   const client = useChatClient();
@@ -304,6 +339,12 @@ function Conversation({
   const replyTo = useMemo(() => (replyMessage ? quoteOf(replyMessage) : null), [replyMessage]);
 
   const loadOlder = useCallback(() => void client.loadOlder(room), [client, room]);
+  const loadNewer = useCallback(() => void client.loadNewer(room), [client, room]);
+  const jumpToLatest = useCallback(() => {
+    client.jumpToLatest(room);
+    // The button goes with the stretch: the focus goes to the composer, not the page's start.
+    setComposerFocus((n) => n + 1);
+  }, [client, room]);
   const handlers = useMemo<Omit<MessageHandlers, 'showOriginal'>>(() => {
     const doneEditing = () => {
       setEditing(null);
@@ -396,6 +437,21 @@ function Conversation({
           </p>
         )}
         <div className="flex-1" />
+        <button
+          type="button"
+          onClick={onOpenSearch}
+          aria-label="Search messages"
+          aria-keyshortcuts="Control+K Meta+K"
+          title={`Search messages (${SEARCH_KEYS})`}
+          data-testid="open-search"
+          className="inline-flex h-9 shrink-0 items-center gap-2 rounded-lg px-2 text-sm text-zinc-600 hover:bg-zinc-100 focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:outline-none sm:px-2.5 sm:ring-1 sm:ring-zinc-200 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:focus-visible:ring-indigo-400 sm:dark:ring-zinc-700"
+        >
+          <Icon name="search" className="size-[18px]" />
+          <span className="hidden sm:inline">Search</span>
+          <kbd className="hidden rounded border border-zinc-200 px-1 font-sans text-[11px] text-zinc-600 lg:inline dark:border-zinc-700 dark:text-zinc-400">
+            {SEARCH_KEYS}
+          </kbd>
+        </button>
         {hasSettings && (
           <button
             type="button"
@@ -467,8 +523,11 @@ function Conversation({
         newMessagesKey={view?.newMessagesKey ?? null}
         newMessagesKnown={view?.newMessagesKnown ?? false}
         editingKey={editingKey}
+        jump={view?.jump ?? null}
         handlers={handlers}
         onLoadOlder={loadOlder}
+        onLoadNewer={loadNewer}
+        onJumpToLatest={jumpToLatest}
       />
       {status.state === 'reconnecting' && (
         <p
@@ -501,6 +560,10 @@ function Conversation({
 }
 
 const NO_NOTICES: readonly never[] = [];
+
+/** The search shortcut as this keyboard writes it. */
+const SEARCH_KEYS =
+  typeof navigator !== 'undefined' && /Mac|iPhone|iPad/.test(navigator.platform ?? '') ? '⌘K' : 'Ctrl K';
 
 /** The quote above the composer of the message being answered. */
 function quoteOf(message: ChatMessage): ReplyPreview | null {

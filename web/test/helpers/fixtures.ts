@@ -23,6 +23,7 @@ import {
   type ServerFrameOf,
 } from '../../src/core/protocol';
 import { RoomsApi } from '../../src/core/rooms-api';
+import { SearchApi } from '../../src/core/search';
 import { MemoryStore, type LocalStore } from '../../src/core/store';
 
 export const WS_URL = 'ws://chat.test/v1/chat/ws';
@@ -475,6 +476,12 @@ export class FakeHistory {
   readonly roomsApi = new FakeRooms();
   /** Set to make every request fail like a network error. */
   down = false;
+  /**
+   * What `GET /v1/search` answers (its query's parameters given): by default
+   * every message holding the query's first word (whole, any case), newest
+   * first, marked, `limit` at a time — enough of the server's rules for a test.
+   */
+  searchWith: ((params: URLSearchParams) => Response) | null = null;
   readonly fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = new URL(String(input), ORIGIN);
     this.requests.push(url);
@@ -512,6 +519,7 @@ export class FakeHistory {
       const room = url.searchParams.get('room') ?? 'lobby';
       return json(200, this.page(room, url.searchParams));
     }
+    if (url.pathname === '/v1/search') return this.searchWith?.(url.searchParams) ?? this.search(url.searchParams);
     return json(404, { error: { code: 'not_found', message: 'no such endpoint' } });
   });
 
@@ -533,6 +541,30 @@ export class FakeHistory {
             ? `after_seq=${u.searchParams.get('after_seq')}`
             : 'latest',
       );
+  }
+
+  private search(q: URLSearchParams): Response {
+    const word = (q.get('q') ?? '').trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+    if (!word) return json(400, { error: { code: 'invalid_request', message: 'q: type a word to search for' } });
+    const room = q.get('room');
+    const limit = Number(q.get('limit') ?? 20);
+    const before = q.has('before') ? Number(q.get('before')) : Infinity;
+    const found = [...this.rooms.values()]
+      .flat()
+      .filter((m) => (!room || m.room === room) && !m.deleted)
+      .map((m, order) => ({ m, order }))
+      .filter(({ order }) => order < before)
+      .map(({ m, order }) => {
+        const marks = [...m.content.matchAll(/[\p{L}\p{N}]+/gu)]
+          .filter((w) => w[0].toLowerCase() === word)
+          .map((w) => ({ start: w.index, end: w.index + w[0].length }));
+        return { m, order, marks };
+      })
+      .filter(({ marks }) => marks.length > 0)
+      .reverse();
+    const page = found.slice(0, limit);
+    const next = found.length > limit ? String(page.at(-1)?.order) : null;
+    return json(200, { results: page.map(({ m, marks }) => ({ message: m, marks })), next });
   }
 
   private page(room: string, q: URLSearchParams): HistoryPage {
@@ -588,6 +620,7 @@ export function makeClient(
     api: new HistoryApi(ORIGIN, history.fetch as unknown as typeof fetch),
     accounts: new AccountsApi(ORIGIN, history.fetch as unknown as typeof fetch),
     rooms: new RoomsApi(ORIGIN, history.fetch as unknown as typeof fetch),
+    search: new SearchApi(ORIGIN, history.fetch as unknown as typeof fetch),
     backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
     ...rest,
     ...(stores ? { stores } : { store }),

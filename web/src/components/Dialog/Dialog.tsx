@@ -1,6 +1,8 @@
 import { useEffect, useId, useRef, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
 import { Icon } from '../Icon';
 
+const WIDTH = { md: 'max-w-md', lg: 'max-w-lg', xl: 'max-w-2xl' } as const;
+
 const FOCUSABLE =
   'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
@@ -15,6 +17,10 @@ export function focusablesIn(root: HTMLElement | null): HTMLElement[] {
  * Shift+Tab go round inside it, a focus that escapes (a click on the page
  * behind) is brought back, and Escape or the × close it. Where the focus goes
  * after is the caller's (`onClose`): the composer, as a rule.
+ *
+ * `size` sets its width (`wide` is `lg`); `placement: 'top'` keeps it near the
+ * top of the page, so a dialog whose content grows (search results) grows
+ * down rather than moving.
  */
 export function Dialog({
   title,
@@ -22,6 +28,8 @@ export function Dialog({
   onClose,
   initialFocus,
   wide = false,
+  size,
+  placement = 'center',
   children,
   testId,
 }: {
@@ -30,6 +38,8 @@ export function Dialog({
   onClose: () => void;
   initialFocus?: RefObject<HTMLElement | null>;
   wide?: boolean;
+  size?: 'md' | 'lg' | 'xl';
+  placement?: 'center' | 'top';
   children: ReactNode;
   testId?: string;
 }) {
@@ -92,7 +102,11 @@ export function Dialog({
   };
 
   return (
-    <div className="fixed inset-0 z-50 flex items-start justify-center overflow-y-auto bg-zinc-950/40 p-4 backdrop-blur-sm sm:items-center">
+    <div
+      className={`fixed inset-0 z-50 flex items-start justify-center overflow-y-auto bg-zinc-950/40 p-4 backdrop-blur-sm ${
+        placement === 'center' ? 'sm:items-center' : ''
+      }`}
+    >
       <div
         ref={panel}
         role="dialog"
@@ -102,7 +116,7 @@ export function Dialog({
         tabIndex={-1}
         onKeyDown={onKeyDown}
         data-testid={testId}
-        className={`my-auto w-full ${wide ? 'max-w-lg' : 'max-w-md'} rounded-2xl bg-white p-6 shadow-2xl ring-1 ring-zinc-900/5 focus:outline-none dark:bg-zinc-900 dark:ring-white/10`}
+        className={`${placement === 'center' ? 'my-auto' : 'sm:mt-[10vh]'} w-full ${WIDTH[size ?? (wide ? 'lg' : 'md')]} rounded-2xl bg-white p-6 shadow-2xl ring-1 ring-zinc-900/5 focus:outline-none dark:bg-zinc-900 dark:ring-white/10`}
       >
         <div className="flex items-start gap-3">
           <div className="min-w-0 flex-1">

@@ -77,9 +77,9 @@ export const MessageItem = memo(function MessageItem({
       data-status={message.status ?? undefined}
       data-deleted={message.deleted ? 'true' : undefined}
       data-highlighted={highlighted ? 'true' : undefined}
-      className={`group relative flex gap-3 px-4 transition-colors duration-500 sm:px-6 ${
+      className={`group relative flex gap-3 px-4 ring-inset transition-[background-color,box-shadow] duration-700 sm:px-6 ${
         highlighted
-          ? 'bg-amber-100/70 dark:bg-amber-400/10'
+          ? 'bg-amber-100/70 ring-2 ring-amber-400 dark:bg-amber-400/10 dark:ring-amber-400/70'
           : editing
             ? 'bg-indigo-50/60 dark:bg-indigo-500/5'
             : 'hover:bg-zinc-50 dark:hover:bg-white/[0.025]'

@@ -1,5 +1,5 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type Ref } from 'react';
-import type { ChatMessage, RoomNotice } from '../../core/chat';
+import type { ChatMessage, JumpView, RoomNotice } from '../../core/chat';
 import type { Visibility } from '../../core/protocol';
 import { sharedNames } from '../../core/names';
 import { dayKey, dayLabel } from '../../lib/format';
@@ -15,6 +15,10 @@ const GROUP_MS = 5 * 60 * 1000;
 const STICKY_PX = 120;
 /** How long a message jumped to from a reply stays marked. */
 const HIGHLIGHT_MS = 1600;
+/** How long a message the room was opened at (a search result) stays marked. */
+const JUMP_HIGHLIGHT_MS = 3000;
+/** How near the bottom (px) of a stretch of older messages reads the next newer page. */
+const NEWER_PX = 200;
 
 export function isContinuation(prev: ChatMessage | undefined, msg: ChatMessage): boolean {
   if (!prev || prev.userId !== msg.userId || prev.name !== msg.name) return false;
@@ -55,6 +59,12 @@ function createdAtOf(item: ListItem): string {
   return item.kind === 'message' ? item.message.createdAt : item.notice.createdAt;
 }
 
+/** The row of stored message `id` in `root`, if it is shown. */
+function rowOf(root: HTMLElement, id: string): HTMLElement | undefined {
+  const rows = root.querySelectorAll<HTMLElement>('[data-message-id]');
+  return [...rows].find((row) => row.dataset.messageId === id);
+}
+
 /** Whether the list is scrolled to (near) its end. */
 function isAtBottom(el: HTMLElement): boolean {
   return el.scrollHeight - el.scrollTop - el.clientHeight < STICKY_PX;
@@ -65,6 +75,11 @@ function isAtBottom(el: HTMLElement): boolean {
  * (the "New messages" line) or else at the bottom, sticks to the bottom while
  * you are there, keeps your place when older pages load above, and reads older
  * pages when you scroll to the top. A reply's quote scrolls to its original.
+ *
+ * Opened at a message (`jump`, a search result), it scrolls the message to the
+ * middle and marks it for a moment. When the messages are a stretch around it
+ * apart from the latest (`jump.detached`), newer pages are read as you scroll
+ * down, and "Jump to latest" goes back to the end.
  */
 export function MessageList({
   room,
@@ -80,8 +95,11 @@ export function MessageList({
   newMessagesKey = null,
   newMessagesKnown = true,
   editingKey = null,
+  jump = null,
   handlers,
   onLoadOlder,
+  onLoadNewer,
+  onJumpToLatest,
 }: {
   room: string;
   messages: readonly ChatMessage[];
@@ -104,8 +122,14 @@ export function MessageList({
   newMessagesKnown?: boolean;
   /** The message being edited in place. */
   editingKey?: string | null;
+  /** The message the room was opened at, if any. */
+  jump?: JumpView | null;
   handlers: Omit<MessageHandlers, 'showOriginal'>;
   onLoadOlder: () => void;
+  /** Reads the next newer page of a stretch apart from the latest (`jump.detached`). */
+  onLoadNewer?: () => void;
+  /** Back to the latest messages from such a stretch. */
+  onJumpToLatest?: () => void;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -115,12 +139,22 @@ export function MessageList({
    * messages and its "New messages" line are known, or the reader scrolls.
    */
   const opening = useRef(true);
-  const previous = useRef<{ room: string; first: string | undefined; last: string | undefined; height: number }>({
+  const previous = useRef<{
+    room: string;
+    first: string | undefined;
+    last: string | undefined;
+    height: number;
+    detached: boolean;
+  }>({
     room: '',
     first: undefined,
     last: undefined,
     height: 0,
+    detached: false,
   });
+  /** The last jump scrolled to (`JumpView.token`). */
+  const jumpDone = useRef(0);
+  const detached = jump?.detached ?? false;
   const [showJump, setShowJump] = useState(false);
   const [highlighted, setHighlighted] = useState<string | null>(null);
   const highlightTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -129,15 +163,20 @@ export function MessageList({
     [messages, members],
   );
 
-  const showOriginal = useCallback((id: string) => {
-    const rows = scroller.current?.querySelectorAll<HTMLElement>('[data-message-id]') ?? [];
-    const el = [...rows].find((row) => row.dataset.messageId === id);
-    if (!el) return;
-    el.scrollIntoView?.({ block: 'center', behavior: 'smooth' });
+  const flash = useCallback((id: string, ms: number) => {
     setHighlighted(id);
     if (highlightTimer.current) clearTimeout(highlightTimer.current);
-    highlightTimer.current = setTimeout(() => setHighlighted(null), HIGHLIGHT_MS);
+    highlightTimer.current = setTimeout(() => setHighlighted(null), ms);
   }, []);
+  const showOriginal = useCallback(
+    (id: string) => {
+      const el = scroller.current && rowOf(scroller.current, id);
+      if (!el) return;
+      el.scrollIntoView?.({ block: 'center', behavior: 'smooth' });
+      flash(id, HIGHLIGHT_MS);
+    },
+    [flash],
+  );
   useEffect(
     () => () => {
       if (highlightTimer.current) clearTimeout(highlightTimer.current);
@@ -162,9 +201,46 @@ export function MessageList({
     const lastMsg = lastItem?.kind === 'message' ? lastItem.message : undefined;
     const last = lastItem?.key;
     const prev = previous.current;
+    const remember = () => {
+      previous.current = { room, first, last, height: el.scrollHeight, detached };
+    };
     if (prev.room !== room) {
       opening.current = true;
       setShowJump(false);
+    }
+    if (jump && jump.token !== jumpDone.current) {
+      // Opened at a message: it goes to the middle, marked, once it is shown.
+      const target = rowOf(el, jump.id);
+      if (target) {
+        jumpDone.current = jump.token;
+        target.scrollIntoView?.({ block: 'center' });
+        opening.current = false;
+        atBottom.current = isAtBottom(el);
+        setShowJump(false);
+        flash(jump.id, JUMP_HIGHLIGHT_MS);
+        remember();
+        return;
+      }
+      // Its stretch is on its way: nothing to settle yet.
+      if (loading) {
+        remember();
+        return;
+      }
+      // Not among them (deleted since): the room opens as it would.
+      jumpDone.current = jump.token;
+    }
+    if (prev.detached && !detached && prev.room === room) {
+      if (jump === null) {
+        // Back to the latest messages: the end.
+        el.scrollTop = el.scrollHeight;
+        atBottom.current = true;
+      } else {
+        // The stretch met the latest messages: they came in below, and the reader stays.
+        atBottom.current = isAtBottom(el);
+      }
+      setShowJump(false);
+      remember();
+      return;
     }
     if (opening.current) {
       const line = newLine.current;
@@ -182,6 +258,8 @@ export function MessageList({
     } else if (first !== prev.first && last === prev.last && prev.first !== undefined) {
       // Older messages were added above: keep what the reader was looking at in place.
       el.scrollTop += el.scrollHeight - prev.height;
+    } else if (detached) {
+      // A stretch of older messages: newer pages come in below the reader, who stays.
     } else if (last !== prev.last) {
       if (atBottom.current || lastMsg?.own) {
         el.scrollTop = el.scrollHeight;
@@ -193,8 +271,8 @@ export function MessageList({
     } else if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     }
-    previous.current = { room, first, last, height: el.scrollHeight };
-  }, [items, room, loading, newMessagesKey, newMessagesKnown]);
+    remember();
+  }, [items, room, loading, newMessagesKey, newMessagesKnown, jump, detached, flash]);
 
   // A short history does not fill the pane, so nobody can scroll up: read on.
   useEffect(() => {
@@ -202,6 +280,13 @@ export function MessageList({
     if (!el || !hasMoreBefore || loadingOlder) return;
     if (el.scrollHeight <= el.clientHeight + 40 && items.length > 0) onLoadOlder();
   }, [hasMoreBefore, loadingOlder, items.length, onLoadOlder]);
+  // The same for a short stretch apart from the latest: read newer.
+  const wantsNewer = detached && Boolean(jump?.hasMoreAfter) && !jump?.loadingNewer && !loading;
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || !wantsNewer) return;
+    if (el.scrollHeight <= el.clientHeight + 40 && items.length > 0) onLoadNewer?.();
+  }, [wantsNewer, items.length, onLoadNewer]);
 
   const settleOpening = () => {
     opening.current = false;
@@ -213,6 +298,7 @@ export function MessageList({
     atBottom.current = isAtBottom(el);
     if (atBottom.current) setShowJump(false);
     if (el.scrollTop < 200 && hasMoreBefore && !loadingOlder) onLoadOlder();
+    if (wantsNewer && el.scrollHeight - el.scrollTop - el.clientHeight < NEWER_PX) onLoadNewer?.();
   };
 
   return (
@@ -280,18 +366,45 @@ export function MessageList({
                 </Fragment>
               );
             })}
+            {detached && (
+              <li aria-hidden={!jump?.loadingNewer} className="flex justify-center py-3">
+                {jump?.loadingNewer ? (
+                  <span className="text-xs text-zinc-500 dark:text-zinc-400">Loading newer messages…</span>
+                ) : jump?.hasMoreAfter ? (
+                  <button
+                    type="button"
+                    onClick={onLoadNewer}
+                    className="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400"
+                  >
+                    Load newer messages
+                  </button>
+                ) : null}
+              </li>
+            )}
           </ol>
         )}
       </div>
-      {showJump && (
+      {detached ? (
         <button
           type="button"
-          onClick={scrollToBottom}
-          className="absolute bottom-3 left-1/2 inline-flex -translate-x-1/2 items-center gap-1.5 rounded-full bg-indigo-600 px-3.5 py-1.5 text-xs font-semibold text-white shadow-lg shadow-indigo-600/30 hover:bg-indigo-500"
+          onClick={onJumpToLatest}
+          data-testid="jump-to-latest"
+          className="absolute bottom-3 left-1/2 inline-flex -translate-x-1/2 items-center gap-1.5 rounded-full bg-indigo-600 px-3.5 py-1.5 text-xs font-semibold text-white shadow-lg shadow-indigo-600/30 hover:bg-indigo-500 focus-visible:ring-2 focus-visible:ring-indigo-300 focus-visible:ring-offset-2 focus-visible:outline-none dark:focus-visible:ring-offset-zinc-900"
         >
           <Icon name="arrowDown" className="size-3.5" />
-          New messages
+          Jump to latest
         </button>
+      ) : (
+        showJump && (
+          <button
+            type="button"
+            onClick={scrollToBottom}
+            className="absolute bottom-3 left-1/2 inline-flex -translate-x-1/2 items-center gap-1.5 rounded-full bg-indigo-600 px-3.5 py-1.5 text-xs font-semibold text-white shadow-lg shadow-indigo-600/30 hover:bg-indigo-500"
+          >
+            <Icon name="arrowDown" className="size-3.5" />
+            New messages
+          </button>
+        )
       )}
     </div>
   );
