@@ -73,21 +73,20 @@ impl PostgresStore {
         let reader = search.reader.map(|u: UserId| u.to_string());
         let room = search.room.as_ref().map(|r| r.as_str());
         let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
-        let before = match search.before {
-            Some(_) => before,
-            None => self
-                .query(HEAD_SQL, &[])
-                .await?
-                .first()
-                .map_or(Ok(1), |r| r.try_get(0))
-                .map_err(|e| decode_error(&e))?,
-        };
         // Unnamed statements, planned for their words each time: the newest
-        // slice, then (when it did not fill the page) the rest.
+        // slice, then (when it did not fill the page) the rest. Kept to one
+        // room, a slice holds too few of its messages to fill a page: that
+        // search goes through everything at once, and needs no head.
         let types = [Type::TEXT, Type::TEXT];
-        // Kept to one room, a slice holds too few of its messages to fill
-        // a page: that search goes through everything at once.
-        let from = if search.room.is_some() { 0 } else { before.saturating_sub(slice).max(0) };
+        let (from, before) = match (search.room.is_some(), search.before) {
+            (true, _) => (0, before),
+            (false, Some(_)) => (before.saturating_sub(slice).max(0), before),
+            (false, None) => {
+                let head = self.query(HEAD_SQL, &[]).await?;
+                let head: i64 = head.first().map_or(Ok(1), |r| r.try_get(0)).map_err(|e| decode_error(&e))?;
+                (head.saturating_sub(slice).max(0), head)
+            }
+        };
         let sql = search_sql(&query, from, before, fetch);
         let mut rows = self.query_planned_each_time(&sql, &[&reader, &room], &types).await?;
         if rows.len() <= limit && from > 0 {
