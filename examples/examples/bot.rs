@@ -491,6 +491,7 @@ impl Bot {
                 user_id: None,
                 // Shown as an answer to the prompt (protocol.md §13).
                 reply_to: Some(generating.prompt.id),
+                attachments: Vec::new(),
             });
         }
     }

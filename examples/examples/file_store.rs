@@ -99,8 +99,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use whisper_core::model::{
-    Access, Change, ClientId, DisplayName, Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, RoomName,
-    Seq, Standing, UserId, Visibility,
+    Access, Attachment, Change, ClientId, DisplayName, Entry, Epoch, Event, FileId, FileRecord, Message, MessageId,
+    NewEvent, NewMessage, PostedFile, RoomName, Seq, Standing, StoredThumb, ThumbSize, UserId, Visibility,
 };
 use whisper_core::store::{
     Applied, LogPage, MemberRoomsPage, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomTimeline, RoomsPage, Search,
@@ -173,6 +173,55 @@ struct Index {
     /// Every message in the order of the log: a message's search position
     /// is its index here plus one.
     posted: Vec<(RoomName, Seq)>,
+    /// Uploaded files not swept, and the live messages carrying each.
+    files: BTreeMap<FileId, KeptFile>,
+}
+
+/// A file's line and what references it now.
+#[derive(Debug)]
+struct KeptFile {
+    line: FileLine,
+    carried_by: std::collections::BTreeSet<(RoomName, Seq)>,
+}
+
+/// A file's record as the log writes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct FileLine {
+    attachment: Attachment,
+    uploader: UserId,
+    uploaded_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    thumb: Option<(ThumbSize, String, u64)>,
+    /// Whether a message ever carried it (a rewritten log no longer shows
+    /// the deleted messages that did).
+    #[serde(default)]
+    posted: bool,
+}
+
+impl FileLine {
+    fn new(record: &FileRecord) -> FileLine {
+        FileLine {
+            attachment: record.attachment.clone(),
+            uploader: record.uploader,
+            uploaded_at_ms: (record.uploaded_at.unix_timestamp_nanos() / 1_000_000) as i64,
+            thumb: record.thumb.as_ref().map(|t| (t.size, t.media_type.to_string(), t.bytes)),
+            posted: false,
+        }
+    }
+
+    fn record(&self) -> FileRecord {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.uploaded_at_ms) * 1_000_000);
+        FileRecord {
+            attachment: self.attachment.clone(),
+            uploader: self.uploader,
+            uploaded_at: at.unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            thumb: self.thumb.as_ref().map(|(size, media_type, bytes)| StoredThumb {
+                size: *size,
+                media_type: Arc::from(media_type.as_str()),
+                bytes: *bytes,
+            }),
+        }
+    }
 }
 
 /// What an event asks of the log.
@@ -196,6 +245,12 @@ struct Record {
     /// Events, after the record's messages (a record holds one or the other).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     events: Vec<Event>,
+    /// Uploaded files, before any message that carries them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    files: Vec<FileLine>,
+    /// Files swept: their records are gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    swept: Vec<FileId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -299,12 +354,21 @@ impl Index {
                 return Err(format!("room {room} created twice"));
             }
         }
+        for line in record.files {
+            self.files.insert(line.attachment.id, KeptFile { line, carried_by: Default::default() });
+        }
         for message in record.messages {
             let log = self.rooms.get_mut(&message.room).ok_or_else(|| format!("room {} unknown", message.room))?;
             if let Some(client_id) = &message.client_id {
                 self.sent.insert((message.user_id, client_id.clone()), (message.room.clone(), message.seq));
             }
             self.posted.push((message.room.clone(), message.seq));
+            for attachment in &message.attachments {
+                if let Some(file) = self.files.get_mut(&attachment.id) {
+                    file.line.posted = true;
+                    file.carried_by.insert((message.room.clone(), message.seq));
+                }
+            }
             log.push_message(message)?;
         }
         for event in record.events {
@@ -312,7 +376,21 @@ impl Index {
             if let Some(client_id) = &event.client_id {
                 self.events_sent.insert((event.user_id, client_id.clone()), (event.room.clone(), event.seq));
             }
+            // A delete drops its message's files with its text.
+            let dropped: Vec<(FileId, Seq)> = match (&event.change, event.target.and_then(|t| log.message(t))) {
+                (Change::Delete, Some(target)) => target.attachments.iter().map(|a| (a.id, target.seq)).collect(),
+                _ => Vec::new(),
+            };
+            let room = event.room.clone();
             log.commit_event(event)?;
+            for (id, seq) in dropped {
+                if let Some(file) = self.files.get_mut(&id) {
+                    file.carried_by.remove(&(room.clone(), seq));
+                }
+            }
+        }
+        for id in record.swept {
+            self.files.remove(&id);
         }
         Ok(())
     }
@@ -345,7 +423,8 @@ impl Index {
     /// The whole index as records, in seq order per room: what a rewritten
     /// log holds (erased text stays erased).
     fn records(&self) -> Vec<Record> {
-        let mut records = Vec::new();
+        let files = self.files.values().map(|f| f.line.clone()).collect();
+        let mut records = vec![Record { files, ..Record::default() }];
         for (name, log) in &self.rooms {
             records
                 .push(Record { rooms: vec![NewRoom { room: name.clone(), epoch: log.epoch() }], ..Record::default() });
@@ -460,6 +539,42 @@ impl Inner {
             writer.rewrite(&records)?;
         }
         Ok(Applied::Stored(event))
+    }
+}
+
+impl Inner {
+    /// A record of added files, on a blocking thread, like an event's:
+    /// written and synced, then applied.
+    fn add_files(&self, record: Record) -> Result<(), StoreError> {
+        let mut writer = lock(&self.writer)?;
+        if writer.broken {
+            return Err(StoreError::Unavailable("file store: the log needs reopening after a failed write".into()));
+        }
+        writer.write(&record)?;
+        lock(&self.index)?.apply(record).map_err(StoreError::Internal)
+    }
+
+    /// The files a sweep takes, decided and written under the writer lock,
+    /// so no append can reference one in between.
+    fn sweep(&self, unposted_before: time::OffsetDateTime, limit: usize) -> Result<Vec<FileRecord>, StoreError> {
+        let mut writer = lock(&self.writer)?;
+        if writer.broken {
+            return Err(StoreError::Unavailable("file store: the log needs reopening after a failed write".into()));
+        }
+        let cutoff_ms = (unposted_before.unix_timestamp_nanos() / 1_000_000) as i64;
+        let swept: Vec<FileRecord> = lock(&self.index)?
+            .files
+            .values()
+            .filter(|f| f.carried_by.is_empty() && (f.line.posted || f.line.uploaded_at_ms < cutoff_ms))
+            .take(limit.clamp(1, whisper_core::store::MAX_PAGE))
+            .map(|f| f.line.record())
+            .collect();
+        if !swept.is_empty() {
+            let record = Record { swept: swept.iter().map(FileRecord::id).collect(), ..Record::default() };
+            writer.write(&record)?;
+            lock(&self.index)?.apply(record).map_err(StoreError::Internal)?;
+        }
+        Ok(swept)
     }
 }
 
@@ -639,6 +754,36 @@ impl Store for FileStore {
     async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
         let index = lock(&self.inner.index)?;
         Ok(SearchPage::scan(search, &index.posted, |room| index.rooms.get(room)))
+    }
+
+    async fn add_file(&self, file: FileRecord) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        let record = Record { files: vec![FileLine::new(&file)], ..Record::default() };
+        tokio::task::spawn_blocking(move || inner.add_files(record))
+            .await
+            .map_err(|e| StoreError::Internal(format!("file store add_file task: {e}")))?
+    }
+
+    async fn file(&self, id: FileId) -> Result<Option<PostedFile>, StoreError> {
+        let index = lock(&self.inner.index)?;
+        Ok(index.files.get(&id).map(|file| {
+            let mut rooms: Vec<RoomName> = file.carried_by.iter().map(|(room, _)| room.clone()).collect();
+            rooms.dedup();
+            PostedFile { record: file.line.record(), rooms }
+        }))
+    }
+
+    /// A walk of every file: a store with many keeps an index of the
+    /// unreferenced ones instead.
+    async fn sweep_files(
+        &self,
+        unposted_before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.sweep(unposted_before, limit))
+            .await
+            .map_err(|e| StoreError::Internal(format!("file store sweep task: {e}")))?
     }
 
     /// Clamped to the head; a mark that moves is one line, written before

@@ -62,7 +62,7 @@ struct User {
 /// What the user saw.
 #[derive(Debug)]
 enum Seen {
-    Message(Message),
+    Message(Box<Message>),
     Typing(UserId),
     Presence(Vec<(UserId, String)>),
     Other,
@@ -85,7 +85,7 @@ impl User {
                 _ => continue,
             };
             let seen = match ServerFrame::decode(&text).expect("a protocol frame") {
-                ServerFrame::Messages { data, .. } => data.iter().cloned().map(Seen::Message).collect(),
+                ServerFrame::Messages { data, .. } => data.iter().map(|m| Seen::Message(Box::new(m.clone()))).collect(),
                 ServerFrame::Typing { user_id, .. } => vec![Seen::Typing(user_id)],
                 ServerFrame::Presence { users, .. } => {
                     vec![Seen::Presence(users.iter().map(|u| (u.user_id, u.name.to_string())).collect())]
@@ -248,7 +248,7 @@ async fn the_bot_answers_mentions_in_chunks_and_nothing_else() {
     let bot_messages: Vec<&Message> = seen
         .iter()
         .filter_map(|s| match s {
-            Seen::Message(m) if m.user_id == bot_id => Some(m),
+            Seen::Message(m) if m.user_id == bot_id => Some(&**m),
             _ => None,
         })
         .collect();

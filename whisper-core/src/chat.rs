@@ -396,7 +396,7 @@ impl Chat {
     ) -> Result<Message, PostError> {
         let content =
             crate::codec::validate_content(content, self.limits()).map_err(|(_, why)| PostError::Invalid(why))?;
-        let mut post = Post { room: room.clone(), content, reply_to };
+        let mut post = Post { room: room.clone(), content, reply_to, attachments: Vec::new() };
         if let Some(policy) = self.policy() {
             policy.post(who, &mut post).await.map_err(PostError::Denied)?;
             post.content = crate::codec::validate_content(&post.content, self.limits())

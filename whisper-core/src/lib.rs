@@ -115,10 +115,12 @@
 //! app's extractor, graceful shutdown); `examples/examples/axum_room.rs`
 //! uses it with its own sign-in, a private room and a word filter.
 
+pub mod attachments;
 pub mod broker;
 pub mod chat;
 mod cluster;
 pub mod codec;
+pub mod files;
 mod hub;
 pub mod limits;
 pub mod model;

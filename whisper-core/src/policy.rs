@@ -38,7 +38,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::codec::{ErrorCode, Refusal};
-use crate::model::{DisplayName, Emoji, MessageId, Principal, Request, RoomName, RoomProfile, SearchQuery};
+use crate::model::{Attachment, DisplayName, Emoji, MessageId, Principal, Request, RoomName, RoomProfile, SearchQuery};
 
 /// A policy's answer: go ahead, or [`Denied`].
 pub type Verdict = Result<(), Denied>;
@@ -100,6 +100,9 @@ pub struct Post {
     pub content: Arc<str>,
     /// The message it answers, if any.
     pub reply_to: Option<MessageId>,
+    /// The files it carries (for the policy to read: they are the
+    /// author's own uploads, checked already).
+    pub attachments: Vec<Attachment>,
 }
 
 /// What an application decides. Every method has the default of the chat
@@ -142,6 +145,14 @@ pub trait Policy: Send + Sync + fmt::Debug + 'static {
     /// May `who` add (`on`) or take back a reaction to `target`?
     async fn react(&self, who: &Principal, room: &RoomName, target: MessageId, emoji: &Emoji, on: bool) -> Verdict {
         let _ = (who, room, target, emoji, on);
+        Ok(())
+    }
+
+    /// May `who` keep an uploaded file (`POST /v1/files`)? Asked once its
+    /// content is checked (its type, size and image dimensions are known),
+    /// before its record is stored: a refusal keeps nothing.
+    async fn upload(&self, who: &Principal, file: &Attachment) -> Verdict {
+        let _ = (who, file);
         Ok(())
     }
 

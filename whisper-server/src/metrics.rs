@@ -318,4 +318,23 @@ impl Store for MeteredStore {
         self.search_seconds.observe(started.elapsed().as_secs_f64());
         result
     }
+
+    async fn add_file(&self, file: whisper_core::model::FileRecord) -> Result<(), StoreError> {
+        self.inner.add_file(file).await
+    }
+
+    async fn file(
+        &self,
+        id: whisper_core::model::FileId,
+    ) -> Result<Option<whisper_core::model::PostedFile>, StoreError> {
+        self.inner.file(id).await
+    }
+
+    async fn sweep_files(
+        &self,
+        before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<whisper_core::model::FileRecord>, StoreError> {
+        self.inner.sweep_files(before, limit).await
+    }
 }

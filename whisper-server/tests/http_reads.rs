@@ -128,6 +128,22 @@ impl Store for CountingReads {
     ) -> Result<whisper_core::store::SearchPage, StoreError> {
         self.inner.search(search).await
     }
+    async fn add_file(&self, file: whisper_core::model::FileRecord) -> Result<(), StoreError> {
+        self.inner.add_file(file).await
+    }
+    async fn file(
+        &self,
+        id: whisper_core::model::FileId,
+    ) -> Result<Option<whisper_core::model::PostedFile>, StoreError> {
+        self.inner.file(id).await
+    }
+    async fn sweep_files(
+        &self,
+        before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<whisper_core::model::FileRecord>, StoreError> {
+        self.inner.sweep_files(before, limit).await
+    }
 }
 
 /// A server on a filled SQLite file, with `tweak` applied.

@@ -25,11 +25,15 @@
 //!   `test-util`) its conformance checks.
 //! - [`sqlite`] — the embedded SQLite store (feature `sqlite`).
 //! - [`postgres`] — the PostgreSQL store (feature `postgres`).
+//! - [`DirectoryFiles`] — files' bytes in a directory, and
+//!   [`PostgresFiles`] (feature `postgres`) in the database: the two
+//!   [`FileStore`](whisper_core::files::FileStore)s the server picks from.
 //! - `testing` — a throwaway PostgreSQL database per test (feature `test-util`).
 
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod directory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -37,7 +41,8 @@ pub mod sqlite;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use directory::DirectoryFiles;
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresFiles, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

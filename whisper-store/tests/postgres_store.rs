@@ -67,6 +67,14 @@ mod conformance {
     }
 
     whisper_core::store_conformance_tests!(maybe own_database());
+
+    /// Files' bytes in the database pass the file store's suite.
+    #[tokio::test]
+    async fn files_in_postgres() {
+        let Some(db) = fresh_database().await else { return };
+        let store = PostgresStore::connect(db.url()).await.expect("connect");
+        whisper_core::files::conformance::run(&store.files()).await;
+    }
 }
 
 /// History, seqs, epochs and idempotency survive closing and reopening the store.
@@ -497,7 +505,7 @@ async fn a_v1_database_migrates_without_loss() {
     assert_eq!(found(&store, "after").await, ["also after", "after"], "new messages number on from the old");
     let versions: i32 =
         db.client().await.query_one("SELECT max(version) FROM whisper_migrations", &[]).await.expect("versions").get(0);
-    assert_eq!(versions, 7);
+    assert_eq!(versions, 8);
 }
 
 /// What a search of everything finds, newest first.

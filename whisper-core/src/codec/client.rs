@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::error::{DecodeError, ErrorCode, FrameType, Refusal};
 use crate::limits::Limits;
-use crate::model::{ClientId, DisplayName, Emoji, Epoch, MessageId, RoomName, Seq, UserId};
+use crate::model::{ClientId, DisplayName, Emoji, Epoch, FileId, MAX_ATTACHMENTS, MessageId, RoomName, Seq, UserId};
 
 /// A decoded, validated client frame.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +133,11 @@ pub struct Draft {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "typescript", ts(optional))]
     pub reply_to: Option<MessageId>,
+    /// Files this sender uploaded, at most [`MAX_ATTACHMENTS`], each once
+    /// (protocol.md §17). With some, `content` may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<Vec<FileId>>"))]
+    pub attachments: Vec<FileId>,
 }
 
 impl ClientFrame {
@@ -449,11 +454,15 @@ fn decode_draft(i: usize, item: &Value, limits: &Limits, p: &mut Problems) -> Op
         return None;
     };
     let path = |field: &str| format!("data[{i}].{field}");
+    let attachments = decode_attachments(obj.get("attachments"), &path("attachments"), p);
+    let files_alone = attachments.as_ref().is_some_and(|a| !a.is_empty());
     let content = match obj.get("content") {
+        None | Some(Value::Null) if files_alone => Some(Arc::from("")),
         None | Some(Value::Null) => {
             p.push(&path("content"), "is required");
             None
         }
+        Some(Value::String(s)) if files_alone && s.trim().is_empty() => Some(Arc::from("")),
         Some(Value::String(s)) => validate_content(s, limits)
             .map_err(|(too_large, problem)| {
                 if too_large { p.push_too_large(&path("content"), problem) } else { p.push(&path("content"), problem) }
@@ -492,7 +501,46 @@ fn decode_draft(i: usize, item: &Value, limits: &Limits, p: &mut Problems) -> Op
             None
         }
     };
-    Some(Draft { content: content?, client_id: client_id?, room: room?, user_id: user_id?, reply_to: reply_to? })
+    Some(Draft {
+        content: content?,
+        client_id: client_id?,
+        room: room?,
+        user_id: user_id?,
+        reply_to: reply_to?,
+        attachments: attachments?,
+    })
+}
+
+/// A draft's `attachments`: distinct file ids, at most [`MAX_ATTACHMENTS`].
+fn decode_attachments(value: Option<&Value>, at: &str, p: &mut Problems) -> Option<Vec<FileId>> {
+    let items = match value {
+        None | Some(Value::Null) => return Some(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            p.push(at, format_args!("must be an array of file ids, got {}", kind(other)));
+            return None;
+        }
+    };
+    if items.len() > MAX_ATTACHMENTS {
+        p.push(at, format_args!("has {} files, at most {MAX_ATTACHMENTS} are allowed", items.len()));
+        return None;
+    }
+    let mut ids = Vec::with_capacity(items.len());
+    for (j, item) in items.iter().enumerate() {
+        let id = match item {
+            Value::String(s) => FileId::parse(s).map_err(|e| p.push(&format!("{at}[{j}]"), e)).ok()?,
+            other => {
+                p.push(&format!("{at}[{j}]"), format_args!("must be a string, got {}", kind(other)));
+                return None;
+            }
+        };
+        if ids.contains(&id) {
+            p.push(&format!("{at}[{j}]"), format_args!("names file {id} twice"));
+            return None;
+        }
+        ids.push(id);
+    }
+    Some(ids)
 }
 
 /// Trims `s` and checks the content rules of protocol.md §10. The error says whether the

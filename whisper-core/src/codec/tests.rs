@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::limits::{Limits, WireLimits};
-use crate::model::{ClientId, DisplayName, Epoch, MessageId, NewMessage, RoomName, Seq, UserId};
+use crate::model::{ClientId, DisplayName, Epoch, FileId, MessageId, NewMessage, RoomName, Seq, UserId};
 
 fn decode(v: serde_json::Value) -> Result<ClientFrame, DecodeError> {
     ClientFrame::decode(&v.to_string(), &Limits::default())
@@ -78,6 +78,7 @@ fn client_frames_round_trip_through_encode() {
                 room: None,
                 user_id: Some(UserId::random()),
                 reply_to: Some(MessageId::generate()),
+                attachments: vec![FileId::generate()],
             }],
         },
         ClientFrame::Edit {
@@ -380,6 +381,7 @@ proptest! {
                 room: room.as_deref().map(|r| RoomName::parse(r).unwrap()),
                 user_id: None,
                 reply_to: None,
+                attachments: Vec::new(),
             }).collect(),
         };
         prop_assert_eq!(ClientFrame::decode(&frame.encode(), &Limits::default()).unwrap(), frame);
@@ -427,4 +429,38 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
             .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+#[test]
+fn a_draft_may_be_files_alone() {
+    let (a, b) = (FileId::generate(), FileId::generate());
+    let frame = decode(json!({"type": "messages", "data": [
+        {"attachments": [a.to_string()]},
+        {"content": "  ", "attachments": [a.to_string(), b.to_string()]},
+        {"content": " look ", "attachments": [b.to_string()]},
+    ]}))
+    .expect("files alone are a message");
+    let ClientFrame::Messages { data } = frame else { panic!("not messages: {frame:?}") };
+    assert_eq!((&*data[0].content, &data[0].attachments), ("", &vec![a]));
+    assert_eq!((&*data[1].content, &data[1].attachments), ("", &vec![a, b]));
+    assert_eq!(&*data[2].content, "look");
+}
+
+#[test]
+fn attachments_are_checked() {
+    let id = FileId::generate().to_string();
+    let eleven: Vec<String> = (0..11).map(|_| FileId::generate().to_string()).collect();
+    for (attachments, detail) in [
+        (json!([id, id]), format!("data[0].attachments[1]: names file {id} twice")),
+        (json!(eleven), "data[0].attachments: has 11 files, at most 10 are allowed".to_owned()),
+        (json!(["nope"]), "data[0].attachments[0]: must be a file id (a ULID)".to_owned()),
+        (json!([7]), "data[0].attachments[0]: must be a string, got a number".to_owned()),
+        (json!("x"), "data[0].attachments: must be an array of file ids, got a string".to_owned()),
+    ] {
+        let err = decode(json!({"type": "messages", "data": [{"content": "hi", "attachments": attachments}]}))
+            .expect_err("refused");
+        assert_eq!(err.refusal.details, vec![detail]);
+    }
+    let err = decode(json!({"type": "messages", "data": [{"content": " ", "attachments": []}]})).expect_err("empty");
+    assert_eq!(err.refusal.details, vec!["data[0].content: must not be empty".to_owned()]);
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use ulid::Ulid;
 
-use super::{DisplayName, Emoji, ExternalId, Principal, PrincipalKind, RoomName, UserId};
+use super::{Attachment, DisplayName, Emoji, ExternalId, Principal, PrincipalKind, RoomName, UserId};
 
 /// Why a string is not a [`MessageId`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -239,15 +239,23 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "typescript", ts(optional, as = "Option<Vec<Reactions>>"))]
     pub reactions: Vec<Reactions>,
+    /// The files it carries, in the order the author gave them
+    /// (protocol.md §17); a message may be files alone (`content` is then
+    /// `""`). A delete takes them away with the text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<Vec<Attachment>>"))]
+    pub attachments: Vec<Attachment>,
 }
 
 impl Message {
-    /// Erases what a delete erases: the text, the edit and the reactions.
+    /// Erases what a delete erases: the text, the edit, the reactions and
+    /// the files.
     pub fn tombstone(&mut self) {
         self.content = Arc::from("");
         self.edited_at = None;
         self.deleted = true;
         self.reactions.clear();
+        self.attachments.clear();
     }
 }
 
@@ -315,6 +323,8 @@ pub struct NewMessage {
     pub created_at: OffsetDateTime,
     /// The message it answers, already checked to be of the same room.
     pub reply_to: Option<MessageId>,
+    /// Its files, already checked to be the author's uploads.
+    pub attachments: Vec<Attachment>,
 }
 
 impl NewMessage {
@@ -337,6 +347,7 @@ impl NewMessage {
             client_id,
             created_at: now_millis(),
             reply_to: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -366,6 +377,7 @@ impl NewMessage {
             edited_at: None,
             deleted: false,
             reactions: Vec::new(),
+            attachments: self.attachments,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! holding one never checks it again.
 
 mod event;
+mod file;
 mod lookalike;
 mod membership;
 mod message;
@@ -13,6 +14,10 @@ mod user;
 pub use event::{
     Change, Emoji, EmojiError, Entry, Event, MAX_EMOJI_BYTES, MAX_REASON_CHARS, MemberAction, MemberAsk, NewEvent,
     Request,
+};
+pub use file::{
+    Attachment, FileId, FileIdError, FileName, FileRecord, INLINE_IMAGE_TYPES, MAX_ATTACHMENTS, MAX_FILE_NAME_BYTES,
+    PostedFile, StoredThumb, ThumbSize,
 };
 pub use membership::{
     Access, DIRECT_SPACE, MAX_TITLE_CHARS, MAX_TOPIC_CHARS, Member, PRIVATE_SPACE, Role, RoomProfile, RoomTitle,

@@ -18,8 +18,8 @@ use crate::codec::{
 use crate::hub::{Broadcast, Command, Delivery, Member, Outbox, OutboxClosed, Run};
 use crate::limits::WireLimits;
 use crate::model::{
-    ClientId, DisplayName, Entry, Epoch, ExternalId, Message, NewEvent, NewMessage, Principal, PrincipalKind, Request,
-    RoomName, Seq, UserId, now_millis,
+    ClientId, DisplayName, Entry, Epoch, ExternalId, FileId, Message, NewEvent, NewMessage, Principal, PrincipalKind,
+    Request, RoomName, Seq, UserId, now_millis,
 };
 use crate::policy::{Denied, Post};
 use crate::rate::TokenBucket;
@@ -575,6 +575,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         }
         let default_room = self.rooms.first().map(|j| j.room.clone());
         let mut batch = Vec::with_capacity(drafts.len());
+        let mut files_asked: Vec<Vec<FileId>> = Vec::with_capacity(drafts.len());
         let mut missing_room = Vec::new();
         let created_at = now_millis();
         for (i, draft) in drafts.into_iter().enumerate() {
@@ -588,6 +589,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             message.created_at = created_at;
             message.reply_to = draft.reply_to;
             batch.push(message);
+            files_asked.push(draft.attachments);
         }
         if !missing_room.is_empty() {
             let refusal = Refusal {
@@ -611,6 +613,11 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                 Ok(access) => return self.nack(client_ids, no_entry(access, &room)).await,
                 Err(e) => return self.nack(client_ids, store_refusal(&e)).await,
             }
+        }
+        if files_asked.iter().any(|ids| !ids.is_empty())
+            && let Err(refusal) = Self::attach(&self.chat, me, &mut batch, &files_asked).await
+        {
+            return self.nack(client_ids, refusal).await;
         }
         if let Some(policy) = self.chat.policy().cloned()
             && let Err(refusal) = Self::police(&*policy, &self.principal(), &mut batch, self.chat.limits()).await
@@ -677,10 +684,19 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
         limits: &crate::Limits,
     ) -> Result<(), Refusal> {
         for (i, message) in batch.iter_mut().enumerate() {
-            let mut post =
-                Post { room: message.room.clone(), content: message.content.clone(), reply_to: message.reply_to };
+            let mut post = Post {
+                room: message.room.clone(),
+                content: message.content.clone(),
+                reply_to: message.reply_to,
+                attachments: message.attachments.clone(),
+            };
+            let files_alone = !message.attachments.is_empty();
             let reshaped = policy.post(who, &mut post).await.and_then(|()| {
-                // What the policy made of it must keep the content rules.
+                // What the policy made of it must keep the content rules
+                // (empty text stays allowed beside files).
+                if files_alone && post.content.trim().is_empty() {
+                    return Ok(Arc::from(""));
+                }
                 crate::codec::validate_content(&post.content, limits)
                     .map_err(|(_, why)| Denied::invalid(format!("content {why}")))
             });
@@ -694,6 +710,30 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
                     let detail = format!("data[{i}]: {}", denied.reason());
                     return Err(Refusal { details: vec![detail], ..refusal.in_room(&message.room) });
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts each draft's files on its message, or refuses the frame at the
+    /// first file that is not the sender's upload (protocol.md §17).
+    async fn attach(chat: &Chat, me: UserId, batch: &mut [NewMessage], asked: &[Vec<FileId>]) -> Result<(), Refusal> {
+        for (i, (message, ids)) in batch.iter_mut().zip(asked).enumerate() {
+            if ids.is_empty() {
+                continue;
+            }
+            match chat.attachments(me, ids).await {
+                Ok(Ok(files)) => message.attachments = files,
+                Ok(Err(not)) => {
+                    return Err(Refusal {
+                        details: vec![format!(
+                            "data[{i}].attachments[{}]: no file {} uploaded by you",
+                            not.index, not.id
+                        )],
+                        ..Refusal::new(ErrorCode::NotFound, "a message names a file you did not upload")
+                    });
+                }
+                Err(e) => return Err(store_refusal(&e)),
             }
         }
         Ok(())

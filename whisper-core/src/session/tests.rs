@@ -812,6 +812,19 @@ impl Store for GatedStore {
     async fn search(&self, search: &crate::store::Search) -> Result<crate::store::SearchPage, StoreError> {
         self.inner.search(search).await
     }
+    async fn add_file(&self, file: crate::model::FileRecord) -> Result<(), StoreError> {
+        self.inner.add_file(file).await
+    }
+    async fn file(&self, id: crate::model::FileId) -> Result<Option<crate::model::PostedFile>, StoreError> {
+        self.inner.file(id).await
+    }
+    async fn sweep_files(
+        &self,
+        before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<crate::model::FileRecord>, StoreError> {
+        self.inner.sweep_files(before, limit).await
+    }
 }
 
 #[tokio::test]

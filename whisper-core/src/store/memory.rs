@@ -13,8 +13,8 @@ use super::{
     SearchPage, Store, StoreError, rooms_limit, rules,
 };
 use crate::model::{
-    Access, ClientId, DisplayName, Entry, Epoch, Event, Message, MessageId, NewEvent, NewMessage, Role, RoomName, Seq,
-    Standing, UserId, Visibility,
+    Access, Change, ClientId, DisplayName, Entry, Epoch, Event, FileId, FileRecord, Message, MessageId, NewEvent,
+    NewMessage, PostedFile, Role, RoomName, Seq, Standing, UserId, Visibility,
 };
 
 /// Rooms' logs in memory. Lost when the process exits.
@@ -42,6 +42,18 @@ struct State {
     /// Every message in the order stored: a message's search position is
     /// its index here plus one.
     posted: Vec<(RoomName, Seq)>,
+    /// Uploaded files, and the messages that carry each.
+    files: HashMap<FileId, KeptFile>,
+}
+
+/// A file's record and what references it.
+#[derive(Debug)]
+struct KeptFile {
+    record: FileRecord,
+    /// Whether a message ever carried it (then it goes once nothing does).
+    posted: bool,
+    /// The live messages carrying it.
+    carried_by: std::collections::BTreeSet<(RoomName, Seq)>,
 }
 
 impl State {
@@ -92,6 +104,12 @@ impl Store for MemoryStore {
             let message = new.stored_at(log.head().next());
             log.push_message(message.clone()).map_err(StoreError::Internal)?;
             state.posted.push((message.room.clone(), message.seq));
+            for attachment in &message.attachments {
+                if let Some(file) = state.files.get_mut(&attachment.id) {
+                    file.posted = true;
+                    file.carried_by.insert((message.room.clone(), message.seq));
+                }
+            }
             if let Some(key) = key {
                 state.sent.insert(key, (message.room.clone(), message.seq));
             }
@@ -125,7 +143,17 @@ impl Store for MemoryStore {
             Ok(event) => event,
             Err(not_stored) => return Ok(not_stored.into()),
         };
+        // A delete drops its message's files with its text.
+        let dropped: Vec<(FileId, Seq)> = match (&event.change, event.target.and_then(|t| log.message(t))) {
+            (Change::Delete, Some(target)) => target.attachments.iter().map(|a| (a.id, target.seq)).collect(),
+            _ => Vec::new(),
+        };
         log.commit_event(event.clone()).map_err(StoreError::Internal)?;
+        for (id, seq) in dropped {
+            if let Some(file) = state.files.get_mut(&id) {
+                file.carried_by.remove(&(event.room.clone(), seq));
+            }
+        }
         state.index(&event);
         if let Some(key) = key {
             state.events_sent.insert(key, (event.room.clone(), event.seq));
@@ -229,6 +257,39 @@ impl Store for MemoryStore {
         let read_seq = state.read.get(&(user, room.clone())).copied().unwrap_or(Seq::ZERO);
         let unread = state.rooms.get(room).map_or(0, |log| log.unread(user, read_seq));
         Ok(ReadState { read_seq, unread })
+    }
+
+    async fn add_file(&self, file: FileRecord) -> Result<(), StoreError> {
+        let mut state = self.lock()?;
+        let kept = KeptFile { record: file, posted: false, carried_by: Default::default() };
+        state.files.insert(kept.record.id(), kept);
+        Ok(())
+    }
+
+    async fn file(&self, id: FileId) -> Result<Option<PostedFile>, StoreError> {
+        let state = self.lock()?;
+        Ok(state.files.get(&id).map(|file| {
+            let mut rooms: Vec<RoomName> = file.carried_by.iter().map(|(room, _)| room.clone()).collect();
+            rooms.dedup();
+            PostedFile { record: file.record.clone(), rooms }
+        }))
+    }
+
+    async fn sweep_files(
+        &self,
+        unposted_before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let mut state = self.lock()?;
+        let mut swept: Vec<FileId> = state
+            .files
+            .values()
+            .filter(|f| f.carried_by.is_empty() && (f.posted || f.record.uploaded_at < unposted_before))
+            .map(|f| f.record.id())
+            .collect();
+        swept.sort();
+        swept.truncate(limit.clamp(1, super::MAX_PAGE));
+        Ok(swept.iter().filter_map(|id| state.files.remove(id)).map(|f| f.record).collect())
     }
 
     async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {

@@ -20,8 +20,8 @@ pub use search::{DEFAULT_SEARCH_PAGE, MAX_SEARCH_PAGE, Search, SearchCursor, Sea
 pub use timeline::{NotStored, RoomTimeline};
 
 use crate::model::{
-    Access, DisplayName, Entry, Epoch, Event, Member, Message, MessageId, NewEvent, NewMessage, Role, RoomName,
-    RoomProfile, Seq, Standing, UserId,
+    Access, DisplayName, Entry, Epoch, Event, FileId, FileRecord, Member, Message, MessageId, NewEvent, NewMessage,
+    PostedFile, Role, RoomName, RoomProfile, Seq, Standing, UserId,
 };
 
 /// The most messages one read returns (protocol.md §11: `limit` max 500).
@@ -220,6 +220,31 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// search never finds what a read would not show. The index is walked
     /// newest first, so a page costs the same however old the history.
     async fn search(&self, search: &Search) -> Result<SearchPage, StoreError>;
+
+    /// Keeps the record of an uploaded file, whose bytes a
+    /// [`FileStore`](crate::files::FileStore) holds already (protocol.md
+    /// §17). It is not posted yet: [`sweep_files`](Store::sweep_files)
+    /// takes it once old enough unless a message carries it first.
+    ///
+    /// Every message [`append`](Store::append) stores with
+    /// [`attachments`](NewMessage::attachments) references each of its
+    /// files, in the same transaction; a stored delete
+    /// ([`apply`](Store::apply)) drops its message's references with its
+    /// text. A reference to a file without a record is not an error (core
+    /// checks files before it posts them): it is simply not kept.
+    async fn add_file(&self, file: FileRecord) -> Result<(), StoreError>;
+
+    /// The file `id` and the rooms whose live messages carry it, by name;
+    /// `None` for no such file (never uploaded, or swept).
+    async fn file(&self, id: FileId) -> Result<Option<PostedFile>, StoreError>;
+
+    /// Takes out the records of files nothing references: those only
+    /// deleted messages carried, and those never posted that were uploaded
+    /// before `unposted_before`; at most `limit` (clamped to
+    /// `1..=MAX_PAGE`), returned so that their bytes can be removed. A
+    /// backend finds them from an index of unreferenced files, never a scan
+    /// of all files.
+    async fn sweep_files(&self, unposted_before: OffsetDateTime, limit: usize) -> Result<Vec<FileRecord>, StoreError>;
 
     /// Checks that the store can serve requests *and store messages* (for
     /// `/readyz`): a store that still reads but can no longer write (a

@@ -110,4 +110,20 @@ impl Store for FailingStore {
     async fn search(&self, _: &crate::store::Search) -> Result<crate::store::SearchPage, StoreError> {
         self.read_outcome(crate::store::SearchPage::default())
     }
+
+    async fn add_file(&self, _: crate::model::FileRecord) -> Result<(), StoreError> {
+        Err(self.error.clone())
+    }
+
+    async fn file(&self, _: crate::model::FileId) -> Result<Option<crate::model::PostedFile>, StoreError> {
+        self.read_outcome(None)
+    }
+
+    async fn sweep_files(
+        &self,
+        _: time::OffsetDateTime,
+        _: usize,
+    ) -> Result<Vec<crate::model::FileRecord>, StoreError> {
+        Err(self.error.clone())
+    }
 }

@@ -90,6 +90,8 @@
 
 mod accounts;
 mod error;
+mod file_chunks;
+mod files;
 mod members;
 mod plan;
 mod rows;
@@ -108,7 +110,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 use whisper_core::model::{
-    Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
+    Access, DisplayName, Event, FileId, FileRecord, Message, MessageId, NewEvent, NewMessage, PostedFile, RoomName,
+    Seq, Standing, UserId,
 };
 use whisper_core::store::{
     Applied, LogPage, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage, Search,
@@ -117,6 +120,7 @@ use whisper_core::store::{
 
 pub use self::accounts::PostgresAccounts;
 use self::error::{bounded, bounded_raw, classify, discard, pool_error, timed_out, writer_gone};
+pub use self::file_chunks::PostgresFiles;
 use self::rows::{decode_message, decode_room, to_i64};
 use self::schema::{admin, identifier, migrate, with_database};
 use self::writer::{AppendRequest, WRITER_CONNECTIONS, Writer, dispatch};
@@ -145,12 +149,12 @@ const QUEUE_CAPACITY: usize = 4096;
 /// A page read forward: the first `$4` messages of room `$1` with
 /// `$2 < seq < $3`. Columns as [`decode_message`] reads them.
 const READ_FORWARD_SQL: &str = "SELECT room, seq, id, user_id::text, name, COALESCE(edited_content, content), \
-            client_id, created_at, reply_to, edited_at, deleted, principal, external_id \
+            client_id, created_at, reply_to, edited_at, deleted, principal, external_id, attachments \
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4";
 /// A page from the newest end: the last `$4` messages of room `$1` with
 /// `$2 < seq < $3`, newest first.
 const READ_NEWEST_SQL: &str = "SELECT room, seq, id, user_id::text, name, COALESCE(edited_content, content), \
-            client_id, created_at, reply_to, edited_at, deleted, principal, external_id \
+            client_id, created_at, reply_to, edited_at, deleted, principal, external_id, attachments \
      FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4";
 
 /// A page of rooms: those after `$1` by name, at most `$2`.
@@ -324,6 +328,32 @@ impl PostgresStore {
         self.run_query(sql, params, Some(types)).await
     }
 
+    /// Runs one write on a pooled connection, once: unlike a read, a write
+    /// whose answer was lost may have been done, so it is not repeated
+    /// here (the caller decides).
+    async fn write(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        let rows = bounded_raw(async {
+            let statement = client.prepare_cached(sql).await?;
+            client.query(&statement, params).await
+        })
+        .await;
+        match rows {
+            Some(Ok(rows)) => Ok(rows),
+            Some(Err(e)) => {
+                let error = classify(&e);
+                if let StoreError::Unavailable(_) = error {
+                    discard(client);
+                }
+                Err(error)
+            }
+            None => {
+                discard(client);
+                Err(timed_out())
+            }
+        }
+    }
+
     async fn run_query(
         &self,
         sql: &str,
@@ -467,6 +497,22 @@ impl Store for PostgresStore {
     /// that would not move the watermark writes nothing (and returns no row).
     async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
         self.search_messages(search).await
+    }
+
+    async fn add_file(&self, file: FileRecord) -> Result<(), StoreError> {
+        self.add_file_record(&file).await
+    }
+
+    async fn file(&self, id: FileId) -> Result<Option<PostedFile>, StoreError> {
+        self.file_record(id).await
+    }
+
+    async fn sweep_files(
+        &self,
+        unposted_before: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.sweep_file_records(unposted_before, limit).await
     }
 
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {

@@ -22,7 +22,7 @@ pub(super) fn corrupt(what: &str, value: &str) -> StoreError {
 
 /// Reads a message from columns `room, seq, id, user_id::text, name,
 /// content, client_id, created_at, reply_to, edited_at, deleted, principal,
-/// external_id` (its reactions are read apart).
+/// external_id, attachments` (its reactions are read apart).
 pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let text = |i: usize| row.try_get::<_, &str>(i).map_err(|e| decode_error(&e));
     let room = text(0)?;
@@ -38,6 +38,7 @@ pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
     let deleted: bool = row.try_get(10).map_err(|e| decode_error(&e))?;
     let principal: i16 = row.try_get(11).map_err(|e| decode_error(&e))?;
     let external_id: Option<&str> = row.try_get(12).map_err(|e| decode_error(&e))?;
+    let attachments: Option<&str> = row.try_get(13).map_err(|e| decode_error(&e))?;
     Ok(Message {
         id: MessageId::parse(id).map_err(|_| corrupt("message id", id))?,
         room: RoomName::parse(room).map_err(|_| corrupt("room name", room))?,
@@ -53,6 +54,10 @@ pub(super) fn decode_message(row: &Row) -> Result<Message, StoreError> {
         edited_at: edited_at.map(from_millis).transpose()?,
         deleted,
         reactions: Vec::new(),
+        attachments: match attachments {
+            Some(json) => serde_json::from_str(json).map_err(|_| corrupt("attachments", json))?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -189,6 +189,50 @@ const MIGRATIONS: &[(i32, &str)] = &[
     CREATE INDEX messages_search ON messages USING gin (search_words) WITH (gin_pending_list_limit = 512);
     "#,
     ),
+    // Files (protocol.md §17). A message keeps its attachments' metadata
+    // as JSON text (immutable, read with the message); `message_files` says
+    // which live messages carry which file, for who may read it; `refs`
+    // counts them, so the files nothing references are a range of one
+    // partial index for the sweep. `file_chunks` holds the bytes when the
+    // server keeps files in PostgreSQL (`PostgresFiles`): 256 KiB a row,
+    // stored uncompressed (images and archives are compressed already).
+    (
+        8,
+        r#"
+    ALTER TABLE messages ADD COLUMN attachments TEXT;
+    CREATE TABLE files (
+        id           TEXT    PRIMARY KEY,
+        uploader     UUID    NOT NULL,
+        name         TEXT    NOT NULL,
+        type         TEXT    NOT NULL,
+        size         BIGINT  NOT NULL,
+        width        INTEGER,
+        height       INTEGER,
+        thumb_width  INTEGER,
+        thumb_height INTEGER,
+        thumb_type   TEXT,
+        thumb_size   BIGINT,
+        uploaded_at  BIGINT  NOT NULL,
+        posted       BOOLEAN NOT NULL DEFAULT false,
+        refs         INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX files_unreferenced ON files (posted, uploaded_at) WHERE refs = 0;
+    CREATE TABLE message_files (
+        file TEXT   NOT NULL,
+        room TEXT   NOT NULL,
+        seq  BIGINT NOT NULL,
+        PRIMARY KEY (file, room, seq)
+    );
+    CREATE INDEX message_files_by_message ON message_files (room, seq);
+    CREATE TABLE file_chunks (
+        key  TEXT    NOT NULL,
+        n    INTEGER NOT NULL,
+        data BYTEA   NOT NULL,
+        PRIMARY KEY (key, n)
+    );
+    ALTER TABLE file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+    "#,
+    ),
 ];
 
 /// Runs the migrations not yet applied, under an advisory lock held until

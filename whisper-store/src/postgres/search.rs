@@ -28,7 +28,7 @@ fn search_sql(query: &str, from: i64, before: i64, fetch: i64) -> String {
     format!(
         "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, \
                 coalesce(m.edited_content, m.content), m.client_id, m.created_at, m.reply_to, m.edited_at, \
-                m.deleted, m.principal, m.external_id, m.doc \
+                m.deleted, m.principal, m.external_id, m.attachments, m.doc \
          FROM messages m \
          JOIN rooms r ON r.name = m.room \
          LEFT JOIN room_members rm ON rm.room = m.room AND rm.user_id = $1::text::uuid \
@@ -98,7 +98,7 @@ impl PostgresStore {
         let mut page = SearchPage::default();
         for row in rows.iter().take(limit) {
             page.messages.push(decode_message(row)?);
-            let doc: i64 = row.try_get(13).map_err(|e| decode_error(&e))?;
+            let doc: i64 = row.try_get(14).map_err(|e| decode_error(&e))?;
             page.next = more.then(|| SearchCursor(u64::try_from(doc).unwrap_or(0)));
         }
         self.add_reactions_of_hits(&mut page).await?;

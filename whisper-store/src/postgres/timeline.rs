@@ -29,10 +29,10 @@ pub(super) const EVENT_COLUMNS: &str =
     "room, seq, id, target, user_id::text, name, kind, content, emoji, reacted, count, client_id, created_at, detail";
 /// A message's columns for [`decode_message`], in its current state.
 const CURRENT_COLUMNS: &str = "room, seq, id, user_id::text, name, COALESCE(edited_content, content), client_id, \
-     created_at, reply_to, edited_at, deleted, principal, external_id";
+     created_at, reply_to, edited_at, deleted, principal, external_id, attachments";
 /// The same, as posted (its tombstone if deleted): what the log holds.
 const POSTED_COLUMNS: &str = "room, seq, id, user_id::text, name, content, client_id, created_at, reply_to, NULL::int8, deleted, principal, \
-     external_id";
+     external_id, attachments";
 
 /// How many times an event is tried when it collides with another
 /// transaction (the same client id stored at the same moment, a deadlock).
@@ -274,7 +274,17 @@ async fn apply_once(client: &mut deadpool_postgres::Object, new: &NewEvent) -> R
             tx.execute(
                 &tx.prepare_cached(
                     "UPDATE messages SET content = '', edited_content = NULL, edited_at = NULL, deleted = true, \
-                     search_words = NULL WHERE room = $1 AND seq = $2",
+                     search_words = NULL, attachments = NULL WHERE room = $1 AND seq = $2",
+                )
+                .await?,
+                &[&room, &target_seq],
+            )
+            .await?;
+            // Its files are carried by one message fewer (protocol.md §17).
+            tx.execute(
+                &tx.prepare_cached(
+                    "WITH released AS (DELETE FROM message_files WHERE room = $1 AND seq = $2 RETURNING file) \
+                     UPDATE files f SET refs = f.refs - 1 FROM released r WHERE f.id = r.file",
                 )
                 .await?,
                 &[&room, &target_seq],

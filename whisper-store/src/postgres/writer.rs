@@ -38,7 +38,7 @@ const MAX_ATTEMPTS: usize = 5;
 /// table was small, can be a hash join over a sequential scan, which gets
 /// slower with every message stored.)
 const LOOKUP_SQL: &str = "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, m.content, m.client_id, m.created_at, \
-            m.reply_to, NULL::int8, m.deleted, m.principal, m.external_id \
+            m.reply_to, NULL::int8, m.deleted, m.principal, m.external_id, m.attachments \
      FROM UNNEST($1::text[], $2::text[]) AS k(user_id, client_id) \
      CROSS JOIN LATERAL ( \
          SELECT * FROM messages WHERE user_id = k.user_id::uuid AND client_id = k.client_id LIMIT 1 \
@@ -51,7 +51,10 @@ const LOOKUP_SQL: &str = "SELECT m.room, m.seq, m.id, m.user_id::text, m.name, m
 /// is how many of the group's new messages in its room come after it.
 /// Inserted in the group's order, so each message's `doc` (its search
 /// position) follows the order they were sent; `$16` is each one's words
-/// for the search index.
+/// for the search index, `$17` its attachments (JSON). `carried` and
+/// `counted` reference each stored message's files that have a record
+/// (protocol.md §17); for messages without files they read the stored rows
+/// and write nothing.
 const WRITE_SQL: &str = "WITH heads AS ( \
          INSERT INTO rooms AS r (name, last_seq, epoch, last_message_at) \
          SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::int8[]) \
@@ -60,15 +63,28 @@ const WRITE_SQL: &str = "WITH heads AS ( \
          RETURNING r.name, r.last_seq \
      ), stored AS ( \
          INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to, principal, \
-                               external_id, search_words) \
+                               external_id, search_words, attachments) \
          SELECT m.room, h.last_seq - m.back, m.id, m.user_id::uuid, m.name, m.content, m.client_id, m.created_at, \
-                m.reply_to, m.principal, m.external_id, to_tsvector('simple', m.words) \
+                m.reply_to, m.principal, m.external_id, to_tsvector('simple', m.words), m.attachments \
          FROM UNNEST($5::text[], $6::int8[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
-                     $12::int8[], $13::text[], $14::int2[], $15::text[], $16::text[]) WITH ORDINALITY \
+                     $12::int8[], $13::text[], $14::int2[], $15::text[], $16::text[], $17::text[]) WITH ORDINALITY \
                      AS m(room, back, id, user_id, name, content, client_id, created_at, reply_to, principal, \
-                     external_id, words, ord) \
+                     external_id, words, attachments, ord) \
          JOIN heads h ON h.name = m.room \
          ORDER BY m.ord \
+         RETURNING room, seq, attachments \
+     ), carried AS ( \
+         INSERT INTO message_files (file, room, seq) \
+         SELECT DISTINCT a.file, s.room, s.seq \
+         FROM stored s CROSS JOIN LATERAL ( \
+             SELECT e ->> 'id' AS file FROM jsonb_array_elements(s.attachments::jsonb) e \
+         ) a \
+         WHERE s.attachments IS NOT NULL AND EXISTS (SELECT 1 FROM files f WHERE f.id = a.file) \
+         ON CONFLICT DO NOTHING \
+         RETURNING file \
+     ), counted AS ( \
+         UPDATE files f SET refs = f.refs + c.n, posted = true \
+         FROM (SELECT file, count(*) AS n FROM carried GROUP BY file) c WHERE f.id = c.file \
      ) \
      SELECT name, last_seq FROM heads";
 
@@ -338,6 +354,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
         let mut m_reply: Vec<Option<String>> = Vec::new();
         let (mut m_principal, mut m_external): (Vec<i16>, Vec<Option<&str>>) = (Vec::new(), Vec::new());
         let mut m_words: Vec<String> = Vec::new();
+        let mut m_files: Vec<Option<String>> = Vec::new();
         for (new, back) in plan.fresh() {
             m_room.push(new.room.as_str());
             m_back.push(back);
@@ -351,6 +368,12 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
             m_principal.push(new.principal.code());
             m_external.push(new.external_id.as_ref().map(ExternalId::as_str));
             m_words.push(index_text(&new.content));
+            m_files.push(match new.attachments.as_slice() {
+                [] => None,
+                files => Some(
+                    serde_json::to_string(files).map_err(|e| Failure::Store(StoreError::Internal(e.to_string())))?,
+                ),
+            });
         }
         let statement = client.prepare_cached(WRITE_SQL).await.map_err(before_write)?;
         let rows = client
@@ -373,6 +396,7 @@ async fn write_group(client: &Object, batches: &[&[NewMessage]], lookup: bool) -
                     &m_principal,
                     &m_external,
                     &m_words,
+                    &m_files,
                 ],
             )
             .await

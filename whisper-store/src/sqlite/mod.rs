@@ -54,6 +54,7 @@
 
 mod accounts;
 mod error;
+mod files;
 mod members;
 mod read_marks;
 mod rows;
@@ -69,9 +70,11 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use time::OffsetDateTime;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use whisper_core::model::{
-    Access, DisplayName, Event, Message, MessageId, NewEvent, NewMessage, RoomName, Seq, Standing, UserId,
+    Access, DisplayName, Event, FileId, FileRecord, Message, MessageId, NewEvent, NewMessage, PostedFile, RoomName,
+    Seq, Standing, UserId,
 };
 use whisper_core::store::{
     Applied, LogPage, MAX_PAGE, MemberRoomsPage, NewRoom, Page, ReadMark, ReadRange, ReadState, RoomInfo, RoomsPage,
@@ -116,6 +119,8 @@ pub struct SqliteStore {
     commits: Arc<AtomicU64>,
     /// The connection read marks are written on, opened at the first mark.
     marks: Arc<Mutex<Option<Connection>>>,
+    /// The connection file records are written on, opened at the first.
+    files: Arc<Mutex<Option<Connection>>>,
 }
 
 impl SqliteStore {
@@ -147,6 +152,7 @@ impl SqliteStore {
             read_permits: Arc::new(Semaphore::new(MAX_READERS)),
             commits,
             marks: Arc::default(),
+            files: Arc::default(),
         })
     }
 
@@ -169,6 +175,26 @@ impl SqliteStore {
     /// commits is the mean group size.
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on the files connection (opened at the first use), on a
+    /// blocking thread.
+    async fn with_files<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (conn, path) = (self.files.clone(), self.path.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            if conn.is_none() {
+                *conn = Some(files::open(&path)?);
+            }
+            let conn = conn.as_ref().ok_or_else(|| StoreError::Internal("no files connection".into()))?;
+            f(conn).map_err(store_error)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("SQLite files task failed: {e}")))?
     }
 
     /// Runs `f` on a read connection, on a blocking thread.
@@ -336,6 +362,19 @@ impl Store for SqliteStore {
     async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
         let search = search.clone();
         self.with_reader(move |conn| search::search(conn, &search)).await
+    }
+
+    async fn add_file(&self, file: FileRecord) -> Result<(), StoreError> {
+        self.with_files(move |conn| files::add(conn, &file)).await
+    }
+
+    async fn file(&self, id: FileId) -> Result<Option<PostedFile>, StoreError> {
+        self.with_reader(move |conn| files::file(conn, id)).await
+    }
+
+    async fn sweep_files(&self, unposted_before: OffsetDateTime, limit: usize) -> Result<Vec<FileRecord>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        self.with_files(move |conn| files::sweep(conn, unposted_before, limit)).await
     }
 
     async fn mark_read(&self, user: UserId, room: &RoomName, seq: Seq) -> Result<ReadMark, StoreError> {

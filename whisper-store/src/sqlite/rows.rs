@@ -18,7 +18,7 @@ use whisper_core::store::{LogPage, Page, ReadRange, RoomInfo};
 macro_rules! message_columns {
     () => {
         "SELECT room, seq, id, user_id, name, coalesce(edited_content, content), client_id, created_at, reply_to,
-                edited_at, deleted, principal, external_id FROM messages "
+                edited_at, deleted, principal, external_id, attachments FROM messages "
     };
 }
 /// The same columns for a message as posted (its tombstone if deleted):
@@ -26,7 +26,7 @@ macro_rules! message_columns {
 macro_rules! posted_columns {
     () => {
         "SELECT room, seq, id, user_id, name, content, client_id, created_at, reply_to, NULL, deleted, principal,
-                external_id FROM messages "
+                external_id, attachments FROM messages "
     };
 }
 pub(super) const SELECT_ORIGINAL: &str = concat!(posted_columns!(), "WHERE user_id = ?1 AND client_id = ?2");
@@ -275,6 +275,10 @@ impl Decoder {
             ValueRef::Null => None,
             value => Some(ExternalId::parse(value.as_str()?).map_err(|e| corrupt(12, e))?),
         };
+        let attachments = match row.get_ref(13)? {
+            ValueRef::Null => Vec::new(),
+            value => serde_json::from_str(value.as_str()?).map_err(|e| corrupt(13, e))?,
+        };
         Ok(Message {
             id,
             room,
@@ -290,6 +294,7 @@ impl Decoder {
             edited_at,
             deleted,
             reactions: Vec::new(),
+            attachments,
         })
     }
 }

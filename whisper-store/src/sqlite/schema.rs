@@ -181,6 +181,37 @@ const MIGRATIONS: &[&str] = &[
         SELECT d.doc, coalesce(m.edited_content, m.content)
         FROM search_docs d JOIN messages m ON m.room = d.room AND m.seq = d.seq
         WHERE m.deleted = 0;",
+    // 8: files (protocol.md §17). A message keeps its attachments' metadata
+    // as JSON (immutable, read with the message, so no join per read);
+    // `message_files` says which live messages carry which file, for who
+    // may read it; `refs` counts them, so the files nothing references are
+    // a range of one partial index for the sweep. The bytes live outside
+    // the database (a `FileStore`).
+    "ALTER TABLE messages ADD COLUMN attachments TEXT;
+    CREATE TABLE files (
+        id           TEXT    PRIMARY KEY,
+        uploader     TEXT    NOT NULL,
+        name         TEXT    NOT NULL,
+        type         TEXT    NOT NULL,
+        size         INTEGER NOT NULL,
+        width        INTEGER,
+        height       INTEGER,
+        thumb_width  INTEGER,
+        thumb_height INTEGER,
+        thumb_type   TEXT,
+        thumb_size   INTEGER,
+        uploaded_at  INTEGER NOT NULL,
+        posted       INTEGER NOT NULL DEFAULT 0,
+        refs         INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX files_unreferenced ON files (posted, uploaded_at) WHERE refs = 0;
+    CREATE TABLE message_files (
+        file TEXT    NOT NULL,
+        room TEXT    NOT NULL,
+        seq  INTEGER NOT NULL,
+        PRIMARY KEY (file, room, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_files_by_message ON message_files (room, seq);",
 ];
 
 /// Opens the write connection: WAL, `synchronous=FULL`, schema up to date.

@@ -17,7 +17,8 @@ use super::rows::{Decoder, add_reactions, corrupt, get_u64};
 /// rule of `Access::may_enter`: public (visibility 0) and not banned
 /// (standing -1), or a member (standing 1–3). `?4` keeps to one room.
 const SEARCH: &str = "SELECT m.room, m.seq, m.id, m.user_id, m.name, coalesce(m.edited_content, m.content),
-            m.client_id, m.created_at, m.reply_to, m.edited_at, m.deleted, m.principal, m.external_id, d.doc
+            m.client_id, m.created_at, m.reply_to, m.edited_at, m.deleted, m.principal, m.external_id, m.attachments,
+            d.doc
      FROM search_words w
      CROSS JOIN search_docs d ON d.doc = w.rowid
      CROSS JOIN messages m ON m.room = d.room AND m.seq = d.seq
@@ -154,7 +155,7 @@ pub(super) fn search(conn: &Connection, search: &Search) -> rusqlite::Result<Sea
                 }
             };
             page.messages.push(decoder.decode(row)?);
-            page.next = Some(SearchCursor(get_u64(row, 13)?));
+            page.next = Some(SearchCursor(get_u64(row, 14)?));
         }
     }
     if !more {

@@ -29,8 +29,8 @@ const MAX_CACHED_HEADS: usize = 65_536;
 /// Stores a message unless its `(user_id, client_id)` is already stored.
 const INSERT_MESSAGE: &str =
     "INSERT INTO messages (room, seq, id, user_id, name, content, client_id, created_at, reply_to, principal,
-                           external_id)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                           external_id, attachments)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
      ON CONFLICT (user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING";
 
 /// Moves a room's head to where the group left it.
@@ -210,6 +210,7 @@ impl Writer {
             *data_version = Some(version);
         }
         let mut stmts = Statements {
+            conn,
             insert: conn.prepare_cached(INSERT_MESSAGE)?,
             original: conn.prepare_cached(SELECT_ORIGINAL)?,
             head: conn.prepare_cached(SELECT_HEAD)?,
@@ -290,6 +291,8 @@ impl Writer {
 
 /// The writer's per-message statements, prepared once per group.
 pub(super) struct Statements<'conn> {
+    /// The connection, for the rarer statements (files).
+    conn: &'conn Connection,
     insert: rusqlite::CachedStatement<'conn>,
     original: rusqlite::CachedStatement<'conn>,
     head: rusqlite::CachedStatement<'conn>,
@@ -325,6 +328,10 @@ pub(super) fn append_batch(
         let user = new.user_id.as_uuid().hyphenated().encode_lower(&mut user_buf);
         let mut reply_buf = [0u8; ulid::ULID_LEN];
         let reply_to = new.reply_to.map(|r| &*r.as_ulid().array_to_str(&mut reply_buf));
+        let attachments = match new.attachments.as_slice() {
+            [] => None,
+            files => Some(serde_json::to_string(files).map_err(|e| corrupt(11, e))?),
+        };
         let inserted = stmts.insert.execute(params![
             new.room.as_str(),
             seq_param(seq),
@@ -337,9 +344,13 @@ pub(super) fn append_batch(
             reply_to,
             new.principal.code(),
             new.external_id.as_ref().map(ExternalId::as_str),
+            attachments,
         ])?;
         if inserted == 1 {
             stmts.reindex.posted(&new.room, seq, &new.content);
+            if !new.attachments.is_empty() {
+                super::files::attach(stmts.conn, &new.room, seq_param(seq), &new.attachments)?;
+            }
             head.last_seq = seq;
             head.last_message_at = Some(created_at);
             // What is read back later: whole milliseconds (`Store::append`).
@@ -433,10 +444,12 @@ pub(super) fn apply_event(
         }
         Asked::Delete => {
             conn.prepare_cached(
-                "UPDATE messages SET content = '', edited_content = NULL, edited_at = NULL, deleted = 1
+                "UPDATE messages SET content = '', edited_content = NULL, edited_at = NULL, deleted = 1,
+                                     attachments = NULL
                  WHERE room = ?1 AND seq = ?2",
             )?
             .execute(params![room.as_str(), target_seq])?;
+            super::files::release(conn, &room, target_seq)?;
             stmts.reindex.changed(&room, Seq(u64::try_from(target_seq).unwrap_or_default()));
             conn.prepare_cached("UPDATE events SET content = '' WHERE room = ?1 AND target = ?2 AND kind = 'edit'")?
                 .execute(params![room.as_str(), target])?;

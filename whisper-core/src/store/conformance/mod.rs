@@ -15,6 +15,7 @@
 //! whisper_core::store_conformance_tests!(maybe async { MyStore::connect().await.ok().map(Arc::new) });
 //! ```
 
+mod files;
 mod membership;
 mod search;
 mod timeline;
@@ -89,7 +90,10 @@ macro_rules! store_conformance_tests {
             search_finds_words_newest_first,
             search_pages_follow_the_cursor,
             search_follows_edits_and_deletes,
-            search_keeps_to_rooms_the_reader_may_read
+            search_keeps_to_rooms_the_reader_may_read,
+            attachments_round_trip,
+            deleting_a_message_drops_its_files,
+            unposted_files_are_swept_after_the_cutoff
         );
     };
     (@names; $($check:ident),*) => {
@@ -205,6 +209,19 @@ impl<S: Store, G: Debug + Send + Sync + 'static> Store for Guarded<S, G> {
     async fn search(&self, search: &Search) -> Result<SearchPage, StoreError> {
         self.store.search(search).await
     }
+    async fn add_file(&self, file: crate::model::FileRecord) -> Result<(), StoreError> {
+        self.store.add_file(file).await
+    }
+    async fn file(&self, id: crate::model::FileId) -> Result<Option<crate::model::PostedFile>, StoreError> {
+        self.store.file(id).await
+    }
+    async fn sweep_files(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<crate::model::FileRecord>, StoreError> {
+        self.store.sweep_files(before, limit).await
+    }
 }
 
 /// Runs every check, each on a fresh store from `factory`.
@@ -216,6 +233,7 @@ where
     crate::store_conformance_tests!(@list [@run factory]);
 }
 
+pub use files::*;
 pub use membership::*;
 pub use search::*;
 pub use timeline::*;
