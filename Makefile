@@ -4,7 +4,7 @@ CARGO ?= cargo
 BIND ?= 127.0.0.1:8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint features fmt-check clippy clippy-all-features rust-test bench bench-load bench-search bench-cluster doc doc-all-features fuzz-check types types-check fuzz
+.PHONY: run test lint features fmt-check clippy clippy-all-features rust-test bench bench-load bench-search bench-upload bench-cluster doc doc-all-features fuzz-check types types-check fuzz
 
 GENERATED_TS = web/src/core/protocol/generated
 
@@ -63,6 +63,11 @@ bench-load:
 ## docs/performance.md.
 bench-search:
 	$(CARGO) bench -p whisper-benches --bench search
+
+## The server's memory while it takes ten 10 MiB uploads at once (about a
+## minute after the build); prints the table for docs/performance.md.
+bench-upload:
+	benches/load/bench-upload.sh
 
 ## whisper-server as one node, then as three nodes over PostgreSQL and NATS
 ## (127.0.0.1:4222), under the same WebSocket loads spread over the nodes

@@ -178,6 +178,20 @@ pub struct Config {
     /// Seconds to finish in-flight work once shutdown starts. Default
     /// [`Config::DEFAULT_SHUTDOWN_GRACE_SECS`].
     pub shutdown_grace_secs: u64,
+
+    /// The most bytes one upload may have (protocol.md §17). Default
+    /// [`Config::DEFAULT_MAX_UPLOAD_BYTES`] (10 MiB).
+    pub max_upload_bytes: u64,
+    /// Media types accepted besides the four image types (e.g.
+    /// `application/pdf`, `text/plain`); each is recognised by its
+    /// content. Default: none.
+    pub allow_file_types: Vec<String>,
+    /// Seconds an upload no message carries is kept. Default
+    /// [`Config::DEFAULT_UNPOSTED_FILE_SECS`] (a day).
+    pub unposted_file_secs: u64,
+    /// Seconds between sweeps of files nothing references. Default
+    /// [`Config::DEFAULT_FILE_SWEEP_SECS`].
+    pub file_sweep_secs: u64,
 }
 
 impl Config {
@@ -230,6 +244,12 @@ impl Config {
     pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 10;
     /// The default of [`shutdown_grace_secs`](Config::shutdown_grace_secs).
     pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 10;
+    /// The default of [`max_upload_bytes`](Config::max_upload_bytes): 10 MiB.
+    pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024;
+    /// The default of [`unposted_file_secs`](Config::unposted_file_secs): 24 hours.
+    pub const DEFAULT_UNPOSTED_FILE_SECS: u64 = 24 * 60 * 60;
+    /// The default of [`file_sweep_secs`](Config::file_sweep_secs).
+    pub const DEFAULT_FILE_SWEEP_SECS: u64 = 60;
 
     /// The defaults, listening at `bind` with its data in `data_dir`: SQLite,
     /// a single node, a generated secret.
@@ -271,6 +291,10 @@ impl Config {
             outbox_bytes: Config::DEFAULT_OUTBOX_BYTES,
             write_timeout_secs: Config::DEFAULT_WRITE_TIMEOUT_SECS,
             shutdown_grace_secs: Config::DEFAULT_SHUTDOWN_GRACE_SECS,
+            max_upload_bytes: Config::DEFAULT_MAX_UPLOAD_BYTES,
+            allow_file_types: Vec::new(),
+            unposted_file_secs: Config::DEFAULT_UNPOSTED_FILE_SECS,
+            file_sweep_secs: Config::DEFAULT_FILE_SWEEP_SECS,
         }
     }
 

@@ -47,6 +47,7 @@ pub mod client_addr;
 pub mod config;
 pub mod descriptors;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod identity;
 pub mod metrics;

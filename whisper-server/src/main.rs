@@ -224,6 +224,26 @@ struct Cli {
     /// Seconds to finish in-flight work on SIGINT/SIGTERM before exiting.
     #[arg(long, env = "WHISPER_SHUTDOWN_GRACE_SECS", default_value_t = Config::DEFAULT_SHUTDOWN_GRACE_SECS)]
     shutdown_grace_secs: u64,
+
+    /// The most bytes one upload (`POST /v1/files`) may have.
+    #[arg(long, env = "WHISPER_MAX_UPLOAD_BYTES", default_value_t = Config::DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
+
+    /// A media type to accept in uploads besides PNG, JPEG, GIF and WebP
+    /// images, recognised by the file's content (e.g. `application/pdf`,
+    /// `application/zip`, `text/plain`). Repeat for several, or
+    /// comma-separate in the environment variable.
+    #[arg(long = "allow-file-type", env = "WHISPER_ALLOW_FILE_TYPES", value_delimiter = ',')]
+    allow_file_types: Vec<String>,
+
+    /// Seconds an uploaded file that no message carries is kept.
+    #[arg(long, env = "WHISPER_UNPOSTED_FILE_SECS", default_value_t = Config::DEFAULT_UNPOSTED_FILE_SECS)]
+    unposted_file_secs: u64,
+
+    /// Seconds between sweeps of files nothing references (unposted ones
+    /// past their time, and those whose messages were deleted).
+    #[arg(long, env = "WHISPER_FILE_SWEEP_SECS", default_value_t = Config::DEFAULT_FILE_SWEEP_SECS)]
+    file_sweep_secs: u64,
 }
 
 impl From<Cli> for Config {
@@ -265,6 +285,10 @@ impl From<Cli> for Config {
             outbox_bytes,
             write_timeout_secs,
             shutdown_grace_secs,
+            max_upload_bytes,
+            allow_file_types,
+            unposted_file_secs,
+            file_sweep_secs,
         } = cli;
         Config {
             bind,
@@ -303,6 +327,10 @@ impl From<Cli> for Config {
             outbox_bytes,
             write_timeout_secs,
             shutdown_grace_secs,
+            max_upload_bytes,
+            allow_file_types,
+            unposted_file_secs,
+            file_sweep_secs,
         }
     }
 }

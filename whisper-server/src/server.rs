@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use whisper_core::Chat;
 use whisper_core::broker::Broker;
+use whisper_core::files::FileStore;
 use whisper_core::policy::Policy;
 use whisper_core::store::Store;
 use whisper_store::accounts::AccountStore;
@@ -42,9 +43,17 @@ pub struct ServerBuilder {
     accounts: Option<Arc<dyn AccountStore>>,
     broker: Option<Arc<dyn Broker>>,
     policy: Option<Arc<dyn Policy>>,
+    files: Option<Arc<dyn FileStore>>,
 }
 
 impl ServerBuilder {
+    /// Keeps files' bytes in `files` instead of where the configuration
+    /// says (PostgreSQL with `--database-url`, else `<data-dir>/files`).
+    pub fn files(mut self, files: Arc<dyn FileStore>) -> Self {
+        self.files = Some(files);
+        self
+    }
+
     /// Hosts the chat on `store` instead of the one the configuration names.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -79,18 +88,18 @@ impl ServerBuilder {
     /// the identity secret, and joins the cluster (unless given a broker:
     /// NATS if `nats_url` is set, else none).
     pub async fn build(self) -> Result<Server, Error> {
-        let ServerBuilder { config, store, accounts, broker, policy } = self;
+        let ServerBuilder { config, store, accounts, broker, policy, files } = self;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| Error::io(format!("creating data directory {}", config.data_dir.display()), e))?;
         // The secret before the store: a bad one stops the server before it
         // creates or migrates anything.
         let identity = Identity::load_or_create(&config.data_dir, config.secret.as_deref())
             .map_err(|e| Error::io("loading the identity secret", e))?;
-        let (store, accounts) = match store {
-            Some(store) => (store, accounts),
+        let (store, accounts, files) = match store {
+            Some(store) => (store, accounts, files),
             None => {
-                let (store, own) = open_store(&config).await?;
-                (store, accounts.or(Some(own)))
+                let (store, own, own_files) = open_store(&config).await?;
+                (store, accounts.or(Some(own)), files.or(own_files))
             }
         };
         let broker = match (broker, &config.nats_url) {
@@ -128,7 +137,14 @@ impl ServerBuilder {
         }
         let accounts = accounts.map(crate::accounts::Accounts::new);
         let jwt = jwt_verifier(&config)?;
-        let mut state = AppState::new(chat, identity, accounts, config, Arc::new(metrics), max_connections);
+        let files = match files {
+            Some(files) => files,
+            None => open_files(&config).await?,
+        };
+        let files = crate::files::Files::start(&config, files, &chat)
+            .await
+            .map_err(|e| Error::io(format!("creating {}", config.data_dir.join("uploads").display()), e))?;
+        let mut state = AppState::new(chat, identity, accounts, config, Arc::new(metrics), files, max_connections);
         state.jwt = jwt;
         Ok(Server { state: Arc::new(state) })
     }
@@ -153,9 +169,14 @@ fn jwt_verifier(config: &Config) -> Result<Option<crate::accounts::jwt::Jwt>, Er
     }
 }
 
+/// What [`open_store`] opens: the chat's store, its accounts, and (for
+/// PostgreSQL) where files' bytes go.
+type Opened = (Arc<dyn Store>, Arc<dyn AccountStore>, Option<Arc<dyn FileStore>>);
+
 /// PostgreSQL if `database_url` is set, else SQLite in the data directory,
-/// with the accounts kept beside the chat.
-async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn AccountStore>), Error> {
+/// with the accounts kept beside the chat; files' bytes in PostgreSQL too,
+/// so every node serves every file (for SQLite, [`open_files`] decides).
+async fn open_store(config: &Config) -> Result<Opened, Error> {
     match &config.database_url {
         #[cfg(feature = "postgres")]
         Some(url) => {
@@ -163,7 +184,8 @@ async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn AccountS
                 .await
                 .map_err(|source| Error::Store { context: "connecting to PostgreSQL".into(), source })?;
             let accounts = Arc::new(store.accounts());
-            Ok((Arc::new(store), accounts))
+            let files: Arc<dyn FileStore> = Arc::new(store.files());
+            Ok((Arc::new(store), accounts, Some(files)))
         }
         #[cfg(not(feature = "postgres"))]
         Some(_) => Err(Error::NotBuiltIn { option: "--database-url", feature: "postgres" }),
@@ -177,11 +199,21 @@ async fn open_store(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn AccountS
                 context: format!("opening accounts in {}", path.display()),
                 source,
             })?;
-            Ok((Arc::new(store), Arc::new(accounts)))
+            Ok((Arc::new(store), Arc::new(accounts), None))
         }
         #[cfg(not(feature = "sqlite"))]
         None => Err(Error::NoStore),
     }
+}
+
+/// Files' bytes in `<data-dir>/files`: the default beside SQLite, and for
+/// a server given its own store without a file store.
+async fn open_files(config: &Config) -> Result<Arc<dyn FileStore>, Error> {
+    let dir = config.data_dir.join("files");
+    let files = whisper_store::DirectoryFiles::open(&dir)
+        .await
+        .map_err(|source| Error::Store { context: format!("opening {}", dir.display()), source })?;
+    Ok(Arc::new(files))
 }
 
 #[cfg(feature = "nats")]
@@ -197,7 +229,7 @@ async fn connect_broker(_url: &str, _subject: &str) -> Result<Arc<dyn Broker>, E
 impl Server {
     /// A builder for a server configured by `config`.
     pub fn builder(config: Config) -> ServerBuilder {
-        ServerBuilder { config, store: None, accounts: None, broker: None, policy: None }
+        ServerBuilder { config, store: None, accounts: None, broker: None, policy: None, files: None }
     }
 
     /// The chat service (to post or read from the embedding program).

@@ -34,6 +34,8 @@ pub struct AppState {
     pub config: Config,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Uploads and where their bytes are kept.
+    pub files: crate::files::Files,
     connections_per_ip: ConnectionsPerIp,
     pub(crate) connections: OpenConnections,
     /// Refusals being written now ([`crate::admission`]).
@@ -70,6 +72,7 @@ impl AppState {
         accounts: Option<Accounts>,
         config: Config,
         metrics: Arc<Metrics>,
+        files: crate::files::Files,
         max_connections: usize,
     ) -> AppState {
         let connections =
@@ -83,6 +86,7 @@ impl AppState {
             jwt: None,
             config,
             metrics,
+            files,
             connections_per_ip: ConnectionsPerIp::default(),
             connections,
             refusing: Arc::default(),

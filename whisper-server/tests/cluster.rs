@@ -293,3 +293,69 @@ async fn a_kick_on_one_node_removes_the_member_on_another() {
     let names = presence_until(&mut ada_on_b, |names| names.len() == 1).await;
     assert_eq!(names, ["Ada"], "node B's presence drops Bob ({ada})");
 }
+
+/// A file uploaded to node A and posted there is served by node B, bytes,
+/// thumbnail and all: with PostgreSQL, the bytes live in the database every
+/// node reads, not on A's disk (protocol.md §17). The message that carries
+/// it reaches B's subscriber with its attachment over the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_uploaded_on_one_node_is_served_by_another() {
+    use serde_json::json;
+    use support::people::{Sent, http_bytes};
+    use support::server::http_request;
+    if nats_addr().await.is_none() {
+        return;
+    }
+    let Some(db) = whisper_store::testing::pg::fresh_database().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let subject = format!("whisper.test.{}", uuid::Uuid::new_v4().simple());
+    let (a, b) =
+        (node("node-a", dir.path(), db.url(), &subject).await, node("node-b", dir.path(), db.url(), &subject).await);
+    let body = json!({"email": "ada@example.com", "password": "correct horse", "name": "Ada"});
+    let answer = http_request(a.addr, "POST", "/v1/auth/register", &[], Some(&body)).await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let token = answer.json()["token"].as_str().unwrap().to_owned();
+    let auth = format!("Bearer {token}");
+
+    let mut png = Vec::new();
+    // Noise, so the file spans several of the database's 256 KiB chunks.
+    let mut seed = 0x9e37_79b9u32;
+    let image = image::RgbImage::from_fn(640, 480, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        image::Rgb([seed as u8, (seed >> 8) as u8, (seed >> 16) as u8])
+    });
+    image::DynamicImage::ImageRgb8(image)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encode");
+    let headers = [("authorization", auth.as_str()), ("x-filename", "map.png")];
+    let uploaded = http_bytes(a.addr, "POST", "/v1/files", &headers, Sent::Sized(&png)).await;
+    assert_eq!(uploaded.status, 201, "{:?}", uploaded.json());
+    let id = uploaded.json()["id"].as_str().unwrap().to_owned();
+
+    let mut reader_on_b =
+        support::server::Client::connect(&format!("ws://{}/v1/chat/ws?room=lobby", b.addr)).await.unwrap();
+    reader_on_b.joined().await;
+    let mut ada_on_a =
+        support::server::Client::connect(&format!("ws://{}/v1/chat/ws?room=lobby&token={token}", a.addr))
+            .await
+            .unwrap();
+    ada_on_a.joined().await;
+    ada_on_a.send(json!({"type": "messages", "data": [{"content": "the map", "attachments": [id]}]})).await;
+    assert_eq!(ada_on_a.ack().await.0, whisper_core::codec::AckStatus::Success);
+    let seen = tokio::time::timeout(Duration::from_secs(5), reader_on_b.messages()).await.expect("B's subscriber");
+    assert_eq!(seen[0].attachments[0].id.to_string(), id, "the attachment travels with the message");
+
+    assert!(png.len() > 600_000, "several chunks");
+    let served = http_bytes(b.addr, "GET", &format!("/v1/files/{id}"), &[], Sent::Empty).await;
+    assert_eq!(served.status, 200, "node B serves it");
+    assert_eq!(served.body, png, "byte for byte");
+    let part =
+        http_bytes(b.addr, "GET", &format!("/v1/files/{id}"), &[("range", "bytes=300000-300099")], Sent::Empty).await;
+    assert_eq!((part.status, part.body.as_slice()), (206, &png[300_000..300_100]), "a range across stored chunks");
+    let thumb = http_bytes(b.addr, "GET", &format!("/v1/files/{id}/thumb"), &[], Sent::Empty).await;
+    assert_eq!(thumb.status, 200);
+    let thumb = image::load_from_memory(&thumb.body).expect("an image");
+    assert_eq!((thumb.width(), thumb.height()), (320, 240));
+}

@@ -212,6 +212,13 @@ pub enum HttpErrorCode {
     /// 409: it contradicts the state (a room name taken, already a member,
     /// the last owner leaving).
     Conflict,
+    /// 413: an upload over the size limit (protocol.md §17).
+    PayloadTooLarge,
+    /// 415: an upload whose content is not of an allowed type, or not of
+    /// the type it claims.
+    UnsupportedMediaType,
+    /// 422: an image that cannot be read, or is too large to process.
+    InvalidImage,
 }
 
 impl HttpErrorCode {
@@ -230,6 +237,9 @@ impl HttpErrorCode {
             HttpErrorCode::Internal => 500,
             HttpErrorCode::StorageUnavailable => 503,
             HttpErrorCode::TooManyConnections => 503,
+            HttpErrorCode::PayloadTooLarge => 413,
+            HttpErrorCode::UnsupportedMediaType => 415,
+            HttpErrorCode::InvalidImage => 422,
         }
     }
 }

@@ -5,8 +5,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod files;
 pub mod headers;
 pub mod query;
+pub mod range;
 pub mod response;
 pub mod rooms;
 pub mod search;
@@ -16,8 +18,6 @@ pub mod upgrade;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
@@ -95,6 +95,9 @@ async fn answer(
     if let Some(rest) = path.strip_prefix("/v1/rooms/") {
         return rooms::one(req, rest, &state).await;
     }
+    if let Some(rest) = path.strip_prefix("/v1/files/") {
+        return files::serve(&req, rest, &state).await;
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/v1/chat/ws") => upgrade::upgrade(req, state, conn.peer, permit, None).await,
         (&Method::POST, "/v1/auth/register") => auth::register(req, &state, client).await,
@@ -115,6 +118,8 @@ async fn answer(
         (&Method::POST, "/v1/dm") => rooms::direct(req, &state).await,
         (&Method::GET, "/v1/users") => rooms::user_by_name(req.headers(), req.uri().query(), &state).await,
         (&Method::GET, "/v1/search") => search::search(req.headers(), req.uri().query(), &state).await,
+        (&Method::POST, "/v1/files") => files::upload(req, &state, client).await,
+        (_, "/v1/files") => error(HttpErrorCode::MethodNotAllowed, "only POST is allowed here"),
         (_, "/v1/rooms") => error(HttpErrorCode::MethodNotAllowed, "only GET and POST are allowed here"),
         (_, "/v1/dm") => error(HttpErrorCode::MethodNotAllowed, "only POST is allowed here"),
         (&Method::GET, "/healthz") => healthy(),
@@ -145,7 +150,7 @@ fn metrics_only(method: &Method, path: &str, state: &AppState) -> Response<Body>
 
 /// `GET /metrics`: the Prometheus text exposition.
 fn metrics(state: &AppState) -> Response<Body> {
-    let mut res = Response::new(Full::new(Bytes::from(state.metrics.render())));
+    let mut res = Response::new(response::full(state.metrics.render()));
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
     res

@@ -36,7 +36,11 @@ async fn caller(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> R
 }
 
 /// The caller as a principal, or 401.
-async fn principal(headers: &HeaderMap, query: Option<&str>, state: &AppState) -> Result<Principal, Response<Body>> {
+pub(super) async fn principal(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    state: &AppState,
+) -> Result<Principal, Response<Body>> {
     match caller(headers, query, state).await? {
         Some(caller) => Ok(caller.principal()),
         None => Err(error(HttpErrorCode::Unauthorized, "sign in first")),
@@ -45,7 +49,7 @@ async fn principal(headers: &HeaderMap, query: Option<&str>, state: &AppState) -
 
 /// A state-changing request from a browser page of another site is
 /// refused before its cookie counts (as for accounts).
-fn foreign(headers: &HeaderMap, state: &AppState) -> Option<Response<Body>> {
+pub(super) fn foreign(headers: &HeaderMap, state: &AppState) -> Option<Response<Body>> {
     let has_origin = headers.get(hyper::header::ORIGIN).is_some();
     (has_origin && !super::upgrade::origin_allowed(headers, &state.config))
         .then(|| error(HttpErrorCode::Forbidden, "this Origin may not change rooms here"))

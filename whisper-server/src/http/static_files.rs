@@ -39,7 +39,7 @@ pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
     };
     match tokio::fs::read(&file).await {
         Ok(bytes) => {
-            let mut res = Response::new(Body::from(bytes));
+            let mut res = Response::new(crate::http::response::full(bytes));
             res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(mime(&file)));
             res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache_for(rel)));
             res
@@ -99,7 +99,7 @@ mod embedded {
             None => return None,
         };
         let mime = HeaderValue::from_str(file.metadata.mimetype()).ok()?;
-        let mut res = Response::new(Body::from(file.data.into_owned()));
+        let mut res = Response::new(crate::http::response::full(file.data.into_owned()));
         res.headers_mut().insert(CONTENT_TYPE, mime);
         res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache_for(name)));
         Some(res)
@@ -119,7 +119,7 @@ mod embedded {
 }
 
 fn html(bytes: Vec<u8>, cache: &'static str) -> Response<Body> {
-    let mut res = Response::new(Body::from(bytes));
+    let mut res = Response::new(crate::http::response::full(bytes));
     res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache));
     res

@@ -2,6 +2,7 @@
 #![allow(unreachable_pub, dead_code)]
 
 pub mod nats;
+pub mod people;
 pub mod process;
 pub mod resilient;
 pub mod server;

@@ -4,4 +4,4 @@
  * The codes an HTTP error carries, each with its one status: a client can
  * branch on either and never sees two codes for one kind of refusal.
  */
-export type HttpErrorCode = "invalid_request" | "unauthorized" | "invalid_credentials" | "weak_password" | "email_taken" | "name_taken" | "forbidden" | "not_found" | "method_not_allowed" | "upgrade_required" | "rate_limited" | "internal" | "storage_unavailable" | "too_many_connections" | "conflict";
+export type HttpErrorCode = "invalid_request" | "unauthorized" | "invalid_credentials" | "weak_password" | "email_taken" | "name_taken" | "forbidden" | "not_found" | "method_not_allowed" | "upgrade_required" | "rate_limited" | "internal" | "storage_unavailable" | "too_many_connections" | "conflict" | "payload_too_large" | "unsupported_media_type" | "invalid_image";
