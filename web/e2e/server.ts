@@ -55,24 +55,31 @@ export class WhisperServer {
   readonly dataDir: string;
   private child: ChildProcess | null = null;
   private log = '';
+  private readonly args: readonly string[];
 
-  private constructor(port: number, dataDir: string) {
+  private constructor(port: number, dataDir: string, args: readonly string[]) {
     this.port = port;
     this.dataDir = dataDir;
+    this.args = args;
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<WhisperServer> {
+  /** Starts one; `args` are more command-line options (`--allow-file-type application/pdf`). */
+  static async start(options: { args?: readonly string[] } = {}): Promise<WhisperServer> {
     if (!existsSync(serverBin)) {
       throw new Error(`${serverBin} is missing: run \`cargo build -p whisper-server\` first (make web-e2e does).`);
     }
     if (!existsSync(path.join(webDist, 'index.html'))) {
       throw new Error(`${webDist} is missing: run \`npm run build\` first (make web-e2e does).`);
     }
-    const server = new WhisperServer(await freePort(), mkdtempSync(path.join(tmpdir(), 'whisper-e2e-')));
+    const server = new WhisperServer(
+      await freePort(),
+      mkdtempSync(path.join(tmpdir(), 'whisper-e2e-')),
+      options.args ?? [],
+    );
     await server.spawn();
     return server;
   }
@@ -89,6 +96,7 @@ export class WhisperServer {
         webDist,
         '--shutdown-grace-secs',
         '1',
+        ...this.args,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
     );

@@ -39,6 +39,11 @@
  * timeline does not hold is shown with the messages around it, read into a
  * window apart from the timeline (`window.ts`) until the window meets the
  * latest messages or the reader goes back to them (`jumpToLatest`).
+ *
+ * Messages carry files (`files.ts`, docs/protocol.md §17): the composer's are
+ * each room's `draftFiles` (`draft-files.ts`), uploaded as soon as attached and
+ * kept with the draft once uploaded; `send` takes them, and the outbox keeps
+ * them whole for a resend, sending their ids.
  */
 import { AccountsApi, accountOf, type Account, type DeviceSession, type MeResponse } from './accounts';
 import type { BackoffOptions } from './backoff';
@@ -55,8 +60,10 @@ import {
   describeSignedOut,
   type AccountProblem,
 } from './describe';
+import { DraftFiles, type ObjectUrls, type Settled } from './draft-files';
 import { Emitter } from './emitter';
 import { isNoticeEvent, type NoticeEvent } from './events';
+import { FilesApi, type FileLinks } from './files';
 import { HistoryApi } from './history';
 import { ApiError } from './http';
 import { newClientId } from './ids';
@@ -67,6 +74,7 @@ import {
   Outbox,
   batchesToSend,
   changeFrame,
+  draftOf,
   entryFromRecord,
   isChange,
   newChange,
@@ -175,6 +183,8 @@ export type { Member, Person, Role } from './protocol';
 export type { ChangeKind, SendStatus } from './outbox';
 export type { TypingUser } from './typing';
 export type { JumpTarget } from './window';
+export type { DraftFile, DraftFileState, Settled } from './draft-files';
+export type { AttachmentView } from './files';
 export type { SearchHit, SearchSession, SearchState, TextPart } from './search';
 export type {
   ChangeStatus,
@@ -242,6 +252,10 @@ export interface ChatClientOptions {
   rooms?: RoomsApi;
   /** The search API (`GET /v1/search`); defaults to the page's own origin. */
   search?: SearchApi;
+  /** The files API (`POST /v1/files`, the files' URLs); defaults to the page's own origin. */
+  files?: FilesApi;
+  /** Object URLs for the composer's previews of images being uploaded; the page's `URL` by default. */
+  objectUrls?: ObjectUrls;
   WebSocket?: typeof WebSocket;
   backoff?: BackoffOptions;
   /**
@@ -334,6 +348,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   private readonly accounts: AccountsApi;
   private readonly roomsApi: RoomsApi;
   private readonly searchApi: SearchApi;
+  private readonly filesApi: FilesApi;
   private readonly stores: LocalStores;
   private readonly connection: Connection;
   // Everything from here to `myRooms` is the principal's: made anew when it changes (`adopt`).
@@ -343,6 +358,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   private store: LocalStore;
   private rooms = new Map<string, RoomState>();
   private outbox: Outbox;
+  /** The files of the messages being written, per room (uploading, uploaded, refused). */
+  private draftFiles: DraftFiles;
   /** Resends of outbox entries refused for a reason that may pass. */
   private retries: RetrySchedule;
   private caches = new Map<string, RoomCache>();
@@ -400,12 +417,14 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.accounts = options.accounts ?? new AccountsApi();
     this.roomsApi = options.rooms ?? new RoomsApi();
     this.searchApi = options.search ?? new SearchApi();
+    this.filesApi = options.files ?? new FilesApi();
     this.stores = options.stores ?? new SingleStore(options.store ?? new MemoryStore());
     // Last visit's principal until `GET /v1/me` says: nothing is read before it does.
     const remembered = loadAccount(options.prefs);
     this.principal = remembered ? { kind: 'account', account: remembered } : GUEST;
     this.store = this.stores.open(ownerOf(this.principal));
     this.outbox = new Outbox(this.store);
+    this.draftFiles = this.newDraftFiles();
     this.retries = this.newRetries();
     this.identity = identityOf(this.principal, loadIdentity(options.prefs));
     this.myRooms = this.loadRooms();
@@ -1271,9 +1290,45 @@ export class ChatClient extends Emitter<ChatEvents> {
     const state = this.rooms.get(room);
     if (!state || state.draft === text) return;
     state.draft = text;
-    void this.store.saveDraft(room, text).catch(() => {});
+    this.saveDraft(state);
     this.touch(state);
     this.commit();
+  }
+
+  /**
+   * Attaches `files` to the message being written in `room` (picked, pasted or
+   * dropped): each uploads at once, with its progress in `RoomView.draftFiles`,
+   * and is kept with the draft once uploaded. At most 10 per message. Returns
+   * why some or all could not be attached, for people, or `null`.
+   */
+  attachFiles(room: string, files: readonly Blob[]): string | null {
+    const state = this.rooms.get(room);
+    if (!state) return 'Open the room first.';
+    if (files.length === 0) return null;
+    // A guest uploads with its token: a first visit has none until the server gives it one.
+    if (this.principal.kind === 'guest' && !this.identity.token) {
+      return 'Files can be attached once you are connected.';
+    }
+    return this.draftFiles.add(room, files);
+  }
+
+  /** Takes file `key` out of the message being written in `room`; an upload under way is cancelled. */
+  removeFile(room: string, key: string): void {
+    this.draftFiles.remove(room, key);
+  }
+
+  /** Uploads file `key` of `room`'s message again, after a refusal that may pass (no answer, the rate limit). */
+  retryFile(room: string, key: string): void {
+    this.draftFiles.retry(room, key);
+  }
+
+  /**
+   * Resolves once none of the files of `room`'s message is uploading (at
+   * once when none is), with why they cannot be sent, if so (one refused): a
+   * message sent while its files upload goes when this resolves.
+   */
+  filesSettled(room: string): Promise<Settled> {
+    return this.draftFiles.settled(room);
   }
 
   /** Tells the room you are typing, at most once per `typingIntervalMs`. */
@@ -1287,19 +1342,34 @@ export class ChatClient extends Emitter<ChatEvents> {
 
   /**
    * Sends `text` to `room` (as a reply to message `replyTo` of the room, if
-   * given): shown at once as `sending`, kept in the outbox until acknowledged.
-   * Returns why it cannot be sent, or `null` when it is on its way.
+   * given), with the files attached to the room's message (`attachFiles`),
+   * which it takes: shown at once as `sending`, kept in the outbox until
+   * acknowledged. With files, the text may be empty. Returns why it cannot be
+   * sent (files still uploading or refused among them), or `null` when it is
+   * on its way.
    */
   send(room: string, text: string, options: { replyTo?: string | null } = {}): string | null {
     const content = text.trim();
-    const problem = this.checkContent(content);
+    const filesProblem = this.draftFiles.check(room);
+    if (filesProblem) return filesProblem;
+    const attachments = this.draftFiles.uploaded(room);
+    const problem = this.checkContent(content, attachments.length > 0);
     if (problem) return problem;
     if (!isValidRoomName(room)) return 'Not a room.';
     const state = this.ensureRoom(room);
     const clientId = (this.opts.newClientId ?? newClientId)();
-    const entry = newEntry(clientId, room, content, new Date(this.now()).toISOString(), options.replyTo ?? undefined);
+    const entry = newEntry(
+      clientId,
+      room,
+      content,
+      new Date(this.now()).toISOString(),
+      options.replyTo ?? undefined,
+      attachments,
+    );
     this.outbox.add(entry);
     this.transmit([entry]);
+    // The message took the composer's files.
+    this.draftFiles.clear(room);
     // Answering the room is having read it: the "New messages" line has done its job.
     if (state.divider !== null) state.divider = null;
     // What you send goes at the end: the room shows its latest messages again, yours among them.
@@ -1374,8 +1444,8 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.commit();
   }
 
-  private checkContent(content: string): string | null {
-    if (!content) return 'The message is empty.';
+  private checkContent(content: string, withFiles = false): string | null {
+    if (!content) return withFiles ? null : 'The message is empty.';
     const max = this.limits.max_content_chars;
     if (contentLength(content) > max) return `A message has at most ${max} characters.`;
     return null;
@@ -1802,12 +1872,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     for (const batch of batchesToSend(entries, this.connectionGen, this.limits)) {
       const sent = this.connection.send({
         type: 'messages',
-        data: batch.map((e) => ({
-          content: e.content,
-          client_id: e.client_id,
-          room: e.room,
-          ...(e.reply_to ? { reply_to: e.reply_to } : {}),
-        })),
+        data: batch.map(draftOf),
       });
       if (!sent) return;
       for (const e of batch) e.sentOn = this.connectionGen;
@@ -1967,6 +2032,8 @@ export class ChatClient extends Emitter<ChatEvents> {
         this.applyCache(state);
         const draft = local.drafts[state.name];
         if (draft && !state.draft) state.draft = draft;
+        const files = local.draftFiles?.[state.name];
+        if (files?.length) this.draftFiles.restore(state.name, files);
       }
       for (const record of local.outbox) {
         if (this.outbox.has(record.client_id)) continue;
@@ -2069,6 +2136,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.myRooms = this.myRooms.filter((r) => r !== room);
     saveRoomList(this.opts.prefs, this.myRooms, ownerOf(this.principal));
     void this.store.deleteRoom(room).catch(() => {});
+    this.draftFiles.drop(room);
     void this.store.saveDraft(room, '').catch(() => {});
     if (this.currentRoom === room) this.currentRoom = null;
   }
@@ -2084,6 +2152,34 @@ export class ChatClient extends Emitter<ChatEvents> {
     if (saved?.length === 0) return [];
     const rooms = (saved ?? [LOBBY]).filter(isValidRoomName);
     return rooms.length > 0 ? rooms : [LOBBY];
+  }
+
+  /** Keeps `state`'s draft: its text and the files uploaded for it. */
+  private saveDraft(state: RoomState): void {
+    void this.store.saveDraft(state.name, state.draft, this.draftFiles.uploaded(state.name)).catch(() => {});
+  }
+
+  /** Where files are read: a guest's URLs carry its token, an account's cookie goes by itself. */
+  private fileLinks(): FileLinks {
+    return this.filesApi.links(this.principal.kind === 'guest' ? this.identity.token : null);
+  }
+
+  private newDraftFiles(): DraftFiles {
+    return new DraftFiles({
+      api: this.filesApi,
+      links: () => this.fileLinks(),
+      onChange: (room, persist) => {
+        const state = this.rooms.get(room);
+        if (!state) return;
+        if (persist) this.saveDraft(state);
+        this.touch(state);
+        this.commit();
+      },
+      onUnauthorized: () => {
+        if (this.principal.kind === 'account') void this.checkSession();
+      },
+      ...(this.opts.objectUrls ? { objectUrls: this.opts.objectUrls } : {}),
+    });
   }
 
   private newRetries(): RetrySchedule {
@@ -2287,6 +2383,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.principal = next;
     this.store = this.stores.open(ownerOf(next));
     this.outbox = new Outbox(this.store);
+    this.draftFiles = this.newDraftFiles();
     this.retries = this.newRetries();
     this.caches = new Map();
     this.messageViews = new StoredMessageViews();
@@ -2314,6 +2411,8 @@ export class ChatClient extends Emitter<ChatEvents> {
   /** Stops what runs for the principal: the connection, timers and resends; caches due are written now. */
   private teardown(): void {
     this.halt();
+    // Uploads for the one before are theirs: cancelled (what was uploaded stays in their draft).
+    this.draftFiles.dispose();
     for (const state of this.rooms.values()) {
       if (state.persistTimer) {
         clearTimeout(state.persistTimer);
@@ -2390,7 +2489,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   }
 
   private buildSnapshot(): ChatSnapshot {
-    if (this.messageViews.setOwner(this.identity.userId)) {
+    if (this.messageViews.setOwner(this.identity.userId, this.fileLinks())) {
       for (const state of this.rooms.values()) state.view = null;
     }
     const rooms: Record<string, RoomView> = {};
@@ -2439,12 +2538,13 @@ export class ChatClient extends Emitter<ChatEvents> {
       return this.messageViews.get(shown, messageExtras(shown, me, ctx, pending));
     });
     const myName = this.identity.name ?? 'You';
+    const links = this.fileLinks();
     // Yours on their way go at the end, after the latest messages: not after a stretch of older ones.
     if (!window) {
       for (const entry of this.outbox.values()) {
         if (entry.room !== state.name || entry.kind) continue;
         const reply = entry.reply_to ? replyPreview(entry.reply_to, ctx) : null;
-        messages.push(pendingMessageView(entry, me, myName, this.principal.kind, reply));
+        messages.push(pendingMessageView(entry, me, myName, this.principal.kind, reply, links));
       }
     }
     const current = this.currentRoom === state.name;
@@ -2474,6 +2574,7 @@ export class ChatClient extends Emitter<ChatEvents> {
       newMessagesKnown: current && !state.dividerPending,
       joined: state.joined,
       draft: state.draft,
+      draftFiles: this.draftFiles.of(state.name),
       error: window?.error ?? state.error,
       jump: jump
         ? {

@@ -46,10 +46,18 @@ export function applyEvent(message: Message, event: RoomEvent): Message {
   }
 }
 
-/** What a delete leaves: no text, no edit, no reactions. */
+/** What a delete leaves: no text, no edit, no reactions, no files. */
 export function tombstone(message: Message): Message {
-  if (message.deleted && !message.content && !message.reactions?.length && !message.edited_at) return message;
-  const { edited_at: _edited, reactions: _reactions, ...rest } = message;
+  if (
+    message.deleted &&
+    !message.content &&
+    !message.reactions?.length &&
+    !message.edited_at &&
+    !message.attachments?.length
+  ) {
+    return message;
+  }
+  const { edited_at: _edited, reactions: _reactions, attachments: _attachments, ...rest } = message;
   return { ...rest, content: '', deleted: true };
 }
 

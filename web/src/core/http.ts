@@ -85,7 +85,7 @@ export async function requestJson<T>(fetchImpl: Fetch, url: string, request: Jso
 }
 
 /** The code, sentence and details of an error body, nested (`{"error":{…}}`) or flat (`{"error":"code",…}`). */
-function errorOf(body: unknown): { code?: string; message?: string; details: string[] } {
+export function errorOf(body: unknown): { code?: string; message?: string; details: string[] } {
   if (typeof body !== 'object' || body === null) return { details: [] };
   const outer = body as { error?: unknown; message?: unknown; details?: unknown };
   const nested =

@@ -9,6 +9,8 @@
  * - `accounts.ts` — the account API: sign up, sign in, sign out, profile, devices; the password rule.
  * - `rooms-api.ts` — the rooms API: private rooms, direct messages, members, roles, bans; finding an account by name.
  * - `rooms.ts` — what a room is and is called, the sidebar's sections, what a role allows, member and room notices.
+ * - `files.ts` — files: an upload (`POST /v1/files`) with its progress, the files' URLs, sizes and kinds for people.
+ * - `draft-files.ts` — the files of the message being written, per room: uploading, uploaded (kept with the draft), refused.
  * - `search.ts` — search: the request, the words found marked in a text, `SearchSession` (as you type, latest answer only).
  * - `principal.ts` — who the client is: a guest (token in prefs) or an account (session cookie).
  * - `store.ts` — IndexedDB: cached messages, drafts, the outbox.
@@ -32,6 +34,7 @@
 import { AccountsApi } from './accounts';
 import { ChatClient } from './chat';
 import { websocketUrl } from './connection';
+import { FilesApi } from './files';
 import { HistoryApi } from './history';
 import { browserKeyValue } from './prefs';
 import { RoomsApi } from './rooms-api';
@@ -43,6 +46,7 @@ export { AccountsApi, PASSWORD_RULE, checkPassword } from './accounts';
 export { Connection, websocketUrl, type ConnectionStatus } from './connection';
 export { HistoryApi } from './history';
 export { ApiError } from './http';
+export { FilesApi, UploadError } from './files';
 export { RoomsApi } from './rooms-api';
 export { SearchApi, SearchSession, markText } from './search';
 export type { Identity } from './prefs';
@@ -59,6 +63,7 @@ export function createBrowserChatClient(origin: string = window.location.origin)
     accounts: new AccountsApi(origin),
     rooms: new RoomsApi(origin),
     search: new SearchApi(origin),
+    files: new FilesApi(origin),
     stores: new BrowserStores(),
     prefs: browserKeyValue(),
   });

@@ -10,7 +10,7 @@
  * stores once however often it arrives, so everything pending is simply sent
  * again after a reconnect or a reload.
  */
-import type { ClientFrameOf, WireLimits } from './protocol';
+import type { Attachment, ClientFrameOf, Draft, WireLimits } from './protocol';
 import type { ChangeKind, LocalStore, OutboxRecord } from './store';
 
 export type SendStatus = 'sending' | 'sent' | 'failed';
@@ -36,13 +36,14 @@ export type ChangeRequest =
   | { kind: 'delete'; target: string }
   | { kind: 'react'; target: string; emoji: string; on: boolean };
 
-/** A message just written, not sent yet. */
+/** A message just written, not sent yet: its text, the message it answers, the files it carries. */
 export function newEntry(
   clientId: string,
   room: string,
   content: string,
   createdAt: string,
   replyTo?: string,
+  attachments: readonly Attachment[] = [],
 ): OutboxEntry {
   return {
     client_id: clientId,
@@ -55,6 +56,18 @@ export function newEntry(
     seq: null,
     sentOn: -1,
     ...(replyTo ? { reply_to: replyTo } : {}),
+    ...(attachments.length ? { attachments: [...attachments] } : {}),
+  };
+}
+
+/** The draft of a `messages` frame that sends message `entry` (its files by id). */
+export function draftOf(entry: OutboxEntry): Draft {
+  return {
+    content: entry.content,
+    client_id: entry.client_id,
+    room: entry.room,
+    ...(entry.reply_to ? { reply_to: entry.reply_to } : {}),
+    ...(entry.attachments?.length ? { attachments: entry.attachments.map((a) => a.id) } : {}),
   };
 }
 
@@ -103,6 +116,7 @@ export function recordOf(entry: OutboxEntry): OutboxRecord {
     ...(entry.emoji !== undefined ? { emoji: entry.emoji } : {}),
     ...(entry.on !== undefined ? { on: entry.on } : {}),
     ...(entry.reply_to ? { reply_to: entry.reply_to } : {}),
+    ...(entry.attachments?.length ? { attachments: entry.attachments } : {}),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * What the client keeps in the browser between visits, in IndexedDB: per room,
  * the recent messages and where they end (so a reload shows them before the
- * network answers); the draft being typed in each room; and the outbox of
+ * network answers); the draft being written in each room (its text, and the
+ * files uploaded for it); and the outbox of
  * messages and changes (edits, deletes, reactions) not yet acknowledged (so a
  * reload does not lose them).
  *
@@ -9,7 +10,7 @@
  * IndexedDB (private modes that refuse it); nothing then survives a reload.
  * Each person on the browser has a store of their own (`stores.ts`).
  */
-import type { Message, RoomEvent } from './protocol';
+import type { Attachment, Message, RoomEvent } from './protocol';
 
 /** A room's cached tail: messages with consecutive seqs ending at `contiguousSeq`. */
 export interface RoomCache {
@@ -47,11 +48,16 @@ export interface OutboxRecord {
   on?: boolean;
   /** The message a message answers. */
   reply_to?: string;
+  /** The files a message carries (sent by id; kept whole, to show them while it is on its way). */
+  attachments?: Attachment[];
 }
 
 export interface LocalSnapshot {
   rooms: RoomCache[];
+  /** Each room's draft text (rooms with none left out). */
   drafts: Record<string, string>;
+  /** The files uploaded for each room's draft (rooms with none left out). */
+  draftFiles?: Record<string, Attachment[]>;
   outbox: OutboxRecord[];
 }
 
@@ -59,8 +65,8 @@ export interface LocalStore {
   load(): Promise<LocalSnapshot>;
   saveRoom(cache: RoomCache): Promise<void>;
   deleteRoom(room: string): Promise<void>;
-  /** An empty draft is deleted. */
-  saveDraft(room: string, text: string): Promise<void>;
+  /** A room's draft: its text and the files uploaded for it (none when left out). An empty draft is deleted. */
+  saveDraft(room: string, text: string, attachments?: readonly Attachment[]): Promise<void>;
   saveOutbox(record: OutboxRecord): Promise<void>;
   deleteOutbox(clientId: string): Promise<void>;
   /** Deletes everything: room caches, drafts and the outbox. */
@@ -70,13 +76,15 @@ export interface LocalStore {
 export class MemoryStore implements LocalStore {
   readonly rooms = new Map<string, RoomCache>();
   readonly drafts = new Map<string, string>();
+  readonly draftFiles = new Map<string, Attachment[]>();
   readonly outbox = new Map<string, OutboxRecord>();
 
   load(): Promise<LocalSnapshot> {
     return Promise.resolve({
       rooms: [...this.rooms.values()].map((r) => structuredClone(r)),
       drafts: Object.fromEntries(this.drafts),
-      outbox: [...this.outbox.values()].map((o) => ({ ...o })),
+      ...(this.draftFiles.size ? { draftFiles: structuredClone(Object.fromEntries(this.draftFiles)) } : {}),
+      outbox: [...this.outbox.values()].map((o) => structuredClone(o)),
     });
   }
 
@@ -90,14 +98,16 @@ export class MemoryStore implements LocalStore {
     return Promise.resolve();
   }
 
-  saveDraft(room: string, text: string): Promise<void> {
+  saveDraft(room: string, text: string, attachments: readonly Attachment[] = []): Promise<void> {
     if (text) this.drafts.set(room, text);
     else this.drafts.delete(room);
+    if (attachments.length) this.draftFiles.set(room, structuredClone([...attachments]));
+    else this.draftFiles.delete(room);
     return Promise.resolve();
   }
 
   saveOutbox(record: OutboxRecord): Promise<void> {
-    this.outbox.set(record.client_id, { ...record });
+    this.outbox.set(record.client_id, structuredClone(record));
     return Promise.resolve();
   }
 
@@ -109,9 +119,17 @@ export class MemoryStore implements LocalStore {
   clear(): Promise<void> {
     this.rooms.clear();
     this.drafts.clear();
+    this.draftFiles.clear();
     this.outbox.clear();
     return Promise.resolve();
   }
+}
+
+/** A draft as IndexedDB keeps it (drafts of versions before files have no `attachments`). */
+interface DraftRecord {
+  room: string;
+  text: string;
+  attachments?: Attachment[];
 }
 
 /** The database of the guest; an account's is `whisperchat.<user id>` (`stores.ts`). */
@@ -159,12 +177,14 @@ export class IndexedDbStore implements LocalStore {
     const tx = this.db.transaction(['rooms', 'drafts', 'outbox'], 'readonly');
     const [rooms, drafts, outbox] = await Promise.all([
       promisify(tx.objectStore('rooms').getAll() as IDBRequest<RoomCache[]>),
-      promisify(tx.objectStore('drafts').getAll() as IDBRequest<{ room: string; text: string }[]>),
+      promisify(tx.objectStore('drafts').getAll() as IDBRequest<DraftRecord[]>),
       promisify(tx.objectStore('outbox').getAll() as IDBRequest<OutboxRecord[]>),
     ]);
+    const files = drafts.filter((d) => Array.isArray(d.attachments) && d.attachments.length > 0);
     return {
       rooms,
-      drafts: Object.fromEntries(drafts.map((d) => [d.room, d.text])),
+      drafts: Object.fromEntries(drafts.filter((d) => d.text).map((d) => [d.room, d.text])),
+      ...(files.length ? { draftFiles: Object.fromEntries(files.map((d) => [d.room, d.attachments ?? []])) } : {}),
       outbox: outbox.sort((a, b) => a.created_at.localeCompare(b.created_at)),
     };
   }
@@ -177,8 +197,9 @@ export class IndexedDbStore implements LocalStore {
     return this.write('rooms', (s) => s.delete(room));
   }
 
-  saveDraft(room: string, text: string): Promise<void> {
-    return this.write('drafts', (s) => (text ? s.put({ room, text }) : s.delete(room)));
+  saveDraft(room: string, text: string, attachments: readonly Attachment[] = []): Promise<void> {
+    const record: DraftRecord = { room, text, ...(attachments.length ? { attachments: [...attachments] } : {}) };
+    return this.write('drafts', (s) => (text || attachments.length ? s.put(record) : s.delete(room)));
   }
 
   saveOutbox(record: OutboxRecord): Promise<void> {
@@ -243,8 +264,8 @@ export class DeferredStore implements LocalStore {
     return this.store.then((s) => s.deleteRoom(room));
   }
 
-  saveDraft(room: string, text: string): Promise<void> {
-    return this.store.then((s) => s.saveDraft(room, text));
+  saveDraft(room: string, text: string, attachments?: readonly Attachment[]): Promise<void> {
+    return this.store.then((s) => s.saveDraft(room, text, attachments));
   }
 
   saveOutbox(record: OutboxRecord): Promise<void> {

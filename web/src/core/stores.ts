@@ -103,7 +103,9 @@ export async function copyLocal(from: LocalStore, to: LocalStore): Promise<void>
   const local = await from.load();
   await Promise.all([
     ...local.rooms.map((room) => to.saveRoom(room)),
-    ...Object.entries(local.drafts).map(([room, text]) => to.saveDraft(room, text)),
+    ...[...new Set([...Object.keys(local.drafts), ...Object.keys(local.draftFiles ?? {})])].map((room) =>
+      to.saveDraft(room, local.drafts[room] ?? '', local.draftFiles?.[room] ?? []),
+    ),
     ...local.outbox.map((record) => to.saveOutbox(record)),
   ]);
 }

@@ -7,12 +7,23 @@
  */
 import type { Account } from './accounts';
 import type { ConnectionStatus } from './connection';
+import type { DraftFile } from './draft-files';
 import type { NoticeEvent } from './events';
+import { NO_LINKS, attachmentView, type AttachmentView, type FileLinks } from './files';
 import { kindOf } from './names';
 import type { ChangeEntry, ChangeKind, OutboxEntry, SendStatus } from './outbox';
 import type { NameOf } from './people';
 import type { Identity } from './prefs';
-import type { Member, Message, Person, PresenceUser, PrincipalKind, RoomSummary, WireLimits } from './protocol';
+import type {
+  Attachment,
+  Member,
+  Message,
+  Person,
+  PresenceUser,
+  PrincipalKind,
+  RoomSummary,
+  WireLimits,
+} from './protocol';
 import { describeNotice, type RoomMeta, type RoomProfileSeen } from './rooms';
 import type { TypingUser } from './typing';
 
@@ -79,6 +90,8 @@ export interface ChatMessage {
   readBy: readonly string[];
   /** Your latest change to it still in the outbox, if any. */
   change: ChangeStatus | null;
+  /** The files it carries, in the author's order (none once deleted). */
+  attachments: readonly AttachmentView[];
 }
 
 /** A member or room event, as the one line the message list shows in its place ("Ada added Bob"). */
@@ -154,6 +167,8 @@ export interface RoomView {
   /** The subscription is confirmed on the current connection. */
   joined: boolean;
   draft: string;
+  /** The files of the message being written: uploading, uploaded (kept with the draft) or refused. */
+  draftFiles: readonly DraftFile[];
   /** A history load that failed, for a "try again" banner. */
   error: string | null;
   /** The message the room was opened at, if any (`openMessage`). */
@@ -254,9 +269,17 @@ export function replyPreview(id: string, ctx: Pick<MessageContext, 'original'>):
     id,
     loaded: true,
     name: original.name,
-    excerpt: original.deleted ? null : firstLine(original.content),
+    excerpt: original.deleted ? null : firstLine(original.content) || filesExcerpt(original.attachments ?? []),
     deleted: Boolean(original.deleted),
   };
+}
+
+/** A message of files alone, in a line: `cat.png`, `cat.png and 2 more files`. */
+export function filesExcerpt(files: readonly Pick<Attachment, 'name'>[]): string {
+  const first = files[0];
+  if (!first) return '';
+  const more = files.length - 1;
+  return more === 0 ? first.name : `${first.name} and ${more === 1 ? '1 more file' : `${more} more files`}`;
 }
 
 /** The first line of a text, shortened to `max` characters. */
@@ -280,13 +303,18 @@ function changeStatus(changes: readonly ChangeEntry[]): ChangeStatus {
  */
 export class StoredMessageViews {
   private owner: string | null = null;
+  private links: FileLinks = NO_LINKS;
   private cache = new WeakMap<Message, { signature: string; view: ChatMessage }>();
 
-  /** Switches to identity `me`; whether that changed anything (every view must then be rebuilt). */
-  setOwner(me: string | null): boolean {
-    if (this.owner === me) return false;
-    // Whether a message is "own" depends on who this client is.
+  /**
+   * Switches to identity `me`, whose files are read from `links`; whether that
+   * changed anything (every view must then be rebuilt).
+   */
+  setOwner(me: string | null, links: FileLinks = NO_LINKS): boolean {
+    if (this.owner === me && this.links.base === links.base && this.links.token === links.token) return false;
+    // Whether a message is "own" depends on who this client is; a guest's file URLs carry its token.
     this.owner = me;
+    this.links = links;
     this.cache = new WeakMap();
     return true;
   }
@@ -295,7 +323,7 @@ export class StoredMessageViews {
     const signature = extras === NO_EXTRAS ? '' : JSON.stringify(extras);
     const cached = this.cache.get(m);
     if (cached && cached.signature === signature) return cached.view;
-    const view = storedMessageView(m, this.owner, extras);
+    const view = storedMessageView(m, this.owner, extras, this.links);
     this.cache.set(m, { signature, view });
     return view;
   }
@@ -306,7 +334,12 @@ export function messageKey(m: Message, me: string | null): string {
   return me !== null && m.user_id === me && m.client_id ? `c:${m.client_id}` : `i:${m.id}`;
 }
 
-export function storedMessageView(m: Message, me: string | null, extras: MessageExtras = NO_EXTRAS): ChatMessage {
+export function storedMessageView(
+  m: Message,
+  me: string | null,
+  extras: MessageExtras = NO_EXTRAS,
+  links: FileLinks = NO_LINKS,
+): ChatMessage {
   const own = me !== null && m.user_id === me;
   const deleted = Boolean(m.deleted);
   return {
@@ -337,7 +370,14 @@ export function storedMessageView(m: Message, me: string | null, extras: Message
         })),
     readBy: extras.readBy,
     change: extras.change,
+    attachments: deleted ? [] : attachmentViews(m.attachments, links),
   };
+}
+
+const NO_ATTACHMENTS: readonly AttachmentView[] = [];
+
+function attachmentViews(attachments: readonly Attachment[] | undefined, links: FileLinks): readonly AttachmentView[] {
+  return attachments?.length ? attachments.map((a) => attachmentView(a, links)) : NO_ATTACHMENTS;
 }
 
 /** Your message still in the outbox, shown as `myName` of kind `myKind` (whoever will post it). */
@@ -347,6 +387,7 @@ export function pendingMessageView(
   myName: string,
   myKind: PrincipalKind,
   reply: ReplyPreview | null = null,
+  links: FileLinks = NO_LINKS,
 ): ChatMessage {
   return {
     key: `c:${entry.client_id}`,
@@ -368,6 +409,7 @@ export function pendingMessageView(
     reactions: [],
     readBy: [],
     change: null,
+    attachments: attachmentViews(entry.attachments, links),
   };
 }
 

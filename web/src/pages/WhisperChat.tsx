@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { Navigate, useNavigate, useParams } from 'react-router';
-import type { ChatMessage, ReplyPreview, SearchHit } from '../core/chat';
+import type { ChatMessage, DraftFile, ReplyPreview, SearchHit } from '../core/chat';
 import { isValidRoomName, LOBBY, splitRoomName } from '../core/protocol';
 import { canManage, guessMeta, roomLabel, roomReference } from '../core/rooms';
-import { firstLine } from '../core/views';
+import { filesExcerpt, firstLine } from '../core/views';
 import { Composer } from '../components/Composer';
 import { CreateRoomDialog } from '../components/CreateRoomDialog';
 import { Icon } from '../components/Icon';
@@ -16,6 +16,7 @@ import { RoomSidebar } from '../components/RoomSidebar';
 import { SearchDialog } from '../components/SearchDialog';
 import { TypingIndicator } from '../components/TypingIndicator';
 import { useChatClient, useChatSelector, useChatSnapshot, useRoom } from '../hooks/use-chat';
+import { useFileDrop } from '../hooks/use-file-drop';
 
 /**
  * `/chat/<room>`: the rooms, the conversation, and who is online.
@@ -382,13 +383,57 @@ function Conversation({
     },
     [client, room, replyTo],
   );
+  // Why files dropped on the room were not all attached (the composer says it), tagged with its room.
+  const [dropProblem, setDropProblem] = useState<{ room: string; text: string } | null>(null);
+  const attach = useCallback(
+    (files: File[]) => {
+      setDropProblem(null);
+      return client.attachFiles(room, files);
+    },
+    [client, room],
+  );
+  const drop = useCallback(
+    (files: File[]) => {
+      const problem = client.attachFiles(room, files);
+      setDropProblem(problem ? { room, text: problem } : null);
+      setComposerFocus((n) => n + 1);
+    },
+    [client, room],
+  );
+  const removeFile = useCallback((key: string) => client.removeFile(room, key), [client, room]);
+  const retryFile = useCallback((key: string) => client.retryFile(room, key), [client, room]);
+  const waitForFiles = useCallback(() => client.filesSettled(room), [client, room]);
+  const draftChanged = useCallback(
+    (text: string) => {
+      setDropProblem(null);
+      client.setDraft(room, text);
+    },
+    [client, room],
+  );
+  const { over: dropping, handlers: dropHandlers } = useFileDrop(ready ? drop : null);
 
   const { space, channel } = splitRoomName(room);
   const label = roomLabel(room, meta);
   const hasSettings = meta.visibility !== 'public' || meta.role !== null;
 
   return (
-    <section aria-label={`Room ${room}`} className="flex min-w-0 flex-1 flex-col bg-white dark:bg-zinc-900">
+    <section
+      aria-label={`Room ${room}`}
+      className="relative flex min-w-0 flex-1 flex-col bg-white dark:bg-zinc-900"
+      {...dropHandlers}
+    >
+      {dropping && (
+        <div
+          data-testid="drop-overlay"
+          className="pointer-events-none absolute inset-2 z-30 flex flex-col items-center justify-center gap-2 rounded-2xl border-2 border-dashed border-indigo-400 bg-indigo-50/85 text-indigo-700 backdrop-blur-[1px] dark:border-indigo-400/70 dark:bg-zinc-900/85 dark:text-indigo-200"
+        >
+          <Icon name="upload" className="size-8" />
+          <p className="text-base font-semibold">Drop to attach</p>
+          <p className="text-sm text-indigo-600/80 dark:text-indigo-300/80">
+            The files go with your next message in {roomReference(room, meta)}.
+          </p>
+        </div>
+      )}
       <header className="flex h-14 shrink-0 items-center gap-2 border-b border-zinc-200 px-3 sm:px-5 dark:border-zinc-800">
         <button
           type="button"
@@ -548,11 +593,17 @@ function Conversation({
           maxChars={maxChars}
           replyTo={replyTo}
           focusKey={composerFocus + focusKey}
-          onDraftChange={(text) => client.setDraft(room, text)}
+          files={view?.draftFiles ?? NO_FILES}
+          onDraftChange={draftChanged}
           onSend={send}
           onTyping={() => client.notifyTyping(room)}
           onEditLast={editLast}
           onCancelReply={cancelReply}
+          onAttach={attach}
+          onRemoveFile={removeFile}
+          onRetryFile={retryFile}
+          waitForFiles={waitForFiles}
+          attachError={dropProblem?.room === room ? dropProblem.text : null}
         />
       )}
     </section>
@@ -560,6 +611,7 @@ function Conversation({
 }
 
 const NO_NOTICES: readonly never[] = [];
+const NO_FILES: readonly DraftFile[] = [];
 
 /** The search shortcut as this keyboard writes it. */
 const SEARCH_KEYS =
@@ -572,7 +624,7 @@ function quoteOf(message: ChatMessage): ReplyPreview | null {
     id: message.id,
     loaded: true,
     name: message.name,
-    excerpt: message.deleted ? null : firstLine(message.content),
+    excerpt: message.deleted ? null : firstLine(message.content) || filesExcerpt(message.attachments),
     deleted: message.deleted,
   };
 }

@@ -3,6 +3,7 @@ import {
   Outbox,
   batchesToSend,
   changeFrame,
+  draftOf,
   entryFromRecord,
   isChange,
   newChange,
@@ -11,6 +12,7 @@ import {
 } from '../../src/core/outbox';
 import { DEFAULT_LIMITS } from '../../src/core/protocol';
 import { MemoryStore } from '../../src/core/store';
+import { attachment } from '../helpers/uploads';
 
 const AT = '2026-01-01T00:00:00.000Z';
 
@@ -28,6 +30,21 @@ describe('outbox entries', () => {
     const failed = entryFromRecord({ ...recordOf(entry), status: 'failed', error: 'nope' });
     expect(failed).toMatchObject({ state: 'failed', error: 'nope', sentOn: -1 });
     expect(recordOf(failed)).toMatchObject({ status: 'failed', error: 'nope' });
+  });
+
+  it('keeps the files of a message whole, and sends them by id', () => {
+    const cat = attachment({ id: '01CAT' });
+    const entry = newEntry('c1', 'lobby', '', AT, undefined, [cat]);
+    expect(recordOf(entry)).toMatchObject({ content: '', attachments: [cat] });
+    expect(entryFromRecord(recordOf(entry)).attachments).toEqual([cat]);
+    expect(draftOf(entry)).toEqual({ content: '', client_id: 'c1', room: 'lobby', attachments: ['01CAT'] });
+    // None: the draft says nothing of files, as before there were any.
+    expect(draftOf(newEntry('c2', 'lobby', 'hi', AT, 'R1'))).toEqual({
+      content: 'hi',
+      client_id: 'c2',
+      room: 'lobby',
+      reply_to: 'R1',
+    });
   });
 
   it('batches what was not sent on this connection yet', () => {

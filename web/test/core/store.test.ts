@@ -2,6 +2,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
 import { IndexedDbStore, MemoryStore, type LocalStore } from '../../src/core/store';
 import { message } from '../helpers/fixtures';
+import { attachment } from '../helpers/uploads';
 
 async function roundTrip(make: () => Promise<LocalStore>) {
   const store = await make();
@@ -53,6 +54,43 @@ describe.each([
     expect(local.drafts).toEqual({ lobby: 'half a thought' });
     expect(local.outbox.map((o) => o.client_id).sort()).toEqual(['c1', 'c2']);
     expect(local.outbox.find((o) => o.client_id === 'c1')).toMatchObject({ status: 'failed', error: 'nope' });
+  });
+});
+
+describe.each([
+  ['IndexedDB', () => IndexedDbStore.open(new IDBFactory())],
+  ['memory', () => Promise.resolve(new MemoryStore())],
+])('%s store, drafts with files', (_name, make) => {
+  it('keeps the files uploaded for a draft, with or without text, and forgets them with it', async () => {
+    const store = await make();
+    const cat = attachment({ id: '01CAT' });
+    const pdf = attachment({ id: '01PDF', name: 'notes.pdf', type: 'application/pdf', thumb: undefined });
+    await store.saveDraft('lobby', 'see these', [cat, pdf]);
+    await store.saveDraft('random', '', [cat]);
+    await store.saveDraft('other', 'text only');
+    let local = await store.load();
+    expect(local.drafts).toEqual({ lobby: 'see these', other: 'text only' });
+    expect(local.draftFiles).toEqual({ lobby: [cat, pdf], random: [cat] });
+
+    await store.saveDraft('lobby', 'see these');
+    await store.saveDraft('random', '', []);
+    local = await store.load();
+    expect(local.drafts).toEqual({ lobby: 'see these', other: 'text only' });
+    expect(local.draftFiles ?? {}).toEqual({});
+  });
+
+  it('keeps the files of a message in the outbox', async () => {
+    const store = await make();
+    const cat = attachment({ id: '01CAT' });
+    await store.saveOutbox({
+      client_id: 'c1',
+      room: 'lobby',
+      content: '',
+      created_at: '2026-01-01T00:00:01.000Z',
+      status: 'sending',
+      attachments: [cat],
+    });
+    expect((await store.load()).outbox[0]?.attachments).toEqual([cat]);
   });
 });
 

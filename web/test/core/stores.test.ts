@@ -11,6 +11,7 @@ import {
 } from '../../src/core/stores';
 import { MemoryStore } from '../../src/core/store';
 import { message } from '../helpers/fixtures';
+import { attachment } from '../helpers/uploads';
 
 const ADA = '00000000-0000-4000-8000-00000000000a';
 const BOB = '00000000-0000-4000-8000-00000000000b';
@@ -89,6 +90,17 @@ describe.each([
       outbox: ["guest's unsent message"],
     });
     expect(await contents(stores.open(null))).toEqual({ rooms: [], drafts: {}, outbox: [] });
+  });
+
+  it('copies the files of the drafts too, a draft of files alone included', async () => {
+    const stores = make();
+    const cat = attachment({ id: '01CAT' });
+    await stores.open(null).saveDraft('lobby', 'caption', [cat]);
+    await stores.open(null).saveDraft('random', '', [cat]);
+    await copyLocal(stores.open(null), stores.open(ADA));
+    const local = await stores.open(ADA).load();
+    expect(local.drafts).toEqual({ lobby: 'caption' });
+    expect(local.draftFiles).toEqual({ lobby: [cat], random: [cat] });
   });
 });
 

@@ -1,15 +1,26 @@
-import { useLayoutEffect, useState, type KeyboardEvent } from 'react';
-import type { ReplyPreview } from '../../core/chat';
+import { useEffect, useLayoutEffect, useRef, useState, type ClipboardEvent, type KeyboardEvent } from 'react';
+import type { DraftFile, ReplyPreview, Settled } from '../../core/chat';
 import { contentLength } from '../../core/protocol';
+import { filesOf } from '../../lib/transfer';
+import { ComposerFiles } from '../ComposerFiles';
 import { Icon } from '../Icon';
 import { ReplyingTo } from '../ReplyQuote';
 import { useAutoGrow } from '../../hooks/use-auto-grow';
+
+const NO_FILES: readonly DraftFile[] = [];
 
 /**
  * The message box. Enter sends, Shift+Enter starts a new line; in an empty box
  * Up edits your last message (as in Slack), and Escape drops the reply being
  * written. Mount one per room (`key={room}`): it starts from that room's saved
  * draft.
+ *
+ * Files are attached with the paperclip (a file picker, several at once), by
+ * pasting (an image copied), or by a drop on the room (the page's): each
+ * uploads at once, and shows above the box with its progress, or why it was
+ * refused. A message may be files alone. Sent while files are uploading, it
+ * goes once they are all uploaded (with the text as it is then); a refusal
+ * among them stops it, and says so.
  */
 export function Composer({
   room,
@@ -18,11 +29,17 @@ export function Composer({
   maxChars,
   replyTo = null,
   focusKey = 0,
+  files = NO_FILES,
   onDraftChange,
   onSend,
   onTyping,
   onEditLast,
   onCancelReply,
+  onAttach,
+  onRemoveFile,
+  onRetryFile,
+  waitForFiles,
+  attachError = null,
 }: {
   room: string;
   /** How the room is named ("#lobby", a private room's title, the other person of a direct one). */
@@ -33,23 +50,54 @@ export function Composer({
   replyTo?: ReplyPreview | null;
   /** Changed to take the focus back (after an edit in place ends). */
   focusKey?: number;
+  /** The files of the message: uploading, uploaded or refused. */
+  files?: readonly DraftFile[];
   onDraftChange: (text: string) => void;
-  /** Returns why the text cannot be sent, or null once it is on its way. */
+  /** Returns why the text cannot be sent, or null once it is on its way (with the files). */
   onSend: (text: string) => string | null;
   onTyping: () => void;
   /** Starts editing your last message; whether there was one. */
   onEditLast?: () => boolean;
   onCancelReply?: () => void;
+  /** Attaches files (picked or pasted); returns why some could not be, or null. Without it, no files. */
+  onAttach?: (files: File[]) => string | null;
+  onRemoveFile?: (key: string) => void;
+  onRetryFile?: (key: string) => void;
+  /** Resolves once no file is uploading: a message sent meanwhile waits for it. */
+  waitForFiles?: () => Promise<Settled>;
+  /** Why files dropped on the room could not all be attached (the drop is the page's). */
+  attachError?: string | null;
 }) {
   const [value, setValue] = useState(initialDraft);
-  const [error, setError] = useState<string | null>(null);
+  const [ownError, setError] = useState<string | null>(null);
+  const error = ownError ?? attachError;
+  /** Sent while files upload: it goes when they are done. */
+  const [waiting, setWaiting] = useState(false);
   const area = useAutoGrow(value);
+  const picker = useRef<HTMLInputElement>(null);
+  // What a send that waited for its files sends once they are done: the text and the page's `onSend` as they are then.
+  const latest = useRef({ value, onSend });
+  const mounted = useRef(true);
   const length = contentLength(value);
   const over = length > maxChars;
+  const hasFiles = files.length > 0;
+  const uploading = files.some((f) => f.state === 'uploading');
+  const sendable = (Boolean(value.trim()) || hasFiles) && !over && !waiting;
 
   useLayoutEffect(() => {
     area.current?.focus();
   }, [area, room, focusKey, replyTo?.id]);
+
+  useEffect(() => {
+    latest.current = { value, onSend };
+  });
+
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+    };
+  }, []);
 
   const change = (text: string) => {
     setValue(text);
@@ -58,9 +106,9 @@ export function Composer({
     if (text.trim()) onTyping();
   };
 
-  const send = () => {
-    if (!value.trim()) return;
-    const problem = onSend(value);
+  /** Sends `text` now (with the files): the box empties, or says why not. */
+  const sendNow = (text: string, send: (text: string) => string | null) => {
+    const problem = send(text);
     if (problem) {
       setError(problem);
       return;
@@ -70,12 +118,49 @@ export function Composer({
     area.current?.focus();
   };
 
+  const send = () => {
+    if (waiting || (!value.trim() && !hasFiles)) return;
+    if (uploading && waitForFiles) {
+      setWaiting(true);
+      setError(null);
+      void waitForFiles().then((settled) => {
+        if (!mounted.current) return;
+        setWaiting(false);
+        if (settled.problem) {
+          setError(`Not sent: ${settled.problem.charAt(0).toLowerCase()}${settled.problem.slice(1)}`);
+          return;
+        }
+        const { value: text, onSend: sendLatest } = latest.current;
+        // Everything was taken out meanwhile: nothing to send.
+        if (!text.trim() && settled.count === 0) return;
+        sendNow(text, sendLatest);
+      });
+      return;
+    }
+    sendNow(value, onSend);
+  };
+
+  const attach = (list: File[]) => {
+    if (!onAttach || list.length === 0) return;
+    setError(onAttach(list));
+    area.current?.focus();
+  };
+
+  const onPaste = (e: ClipboardEvent<HTMLTextAreaElement>) => {
+    if (!onAttach) return;
+    const pasted = filesOf(e.clipboardData);
+    if (pasted.length === 0) return;
+    // An image copied: it is attached, not pasted as text (its name, a path).
+    e.preventDefault();
+    attach(pasted);
+  };
+
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.nativeEvent.isComposing) return;
     if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault();
       send();
-    } else if (e.key === 'ArrowUp' && !value && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+    } else if (e.key === 'ArrowUp' && !value && !hasFiles && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
       if (onEditLast?.()) e.preventDefault();
     } else if (e.key === 'Escape' && replyTo && onCancelReply) {
       e.preventDefault();
@@ -91,41 +176,89 @@ export function Composer({
           e.preventDefault();
           send();
         }}
-        className={`flex items-end gap-2 rounded-xl border bg-white p-1.5 pl-3 shadow-sm transition focus-within:ring-2 dark:bg-zinc-800/60 ${
+        className={`rounded-xl border bg-white p-1.5 shadow-sm transition focus-within:ring-2 dark:bg-zinc-800/60 ${
+          onAttach ? '' : 'pl-3'
+        } ${
           over || error
             ? 'border-rose-300 focus-within:ring-rose-500/30 dark:border-rose-500/50'
             : 'border-zinc-300 focus-within:border-indigo-400 focus-within:ring-indigo-500/20 dark:border-zinc-700 dark:focus-within:border-indigo-500'
         }`}
       >
-        <textarea
-          ref={area}
-          value={value}
-          rows={1}
-          onChange={(e) => change(e.target.value)}
-          onKeyDown={onKeyDown}
-          placeholder={replyTo ? `Reply to ${replyTo.name ?? 'message'}` : `Message ${label}`}
-          aria-label={`Message ${label}`}
-          className="max-h-60 min-h-[36px] flex-1 resize-none bg-transparent py-1.5 text-[15px] leading-6 text-zinc-900 placeholder:text-zinc-400 focus:outline-none dark:text-zinc-100 dark:placeholder:text-zinc-500"
-        />
-        <button
-          type="submit"
-          disabled={!value.trim() || over}
-          aria-label="Send message"
-          title="Send (Enter)"
-          className="inline-flex size-9 shrink-0 items-center justify-center rounded-lg bg-indigo-600 text-white shadow-sm transition hover:bg-indigo-500 disabled:cursor-not-allowed disabled:bg-zinc-200 disabled:text-zinc-400 disabled:shadow-none dark:disabled:bg-zinc-700 dark:disabled:text-zinc-500"
-        >
-          <Icon name="send" className="size-[18px]" />
-        </button>
+        {onRemoveFile && (
+          <ComposerFiles files={files} onRemove={onRemoveFile} {...(onRetryFile ? { onRetry: onRetryFile } : {})} />
+        )}
+        <div className="flex items-end gap-2">
+          {onAttach && (
+            <>
+              <input
+                ref={picker}
+                type="file"
+                multiple
+                hidden
+                tabIndex={-1}
+                aria-label="Choose files to attach"
+                data-testid="composer-file-input"
+                onChange={(e) => {
+                  const picked = Array.from(e.target.files ?? []);
+                  // The same file can be picked again after it is removed.
+                  e.target.value = '';
+                  attach(picked);
+                }}
+              />
+              <button
+                type="button"
+                onClick={() => picker.current?.click()}
+                aria-label="Attach files"
+                title="Attach files (or paste or drop them here)"
+                className="inline-flex size-9 shrink-0 items-center justify-center rounded-lg text-zinc-500 transition hover:bg-zinc-100 hover:text-zinc-700 focus-visible:ring-2 focus-visible:ring-indigo-500 focus-visible:outline-none dark:text-zinc-400 dark:hover:bg-zinc-700/60 dark:hover:text-zinc-200"
+              >
+                <Icon name="paperclip" className="size-5" />
+              </button>
+            </>
+          )}
+          <textarea
+            ref={area}
+            value={value}
+            rows={1}
+            onChange={(e) => change(e.target.value)}
+            onKeyDown={onKeyDown}
+            onPaste={onPaste}
+            placeholder={
+              replyTo
+                ? `Reply to ${replyTo.name ?? 'message'}`
+                : hasFiles
+                  ? 'Add a message, or just send'
+                  : `Message ${label}`
+            }
+            aria-label={`Message ${label}`}
+            className="max-h-60 min-h-[36px] flex-1 resize-none bg-transparent py-1.5 text-[15px] leading-6 text-zinc-900 placeholder:text-zinc-400 focus:outline-none dark:text-zinc-100 dark:placeholder:text-zinc-500"
+          />
+          <button
+            type="submit"
+            disabled={!sendable}
+            aria-label={waiting ? 'Sending once the files are uploaded' : 'Send message'}
+            title={waiting ? 'Sending once the files are uploaded' : 'Send (Enter)'}
+            data-waiting={waiting ? 'true' : undefined}
+            className="inline-flex size-9 shrink-0 items-center justify-center rounded-lg bg-indigo-600 text-white shadow-sm transition hover:bg-indigo-500 disabled:cursor-not-allowed disabled:bg-zinc-200 disabled:text-zinc-400 disabled:shadow-none data-[waiting=true]:cursor-wait data-[waiting=true]:bg-indigo-400 data-[waiting=true]:text-white dark:disabled:bg-zinc-700 dark:disabled:text-zinc-500 dark:data-[waiting=true]:bg-indigo-500/60"
+          >
+            <Icon name={waiting ? 'clock' : 'send'} className={`size-[18px] ${waiting ? 'animate-pulse' : ''}`} />
+          </button>
+        </div>
       </form>
-      <div className="mt-1.5 flex h-4 items-center justify-between gap-3 px-1 text-[11px] text-zinc-400 dark:text-zinc-500">
+      <div className="mt-1.5 flex min-h-4 items-center justify-between gap-3 px-1 text-[11px] text-zinc-400 dark:text-zinc-500">
         {error ? (
-          <span role="alert" className="text-rose-600 dark:text-rose-400">
+          <span role="alert" data-testid="composer-error" className="text-rose-600 dark:text-rose-400">
             {error}
+          </span>
+        ) : waiting ? (
+          <span role="status" className="text-indigo-600 dark:text-indigo-300">
+            Sending once the files are uploaded…
           </span>
         ) : (
           <span className="hidden sm:inline">
             <kbd className="font-sans font-semibold">Enter</kbd> to send ·{' '}
             <kbd className="font-sans font-semibold">Shift + Enter</kbd> for a new line
+            {onAttach && <> · paste or drop files to attach them</>}
           </span>
         )}
         {length > maxChars * 0.8 && (

@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
 import { Icon } from '../Icon';
 
-const WIDTH = { md: 'max-w-md', lg: 'max-w-lg', xl: 'max-w-2xl' } as const;
+const WIDTH = { md: 'max-w-md', lg: 'max-w-lg', xl: 'max-w-2xl', full: 'max-w-5xl' } as const;
 
 const FOCUSABLE =
   'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
@@ -18,9 +18,9 @@ export function focusablesIn(root: HTMLElement | null): HTMLElement[] {
  * behind) is brought back, and Escape or the × close it. Where the focus goes
  * after is the caller's (`onClose`): the composer, as a rule.
  *
- * `size` sets its width (`wide` is `lg`); `placement: 'top'` keeps it near the
- * top of the page, so a dialog whose content grows (search results) grows
- * down rather than moving.
+ * `size` sets its width (`wide` is `lg`; `full`, for an image, nearly the
+ * page's); `placement: 'top'` keeps it near the top of the page, so a dialog
+ * whose content grows (search results) grows down rather than moving.
  */
 export function Dialog({
   title,
@@ -38,7 +38,7 @@ export function Dialog({
   onClose: () => void;
   initialFocus?: RefObject<HTMLElement | null>;
   wide?: boolean;
-  size?: 'md' | 'lg' | 'xl';
+  size?: keyof typeof WIDTH;
   placement?: 'center' | 'top';
   children: ReactNode;
   testId?: string;

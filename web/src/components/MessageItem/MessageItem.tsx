@@ -1,6 +1,7 @@
 import { memo, useEffect, useRef, useState } from 'react';
 import type { ChatMessage } from '../../core/chat';
 import { formatFull, formatTime } from '../../lib/format';
+import { Attachments } from '../Attachments';
 import { Avatar } from '../Avatar';
 import { DeleteConfirm } from '../DeleteConfirm';
 import { Icon } from '../Icon';
@@ -139,11 +140,14 @@ export const MessageItem = memo(function MessageItem({
         )}
         {message.replyTo && <ReplyQuote preview={message.replyTo} onShow={handlers.showOriginal} />}
         {editing && id ? (
-          <MessageEditor
-            initial={message.content}
-            onSave={(text) => handlers.saveEdit(id, text)}
-            onCancel={handlers.cancelEdit}
-          />
+          <>
+            <MessageEditor
+              initial={message.content}
+              onSave={(text) => handlers.saveEdit(id, text)}
+              onCancel={handlers.cancelEdit}
+            />
+            <Attachments files={message.attachments} />
+          </>
         ) : (
           <div className="flex items-end gap-2">
             <div className="min-w-0 flex-1 text-[15px] leading-relaxed">
@@ -152,16 +156,19 @@ export const MessageItem = memo(function MessageItem({
                   message deleted
                 </span>
               ) : (
-                <span
-                  data-testid="message-content"
-                  className={`[overflow-wrap:anywhere] whitespace-pre-wrap ${
-                    message.status === 'sending'
-                      ? 'text-zinc-500 dark:text-zinc-400'
-                      : 'text-zinc-800 dark:text-zinc-200'
-                  }`}
-                >
-                  {message.content}
-                </span>
+                // A message of files alone has no text to show.
+                (message.content || message.attachments.length === 0) && (
+                  <span
+                    data-testid="message-content"
+                    className={`[overflow-wrap:anywhere] whitespace-pre-wrap ${
+                      message.status === 'sending'
+                        ? 'text-zinc-500 dark:text-zinc-400'
+                        : 'text-zinc-800 dark:text-zinc-200'
+                    }`}
+                  >
+                    {message.content}
+                  </span>
+                )
               )}
               {message.editedAt && (
                 <span
@@ -172,6 +179,7 @@ export const MessageItem = memo(function MessageItem({
                   (edited)
                 </span>
               )}
+              {!message.deleted && <Attachments files={message.attachments} />}
             </div>
             {message.own && message.status && message.status !== 'failed' && !message.deleted && (
               <SendStatus message={message} />

@@ -12,6 +12,7 @@ import type { ServerFrame } from './generated/ServerFrame';
 import type { WireLimits } from './generated/WireLimits';
 
 export type { AckStatus } from './generated/AckStatus';
+export type { Attachment } from './generated/Attachment';
 export type { Change } from './generated/Change';
 export type { ClientFrame } from './generated/ClientFrame';
 export type { ClientId } from './generated/ClientId';
@@ -23,6 +24,8 @@ export type { ErrorCode } from './generated/ErrorCode';
 // Renamed: `Event` would shadow the DOM's in every module that imports it.
 export type { Event as RoomEvent } from './generated/Event';
 export type { ExternalId } from './generated/ExternalId';
+export type { FileId } from './generated/FileId';
+export type { FileName } from './generated/FileName';
 export type { HistoryPage } from './generated/HistoryPage';
 export type { HttpError } from './generated/HttpError';
 export type { HttpErrorBody } from './generated/HttpErrorBody';
@@ -47,6 +50,7 @@ export type { SearchResults } from './generated/SearchResults';
 export type { Seq } from './generated/Seq';
 export type { ServerFrame } from './generated/ServerFrame';
 export type { TextMark } from './generated/TextMark';
+export type { ThumbSize } from './generated/ThumbSize';
 export type { UserId } from './generated/UserId';
 export type { Visibility } from './generated/Visibility';
 export type { WireLimits } from './generated/WireLimits';

@@ -1,0 +1,1 @@
+export { Attachments, FileCard } from './Attachments';
