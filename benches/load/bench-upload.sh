@@ -16,6 +16,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 
 cargo build --release -q -p whisper-server --no-default-features --features sqlite
 WORK=$(mktemp -d)
+SERVER=
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 # Two files just under 10 MiB: noise as a 1860 x 1860 RGB PNG (stored, so
@@ -33,25 +34,32 @@ open(os.path.join(out, "noise.png"), "wb").write(png)
 open(os.path.join(out, "noise.zip"), "wb").write(b"PK\x03\x04" + os.urandom(len(png) - 4))
 PY
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c "$SERVER_CPU" target/release/whisper-server --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" \
-  --allow-file-type application/zip --http-requests-per-second 0 2> "$WORK/server.log" &
-SERVER=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
-TOKEN=$(curl -sf "http://127.0.0.1:$PORT/v1/auth/register" -H 'content-type: application/json' \
-  -d '{"email":"bench@example.com","password":"correct horse","name":"Bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 
-# One small upload first, so what a first request allocates counts as idle.
-curl -sf "http://127.0.0.1:$PORT/v1/files" -H "authorization: Bearer $TOKEN" -H 'x-filename: warm.zip' \
-  --data-binary "PK\x03\x04warm" > /dev/null || true
-sleep 1
-IDLE=$(rss_kib)
+# A fresh server for each kind of file, so one's memory does not hide the
+# other's; one small upload first, so what a first request allocates
+# counts as idle.
+start_server() {
+  [ -n "${SERVER:-}" ] && kill "$SERVER" && wait "$SERVER" 2> /dev/null || true
+  rm -rf "$WORK/data"
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  taskset -c "$SERVER_CPU" target/release/whisper-server --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" \
+    --allow-file-type application/zip --http-requests-per-second 0 2> "$WORK/server.log" &
+  SERVER=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
+  TOKEN=$(curl -sf "http://127.0.0.1:$PORT/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"bench@example.com","password":"correct horse","name":"Bench"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  curl -sf "http://127.0.0.1:$PORT/v1/files" -H "authorization: Bearer $TOKEN" -H 'x-filename: warm.zip' \
+    --data-binary "PK\x03\x04warm" > /dev/null || true
+  sleep 1
+  IDLE=$(rss_kib)
+}
 
 echo "| file | uploads | size | idle RSS | peak RSS | peak − idle | after |"
 echo "|---|---|---|---|---|---|---|"
 for file in noise.png noise.zip; do
+  start_server
   size=$(stat -c %s "$WORK/$file")
   peak=0
   for round in $(seq "$ROUNDS"); do

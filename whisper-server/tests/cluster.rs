@@ -317,18 +317,8 @@ async fn a_file_uploaded_on_one_node_is_served_by_another() {
     let token = answer.json()["token"].as_str().unwrap().to_owned();
     let auth = format!("Bearer {token}");
 
-    let mut png = Vec::new();
     // Noise, so the file spans several of the database's 256 KiB chunks.
-    let mut seed = 0x9e37_79b9u32;
-    let image = image::RgbImage::from_fn(640, 480, |_, _| {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        image::Rgb([seed as u8, (seed >> 8) as u8, (seed >> 16) as u8])
-    });
-    image::DynamicImage::ImageRgb8(image)
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .expect("encode");
+    let png = support::images::noise(640, 480, image::ImageFormat::Png);
     let headers = [("authorization", auth.as_str()), ("x-filename", "map.png")];
     let uploaded = http_bytes(a.addr, "POST", "/v1/files", &headers, Sent::Sized(&png)).await;
     assert_eq!(uploaded.status, 201, "{:?}", uploaded.json());

@@ -8,6 +8,7 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::people::{Person, call, register};
 use support::server::{Answer, Client, TestServer, http_request, start_in};
 use whisper_core::codec::{AckStatus, ErrorCode, RoomChange, ServerFrame};
 use whisper_store::testing::pg::fresh_database;
@@ -28,32 +29,6 @@ async fn members_on_postgres() {
     let server = start_in(dir.path(), |c| c.database_url = Some(url)).await;
     members(&server).await;
     server.stop().await;
-}
-
-/// A registered user: id and session token.
-struct Person {
-    id: String,
-    token: String,
-}
-
-impl Person {
-    fn bearer(&self) -> String {
-        format!("Bearer {}", self.token)
-    }
-}
-
-async fn register(server: &TestServer, name: &str) -> Person {
-    let body = json!({"email": format!("{name}@example.com"), "password": "correct horse", "name": name});
-    let answer = http_request(server.addr, "POST", "/v1/auth/register", &[], Some(&body)).await;
-    assert_eq!(answer.status, 201, "{}", answer.body);
-    let json = answer.json();
-    Person { id: json["user_id"].as_str().unwrap().into(), token: json["token"].as_str().unwrap().into() }
-}
-
-async fn call(server: &TestServer, who: Option<&Person>, method: &str, path: &str, body: Option<Value>) -> Answer {
-    let auth = who.map(Person::bearer);
-    let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
-    http_request(server.addr, method, path, &headers, body.as_ref()).await
 }
 
 async fn connect(server: &TestServer, who: &Person, room: &str) -> Client {

@@ -8,7 +8,8 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::server::{Answer, TestServer, http_request, start_in};
+use support::people::{Person, call, register};
+use support::server::{TestServer, start_in};
 use whisper_core::codec::AckStatus;
 use whisper_store::testing::pg::fresh_database;
 
@@ -28,25 +29,6 @@ async fn search_on_postgres() {
     let server = start_in(dir.path(), |c| c.database_url = Some(url)).await;
     search(&server).await;
     server.stop().await;
-}
-
-struct Person {
-    id: String,
-    token: String,
-}
-
-async fn register(server: &TestServer, name: &str) -> Person {
-    let body = json!({"email": format!("{name}@example.com"), "password": "correct horse", "name": name});
-    let answer = http_request(server.addr, "POST", "/v1/auth/register", &[], Some(&body)).await;
-    assert_eq!(answer.status, 201, "{}", answer.body);
-    let json = answer.json();
-    Person { id: json["user_id"].as_str().unwrap().into(), token: json["token"].as_str().unwrap().into() }
-}
-
-async fn call(server: &TestServer, who: Option<&Person>, method: &str, path: &str, body: Option<Value>) -> Answer {
-    let auth = who.map(|p| format!("Bearer {}", p.token));
-    let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
-    http_request(server.addr, method, path, &headers, body.as_ref()).await
 }
 
 /// `GET /v1/search?{query}` as `who`: the status and the contents found.

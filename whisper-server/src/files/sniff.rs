@@ -67,13 +67,18 @@ pub fn check(found: Option<&'static str>, declared: Option<&str>, allowed: &Allo
         let what = found.map_or_else(|| "of a type this server cannot tell".to_owned(), |t| t.to_owned());
         return Err(format!("the file is {what}; this server accepts {}", allowed.list()));
     };
-    if let Some(declared) = declared.map(base_type).filter(|d| !d.is_empty() && d != "application/octet-stream")
+    if let Some(declared) = declared.map(base_type).filter(|d| !NO_CLAIM.contains(&d.as_str()))
         && declared != found
     {
         return Err(format!("the upload says it is {declared}, but its content is {found}"));
     }
     Ok(found)
 }
+
+/// Content types that say nothing of what a file is: none, "some bytes",
+/// and what `curl --data-binary` sends unless told otherwise (no file is
+/// a form).
+const NO_CLAIM: [&str; 3] = ["", "application/octet-stream", "application/x-www-form-urlencoded"];
 
 /// `image/png` of `Image/PNG; charset=binary`.
 fn base_type(header: &str) -> String {
@@ -104,6 +109,7 @@ mod tests {
         let images = Allowed::new(&[]);
         assert_eq!(check(sniff(PNG), None, &images), Ok("image/png"));
         assert_eq!(check(sniff(PNG), Some("application/octet-stream"), &images), Ok("image/png"));
+        assert_eq!(check(sniff(PNG), Some("application/x-www-form-urlencoded"), &images), Ok("image/png"), "curl's");
         assert_eq!(check(sniff(PNG), Some("Image/PNG; x=y"), &images), Ok("image/png"));
         let mismatch = check(sniff(JPEG), Some("image/png"), &images).unwrap_err();
         assert_eq!(mismatch, "the upload says it is image/png, but its content is image/jpeg");

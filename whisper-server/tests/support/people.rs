@@ -10,10 +10,17 @@ use tokio::net::TcpStream;
 
 use super::server::{Answer, TestServer, http_request};
 
-/// A registered account.
+/// A registered account: its user id and session token.
 pub struct Person {
     pub id: String,
     pub token: String,
+}
+
+impl Person {
+    /// Its `Authorization` header's value.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
 }
 
 /// Registers `name` (`name@example.com`).
@@ -27,7 +34,7 @@ pub async fn register(server: &TestServer, name: &str) -> Person {
 
 /// A JSON call as `who` (`None`: no credential).
 pub async fn call(server: &TestServer, who: Option<&Person>, method: &str, path: &str, body: Option<Value>) -> Answer {
-    let auth = who.map(|p| format!("Bearer {}", p.token));
+    let auth = who.map(Person::bearer);
     let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
     http_request(server.addr, method, path, &headers, body.as_ref()).await
 }
