@@ -343,6 +343,20 @@ async fn files(server: &TestServer) {
     assert_eq!(kicked.status, 200, "{}", kicked.body);
     assert_eq!(fetch(server, Some(&bob), "GET", &secret_path, &[]).await.status, 404, "a former member does not");
 
+    // A direct room: its two people read its files, nobody else does.
+    let dm = call(server, Some(&bob), "POST", "/v1/dm", Some(json!({"user_id": ada.id}))).await;
+    assert!(matches!(dm.status, 200 | 201), "{}", dm.body);
+    let dm_room = dm.json()["room"]["name"].as_str().unwrap().to_owned();
+    let note = upload(server, Some(&bob.token), "note.jpg", None, Sent::Sized(&jpeg)).await.json();
+    let note_path = format!("/v1/files/{}", note["id"].as_str().unwrap());
+    let mut bob_dm = server.connect(&format!("room={dm_room}&token={}", bob.token)).await;
+    bob_dm.joined().await;
+    assert_eq!(post_files(&mut bob_dm, &dm_room, "", &[note["id"].as_str().unwrap()]).await.0, AckStatus::Success);
+    assert_eq!(fetch(server, Some(&ada), "GET", &note_path, &[]).await.status, 200);
+    for who in [Some(&eve), None] {
+        assert_eq!(fetch(server, who, "GET", &note_path, &[]).await.status, 404);
+    }
+
     // Deleting the message that carried it removes the file, for everyone,
     // its uploader too (the janitor sweeps at once after a delete).
     let posted = history["data"][0]["id"].as_str().unwrap().to_owned();
