@@ -93,3 +93,76 @@ impl Chat {
         Ok(Ok(found))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{DisplayName, NewMessage, PrincipalKind, RoomName, now_millis};
+    use crate::policy::{Policy, Verdict};
+    use crate::store::MemoryStore;
+
+    /// No ZIP files; `staff` is read by accounts only.
+    #[derive(Debug)]
+    struct Office;
+
+    #[crate::async_trait]
+    impl Policy for Office {
+        async fn upload(&self, _who: &Principal, file: &Attachment) -> Verdict {
+            if &*file.media_type == "application/zip" { Err(Denied::forbidden("no archives here")) } else { Ok(()) }
+        }
+
+        async fn read_history(&self, who: Option<&Principal>, room: &RoomName) -> Verdict {
+            match who {
+                Some(p) if p.kind == PrincipalKind::Account => Ok(()),
+                _ if room.as_str() == "staff" => Err(Denied::forbidden("staff is for accounts")),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn person(name: &str, account: bool) -> Principal {
+        let name = DisplayName::parse(name).expect("valid name");
+        if account {
+            Principal::account(UserId::random(), name)
+        } else {
+            Principal::guest(UserId::random(), Some(name))
+        }
+    }
+
+    fn record(uploader: &Principal, media_type: &str) -> FileRecord {
+        let mut record = crate::store::conformance::file_record(uploader.user_id, now_millis());
+        record.attachment.media_type = Arc::from(media_type);
+        record
+    }
+
+    #[tokio::test]
+    async fn the_policy_decides_uploads_and_reads_and_only_uploaders_attach() {
+        let chat = Chat::builder(Arc::new(MemoryStore::new())).policy(Arc::new(Office)).build();
+        let (ada, guest) = (person("Ada", true), person("Gus", false));
+
+        let zip = record(&ada, "application/zip");
+        assert!(matches!(chat.keep_file(&ada, zip.clone()).await, Err(KeepError::Denied(_))));
+        assert_eq!(chat.store().file(zip.id()).await.unwrap(), None, "a refusal keeps nothing");
+
+        let plan = record(&ada, "image/png");
+        chat.keep_file(&ada, plan.clone()).await.expect("kept");
+        assert_eq!(chat.open_file(Some(&ada), plan.id()).await, Ok(plan.clone()), "its uploader reads it");
+        for reader in [Some(&guest), None] {
+            assert_eq!(chat.open_file(reader, plan.id()).await, Err(FileError::NotFound), "nobody else, yet");
+        }
+        let theirs = chat.attachments(guest.user_id, &[plan.id()]).await.unwrap();
+        assert_eq!(theirs, Err(NotAttachable { index: 0, id: plan.id() }), "only its uploader attaches it");
+
+        let files = chat.attachments(ada.user_id, &[plan.id()]).await.unwrap().expect("Ada's own");
+        let staff = RoomName::parse("staff").unwrap();
+        let mut message = NewMessage::now(staff, ada.user_id, ada.name.clone(), "", None).by(&ada);
+        message.attachments = files;
+        chat.post(vec![message]).await.expect("posted");
+        let bob = person("Bob", true);
+        assert_eq!(chat.open_file(Some(&bob), plan.id()).await, Ok(plan.clone()), "a reader of the room reads it");
+        assert_eq!(chat.open_file(Some(&guest), plan.id()).await, Err(FileError::NotFound), "the policy's no");
+        assert_eq!(chat.open_file(None, plan.id()).await, Err(FileError::NotFound));
+    }
+}
