@@ -205,7 +205,7 @@ impl<W: AsyncWrite + Unpin> Client<W> {
             Ok(ServerFrame::MessageIds { status: AckStatus::Error, error, .. }) => {
                 format!("! not sent: {}", error.map(|e| e.message).unwrap_or_default())
             }
-            Ok(ServerFrame::MessageIds { .. }) => return Ok(()),
+            Ok(ServerFrame::MessageIds { .. } | ServerFrame::Pong { .. }) => return Ok(()),
             Ok(ServerFrame::Error(refusal)) => format!("! {}: {}", refusal.code, refusal.message),
             Ok(ServerFrame::Left { room, reason }) => format!("* you left {room}: {reason}"),
             Ok(ServerFrame::Room { room, .. }) => format!("* new room: {room} (/join {room})"),

@@ -358,3 +358,29 @@ async fn a_new_room_is_announced_to_every_connection() {
         .await;
     assert_eq!(next, "ack", "no second `room` frame for the same room");
 }
+
+/// A `ping` is answered by a `pong` with its id, after the answers to the
+/// frames before it: a message sent just before is acked first, so a pong
+/// also says that everything before it was taken (protocol.md §4).
+#[tokio::test]
+async fn a_ping_is_answered_in_order() {
+    let server = start().await;
+    let mut ada = server.join("").await;
+    ada.send(json!({"type": "messages", "data": [{"content": "first", "client_id": "c-1"}]})).await;
+    ada.send(json!({"type": "ping", "id": "p-1"})).await;
+    ada.send(json!({"type": "ping"})).await;
+    let mut order = Vec::new();
+    while order.len() < 3 {
+        match ada.next().await {
+            ServerFrame::MessageIds { status, .. } => order.push(format!("ack {status:?}")),
+            ServerFrame::Pong { id } => {
+                order.push(format!("pong {}", id.map_or("-".into(), |i| i.as_str().to_owned())))
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(order, ["ack Success", "pong p-1", "pong -"]);
+    ada.send(json!({"type": "ping", "id": "no spaces allowed"})).await;
+    assert_eq!(ada.error().await.code, ErrorCode::InvalidFrame);
+    server.stop().await;
+}

@@ -96,6 +96,16 @@ pub enum ClientFrame {
         /// The client's id for this reaction.
         client_id: ClientId,
     },
+    /// Is the connection alive? Answered by a `pong` with the same `id`, in
+    /// order with the connection's other answers (protocol.md §4): a
+    /// browser cannot see WebSocket pings, so this is how a client notices
+    /// a connection that died without a close.
+    Ping {
+        /// The client's tag for this ping, echoed in the `pong`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        id: Option<ClientId>,
+    },
 }
 
 impl ClientFrame {
@@ -183,13 +193,15 @@ impl ClientFrame {
             "edit" => decode_edit(&obj, limits, &mut p),
             "delete" => decode_delete(&obj, &mut p),
             "react" => decode_react(&obj, &mut p),
+            "ping" => decode_ping(&obj, &mut p),
             other => {
                 let shown: String = other.chars().take(32).collect();
                 return Err(plain(
                     ErrorCode::UnknownType,
                     format!("unknown frame type {shown:?}"),
                     vec![
-                        "type: must be one of messages, join, leave, typing, profile, read, edit, delete, react".into(),
+                        "type: must be one of messages, join, leave, typing, profile, read, edit, delete, react, ping"
+                            .into(),
                     ],
                 ));
             }
@@ -255,6 +267,7 @@ impl Problems {
             "edit" => Some(FrameType::Edit),
             "delete" => Some(FrameType::Delete),
             "react" => Some(FrameType::React),
+            "ping" => Some(FrameType::Ping),
             _ => None,
         };
         let client_ids = match (frame_type, obj.get("data")) {
@@ -364,6 +377,18 @@ fn decode_read(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame
         seq => seq.flatten(),
     };
     Some(ClientFrame::Read { room: room?, seq: Seq(seq?) })
+}
+
+fn decode_ping(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame> {
+    let id = match obj.get("id") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => ClientId::parse(s).map(Some).map_err(|e| p.push("id", e)).ok(),
+        Some(other) => {
+            p.push("id", format_args!("must be a string, got {}", kind(other)));
+            None
+        }
+    };
+    Some(ClientFrame::Ping { id: id? })
 }
 
 fn decode_edit(obj: &Map<String, Value>, limits: &Limits, p: &mut Problems) -> Option<ClientFrame> {

@@ -115,6 +115,8 @@ pub enum FrameType {
     Delete,
     /// `react`
     React,
+    /// `ping`
+    Ping,
 }
 
 impl FrameType {

@@ -176,6 +176,13 @@ pub enum ServerFrame<'a> {
         /// What happened to it.
         change: RoomChange,
     },
+    /// The answer to a `ping`, after every answer to the frames before it.
+    Pong {
+        /// The ping's `id`, when it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "typescript", ts(optional))]
+        id: Option<ClientId>,
+    },
     /// A refused frame; the connection stays open.
     Error(Refusal),
 }

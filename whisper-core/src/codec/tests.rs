@@ -464,3 +464,15 @@ fn attachments_are_checked() {
     let err = decode(json!({"type": "messages", "data": [{"content": " ", "attachments": []}]})).expect_err("empty");
     assert_eq!(err.refusal.details, vec!["data[0].content: must not be empty".to_owned()]);
 }
+
+#[test]
+fn pings_carry_an_optional_id() {
+    assert_eq!(decode(json!({"type": "ping"})).unwrap(), ClientFrame::Ping { id: None });
+    let tagged = decode(json!({"type": "ping", "id": "p-7"})).unwrap();
+    assert_eq!(tagged, ClientFrame::Ping { id: Some(ClientId::parse("p-7").unwrap()) });
+    assert_eq!(refused(json!({"type": "ping", "id": "two words"})).refusal.details.len(), 1);
+    assert_eq!(refused(json!({"type": "ping", "id": 3})).refusal.details, ["id: must be a string, got a number"]);
+    let pong = ServerFrame::Pong { id: Some(ClientId::parse("p-7").unwrap()) };
+    assert_eq!(serde_json::to_value(&pong).unwrap(), json!({"type": "pong", "id": "p-7"}));
+    assert_eq!(serde_json::to_value(ServerFrame::Pong { id: None }).unwrap(), json!({"type": "pong"}));
+}

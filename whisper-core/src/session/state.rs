@@ -386,6 +386,7 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             ClientFrame::Typing { room } => self.typing(room).await,
             ClientFrame::Profile { name } => Box::pin(self.profile(name)).await,
             ClientFrame::Read { room, seq } => self.read(room, seq).await,
+            ClientFrame::Ping { id } => self.send(ServerFrame::Pong { id }).await,
             // Boxed: the store's answer is awaited here, and inline its
             // state would make every connection's future bigger.
             frame @ (ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::React { .. }) => {

@@ -96,4 +96,8 @@ on: boolean,
 /**
  * The client's id for this reaction.
  */
-client_id: ClientId, };
+client_id: ClientId, } | { "type": "ping", 
+/**
+ * The client's tag for this ping, echoed in the `pong`.
+ */
+id?: ClientId, };

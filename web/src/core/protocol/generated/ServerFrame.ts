@@ -188,4 +188,8 @@ room: RoomName,
 /**
  * What happened to it.
  */
-change: RoomChange, } | { "type": "error" } & Refusal;
+change: RoomChange, } | { "type": "pong", 
+/**
+ * The ping's `id`, when it had one.
+ */
+id?: ClientId, } | { "type": "error" } & Refusal;
