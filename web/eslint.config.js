@@ -60,7 +60,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['e2e/**/*.ts', 'test/**/*.{ts,tsx}', '*.config.ts'],
+    files: ['e2e/**/*.ts', 'test/**/*.{ts,tsx}', '*.config.ts', 'scripts/**/*.mjs'],
     languageOptions: { globals: { ...globals.node } },
   },
   {

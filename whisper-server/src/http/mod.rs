@@ -129,7 +129,10 @@ async fn answer(
         (&Method::HEAD, "/readyz") => without_body(api::ready(&state).await),
         (&Method::GET, "/metrics") if metrics_here => metrics(&state),
         (&Method::GET, "/metrics") => error(HttpErrorCode::NotFound, "metrics are served on another address"),
-        (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => static_files::serve(&path, &state).await,
+        (&Method::GET | &Method::HEAD, _) if !path.starts_with("/v1/") => {
+            let accept = req.headers().get(hyper::header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+            static_files::serve(&path, accept, &state).await
+        }
         (
             _,
             "/v1/chat/ws" | "/v1/chat/messages" | "/v1/chat/events" | "/v1/users" | "/v1/search" | "/healthz"

@@ -2,9 +2,13 @@
 //! `web/dist` embedded in the binary (feature `web`; release builds embed the
 //! files, debug builds read `web/dist` from disk). Without either, `/` says
 //! plainly that no client is built.
+//!
+//! The web build writes a Brotli (`.br`) and a gzip (`.gz`) copy beside each
+//! text asset; a client that accepts one gets it, with `Content-Encoding`
+//! and `Vary: Accept-Encoding`, so nothing is compressed per request.
 
 use hyper::Response;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
 use whisper_core::codec::HttpErrorCode;
 
 use super::response::{Body, error};
@@ -15,9 +19,33 @@ const NO_CLIENT: &str = "<!doctype html><meta charset=utf-8><title>WhisperChat</
 <p>The web client is not built into this server. The WebSocket endpoint is \
 <code>/v1/chat/ws</code>; history is at <code>/v1/chat/messages</code>.</p>";
 
+/// The precompressed copies a client's `Accept-Encoding` takes, best first:
+/// `(file suffix, Content-Encoding)`.
+fn encodings(accept: Option<&str>) -> Vec<(&'static str, &'static str)> {
+    let takes = |name: &str| {
+        accept.unwrap_or_default().split(',').any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let token = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0)));
+            token.eq_ignore_ascii_case(name) && !refused
+        })
+    };
+    [(".br", "br"), (".gz", "gzip")].into_iter().filter(|(_, name)| takes(name)).collect()
+}
+
+/// Marks `res` as `encoding` of its content, and as varying by it.
+fn encoded(mut res: Response<Body>, encoding: Option<&'static str>) -> Response<Body> {
+    if let Some(encoding) = encoding {
+        res.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+    }
+    res.headers_mut().insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    res
+}
+
 /// Serves `path` from the web directory, falling back to `index.html` for
-/// client-side routes.
-pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
+/// client-side routes; a precompressed copy when `accept_encoding` takes
+/// one.
+pub async fn serve(path: &str, accept_encoding: Option<&str>, state: &AppState) -> Response<Body> {
     // Only plain relative paths: no `..`, no absolute, no backslashes, and
     // no dotfile or dot-directory (`.env`, `.git/config`): a web directory
     // is often a build output beside things that were never meant to ship.
@@ -25,8 +53,9 @@ pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
     if rel.split('/').any(|seg| seg.starts_with('.') || seg.contains('\\')) {
         return not_found();
     }
+    let accepted = encodings(accept_encoding);
     let Some(dir) = &state.config.web_dir else {
-        if let Some(res) = embedded::serve(rel) {
+        if let Some(res) = embedded::serve(rel, &accepted) {
             return res;
         }
         return if path == "/" { html(NO_CLIENT.as_bytes().to_vec(), "no-store") } else { not_found() };
@@ -37,12 +66,27 @@ pub async fn serve(path: &str, state: &AppState) -> Response<Body> {
         Inside::Outside => return not_found(),
         Inside::Missing => file,
     };
-    match tokio::fs::read(&file).await {
-        Ok(bytes) => {
+    let mut copy = None;
+    for (suffix, encoding) in accepted {
+        let mut name = file.clone().into_os_string();
+        name.push(suffix);
+        if let Inside::Yes(path) = inside(dir, std::path::Path::new(&name)).await
+            && let Ok(bytes) = tokio::fs::read(&path).await
+        {
+            copy = Some((bytes, encoding));
+            break;
+        }
+    }
+    let read = match copy {
+        Some((bytes, encoding)) => Ok((bytes, Some(encoding))),
+        None => tokio::fs::read(&file).await.map(|bytes| (bytes, None)),
+    };
+    match read {
+        Ok((bytes, encoding)) => {
             let mut res = Response::new(crate::http::response::full(bytes));
             res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(mime(&file)));
             res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache_for(rel)));
-            res
+            encoded(res, encoding)
         }
         Err(_) if !rel.contains('.') => match tokio::fs::read(dir.join("index.html")).await {
             Ok(bytes) => html(bytes, "no-cache"),
@@ -82,16 +126,17 @@ mod embedded {
     use hyper::Response;
     use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 
-    use super::{Body, cache_for};
+    use super::{Body, cache_for, encoded};
 
     #[derive(rust_embed::RustEmbed)]
     #[folder = "../web/dist"]
     #[allow_missing = true]
     struct WebClient;
 
-    /// The embedded file at `rel`, or `index.html` for client-side routes;
-    /// `None` when no client was embedded.
-    pub(super) fn serve(rel: &str) -> Option<Response<Body>> {
+    /// The embedded file at `rel` (or its first copy in `accepted`), or
+    /// `index.html` for client-side routes; `None` when no client was
+    /// embedded.
+    pub(super) fn serve(rel: &str, accepted: &[(&str, &'static str)]) -> Option<Response<Body>> {
         let rel = if rel.is_empty() { "index.html" } else { rel };
         let (name, file) = match WebClient::get(rel) {
             Some(file) => (rel, file),
@@ -99,10 +144,17 @@ mod embedded {
             None => return None,
         };
         let mime = HeaderValue::from_str(file.metadata.mimetype()).ok()?;
-        let mut res = Response::new(crate::http::response::full(file.data.into_owned()));
+        let copy = accepted
+            .iter()
+            .find_map(|(suffix, encoding)| Some((WebClient::get(&format!("{name}{suffix}"))?, *encoding)));
+        let (data, encoding) = match copy {
+            Some((copy, encoding)) => (copy.data, Some(encoding)),
+            None => (file.data, None),
+        };
+        let mut res = Response::new(crate::http::response::full(data.into_owned()));
         res.headers_mut().insert(CONTENT_TYPE, mime);
         res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static(cache_for(name)));
-        Some(res)
+        Some(encoded(res, encoding))
     }
 }
 
@@ -113,7 +165,7 @@ mod embedded {
     use super::Body;
 
     /// Built without the `web` feature: nothing is embedded.
-    pub(super) fn serve(_rel: &str) -> Option<Response<Body>> {
+    pub(super) fn serve(_rel: &str, _accepted: &[(&str, &'static str)]) -> Option<Response<Body>> {
         None
     }
 }
@@ -135,6 +187,7 @@ fn mime(path: &std::path::Path) -> &'static str {
         Some("js" | "mjs") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
         Some("json" | "map") => "application/json",
+        Some("webmanifest") => "application/manifest+json",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("ico") => "image/x-icon",
