@@ -384,3 +384,40 @@ async fn a_ping_is_answered_in_order() {
     assert_eq!(ada.error().await.code, ErrorCode::InvalidFrame);
     server.stop().await;
 }
+
+/// `status` marks a connection away; others see its user away once every
+/// connection of theirs in the room is, and back as soon as one is
+/// (protocol.md §9).
+#[tokio::test]
+async fn a_user_shows_away_once_every_tab_is_away() {
+    let server = start().await;
+    let mut ada_one = server.join("room=lobby&name=Ada").await;
+    let token = ada_one.token.clone();
+    let mut ada_two = server.join(&format!("room=lobby&token={token}")).await;
+    let mut bob = server.join("room=lobby&name=Bob").await;
+    let ada = ada_one.user_id;
+    async fn until(client: &mut Client, want: impl Fn(&[whisper_core::codec::PresenceUser]) -> bool) {
+        loop {
+            if client.presence.get("lobby").is_some_and(|users| want(users)) {
+                return;
+            }
+            client.next().await;
+        }
+    }
+    until(&mut bob, |users| users.len() == 2).await;
+    let away = |ada, want: bool| {
+        move |users: &[whisper_core::codec::PresenceUser]| users.iter().any(|u| u.user_id == ada && u.away == want)
+    };
+    ada_one.send(json!({"type": "status", "away": true})).await;
+    ada_two.send(json!({"type": "ping", "id": "after-status"})).await;
+    ada_two.next_where(|f| matches!(f, ServerFrame::Pong { .. }).then_some(())).await;
+    // One tab of two away: nothing to tell. Both away: Ada is away.
+    ada_two.send(json!({"type": "status", "away": true})).await;
+    until(&mut bob, away(ada, true)).await;
+    ada_one.send(json!({"type": "status", "away": false})).await;
+    until(&mut bob, away(ada, false)).await;
+    ada_one.send(json!({"type": "status", "away": "yes"})).await;
+    let refusal = ada_one.error().await;
+    assert_eq!(refusal.details, ["away: must be true or false, got a string"]);
+    server.stop().await;
+}

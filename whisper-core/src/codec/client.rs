@@ -96,6 +96,13 @@ pub enum ClientFrame {
         /// The client's id for this reaction.
         client_id: ClientId,
     },
+    /// This connection's person is away (its tab hidden or idle) or back
+    /// (protocol.md §9): shown in presence once every connection of theirs
+    /// is away. No answer.
+    Status {
+        /// Away, or back.
+        away: bool,
+    },
     /// Is the connection alive? Answered by a `pong` with the same `id`, in
     /// order with the connection's other answers (protocol.md §4): a
     /// browser cannot see WebSocket pings, so this is how a client notices
@@ -194,6 +201,7 @@ impl ClientFrame {
             "delete" => decode_delete(&obj, &mut p),
             "react" => decode_react(&obj, &mut p),
             "ping" => decode_ping(&obj, &mut p),
+            "status" => decode_status(&obj, &mut p),
             other => {
                 let shown: String = other.chars().take(32).collect();
                 return Err(plain(
@@ -268,6 +276,7 @@ impl Problems {
             "delete" => Some(FrameType::Delete),
             "react" => Some(FrameType::React),
             "ping" => Some(FrameType::Ping),
+            "status" => Some(FrameType::Status),
             _ => None,
         };
         let client_ids = match (frame_type, obj.get("data")) {
@@ -377,6 +386,20 @@ fn decode_read(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame
         seq => seq.flatten(),
     };
     Some(ClientFrame::Read { room: room?, seq: Seq(seq?) })
+}
+
+fn decode_status(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame> {
+    match obj.get("away") {
+        Some(Value::Bool(away)) => Some(ClientFrame::Status { away: *away }),
+        None | Some(Value::Null) => {
+            p.push("away", "is required");
+            None
+        }
+        Some(other) => {
+            p.push("away", format_args!("must be true or false, got {}", kind(other)));
+            None
+        }
+    }
 }
 
 fn decode_ping(obj: &Map<String, Value>, p: &mut Problems) -> Option<ClientFrame> {

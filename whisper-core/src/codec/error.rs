@@ -117,6 +117,8 @@ pub enum FrameType {
     React,
     /// `ping`
     Ping,
+    /// `status`
+    Status,
 }
 
 impl FrameType {

@@ -225,12 +225,17 @@ pub struct PresenceUser {
     #[serde(default, skip_serializing_if = "PrincipalKind::is_guest")]
     #[cfg_attr(feature = "typescript", ts(optional, as = "Option<PrincipalKind>"))]
     pub principal: PrincipalKind,
+    /// Every connection of theirs here said it is away (a `status` frame:
+    /// the tab hidden or idle); left out when not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(feature = "typescript", ts(optional, as = "Option<bool>"))]
+    pub away: bool,
 }
 
 impl PresenceUser {
     /// A guest, as every v1 user was.
     pub fn guest(user_id: UserId, name: DisplayName) -> PresenceUser {
-        PresenceUser { user_id, name, principal: PrincipalKind::Guest }
+        PresenceUser { user_id, name, principal: PrincipalKind::Guest, away: false }
     }
 }
 

@@ -89,6 +89,9 @@ pub(crate) struct Member {
     kind: PrincipalKind,
     outbox: Arc<Outbox>,
     users: Arc<Users>,
+    /// The connection said it is away (protocol.md §9, `status`). Only its
+    /// session changes it, between hub calls.
+    away: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Member {
@@ -98,6 +101,11 @@ impl Drop for Member {
 }
 
 impl Member {
+    /// Whether the connection said it is away.
+    pub(crate) fn is_away(&self) -> bool {
+        self.away.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The connection's user.
     pub(crate) fn user(&self) -> UserId {
         self.user
@@ -195,7 +203,7 @@ impl Hub {
         let id = self.inner.next_member.fetch_add(1, Ordering::Relaxed);
         let outbox = Arc::new(Outbox::new(self.inner.limits.outbox_capacity, self.inner.limits.outbox_bytes));
         self.inner.users.add(user, id, session, outbox.clone());
-        Member { id, user, kind, outbox, users: self.inner.users.clone() }
+        Member { id, user, kind, outbox, users: self.inner.users.clone(), away: Default::default() }
     }
 
     /// Does `action` to `user`'s connections here. Returns how many there were.
@@ -280,7 +288,7 @@ impl Hub {
         };
         let mut guard = lock(&room);
         guard.subscribers.retain(|s| s.member != member.id);
-        let arrived = guard.presence.arrive(member.user, display, member.kind);
+        let arrived = guard.presence.arrive(member.user, display, member.kind, member.is_away());
         // The new connection gets the full list at the next flush, the others
         // only the change. Another socket of the same user, while changes
         // wait for the flush, gets the full list then too: the list it would
@@ -314,8 +322,10 @@ impl Hub {
             return false;
         };
         guard.subscribers.swap_remove(i);
-        if guard.presence.depart(member.user) {
-            guard.forget_typing(member.user);
+        if guard.presence.depart(member.user, member.is_away()) {
+            if !guard.presence.contains(member.user) {
+                guard.forget_typing(member.user);
+            }
             self.local_presence_changed(&mut guard);
         }
         if guard.subscribers.is_empty() {
@@ -562,6 +572,23 @@ impl Hub {
     fn send_receipt(&self, room: &Room, user: UserId, seq: Seq) {
         let frame = ServerFrame::Receipt { room: room.name.clone(), user_id: user, seq }.encode();
         self.fan_out_to(room, &Delivery::Event { room: room.name.clone(), frame }, |_| true);
+    }
+
+    /// Marks `member`'s connection away (or back) in the presence of
+    /// `rooms`, the rooms it is subscribed to.
+    pub(crate) fn set_away<'a>(&self, rooms: impl IntoIterator<Item = &'a RoomName>, member: &Member, away: bool) {
+        if member.away.swap(away, std::sync::atomic::Ordering::Relaxed) == away {
+            return;
+        }
+        for name in rooms {
+            if let Some(room) = self.room(name) {
+                let mut guard = lock(&room);
+                if guard.subscribers.iter().any(|s| s.member == member.id) && guard.presence.set_away(member.user, away)
+                {
+                    self.local_presence_changed(&mut guard);
+                }
+            }
+        }
     }
 
     /// Shows `member`'s new display name in the presence of `rooms`.

@@ -17,36 +17,50 @@ struct Entry {
     name: DisplayName,
     kind: PrincipalKind,
     connections: u32,
+    /// Of those, how many said they are away: the user is shown away when
+    /// all of them are.
+    away: u32,
+}
+
+impl Entry {
+    fn is_away(&self) -> bool {
+        self.away == self.connections
+    }
 }
 
 impl Presence {
-    /// A connection of `user` (an identity of `kind`) arrived. Returns
-    /// whether the list changed.
-    pub(crate) fn arrive(&mut self, user: UserId, name: &DisplayName, kind: PrincipalKind) -> bool {
+    /// A connection of `user` (an identity of `kind`, `away` or not)
+    /// arrived. Returns whether the list changed.
+    pub(crate) fn arrive(&mut self, user: UserId, name: &DisplayName, kind: PrincipalKind, away: bool) -> bool {
         match self.users.get_mut(&user) {
             Some(entry) => {
+                let was_away = entry.is_away();
                 entry.connections += 1;
+                entry.away += u32::from(away);
                 // A guest who signed up is the same user as an account now:
                 // the latest connection says who it is.
-                let changed = entry.name != *name || entry.kind != kind;
+                let changed = entry.name != *name || entry.kind != kind || entry.is_away() != was_away;
                 entry.name = name.clone();
                 entry.kind = kind;
                 changed
             }
             None => {
-                self.users.insert(user, Entry { name: name.clone(), kind, connections: 1 });
+                let entry = Entry { name: name.clone(), kind, connections: 1, away: u32::from(away) };
+                self.users.insert(user, entry);
                 true
             }
         }
     }
 
-    /// A connection of `user` left. Returns whether the list changed (its
-    /// last connection left).
-    pub(crate) fn depart(&mut self, user: UserId) -> bool {
+    /// A connection of `user` (`away` or not) left. Returns whether the
+    /// list changed (its last connection left, or the others are all away).
+    pub(crate) fn depart(&mut self, user: UserId, away: bool) -> bool {
         match self.users.get_mut(&user) {
             Some(entry) if entry.connections > 1 => {
+                let was_away = entry.is_away();
                 entry.connections -= 1;
-                false
+                entry.away = entry.away.saturating_sub(u32::from(away));
+                entry.is_away() != was_away
             }
             Some(_) => {
                 self.users.remove(&user);
@@ -54,6 +68,21 @@ impl Presence {
             }
             None => false,
         }
+    }
+
+    /// Whether `user` has a connection here.
+    pub(crate) fn contains(&self, user: UserId) -> bool {
+        self.users.contains_key(&user)
+    }
+
+    /// One connection of `user` is now `away` (or back). Returns whether
+    /// the list changed: the user is shown away only once every connection
+    /// is, and back as soon as one is.
+    pub(crate) fn set_away(&mut self, user: UserId, away: bool) -> bool {
+        let Some(entry) = self.users.get_mut(&user) else { return false };
+        let was_away = entry.is_away();
+        entry.away = if away { (entry.away + 1).min(entry.connections) } else { entry.away.saturating_sub(1) };
+        entry.is_away() != was_away
     }
 
     /// `user` changed name. Returns whether the list changed.
@@ -74,7 +103,7 @@ impl Presence {
         let mut users: Vec<PresenceUser> = self
             .users
             .iter()
-            .map(|(id, e)| PresenceUser { user_id: *id, name: e.name.clone(), principal: e.kind })
+            .map(|(id, e)| PresenceUser { user_id: *id, name: e.name.clone(), principal: e.kind, away: e.is_away() })
             .collect();
         let mut seen: HashSet<UserId> = self.users.keys().copied().collect();
         users.extend(remote.filter(|u| seen.insert(u.user_id)).cloned());
@@ -151,21 +180,39 @@ mod tests {
         let mut p = Presence::default();
         let ada = UserId::random();
         let name = DisplayName::parse("Ada").unwrap();
-        assert!(p.arrive(ada, &name, PrincipalKind::Guest));
-        assert!(!p.arrive(ada, &name, PrincipalKind::Guest), "a second socket of the same user changes nothing");
+        assert!(p.arrive(ada, &name, PrincipalKind::Guest, false));
+        assert!(!p.arrive(ada, &name, PrincipalKind::Guest, false), "a second socket of the same user changes nothing");
         assert_eq!(p.users().len(), 1);
-        assert!(!p.depart(ada), "one socket left, the user is still online");
+        assert!(!p.depart(ada, false), "one socket left, the user is still online");
         assert_eq!(p.len_with(std::iter::empty()), 1);
-        assert!(p.depart(ada), "the last socket left");
+        assert!(p.depart(ada, false), "the last socket left");
         assert_eq!(p.len_with(std::iter::empty()), 0);
-        assert!(!p.depart(ada));
+        assert!(!p.depart(ada, false));
+    }
+
+    #[test]
+    fn a_user_is_away_once_every_connection_is() {
+        let mut p = Presence::default();
+        let ada = UserId::random();
+        let name = DisplayName::parse("Ada").unwrap();
+        p.arrive(ada, &name, PrincipalKind::Guest, false);
+        p.arrive(ada, &name, PrincipalKind::Guest, false);
+        assert!(!p.set_away(ada, true), "one tab of two away: still here");
+        assert!(!p.users()[0].away);
+        assert!(p.set_away(ada, true), "both away");
+        assert!(p.users()[0].away);
+        assert!(p.set_away(ada, false), "one came back");
+        assert!(p.depart(ada, false), "the active one left: only the away one is left");
+        assert!(p.users()[0].away);
+        assert!(p.arrive(ada, &name, PrincipalKind::Guest, false), "a fresh tab brings the user back");
+        assert!(!p.users()[0].away);
     }
 
     #[test]
     fn sorted_by_name() {
         let mut p = Presence::default();
         for n in ["carol", "Ada", "bob"] {
-            p.arrive(UserId::random(), &DisplayName::parse(n).unwrap(), PrincipalKind::Guest);
+            p.arrive(UserId::random(), &DisplayName::parse(n).unwrap(), PrincipalKind::Guest, false);
         }
         let names: Vec<String> = p.users().iter().map(|u| u.name.to_string()).collect();
         assert_eq!(names, ["Ada", "bob", "carol"]);
@@ -175,7 +222,7 @@ mod tests {
     fn remote_users_join_the_list_once() {
         let mut p = Presence::default();
         let (ada, bob) = (UserId::random(), UserId::random());
-        p.arrive(ada, &DisplayName::parse("Ada").unwrap(), PrincipalKind::Guest);
+        p.arrive(ada, &DisplayName::parse("Ada").unwrap(), PrincipalKind::Guest, false);
         let remote = [
             PresenceUser::guest(ada, DisplayName::parse("Ada elsewhere").unwrap()),
             PresenceUser::guest(bob, DisplayName::parse("bob").unwrap()),
@@ -192,24 +239,24 @@ mod tests {
         let mut announced = Announced::default();
         let mut p = Presence::default();
         let (ada, bob, cy) = (UserId::random(), UserId::random(), UserId::random());
-        p.arrive(ada, &DisplayName::parse("Ada").unwrap(), PrincipalKind::Guest);
-        p.arrive(bob, &DisplayName::parse("bob").unwrap(), PrincipalKind::Guest);
+        p.arrive(ada, &DisplayName::parse("Ada").unwrap(), PrincipalKind::Guest, false);
+        p.arrive(bob, &DisplayName::parse("bob").unwrap(), PrincipalKind::Guest, false);
         let first = announced.announce(&p.users());
         assert_eq!(first.joined.len(), 2, "the first announcement is everyone");
         assert!(announced.announce(&p.users()).is_empty(), "the same list again is no change");
 
         // Within one interval: cy comes and goes, bob renames twice and
         // lands on his old name, ada leaves.
-        p.arrive(cy, &DisplayName::parse("cy").unwrap(), PrincipalKind::Guest);
+        p.arrive(cy, &DisplayName::parse("cy").unwrap(), PrincipalKind::Guest, false);
         p.rename(bob, &DisplayName::parse("robert").unwrap());
         p.rename(bob, &DisplayName::parse("bob").unwrap());
-        p.depart(cy);
-        p.depart(ada);
+        p.depart(cy, false);
+        p.depart(ada, false);
         let changes = announced.announce(&p.users());
         assert_eq!(changes, Changes { joined: vec![], left: vec![ada] });
 
         p.rename(bob, &DisplayName::parse("Bobby").unwrap());
-        p.arrive(cy, &DisplayName::parse("cy").unwrap(), PrincipalKind::Guest);
+        p.arrive(cy, &DisplayName::parse("cy").unwrap(), PrincipalKind::Guest, false);
         let changes = announced.announce(&p.users());
         let joined: Vec<String> = changes.joined.iter().map(|u| u.name.to_string()).collect();
         assert_eq!(joined, ["Bobby", "cy"], "a rename is a joined entry with the new name");

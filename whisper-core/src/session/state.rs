@@ -387,6 +387,10 @@ impl<O: Sink<Outgoing> + Unpin, F: FusedFuture<Output = ()> + Unpin> Session<O, 
             ClientFrame::Profile { name } => Box::pin(self.profile(name)).await,
             ClientFrame::Read { room, seq } => self.read(room, seq).await,
             ClientFrame::Ping { id } => self.send(ServerFrame::Pong { id }).await,
+            ClientFrame::Status { away } => {
+                self.chat.hub().set_away(self.rooms.iter().map(|j| &j.room), &self.member, away);
+                Ok(())
+            }
             // Boxed: the store's answer is awaited here, and inline its
             // state would make every connection's future bigger.
             frame @ (ClientFrame::Edit { .. } | ClientFrame::Delete { .. } | ClientFrame::React { .. }) => {

@@ -96,7 +96,11 @@ on: boolean,
 /**
  * The client's id for this reaction.
  */
-client_id: ClientId, } | { "type": "ping", 
+client_id: ClientId, } | { "type": "status", 
+/**
+ * Away, or back.
+ */
+away: boolean, } | { "type": "ping", 
 /**
  * The client's tag for this ping, echoed in the `pong`.
  */

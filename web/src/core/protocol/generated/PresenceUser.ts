@@ -18,4 +18,9 @@ name: DisplayName,
 /**
  * The kind of identity; left out for a guest (protocol.md §14).
  */
-principal?: PrincipalKind, };
+principal?: PrincipalKind, 
+/**
+ * Every connection of theirs here said it is away (a `status` frame:
+ * the tab hidden or idle); left out when not.
+ */
+away?: boolean, };
