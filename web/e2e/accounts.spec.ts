@@ -10,7 +10,7 @@ import {
   signIn,
   signUp,
   storedIdentity,
-  watchWelcomes,
+  welcomesOf,
 } from './helpers';
 import { WhisperServer } from './server';
 
@@ -32,7 +32,6 @@ test('one account on two devices: the same name, history and user id; revoking o
   // The laptop signs up straight away: no guest first.
   const laptop = await browser.newContext({ baseURL: server.url });
   const one = await laptop.newPage();
-  const oneWelcomes = watchWelcomes(one);
   await one.goto('/signup');
   await signUp(one, ada);
   await expect(one).toHaveURL(/\/chat\/lobby$/);
@@ -45,7 +44,6 @@ test('one account on two devices: the same name, history and user id; revoking o
   // The phone signs in with the same email and password.
   const phone = await browser.newContext({ baseURL: server.url });
   const two = await phone.newPage();
-  const twoWelcomes = watchWelcomes(two);
   await signIn(two, ada);
   await expect(two).toHaveURL(/\/chat\/lobby$/);
   await expect(two.getByTestId('my-name')).toHaveText('Ada Lovelace');
@@ -55,8 +53,10 @@ test('one account on two devices: the same name, history and user id; revoking o
   await expect(message.getByTestId('message-author')).toHaveText('Ada Lovelace');
   // An account's name is the verified look: no tag.
   await expect(message.getByTestId('principal-tag')).toHaveCount(0);
-  // The server took both connections for the same user.
-  await expect.poll(() => twoWelcomes.length).toBeGreaterThan(0);
+  // The server took both connections for the same user (the sockets are the SharedWorkers' of each browser).
+  await expect.poll(async () => (await welcomesOf(two)).length).toBeGreaterThan(0);
+  const oneWelcomes = await welcomesOf(one);
+  const twoWelcomes = await welcomesOf(two);
   expect(oneWelcomes[0]).toMatch(/^[0-9a-f-]{36}$/);
   expect(new Set([...oneWelcomes, ...twoWelcomes])).toEqual(new Set([oneWelcomes[0]]));
 
@@ -94,7 +94,6 @@ test('one account on two devices: the same name, history and user id; revoking o
 
 test('a guest who posts, then creates an account, keeps its message as its own', async ({ browser }) => {
   const grace = await join(browser, server.url, 'Grace Hopper');
-  const welcomes = watchWelcomes(grace.page);
   await send(grace.page, 'Posted as a guest');
   await expect(messagesWithText(grace.page, 'Posted as a guest')).toHaveAttribute('data-status', 'sent');
   const guest = await storedIdentity(grace.page);
@@ -109,7 +108,7 @@ test('a guest who posts, then creates an account, keeps its message as its own',
 
   // The account is the guest: the same user id, so the message is still its own.
   await expect(messagesWithText(grace.page, 'Posted as a guest')).toHaveAttribute('data-own', 'true');
-  await expect.poll(() => welcomes.at(-1)).toBe(guest.userId);
+  await expect.poll(async () => (await welcomesOf(grace.page)).at(-1)).toBe(guest.userId);
   // No guest is left in this browser to come back to.
   expect(await storedIdentity(grace.page)).toEqual({});
 

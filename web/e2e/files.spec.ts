@@ -114,7 +114,7 @@ test('an image pasted by one is seen inline by the other, opens full size, and a
   await expect(thumb).toHaveAttribute('loading', 'lazy');
   await expect.poll(() => loadedWidth(thumb)).toBe(320);
 
-  // And full size, in a dialog with a download link; Escape closes it and the focus comes back.
+  // And full size, in a dialog with a download link; Escape closes it and the focus goes to the composer.
   const open = row.getByRole('button', { name: 'View sunset.png' });
   await open.click();
   const lightbox = bob.page.getByRole('dialog', { name: 'sunset.png' });
@@ -129,7 +129,7 @@ test('an image pasted by one is seen inline by the other, opens full size, and a
   await shot(bob.page, 'lightbox-dark');
   await bob.page.keyboard.press('Escape');
   await expect(lightbox).toHaveCount(0);
-  await expect(open).toBeFocused();
+  await expect(composer(bob.page, room)).toBeFocused();
 
   // An image alone is a message: Bob pastes one and sends it without a word.
   await pastePng(bob.page, 'diagram.png', 300, 300);

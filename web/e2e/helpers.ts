@@ -1,4 +1,4 @@
-import { expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { expect, type Browser, type BrowserContext, type CDPSession, type Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,8 +91,10 @@ export async function storedIdentity(
 }
 
 /**
- * The user ids of every `welcome` the page's WebSockets receive, in order: who
- * the server took each connection to be. Call it before the page connects.
+ * The user ids of every `welcome` the page's own WebSockets receive, in order:
+ * who the server took each connection to be. Call it before the page connects.
+ * Only a page that owns its socket has one (`whisperchat.sharing` = `tab`, or
+ * the leader); with a SharedWorker the socket is the worker's: `welcomesOf`.
  */
 export function watchWelcomes(page: Page): string[] {
   const ids: string[] = [];
@@ -191,4 +193,82 @@ export async function postMany(page: Page, room: string, contents: readonly stri
     },
     { room, contents },
   );
+}
+
+/** What `whisperHub.debug()` says (src/core/shared/hub.ts): the hub's tabs, channels, and who its sockets were. */
+export interface HubDebug {
+  tabs: number;
+  channels: Record<string, { status: { state: string }; tabs: number[]; rooms: Record<string, unknown> }>;
+  welcomes: { channel: string; userId: string; at: number }[];
+}
+
+/**
+ * The hubs behind `page`'s browser context: the context's SharedWorker (the
+ * socket its tabs share), reached over CDP since Playwright does not expose
+ * shared workers, else a page of the context that runs one (the leader, or
+ * a tab on its own).
+ */
+export async function hubsOf(page: Page): Promise<HubDebug[]> {
+  const context = page.context();
+  const own = await context.newCDPSession(page);
+  const { targetInfo } = await own.send('Target.getTargetInfo');
+  await own.detach();
+  const browser = context.browser();
+  const found: HubDebug[] = [];
+  if (browser) {
+    const cdp = await browser.newBrowserCDPSession();
+    try {
+      const { targetInfos } = await cdp.send('Target.getTargets');
+      const workers = targetInfos.filter(
+        (t) => t.type === 'shared_worker' && t.browserContextId === targetInfo.browserContextId,
+      );
+      for (const worker of workers) {
+        const hub = await evaluateIn(cdp, worker.targetId, 'JSON.stringify(globalThis.whisperHub?.debug() ?? null)');
+        if (hub) found.push(JSON.parse(hub) as HubDebug);
+      }
+    } finally {
+      await cdp.detach();
+    }
+  }
+  for (const p of context.pages()) {
+    const hub = await p
+      .evaluate(() => (globalThis as { whisperHub?: { debug(): unknown } }).whisperHub?.debug() ?? null)
+      .catch(() => null);
+    if (hub) found.push(hub as HubDebug);
+  }
+  return found;
+}
+
+/** The user ids of every `welcome` the sockets of `page`'s browser context received, oldest first. */
+export async function welcomesOf(page: Page): Promise<string[]> {
+  const hubs = await hubsOf(page);
+  return hubs
+    .flatMap((h) => h.welcomes)
+    .sort((a, b) => a.at - b.at)
+    .map((w) => w.userId);
+}
+
+/** Evaluates `expression` in a target (a shared worker) over the browser's CDP session; its string value. */
+async function evaluateIn(cdp: CDPSession, targetId: string, expression: string): Promise<string | null> {
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: false });
+  try {
+    const answer = new Promise<string | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), 5000);
+      cdp.on('Target.receivedMessageFromTarget', (event) => {
+        if (event.sessionId !== sessionId) return;
+        const message = JSON.parse(event.message) as { id?: number; result?: { result?: { value?: unknown } } };
+        if (message.id !== 1) return;
+        clearTimeout(timer);
+        const value = message.result?.result?.value;
+        resolve(typeof value === 'string' ? value : null);
+      });
+    });
+    await cdp.send('Target.sendMessageToTarget', {
+      sessionId,
+      message: JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression, returnByValue: true } }),
+    });
+    return await answer;
+  } finally {
+    await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
+  }
 }

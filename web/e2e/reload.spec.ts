@@ -62,7 +62,9 @@ test('a reload shows the cached messages even when the server does not answer', 
     )
     .toContain('kept in IndexedDB');
 
-  // The page still loads, but history and the WebSocket get no answer.
+  // The page still loads, but history and the WebSocket get no answer. Playwright cannot route what a
+  // SharedWorker sends, so after the reload this page's client owns its socket (src/core/shared/browser.ts).
+  await ada.page.evaluate(() => localStorage.setItem('whisperchat.sharing', 'tab'));
   await ada.context.route('**/v1/**', (route) => route.abort());
   await ada.context.routeWebSocket(/\/v1\/chat\/ws/, (ws) => ws.close({ code: 1011, reason: 'test: no server' }));
   await ada.page.reload();

@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
-export const webDist = path.resolve(here, '..', 'dist');
+// `WHISPER_WEB_DIST` serves another build (two people running the suite in one checkout).
+export const webDist = process.env.WHISPER_WEB_DIST
+  ? path.resolve(process.env.WHISPER_WEB_DIST)
+  : path.resolve(here, '..', 'dist');
 // Where `cargo build -p whisper-server` put the binary (honouring CARGO_TARGET_DIR).
 const targetDir = process.env.CARGO_TARGET_DIR
   ? path.resolve(repo, process.env.CARGO_TARGET_DIR)
@@ -56,19 +59,25 @@ export class WhisperServer {
   private child: ChildProcess | null = null;
   private log = '';
   private readonly args: readonly string[];
+  /** The client it serves: `web/dist`, or a copy a test changes (a new version of the app). */
+  readonly webDir: string;
 
-  private constructor(port: number, dataDir: string, args: readonly string[]) {
+  private constructor(port: number, dataDir: string, args: readonly string[], webDir: string) {
     this.port = port;
     this.dataDir = dataDir;
     this.args = args;
+    this.webDir = webDir;
   }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts one; `args` are more command-line options (`--allow-file-type application/pdf`). */
-  static async start(options: { args?: readonly string[] } = {}): Promise<WhisperServer> {
+  /**
+   * Starts one; `args` are more command-line options (`--allow-file-type application/pdf`);
+   * `webDir` another directory of the client to serve than `web/dist` (read from disk at each request).
+   */
+  static async start(options: { args?: readonly string[]; webDir?: string } = {}): Promise<WhisperServer> {
     if (!existsSync(serverBin)) {
       throw new Error(`${serverBin} is missing: run \`cargo build -p whisper-server\` first (make web-e2e does).`);
     }
@@ -79,6 +88,7 @@ export class WhisperServer {
       await freePort(),
       mkdtempSync(path.join(tmpdir(), 'whisper-e2e-')),
       options.args ?? [],
+      options.webDir ?? webDist,
     );
     await server.spawn();
     return server;
@@ -93,7 +103,7 @@ export class WhisperServer {
         '--data-dir',
         this.dataDir,
         '--web-dir',
-        webDist,
+        this.webDir,
         '--shutdown-grace-secs',
         '1',
         ...this.args,
@@ -117,6 +127,19 @@ export class WhisperServer {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     await exited;
+  }
+
+  /**
+   * Freezes the process (SIGSTOP): its sockets stay open and answer nothing, like
+   * a server that hangs or a network that drops everything. `resume` thaws it
+   * (`kill` works on a paused one too).
+   */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** Starts it again on the same port and data directory. */

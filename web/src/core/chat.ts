@@ -49,7 +49,7 @@ import { AccountsApi, accountOf, type Account, type DeviceSession, type MeRespon
 import type { BackoffOptions } from './backoff';
 import { restoreRoomCache, roomCacheOf } from './cache';
 import { withChanges } from './changes';
-import { Connection, type ConnectionStatus } from './connection';
+import { Connection, type ConnectionOptions, type ConnectionStatus } from './connection';
 import {
   describeAccountError,
   describeApiError,
@@ -79,6 +79,7 @@ import {
   isChange,
   newChange,
   newEntry,
+  recordOf,
   type ChangeRequest,
   type OutboxEntry,
 } from './outbox';
@@ -140,6 +141,7 @@ import { SearchApi, SearchSession, type SearchSessionOptions } from './search';
 import { MemoryStore, type LocalStore, type RoomCache } from './store';
 import { SingleStore, copyLocal, type LocalStores } from './stores';
 import { Timeline } from './timeline';
+import type { ShareOp, Transport } from './transport';
 import { RoomTyping, typingDue } from './typing';
 import { MessageWindow, aroundQueries, type JumpTarget } from './window';
 import {
@@ -259,6 +261,14 @@ export interface ChatClientOptions {
   WebSocket?: typeof WebSocket;
   backoff?: BackoffOptions;
   /**
+   * How the client reaches the server: a `Connection` of its own when left out
+   * (tests); in a browser, its view of the connection the tabs share
+   * (`shared/browser.ts`). Given the options a `Connection` would take.
+   */
+  transport?: (options: ConnectionOptions) => Transport;
+  /** Liveness, a connect timeout and `/healthz` probes for a `Connection` of its own (`BROWSER_CONNECTION`). */
+  connection?: Pick<ConnectionOptions, 'liveness' | 'connectTimeoutMs' | 'probeIntervalMs' | 'probeTimeoutMs'>;
+  /**
    * The waits between automatic resends of what the server refused for a reason
    * that may pass, when it does not say how long. Default 1 s, doubling to 30 s.
    */
@@ -350,7 +360,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   private readonly searchApi: SearchApi;
   private readonly filesApi: FilesApi;
   private readonly stores: LocalStores;
-  private readonly connection: Connection;
+  private readonly connection: Transport;
   // Everything from here to `myRooms` is the principal's: made anew when it changes (`adopt`).
   private principal: Principal;
   /** Bumped when the principal changes: work begun for the one before is dropped. */
@@ -429,7 +439,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     this.identity = identityOf(this.principal, loadIdentity(options.prefs));
     this.myRooms = this.loadRooms();
     for (const room of this.myRooms) this.rooms.set(room, this.newRoom(room));
-    this.connection = new Connection({
+    const connection: ConnectionOptions = {
       url: options.wsUrl,
       credentials: () => credentialsOf(this.principal, this.identity),
       probe: () => this.api.reachable(),
@@ -437,8 +447,11 @@ export class ChatClient extends Emitter<ChatEvents> {
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.random ? { random: options.random } : {}),
       ...(options.now ? { now: options.now } : {}),
-    });
+      ...options.connection,
+    };
+    this.connection = options.transport ? options.transport(connection) : new Connection(connection);
     this.connection.on('status', (status) => this.onStatus(status));
+    this.connection.on('shared', (ops) => this.onShared(ops));
     this.connection.on('frame', (frame) => this.onFrame(frame));
     this.connection.on('tokenRejected', () => this.onCredentialsRefused());
     this.connection.on('revoked', ({ reason }) => this.onRevoked(reason));
@@ -1367,6 +1380,8 @@ export class ChatClient extends Emitter<ChatEvents> {
       attachments,
     );
     this.outbox.add(entry);
+    // Every tab shows it as sending (and can send it again if this one goes mid-send).
+    this.connection.share?.({ op: 'add', record: recordOf(entry) });
     this.transmit([entry]);
     // The message took the composer's files.
     this.draftFiles.clear(room);
@@ -1426,6 +1441,7 @@ export class ChatClient extends Emitter<ChatEvents> {
   retry(clientId: string): void {
     if (this.outbox.get(clientId)?.state !== 'failed') return;
     this.retries.forget(clientId);
+    this.connection.share?.({ op: 'retry', clientId });
     this.resend([clientId]);
   }
 
@@ -1434,6 +1450,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     const entry = this.outbox.discard(clientId);
     if (!entry) return;
     this.retries.forget(clientId);
+    this.connection.share?.({ op: 'discard', clientId });
     this.touchRoom(entry.room);
     this.commit();
   }
@@ -1479,6 +1496,7 @@ export class ChatClient extends Emitter<ChatEvents> {
     const clientId = (this.opts.newClientId ?? newClientId)();
     const entry = newChange(clientId, room, request, new Date(this.now()).toISOString());
     this.outbox.add(entry);
+    this.connection.share?.({ op: 'add', record: recordOf(entry) });
     this.transmit([entry]);
     this.touchRoom(room);
     this.commit();
@@ -1496,6 +1514,48 @@ export class ChatClient extends Emitter<ChatEvents> {
           state.typing.clear();
           this.touch(state);
         }
+      }
+    }
+    this.commit();
+  }
+
+  /**
+   * What another tab did to the outbox (a shared connection, `transport.ts`):
+   * a message or change written there shows here as sending, and is settled
+   * here by its ack and its arrival like one of this tab's; that tab sends it
+   * (and after a reconnect, every tab does, which the hub lets through once).
+   */
+  private onShared(ops: readonly ShareOp[]): void {
+    const me = this.identity.userId;
+    for (const op of ops) {
+      if (op.op === 'add') {
+        const record = op.record;
+        if (this.outbox.has(record.client_id)) continue;
+        const state = this.rooms.get(record.room);
+        // Stored already (its message is here): nothing is pending any more.
+        if (
+          !record.kind &&
+          state?.timeline.messages().some((m) => m.client_id === record.client_id && m.user_id === me)
+        ) {
+          continue;
+        }
+        const entry = entryFromRecord(record);
+        // Sent by the tab that wrote it, on this connection.
+        entry.sentOn = this.connectionGen;
+        this.outbox.add(entry, false);
+        this.touchRoom(record.room);
+      } else if (op.op === 'retry') {
+        if (this.outbox.get(op.clientId)?.state !== 'failed') continue;
+        this.retries.forget(op.clientId);
+        const entry = this.outbox.retry(op.clientId);
+        if (!entry) continue;
+        entry.sentOn = this.connectionGen;
+        this.touchRoom(entry.room);
+      } else {
+        const entry = this.outbox.discard(op.clientId);
+        if (!entry) continue;
+        this.retries.forget(op.clientId);
+        this.touchRoom(entry.room);
       }
     }
     this.commit();

@@ -2,11 +2,107 @@
 import { ApiError } from './http';
 import { RETRYABLE_CODES, type Refusal } from './protocol';
 
-/** A refusal as one sentence for people. */
+/**
+ * A refusal as plain sentences for people (a failed message's line, a
+ * banner): never the protocol's words (`invalid_frame`, `data[0].content`).
+ * The problems the server listed (`details`, docs/protocol.md §5) are told
+ * first, each once, in words; without any the code is; what the server says
+ * for itself (a policy's reason) when neither is known. Retryable refusals
+ * say that the message goes again by itself.
+ */
 export function describeRefusal(refusal: Refusal): string {
-  const retry = RETRYABLE_CODES.has(refusal.code) ? ' You can send it again.' : '';
-  const details = refusal.details?.length ? ` (${refusal.details.join('; ')})` : '';
-  return `${capitalize(refusal.message)}${details}.${retry}`.replace(/\.\./g, '.');
+  const said = new Set<string>();
+  for (const detail of refusal.details ?? []) {
+    const sentence = describeDetail(detail);
+    if (sentence) said.add(sentence);
+  }
+  const why = said.size > 0 ? [...said].join(' ') : describeCode(refusal);
+  const retry = RETRYABLE_CODES.has(refusal.code) ? ' It will be sent again by itself in a moment.' : '';
+  return `${why}${retry}`;
+}
+
+/** A problem of a refusal's `details` (`path: problem`) in words, or `null` when it is not one known. */
+export function describeDetail(detail: string): string | null {
+  const colon = detail.indexOf(': ');
+  if (colon === -1) return null;
+  const path = detail.slice(0, colon);
+  const problem = detail.slice(colon + 2).trim();
+  const field = /(?:^|\.)([a-z_]+)(?:\[\d+\])?$/.exec(path)?.[1] ?? path;
+  switch (field) {
+    case 'content': {
+      if (/must not be empty|is required/.test(problem)) return 'The message is empty. Write something first.';
+      const long = /is (\d+) characters long, at most (\d+)/.exec(problem);
+      if (long) {
+        return `The message is too long: ${grouped(long[1])} characters, and at most ${grouped(long[2])} are allowed. Shorten it and send it again.`;
+      }
+      const control = /control character (U\+[0-9A-F]{4,6})/i.exec(problem);
+      if (control) {
+        return `The message contains an invisible control character (${control[1]}) that can't be sent. Remove it and send it again.`;
+      }
+      return 'The message has text that cannot be sent.';
+    }
+    case 'attachments': {
+      if (/no file|uploaded by you/.test(problem)) {
+        return 'One of its files is no longer available. Remove it and attach it again.';
+      }
+      if (/at most|more than/.test(problem)) return 'A message can carry at most 10 files.';
+      return 'One of its files cannot be sent with it. Remove it and attach it again.';
+    }
+    case 'reply_to':
+      return 'The message it answers is no longer in this room.';
+    case 'room':
+      if (/required/.test(problem)) return 'The message has no room to go to. Open a room and send it again.';
+      return "That room's name is not one the server accepts.";
+    case 'user_id':
+      return 'A message can only be sent as yourself.';
+    case 'client_id':
+      return 'The app sent the message in a form the server did not accept. Send it again.';
+    case 'data':
+      if (/holds \d+ messages/.test(problem)) return 'Too many messages were sent at once.';
+      return null;
+    case 'emoji':
+      return 'That reaction is not one the server accepts.';
+    case 'name':
+      return `That display name can't be used: ${problem.replace(/\.$/, '')}.`;
+    default:
+      return null;
+  }
+}
+
+/** A refusal in words from its code alone (what its `message` says, where it is the server's own reason). */
+function describeCode(refusal: Refusal): string {
+  const message = refusal.message.trim();
+  switch (refusal.code) {
+    case 'rate_limited':
+      return 'You are sending messages faster than the server allows.';
+    case 'storage_unavailable':
+      return 'The server could not save it just now. Nothing was stored.';
+    case 'internal':
+      return 'Something went wrong on the server. Nothing was stored.';
+    case 'too_large':
+      return /rooms per connection/.test(message)
+        ? 'You are in as many rooms as one connection may join. Leave one first.'
+        : 'The message is too large to send. Shorten it and send it again.';
+    case 'forbidden': {
+      if (/^not a member of room/.test(message)) return 'You are not a member of this room, so you cannot post in it.';
+      if (/^banned from room/.test(message)) return 'You were banned from this room, so you cannot post in it.';
+      if (/own user/.test(message)) return 'A message can only be sent as yourself.';
+      return message ? asSentence(message) : 'You are not allowed to do that here.';
+    }
+    case 'not_found':
+      if (/^not in room/.test(message)) return 'You are not in this room any more. Open it again.';
+      return message ? asSentence(message) : 'What it refers to is no longer there.';
+    case 'invalid_frame':
+    case 'unknown_type':
+      return 'The server did not accept it as it was sent.';
+    default:
+      return message ? asSentence(message) : 'The server refused it.';
+  }
+}
+
+/** `4001` → `4,001` (in English: these sentences are). */
+function grouped(digits: string | undefined): string {
+  return Number(digits ?? 0).toLocaleString('en-US');
 }
 
 /** A failed history request, for the "try again" banner. */

@@ -3,7 +3,10 @@
  *
  * # Layout
  * - `protocol/` — the wire types (generated from Rust) and frame decoding.
- * - `connection.ts` — the WebSocket with reconnect and backoff (`backoff.ts`).
+ * - `connection.ts` — the WebSocket with reconnect and backoff (`backoff.ts`), pings to tell a dead socket, `/healthz` probes.
+ * - `transport.ts` — what the client talks through: its own `Connection`, or its view of the browser's shared one.
+ * - `shared/` — one connection per browser: the hub (socket, rooms, outbox) in a SharedWorker or the leader tab,
+ *   the tabs' view of it, the leader election (Web Locks, BroadcastChannel), the message protocol between them.
  * - `http.ts` — JSON over HTTP, and the server's errors as `ApiError`.
  * - `history.ts` — the HTTP API: history pages and the room directory.
  * - `accounts.ts` — the account API: sign up, sign in, sign out, profile, devices; the password rule.
@@ -34,6 +37,7 @@
 import { AccountsApi } from './accounts';
 import { ChatClient } from './chat';
 import { websocketUrl } from './connection';
+import { createSharedTransport } from './shared/browser';
 import { FilesApi } from './files';
 import { HistoryApi } from './history';
 import { browserKeyValue } from './prefs';
@@ -54,11 +58,14 @@ export { BrowserStores, MemoryStores, type LocalStores } from './stores';
 
 /**
  * The client for a page served by whisper-server (same origin for HTTP and
- * WebSocket, so the session cookie goes with both).
+ * WebSocket, so the session cookie goes with both). Its tabs share one
+ * WebSocket (`shared/`): the page talks to it through a SharedWorker, or the
+ * tab elected leader.
  */
 export function createBrowserChatClient(origin: string = window.location.origin): ChatClient {
   return new ChatClient({
     wsUrl: websocketUrl(origin),
+    transport: (options) => createSharedTransport(options.credentials, origin),
     api: new HistoryApi(origin),
     accounts: new AccountsApi(origin),
     rooms: new RoomsApi(origin),

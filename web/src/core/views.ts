@@ -79,6 +79,12 @@ export interface ChatMessage {
   status: SendStatus | null;
   /** Why it failed, when it did. */
   error: string | null;
+  /**
+   * Failed for a reason that may pass (the rate limit, the store): it goes
+   * again by itself. `false` for a refusal for good (too long, not allowed…),
+   * which only a change of the text can get past.
+   */
+  retryable: boolean;
   /** The message it answers. */
   replyTo: ReplyPreview | null;
   /** When it was last edited (your pending edit: when you made it). */
@@ -357,6 +363,7 @@ export function storedMessageView(
     own,
     status: own ? 'sent' : null,
     error: null,
+    retryable: false,
     replyTo: extras.reply,
     editedAt: deleted ? null : (m.edited_at ?? null),
     deleted,
@@ -403,6 +410,7 @@ export function pendingMessageView(
     own: true,
     status: entry.state,
     error: entry.error ?? null,
+    retryable: entry.state === 'failed' && Boolean(entry.retryable),
     replyTo: reply,
     editedAt: null,
     deleted: false,

@@ -63,26 +63,27 @@ export function initials(name: string): string {
   return text || '?';
 }
 
+/** Avatar colours: each holds white initials at 4.5:1 or more (WCAG AA), in light and dark alike. */
 const AVATAR_COLORS = [
-  'bg-rose-500',
-  'bg-orange-500',
-  'bg-amber-500',
-  'bg-lime-600',
-  'bg-emerald-500',
-  'bg-teal-500',
-  'bg-cyan-600',
-  'bg-sky-500',
-  'bg-indigo-500',
-  'bg-violet-500',
-  'bg-fuchsia-500',
-  'bg-pink-500',
+  'bg-rose-700',
+  'bg-orange-700',
+  'bg-amber-700',
+  'bg-lime-700',
+  'bg-emerald-700',
+  'bg-teal-700',
+  'bg-cyan-700',
+  'bg-sky-700',
+  'bg-indigo-600',
+  'bg-violet-600',
+  'bg-fuchsia-700',
+  'bg-pink-700',
 ];
 
 /** A stable colour class for a user. */
 export function avatarColor(key: string): string {
   let h = 0;
   for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-  return AVATAR_COLORS[h % AVATAR_COLORS.length] ?? 'bg-indigo-500';
+  return AVATAR_COLORS[h % AVATAR_COLORS.length] ?? 'bg-indigo-600';
 }
 
 /** "just now", "5 min ago", "3 h ago", or a date. */

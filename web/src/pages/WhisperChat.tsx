@@ -1,21 +1,25 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Navigate, useNavigate, useParams } from 'react-router';
 import type { ChatMessage, DraftFile, ReplyPreview, SearchHit } from '../core/chat';
 import { isValidRoomName, LOBBY, splitRoomName } from '../core/protocol';
 import { canManage, guessMeta, roomLabel, roomReference } from '../core/rooms';
 import { filesExcerpt, firstLine } from '../core/views';
-import { Composer } from '../components/Composer';
+import { Composer, type ComposerRestore } from '../components/Composer';
 import { CreateRoomDialog } from '../components/CreateRoomDialog';
 import { Icon } from '../components/Icon';
 import { MemberList } from '../components/MemberList';
 import { MessageList } from '../components/MessageList';
 import type { MessageHandlers } from '../components/MessageItem';
 import { NamePrompt } from '../components/NamePrompt';
+import { NotificationOffer, NotificationSettings } from '../components/NotificationSettings';
 import { RoomSettingsDialog } from '../components/RoomSettingsDialog';
 import { RoomSidebar } from '../components/RoomSidebar';
 import { SearchDialog } from '../components/SearchDialog';
 import { TypingIndicator } from '../components/TypingIndicator';
+import { mentionNames, type MentionCandidate } from '../core/text';
+import { useAttention, useAttentionState } from '../hooks/use-attention';
 import { useChatClient, useChatSelector, useChatSnapshot, useRoom } from '../hooks/use-chat';
+import { useFocusTrap } from '../hooks/use-focus-trap';
 import { useFileDrop } from '../hooks/use-file-drop';
 
 /**
@@ -41,7 +45,7 @@ export function WhisperChat() {
   const [editingName, setEditingName] = useState(false);
   const [roomsOpen, setRoomsOpen] = useState(false);
   const [membersOpen, setMembersOpen] = useState(false);
-  const [dialog, setDialog] = useState<'create' | 'settings' | 'search' | null>(null);
+  const [dialog, setDialog] = useState<'create' | 'settings' | 'search' | 'notifications' | null>(null);
   /** Bumped to give the composer the focus back (a dialog closed). */
   const [composerFocus, setComposerFocus] = useState(0);
   const identity = useChatSelector((s) => s.identity);
@@ -100,7 +104,26 @@ export function WhisperChat() {
     setMembersOpen(false);
     setDialog('search');
   }, []);
+  const openNotifications = useCallback(() => {
+    setRoomsOpen(false);
+    setDialog('notifications');
+  }, []);
   const prompting = (!named && accountChecked) || (editingName && !accountId);
+  // The name prompt gone (a name chosen, or Cancel): the focus goes to the composer, not the page's start.
+  const wasPrompting = useRef(prompting);
+  useEffect(() => {
+    if (wasPrompting.current && !prompting) setComposerFocus((n) => n + 1);
+    wasPrompting.current = prompting;
+  }, [prompting]);
+  // A drawer closed (Escape, its backdrop): back to the composer too.
+  const closeRooms = useCallback(() => {
+    setRoomsOpen(false);
+    setComposerFocus((n) => n + 1);
+  }, []);
+  const closeMembers = useCallback(() => {
+    setMembersOpen(false);
+    setComposerFocus((n) => n + 1);
+  }, []);
   // Ctrl+K / ⌘K, from anywhere on the page (the composer too): search, unless another dialog is up.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -146,6 +169,7 @@ export function WhisperChat() {
       onLeave={leave}
       onEditName={editName}
       onCreateRoom={accountId ? createRoom : undefined}
+      onNotificationSettings={openNotifications}
       signInHint={accountChecked && !accountId}
     />
   );
@@ -153,12 +177,11 @@ export function WhisperChat() {
 
   return (
     <div className="flex min-h-0 flex-1">
-      <DocumentTitle room={room} />
       <aside className="hidden w-64 shrink-0 border-r border-zinc-200 bg-zinc-50 md:block dark:border-zinc-800 dark:bg-zinc-950/60">
         {sidebar}
       </aside>
       {roomsOpen && (
-        <Drawer side="left" label="Rooms" onClose={() => setRoomsOpen(false)}>
+        <Drawer side="left" label="Rooms" onClose={closeRooms}>
           {sidebar}
         </Drawer>
       )}
@@ -179,7 +202,7 @@ export function WhisperChat() {
       </aside>
       {membersOpen && (
         <div className="xl:hidden">
-          <Drawer side="right" label="Online users" onClose={() => setMembersOpen(false)}>
+          <Drawer side="right" label="Online users" onClose={closeMembers}>
             {members}
           </Drawer>
         </div>
@@ -194,6 +217,7 @@ export function WhisperChat() {
           }}
         />
       )}
+      {dialog === 'notifications' && <NotificationSettings room={room} onClose={closeDialog} />}
       {dialog === 'search' && <SearchDialog room={room} roomMeta={roomMeta} onClose={closeDialog} onOpen={openHit} />}
       {dialog === 'settings' && (
         <RoomSettingsDialog
@@ -224,20 +248,6 @@ export function WhisperChat() {
   );
 }
 
-/** The tab title: the open room, and how many messages are unread in all of them. */
-function DocumentTitle({ room }: { room: string }) {
-  const totalUnread = useChatSelector((s) => Object.values(s.rooms).reduce((n, r) => n + r.unread, 0));
-  const meta = useChatSelector((s) => s.roomMeta[room]);
-  const name = roomReference(room, meta);
-  useEffect(() => {
-    document.title = `${totalUnread > 0 ? `(${totalUnread}) ` : ''}${name} · WhisperChat`;
-    return () => {
-      document.title = 'WhisperChat';
-    };
-  }, [name, totalUnread]);
-  return null;
-}
-
 /** The sidebar: every room you are in, with unread counts, and the directory. */
 function Rooms({
   current,
@@ -245,6 +255,7 @@ function Rooms({
   onLeave,
   onEditName,
   onCreateRoom,
+  onNotificationSettings,
   signInHint,
 }: {
   current: string;
@@ -252,11 +263,15 @@ function Rooms({
   onLeave: (room: string) => void;
   onEditName: () => void;
   onCreateRoom: (() => void) | undefined;
+  onNotificationSettings: () => void;
   signInHint: boolean;
 }) {
   const snapshot = useChatSnapshot();
+  const { muted } = useAttentionState();
   return (
     <RoomSidebar
+      muted={muted}
+      onNotificationSettings={onNotificationSettings}
       roomMeta={snapshot.roomMeta}
       signInHint={signInHint}
       {...(onCreateRoom ? { onCreateRoom } : {})}
@@ -330,6 +345,31 @@ function Conversation({
   const meta = storedMeta ?? guessMeta(room);
   const canModerate = canManage(meta.role);
   const online = status.state === 'online';
+  const attention = useAttention();
+  const { muted: mutedRooms } = useAttentionState();
+  const muted = mutedRooms.has(room);
+  const me = useChatSelector((s) => s.identity.userId);
+  const myName = useChatSelector((s) => s.identity.name);
+  const roomMembers = useChatSelector((s) => s.roomMembers[room]?.members ?? null);
+
+  // Who `@` offers, and the names marked as mentions: the room's members, who is online, the authors shown.
+  const presence = view?.presence;
+  const messages = view?.messages;
+  const candidates = useMemo<MentionCandidate[]>(() => {
+    const all: MentionCandidate[] = [];
+    for (const m of roomMembers ?? []) all.push({ userId: m.user_id, name: m.name });
+    for (const u of presence ?? []) all.push({ userId: u.user_id, name: u.name });
+    for (let i = (messages?.length ?? 0) - 1; i >= 0 && all.length < 400; i--) {
+      const m = messages?.[i];
+      if (m && m.userId) all.push({ userId: m.userId, name: m.name });
+    }
+    return all;
+  }, [roomMembers, presence, messages]);
+  const namesKey = useMemo(
+    () => mentionNames([...candidates.map((c) => c.name), myName]).join('\u0000'),
+    [candidates, myName],
+  );
+  const mentionScope = useMemo(() => ({ names: namesKey ? namesKey.split('\u0000') : [], myName }), [namesKey, myName]);
 
   // What is being edited or answered, tagged with its room: switching rooms leaves both behind.
   const [editing, setEditing] = useState<{ room: string; key: string } | null>(null);
@@ -346,6 +386,44 @@ function Conversation({
     // The button goes with the stretch: the focus goes to the composer, not the page's start.
     setComposerFocus((n) => n + 1);
   }, [client, room]);
+  // A message of yours refused for good (too long, not allowed…) comes back into the composer to be fixed, when
+  // the composer is empty; else its row offers Edit. Refusals met on opening a room (an earlier visit's) stay put.
+  const [restore, setRestore] = useState<(ComposerRestore & { room: string }) | null>(null);
+  const takeBack = useCallback(
+    (message: ChatMessage) => {
+      if (!message.clientId) return;
+      const now = client.getSnapshot().rooms[room];
+      const draft = now?.draft ?? '';
+      const text = draft.trim() ? `${draft}\n${message.content}` : message.content;
+      const original = message.replyTo ? now?.messages.find((m) => m.id === message.replyTo?.id) : undefined;
+      client.discard(message.clientId);
+      if (original) setReply({ room, key: original.key });
+      setRestore((r) => ({
+        room,
+        text,
+        error: `Not sent: ${message.error ?? 'the server refused it.'}`,
+        token: (r?.token ?? 0) + 1,
+      }));
+    },
+    [client, room],
+  );
+  useEffect(() => {
+    const refusedForGood = () =>
+      (client.getSnapshot().rooms[room]?.messages ?? []).filter(
+        (m) => m.own && m.status === 'failed' && !m.retryable && m.clientId,
+      );
+    const seen = new Set(refusedForGood().map((m) => m.clientId));
+    return client.subscribe(() => {
+      for (const m of refusedForGood()) {
+        if (seen.has(m.clientId)) continue;
+        seen.add(m.clientId);
+        const now = client.getSnapshot().rooms[room];
+        const composerEmpty = !(now?.draft ?? '').trim() && (now?.draftFiles.length ?? 0) === 0;
+        if (composerEmpty && m.attachments.length === 0) takeBack(m);
+      }
+    });
+  }, [client, room, takeBack]);
+
   const handlers = useMemo<Omit<MessageHandlers, 'showOriginal'>>(() => {
     const doneEditing = () => {
       setEditing(null);
@@ -364,9 +442,10 @@ function Conversation({
       remove: (id) => void client.deleteMessage(room, id),
       react: (id, emoji, on) => void client.react(room, id, emoji, on),
       reply: (message) => setReply({ room, key: message.key }),
+      editFailed: takeBack,
       ...(onOpenDirect ? { openDirect: onOpenDirect } : {}),
     };
-  }, [client, room, onOpenDirect]);
+  }, [client, room, onOpenDirect, takeBack]);
   // Up in the empty composer: your latest message that can still be edited.
   const editLast = useCallback(() => {
     const last = view?.messages.findLast((m) => m.own && m.id !== null && m.seq !== null && !m.deleted);
@@ -375,6 +454,7 @@ function Conversation({
     return true;
   }, [room, view]);
   const cancelReply = useCallback(() => setReply(null), []);
+
   const send = useCallback(
     (text: string) => {
       const problem = client.send(room, text, { replyTo: replyTo?.id ?? null });
@@ -446,7 +526,7 @@ function Conversation({
         {meta.visibility === 'private' ? (
           <Icon
             name="lock"
-            className="size-5 shrink-0 text-zinc-400"
+            className="size-5 shrink-0 text-zinc-500"
             aria-label="Private room"
             role="img"
             aria-hidden={undefined}
@@ -454,20 +534,20 @@ function Conversation({
         ) : meta.visibility === 'direct' ? (
           <Icon
             name="user"
-            className="size-5 shrink-0 text-zinc-400"
+            className="size-5 shrink-0 text-zinc-500"
             aria-label="Direct message"
             role="img"
             aria-hidden={undefined}
           />
         ) : (
-          <Icon name="hash" className="size-5 shrink-0 text-zinc-400" />
+          <Icon name="hash" className="size-5 shrink-0 text-zinc-500" />
         )}
         <h1 className="min-w-0 shrink truncate text-base font-semibold" data-testid="room-title">
           {meta.visibility !== 'public' || meta.title ? (
             label
           ) : (
             <>
-              {space && <span className="font-normal text-zinc-400 dark:text-zinc-500">{space} / </span>}
+              {space && <span className="font-normal text-zinc-500 dark:text-zinc-400">{space} / </span>}
               {channel}
             </>
           )}
@@ -484,16 +564,39 @@ function Conversation({
         <div className="flex-1" />
         <button
           type="button"
+          onClick={() => attention.setMuted(room, !muted)}
+          aria-pressed={muted}
+          aria-label={muted ? `Unmute ${roomReference(room, meta)}` : `Mute ${roomReference(room, meta)}`}
+          title={
+            muted
+              ? 'Muted: no notifications or sounds from this room. Click to unmute.'
+              : 'Mute notifications from this room'
+          }
+          data-testid="mute-room"
+          className={`inline-flex size-9 shrink-0 items-center justify-center rounded-lg hover:bg-zinc-100 dark:hover:bg-zinc-800 ${
+            muted ? 'text-amber-700 dark:text-amber-300' : 'text-zinc-500 dark:text-zinc-400'
+          }`}
+        >
+          <Icon name={muted ? 'bellOff' : 'bell'} className="size-[18px]" />
+        </button>
+        <button
+          type="button"
           onClick={onOpenSearch}
-          aria-label="Search messages"
           aria-keyshortcuts="Control+K Meta+K"
           title={`Search messages (${SEARCH_KEYS})`}
           data-testid="open-search"
           className="inline-flex h-9 shrink-0 items-center gap-2 rounded-lg px-2 text-sm text-zinc-600 hover:bg-zinc-100 focus-visible:ring-2 focus-visible:ring-indigo-600 focus-visible:outline-none sm:px-2.5 sm:ring-1 sm:ring-zinc-200 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:focus-visible:ring-indigo-400 sm:dark:ring-zinc-700"
         >
           <Icon name="search" className="size-[18px]" />
-          <span className="hidden sm:inline">Search</span>
-          <kbd className="hidden rounded border border-zinc-200 px-1 font-sans text-[11px] text-zinc-600 lg:inline dark:border-zinc-700 dark:text-zinc-400">
+          {/* Named by words of its own ("Search messages"); the word and the keys shown say the same. */}
+          <span className="sr-only">Search messages</span>
+          <span aria-hidden="true" className="hidden sm:inline">
+            Search
+          </span>
+          <kbd
+            aria-hidden="true"
+            className="hidden rounded border border-zinc-200 px-1 font-sans text-[11px] text-zinc-600 lg:inline dark:border-zinc-700 dark:text-zinc-400"
+          >
             {SEARCH_KEYS}
           </kbd>
         </button>
@@ -511,18 +614,24 @@ function Conversation({
         <button
           type="button"
           onClick={onToggleMembers}
-          aria-label="Show online users"
           aria-pressed={membersOpen}
+          title="Who is online"
           className="inline-flex items-center gap-1.5 rounded-lg px-2.5 py-1.5 text-sm text-zinc-500 hover:bg-zinc-100 xl:pointer-events-none dark:text-zinc-400 dark:hover:bg-zinc-800"
         >
           <Icon name="users" className="size-[18px]" />
-          <span data-testid="online-count" className="tabular-nums">
+          <span data-testid="online-count" aria-hidden="true" className="tabular-nums">
             {online && view?.joined ? view.presence.length : '–'}
           </span>
-          <span className="hidden sm:inline">online</span>
+          <span aria-hidden="true" className="hidden sm:inline">
+            online
+          </span>
+          <span className="sr-only">
+            {online && view?.joined ? `${view.presence.length} online` : 'Who is online: not known yet'}
+          </span>
         </button>
       </header>
 
+      <NotificationOffer />
       {notice && (
         <div
           role="alert"
@@ -569,6 +678,7 @@ function Conversation({
         newMessagesKnown={view?.newMessagesKnown ?? false}
         editingKey={editingKey}
         jump={view?.jump ?? null}
+        mentionScope={mentionScope}
         handlers={handlers}
         onLoadOlder={loadOlder}
         onLoadNewer={loadNewer}
@@ -604,6 +714,9 @@ function Conversation({
           onRetryFile={retryFile}
           waitForFiles={waitForFiles}
           attachError={dropProblem?.room === room ? dropProblem.text : null}
+          mentionCandidates={candidates}
+          me={me}
+          restore={restore?.room === room ? restore : null}
         />
       )}
     </section>
@@ -640,6 +753,9 @@ function Drawer({
   onClose: () => void;
   children: React.ReactNode;
 }) {
+  const panel = useRef<HTMLDivElement>(null);
+  // A modal drawer: the focus stays in it (Tab goes round), Escape or the backdrop close it.
+  const trap = useFocusTrap(panel);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === 'Escape') onClose();
@@ -649,9 +765,18 @@ function Drawer({
   }, [onClose]);
   return (
     <div className="fixed inset-0 z-40" role="dialog" aria-label={label} aria-modal="true">
-      <button type="button" aria-label="Close" onClick={onClose} className="absolute inset-0 bg-zinc-950/40" />
+      <button
+        type="button"
+        aria-label="Close"
+        tabIndex={-1}
+        onClick={onClose}
+        className="absolute inset-0 bg-zinc-950/40"
+      />
       <div
-        className={`absolute top-0 bottom-0 w-72 max-w-[85vw] bg-zinc-50 shadow-2xl dark:bg-zinc-950 ${
+        ref={panel}
+        tabIndex={-1}
+        onKeyDown={trap}
+        className={`absolute top-0 bottom-0 w-72 max-w-[85vw] bg-zinc-50 shadow-2xl focus:outline-none dark:bg-zinc-950 ${
           side === 'left' ? 'left-0' : 'right-0'
         }`}
       >

@@ -80,7 +80,11 @@ describe('ChatClient: resending what was refused for a reason that may pass', ()
     expect(sendsOf(server, 'c-1')).toHaveLength(1);
 
     refuseMessages(server, ['c-1'], RATE_LIMITED);
-    expect(lobby(client).messages[1]).toMatchObject({ status: 'failed', error: expect.stringMatching(/slow down/i) });
+    expect(lobby(client).messages[1]).toMatchObject({
+      status: 'failed',
+      retryable: true,
+      error: expect.stringMatching(/faster than the server allows\. It will be sent again by itself/),
+    });
 
     await vi.advanceTimersByTimeAsync(1499);
     expect(lobby(client).messages[1]?.status).toBe('failed');

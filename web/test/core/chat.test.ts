@@ -133,7 +133,9 @@ describe('ChatClient: sending', () => {
       error: { code: 'storage_unavailable', message: 'the store is unavailable; nothing was stored, retry later' },
     });
     await vi.waitFor(() => expect(lobby(client).messages[0]?.status).toBe('failed'));
-    expect(lobby(client).messages[0]?.error).toMatch(/store is unavailable/);
+    expect(lobby(client).messages[0]?.error).toBe(
+      'The server could not save it just now. Nothing was stored. It will be sent again by itself in a moment.',
+    );
 
     client.retry('c-9');
     expect(lobby(client).messages[0]?.status).toBe('sending');

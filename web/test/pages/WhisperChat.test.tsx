@@ -169,7 +169,9 @@ describe('WhisperChat page', () => {
     await waitFor(() => expect(sent(server, 'messages')).toHaveLength(1));
     expect(screen.getByTestId('message-content')).toHaveTextContent('line one line two');
     expect(screen.getByTestId('message-content').textContent).toBe('line one\nline two');
-    expect(screen.getByTestId('message-content').className).toContain('whitespace-pre-wrap');
+    expect(screen.getByTestId('message-content').parentElement?.className).toContain('whitespace-pre-wrap');
+    // Laid out in its own direction: an Arabic or Hebrew message reads right to left.
+    expect(screen.getByTestId('message-content').parentElement).toHaveAttribute('dir', 'auto');
   });
 
   it('marks a refused message failed with the reason, and Resend sends it again with the same client_id', async () => {
@@ -188,7 +190,9 @@ describe('WhisperChat page', () => {
       error: { code: 'rate_limited', message: 'at most 20 messages per second (burst 40); retry in 50 ms' },
     });
     const failed = await screen.findByTestId('message-failed');
-    expect(failed).toHaveTextContent('Not sent: At most 20 messages per second');
+    expect(failed).toHaveTextContent(
+      'Not sent: You are sending messages faster than the server allows. It will be sent again by itself in a moment.',
+    );
     expect(screen.getByTestId('message')).toHaveAttribute('data-status', 'failed');
 
     await user.click(within(failed).getByRole('button', { name: 'Resend' }));

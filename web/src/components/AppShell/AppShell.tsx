@@ -1,11 +1,16 @@
 import { useEffect, type ReactNode } from 'react';
-import { Link, NavLink, Outlet } from 'react-router';
+import { Link, NavLink, Outlet, useLocation } from 'react-router';
+import { attentionCount, documentTitle } from '../../core/attention';
 import type { Account } from '../../core/chat';
+import { isValidRoomName } from '../../core/protocol';
+import { roomReference } from '../../core/rooms';
+import { useAttentionState } from '../../hooks/use-attention';
 import { useChatClient, useChatSelector } from '../../hooks/use-chat';
 import { Avatar } from '../Avatar';
 import { ConnectionBadge } from '../ConnectionBadge';
 import { Icon, type IconName } from '../Icon';
 import { ThemeToggle } from '../ThemeToggle';
+import { UpdatePrompt } from '../UpdatePrompt';
 
 /**
  * The app frame: a header (with who you are: a guest's Sign in and Create
@@ -31,7 +36,9 @@ export function AppShell() {
 
   return (
     <div className="flex h-dvh flex-col bg-white text-zinc-900 dark:bg-zinc-900 dark:text-zinc-100">
-      <header className="flex h-14 shrink-0 items-center gap-3 border-b border-zinc-200 bg-white px-4 dark:border-zinc-800 dark:bg-zinc-950">
+      <DocumentTitle />
+      <UpdatePrompt />
+      <header className="flex h-14 shrink-0 items-center gap-2 border-b border-zinc-200 bg-white px-3 sm:gap-3 sm:px-4 dark:border-zinc-800 dark:bg-zinc-950">
         <NavLink to="/" className="flex items-center gap-2.5" aria-label="WhisperChat home">
           <Logo />
           <span className="text-[17px] font-bold tracking-tight">
@@ -101,6 +108,40 @@ export function AppShell() {
 }
 
 /**
+ * The tab's title: the room open (on the chat page), and a count of what you
+ * have not seen — unread messages of the other rooms, and those that arrived
+ * in the open room while the tab was hidden; muted rooms not counted.
+ */
+function DocumentTitle() {
+  const { pathname } = useLocation();
+  const { muted, hiddenNew } = useAttentionState();
+  const rooms = useChatSelector((s) => s.rooms);
+  const room = pathname.startsWith('/chat/') ? roomOfPath(pathname.slice('/chat/'.length)) : null;
+  const meta = useChatSelector((s) => (room ? s.roomMeta[room] : undefined));
+  const place = room && isValidRoomName(room) ? roomReference(room, meta) : null;
+  const count = attentionCount(rooms, muted, hiddenNew);
+  useEffect(() => {
+    document.title = documentTitle(count, place);
+  }, [count, place]);
+  useEffect(
+    () => () => {
+      document.title = 'WhisperChat';
+    },
+    [],
+  );
+  return null;
+}
+
+/** The room a `/chat/…` path names, or `null` for one that does not decode. */
+function roomOfPath(rest: string): string | null {
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * A notice over every page, about something the server did (signed you out,
  * took you out of a room), until dismissed. Its text is rendered as text.
  */
@@ -160,7 +201,6 @@ function AccountLink({ account }: { account: Account }) {
   return (
     <NavLink
       to="/account"
-      aria-label={`Your account: ${account.name}`}
       title="Your account"
       data-testid="account-menu"
       className={({ isActive }) =>
@@ -170,7 +210,13 @@ function AccountLink({ account }: { account: Account }) {
       }
     >
       <Avatar name={account.name} userId={account.userId} size="sm" />
-      <span className="hidden max-w-40 truncate text-sm font-medium sm:inline" data-testid="account-name-header">
+      {/* Named "Your account: Ada" by words of its own; the name shown (not on a phone) is the same. */}
+      <span className="sr-only">{`Your account: ${account.name}`}</span>
+      <span
+        aria-hidden="true"
+        className="hidden max-w-40 truncate text-sm font-medium sm:inline"
+        data-testid="account-name-header"
+      >
         {account.name}
       </span>
     </NavLink>

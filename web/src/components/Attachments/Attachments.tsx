@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { describeFileType, formatBytes, type AttachmentView } from '../../core/files';
+import { focusComposer } from '../../lib/focus';
 import { Icon } from '../Icon';
 import { Lightbox } from '../Lightbox';
 
@@ -7,7 +8,8 @@ import { Lightbox } from '../Lightbox';
  * The files of a message. Images are shown inline at their thumbnail's size
  * (known before they load, so nothing moves when they do), several as a small
  * grid of squares; a click, or Enter, opens one full size (`Lightbox`), and
- * the focus comes back to it when that closes. Other files, and images
+ * when that closes the focus goes to the composer, as after every dialog of
+ * the chat (back to the image where there is no composer). Other files, and images
  * without a thumbnail, are cards that download them.
  */
 export function Attachments({ files }: { files: readonly AttachmentView[] }) {
@@ -21,7 +23,7 @@ export function Attachments({ files }: { files: readonly AttachmentView[] }) {
   useEffect(() => {
     // After the dialog is gone: while it is up, it keeps the focus inside itself.
     if (open !== null || returnTo.current === null) return;
-    buttons.current[returnTo.current]?.focus();
+    if (!focusComposer()) buttons.current[returnTo.current]?.focus();
     returnTo.current = null;
   }, [open]);
 
@@ -104,7 +106,7 @@ export function FileCard({ file }: { file: AttachmentView }) {
       </span>
       <Icon
         name="download"
-        className="size-5 shrink-0 text-zinc-400 group-hover/file:text-zinc-600 dark:group-hover/file:text-zinc-200"
+        className="size-5 shrink-0 text-zinc-500 group-hover/file:text-zinc-600 dark:group-hover/file:text-zinc-200"
       />
     </a>
   );

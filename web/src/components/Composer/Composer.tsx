@@ -1,6 +1,8 @@
-import { useEffect, useLayoutEffect, useRef, useState, type ClipboardEvent, type KeyboardEvent } from 'react';
+import { useEffect, useId, useLayoutEffect, useRef, useState, type ClipboardEvent, type KeyboardEvent } from 'react';
 import type { DraftFile, ReplyPreview, Settled } from '../../core/chat';
 import { contentLength } from '../../core/protocol';
+import { completeMention, insertMention, mentionQuery, suggestMentions, type MentionCandidate } from '../../core/text';
+import { Avatar } from '../Avatar';
 import { filesOf } from '../../lib/transfer';
 import { ComposerFiles } from '../ComposerFiles';
 import { Icon } from '../Icon';
@@ -8,6 +10,15 @@ import { ReplyingTo } from '../ReplyQuote';
 import { useAutoGrow } from '../../hooks/use-auto-grow';
 
 const NO_FILES: readonly DraftFile[] = [];
+const NO_CANDIDATES: readonly MentionCandidate[] = [];
+
+/** Text put back into the box from outside (a message the server refused for good), with why. */
+export interface ComposerRestore {
+  text: string;
+  error: string;
+  /** New for every restore: the same text restored twice is put back twice. */
+  token: number;
+}
 
 /**
  * The message box. Enter sends, Shift+Enter starts a new line; in an empty box
@@ -21,6 +32,12 @@ const NO_FILES: readonly DraftFile[] = [];
  * refused. A message may be files alone. Sent while files are uploading, it
  * goes once they are all uploaded (with the text as it is then); a refusal
  * among them stops it, and says so.
+ *
+ * Typing `@` offers the room's people (`mentionCandidates`) in a listbox under
+ * the box: ↑ ↓ move (the box keeps the focus, `aria-activedescendant` says
+ * which), Enter or Tab picks, Escape closes. The box writes in the direction
+ * of its text (`dir="auto"`). A message the server refused for good comes
+ * back into it (`restore`), with the reason under it, to be fixed.
  */
 export function Composer({
   room,
@@ -40,6 +57,9 @@ export function Composer({
   onRetryFile,
   waitForFiles,
   attachError = null,
+  mentionCandidates = NO_CANDIDATES,
+  me = null,
+  restore = null,
 }: {
   room: string;
   /** How the room is named ("#lobby", a private room's title, the other person of a direct one). */
@@ -67,6 +87,12 @@ export function Composer({
   waitForFiles?: () => Promise<Settled>;
   /** Why files dropped on the room could not all be attached (the drop is the page's). */
   attachError?: string | null;
+  /** Who `@` offers: the room's members and who is online in it. */
+  mentionCandidates?: readonly MentionCandidate[];
+  /** Your user id: not offered. */
+  me?: string | null;
+  /** Text to put back into the box, with why (`token` new each time). */
+  restore?: ComposerRestore | null;
 }) {
   const [value, setValue] = useState(initialDraft);
   const [ownError, setError] = useState<string | null>(null);
@@ -84,6 +110,57 @@ export function Composer({
   const uploading = files.some((f) => f.state === 'uploading');
   const sendable = (Boolean(value.trim()) || hasFiles) && !over && !waiting;
 
+  // The mention being typed at the caret, and who it may be.
+  const [caret, setCaret] = useState<number | null>(null);
+  const [activeIndex, setActiveIndex] = useState(0);
+  const [dismissedAt, setDismissedAt] = useState<number | null>(null);
+  const listId = useId();
+  const errorId = useId();
+  const query = caret === null ? null : mentionQuery(value, caret, mentionCandidates);
+  // A name typed (or pasted) whole offers nothing more: Enter sends.
+  const suggestions =
+    query && !completeMention(query.query, mentionCandidates)
+      ? suggestMentions(query.query, mentionCandidates, me)
+      : [];
+  const suggesting = query !== null && suggestions.length > 0 && dismissedAt !== query.start;
+  const active = suggesting ? Math.min(activeIndex, suggestions.length - 1) : -1;
+  const optionId = (i: number) => `${listId}-option-${i}`;
+
+  const trackCaret = () => {
+    const el = area.current;
+    setCaret(el && el.selectionStart === el.selectionEnd ? el.selectionStart : null);
+  };
+
+  const pick = (who: MentionCandidate) => {
+    const el = area.current;
+    if (!query || caret === null) return;
+    const next = insertMention(value, query, caret, who.name);
+    setValue(next.text);
+    setError(null);
+    onDraftChange(next.text);
+    setCaret(next.caret);
+    setActiveIndex(0);
+    requestAnimationFrame(() => {
+      el?.focus();
+      el?.setSelectionRange(next.caret, next.caret);
+    });
+  };
+
+  // Text put back from outside (refused for good): in the box again, caret at its end, and why under it.
+  const restored = useRef(0);
+  useEffect(() => {
+    if (!restore || restore.token === restored.current) return;
+    restored.current = restore.token;
+    setValue(restore.text);
+    setError(restore.error);
+    onDraftChange(restore.text);
+    const el = area.current;
+    el?.focus();
+    requestAnimationFrame(() => el?.setSelectionRange(restore.text.length, restore.text.length));
+    // Only a new token restores; the callbacks are the page's.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [restore?.token]);
+
   useLayoutEffect(() => {
     area.current?.focus();
   }, [area, room, focusKey, replyTo?.id]);
@@ -99,9 +176,11 @@ export function Composer({
     };
   }, []);
 
-  const change = (text: string) => {
+  const change = (text: string, at: number | null) => {
     setValue(text);
     setError(null);
+    setCaret(at);
+    setActiveIndex(0);
     onDraftChange(text);
     if (text.trim()) onTyping();
   };
@@ -157,6 +236,26 @@ export function Composer({
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.nativeEvent.isComposing) return;
+    if (suggesting) {
+      const chosen = suggestions[active];
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        const step = e.key === 'ArrowDown' ? 1 : -1;
+        setActiveIndex((active + step + suggestions.length) % suggestions.length);
+        return;
+      }
+      if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && chosen) {
+        e.preventDefault();
+        pick(chosen);
+        return;
+      }
+      if (e.key === 'Escape' && query) {
+        e.preventDefault();
+        e.stopPropagation();
+        setDismissedAt(query.start);
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault();
       send();
@@ -169,7 +268,39 @@ export function Composer({
   };
 
   return (
-    <div className="px-4 pb-4 sm:px-6">
+    <div className="relative px-4 pb-4 sm:px-6">
+      {suggesting && (
+        <ul
+          id={listId}
+          role="listbox"
+          aria-label="People to mention"
+          data-testid="mention-suggestions"
+          className="absolute right-4 bottom-full left-4 z-20 mb-1 max-h-64 overflow-y-auto rounded-xl border border-zinc-200 bg-white p-1 shadow-lg sm:right-auto sm:left-6 sm:w-80 dark:border-zinc-700 dark:bg-zinc-800"
+        >
+          {suggestions.map((who, i) => (
+            <li
+              key={who.userId}
+              id={optionId(i)}
+              role="option"
+              aria-selected={i === active}
+              // The box keeps the focus (and the caret): a click picks without taking it.
+              onMouseDown={(e) => e.preventDefault()}
+              onClick={() => pick(who)}
+              onMouseMove={() => i !== active && setActiveIndex(i)}
+              className={`flex cursor-pointer items-center gap-2 rounded-lg px-2 py-1.5 text-sm ${
+                i === active
+                  ? 'bg-indigo-600 text-white'
+                  : 'text-zinc-800 hover:bg-zinc-100 dark:text-zinc-100 dark:hover:bg-zinc-700'
+              }`}
+            >
+              <Avatar name={who.name} userId={who.userId} size="sm" />
+              <span className="min-w-0 flex-1 truncate" dir="auto" data-testid="mention-option-name">
+                {who.name}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
       {replyTo && onCancelReply && <ReplyingTo preview={replyTo} onCancel={onCancelReply} />}
       <form
         onSubmit={(e) => {
@@ -220,9 +351,24 @@ export function Composer({
             ref={area}
             value={value}
             rows={1}
-            onChange={(e) => change(e.target.value)}
+            dir="auto"
+            data-composer=""
+            onChange={(e) =>
+              change(e.target.value, e.target.selectionStart === e.target.selectionEnd ? e.target.selectionStart : null)
+            }
             onKeyDown={onKeyDown}
+            onKeyUp={(e) => {
+              // The caret moved (↑ ↓ move through the list instead while it is open).
+              const vertical = e.key === 'ArrowUp' || e.key === 'ArrowDown';
+              if (['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key) || (vertical && !suggesting)) trackCaret();
+            }}
+            onClick={trackCaret}
+            onBlur={() => setCaret(null)}
             onPaste={onPaste}
+            aria-autocomplete="list"
+            aria-controls={suggesting ? listId : undefined}
+            aria-activedescendant={suggesting && active >= 0 ? optionId(active) : undefined}
+            aria-describedby={error ? errorId : undefined}
             placeholder={
               replyTo
                 ? `Reply to ${replyTo.name ?? 'message'}`
@@ -231,7 +377,7 @@ export function Composer({
                   : `Message ${label}`
             }
             aria-label={`Message ${label}`}
-            className="max-h-60 min-h-[36px] flex-1 resize-none bg-transparent py-1.5 text-[15px] leading-6 text-zinc-900 placeholder:text-zinc-400 focus:outline-none dark:text-zinc-100 dark:placeholder:text-zinc-500"
+            className="max-h-60 min-h-[36px] flex-1 resize-none bg-transparent py-1.5 text-[15px] leading-6 text-zinc-900 placeholder:text-zinc-500 focus:outline-none dark:text-zinc-100 dark:placeholder:text-zinc-400"
           />
           <button
             type="submit"
@@ -245,9 +391,9 @@ export function Composer({
           </button>
         </div>
       </form>
-      <div className="mt-1.5 flex min-h-4 items-center justify-between gap-3 px-1 text-[11px] text-zinc-400 dark:text-zinc-500">
+      <div className="mt-1.5 flex min-h-4 items-center justify-between gap-3 px-1 text-[11px] text-zinc-500 dark:text-zinc-400">
         {error ? (
-          <span role="alert" data-testid="composer-error" className="text-rose-600 dark:text-rose-400">
+          <span role="alert" id={errorId} data-testid="composer-error" className="text-rose-700 dark:text-rose-400">
             {error}
           </span>
         ) : waiting ? (

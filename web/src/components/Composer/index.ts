@@ -1,1 +1,1 @@
-export { Composer } from './Composer';
+export { Composer, type ComposerRestore } from './Composer';

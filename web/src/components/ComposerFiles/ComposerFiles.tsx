@@ -121,7 +121,7 @@ function FileChip({
         onClick={() => onRemove(file.key)}
         aria-label={`Remove ${file.name}`}
         title={file.state === 'uploading' ? 'Cancel the upload' : 'Remove'}
-        className="absolute top-1 right-1 inline-flex size-7 items-center justify-center rounded-md text-zinc-400 hover:bg-zinc-200 hover:text-zinc-700 dark:hover:bg-zinc-700 dark:hover:text-zinc-200"
+        className="absolute top-1 right-1 inline-flex size-7 items-center justify-center rounded-md text-zinc-500 hover:bg-zinc-200 hover:text-zinc-700 dark:hover:bg-zinc-700 dark:hover:text-zinc-200"
       >
         <Icon name="x" className="size-4" />
       </button>

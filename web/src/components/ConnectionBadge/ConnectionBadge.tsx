@@ -36,8 +36,9 @@ export function ConnectionBadge({ compact = false }: { compact?: boolean }) {
       {!compact && status.state === 'reconnecting' && (
         <button
           type="button"
+          data-testid="retry-now"
           onClick={() => client.reconnectNow()}
-          className="hidden text-xs font-medium text-indigo-600 hover:underline sm:inline dark:text-indigo-400"
+          className="text-xs font-medium whitespace-nowrap text-indigo-600 hover:underline dark:text-indigo-400"
         >
           Retry now
         </button>

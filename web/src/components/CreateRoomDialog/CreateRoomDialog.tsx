@@ -146,7 +146,7 @@ export function CreateRoomDialog({ onClose, onCreated }: { onClose: () => void; 
               aria-invalid={lookupError ? true : undefined}
               aria-describedby={lookupError ? lookupId : undefined}
               placeholder="Add someone by their name"
-              className="block min-w-0 flex-1 rounded-lg border-0 bg-white px-3 py-1.5 text-sm text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-400 focus:ring-2 focus:ring-indigo-600 focus:outline-none dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700"
+              className="block min-w-0 flex-1 rounded-lg border-0 bg-white px-3 py-1.5 text-sm text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-500 focus:ring-2 focus:ring-indigo-600 focus:outline-none dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700"
             />
             <button
               type="button"

@@ -1,15 +1,10 @@
-import { useEffect, useId, useRef, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
+import { useId, useRef, type KeyboardEvent, type ReactNode, type RefObject } from 'react';
+import { focusablesIn, useFocusTrap } from '../../hooks/use-focus-trap';
 import { Icon } from '../Icon';
 
 const WIDTH = { md: 'max-w-md', lg: 'max-w-lg', xl: 'max-w-2xl', full: 'max-w-5xl' } as const;
 
-const FOCUSABLE =
-  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
-
-/** What Tab reaches inside `root`, in order. */
-export function focusablesIn(root: HTMLElement | null): HTMLElement[] {
-  return [...(root?.querySelectorAll<HTMLElement>(FOCUSABLE) ?? [])].filter((el) => !el.hasAttribute('inert'));
-}
+export { focusablesIn };
 
 /**
  * A modal dialog: over the page, named by its title, and holding the focus —
@@ -47,34 +42,10 @@ export function Dialog({
   const titleId = useId();
   const descriptionId = useId();
 
-  useEffect(() => {
-    const first =
-      initialFocus?.current ?? focusablesIn(panel.current).find((el) => el.dataset.dialogClose === undefined);
-    (first ?? panel.current)?.focus();
-    // A focus that leaves the dialog (a click behind it) comes back to it.
-    const keep = (e: FocusEvent) => {
-      const root = panel.current;
-      if (root && e.target instanceof Node && !root.contains(e.target)) {
-        (focusablesIn(root)[0] ?? root).focus();
-      }
-    };
-    // A focused button that goes (a confirm step done) leaves the focus nowhere: it comes back to the dialog.
-    const lost = (e: FocusEvent) => {
-      if (e.relatedTarget !== null) return;
-      setTimeout(() => {
-        if (document.activeElement === document.body || document.activeElement === null) panel.current?.focus();
-      }, 0);
-    };
-    const root = panel.current;
-    document.addEventListener('focusin', keep);
-    root?.addEventListener('focusout', lost);
-    return () => {
-      document.removeEventListener('focusin', keep);
-      root?.removeEventListener('focusout', lost);
-    };
-    // Once, when it opens: the focus is the user's to move after.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
+  const trap = useFocusTrap(
+    panel,
+    () => initialFocus?.current ?? focusablesIn(panel.current).find((el) => el.dataset.dialogClose === undefined),
+  );
 
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     if (e.key === 'Escape') {
@@ -83,22 +54,7 @@ export function Dialog({
       onClose();
       return;
     }
-    if (e.key !== 'Tab') return;
-    const items = focusablesIn(panel.current);
-    const first = items[0];
-    const last = items.at(-1);
-    if (!first || !last) {
-      e.preventDefault();
-      return;
-    }
-    const active = document.activeElement;
-    if (e.shiftKey && (active === first || active === panel.current)) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && active === last) {
-      e.preventDefault();
-      first.focus();
-    }
+    trap(e);
   };
 
   return (
@@ -134,7 +90,7 @@ export function Dialog({
             onClick={() => onClose()}
             aria-label="Close"
             data-dialog-close=""
-            className="-m-1 inline-flex size-8 shrink-0 items-center justify-center rounded-lg text-zinc-400 hover:bg-zinc-100 hover:text-zinc-700 dark:hover:bg-zinc-800 dark:hover:text-zinc-200"
+            className="-m-1 inline-flex size-8 shrink-0 items-center justify-center rounded-lg text-zinc-500 dark:text-zinc-400 hover:bg-zinc-100 hover:text-zinc-700 dark:hover:bg-zinc-800 dark:hover:text-zinc-200"
           >
             <Icon name="x" className="size-4" />
           </button>

@@ -29,7 +29,7 @@ export function Field({
           {...input}
           aria-invalid={error ? true : undefined}
           aria-describedby={describedBy || undefined}
-          className="mt-1.5 block w-full rounded-lg border-0 bg-white px-3 py-2 text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-400 focus:ring-2 focus:ring-indigo-600 focus:outline-none disabled:opacity-60 aria-invalid:ring-rose-500 dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700 dark:focus:ring-indigo-500 dark:aria-invalid:ring-rose-400"
+          className="mt-1.5 block w-full rounded-lg border-0 bg-white px-3 py-2 text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-500 focus:ring-2 focus:ring-indigo-600 focus:outline-none disabled:opacity-60 aria-invalid:ring-rose-500 dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700 dark:focus:ring-indigo-500 dark:aria-invalid:ring-rose-400"
         />
       </label>
       {error && (

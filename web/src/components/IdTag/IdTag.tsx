@@ -7,7 +7,7 @@ export function IdTag({ userId }: { userId: string }) {
     <span
       data-testid="id-tag"
       title={`Someone else here has this name too. User id ${userId}`}
-      className="ml-1 font-mono text-xs font-normal text-zinc-400 dark:text-zinc-500"
+      className="ml-1 font-mono text-xs font-normal text-zinc-500 dark:text-zinc-400"
     >
       {idTag(userId)}
     </span>

@@ -26,7 +26,7 @@ export function JoinRoomForm({ onJoin }: { onJoin: (room: string) => void }) {
       <div className="relative">
         <Icon
           name="plus"
-          className="pointer-events-none absolute top-1/2 left-2.5 size-4 -translate-y-1/2 text-zinc-400 dark:text-zinc-500"
+          className="pointer-events-none absolute top-1/2 left-2.5 size-4 -translate-y-1/2 text-zinc-500 dark:text-zinc-400"
         />
         <input
           value={value}
@@ -38,7 +38,7 @@ export function JoinRoomForm({ onJoin }: { onJoin: (room: string) => void }) {
           aria-invalid={error ? true : undefined}
           aria-describedby={error ? errorId : undefined}
           placeholder="Join or create a room"
-          className="block w-full rounded-lg border-0 bg-white py-1.5 pr-2 pl-8 text-sm text-zinc-900 shadow-sm ring-1 ring-zinc-200 ring-inset placeholder:text-zinc-400 focus:ring-2 focus:ring-indigo-500 focus:outline-none dark:bg-zinc-800/70 dark:text-zinc-100 dark:ring-zinc-700/60 dark:placeholder:text-zinc-500"
+          className="block w-full rounded-lg border-0 bg-white py-1.5 pr-2 pl-8 text-sm text-zinc-900 shadow-sm ring-1 ring-zinc-200 ring-inset placeholder:text-zinc-500 focus:ring-2 focus:ring-indigo-500 focus:outline-none dark:bg-zinc-800/70 dark:text-zinc-100 dark:ring-zinc-700/60 dark:placeholder:text-zinc-400"
         />
       </div>
       {error && (

@@ -32,13 +32,13 @@ export function MemberList({
   const shared = sharedNames(users.map((u) => ({ userId: u.user_id, name: u.name })));
   return (
     <section aria-label="Online users" className="flex h-full min-h-0 flex-col">
-      <h2 className="px-4 pt-4 pb-2 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase">
+      <h2 className="px-4 pt-4 pb-2 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-400">
         Online — {online ? users.length : '…'}
       </h2>
       {!online ? (
-        <p className="px-4 text-sm text-zinc-400 dark:text-zinc-500">Waiting for the connection…</p>
+        <p className="px-4 text-sm text-zinc-500 dark:text-zinc-400">Waiting for the connection…</p>
       ) : users.length === 0 ? (
-        <p className="px-4 text-sm text-zinc-400 dark:text-zinc-500">Nobody here yet.</p>
+        <p className="px-4 text-sm text-zinc-500 dark:text-zinc-400">Nobody here yet.</p>
       ) : (
         <ul className="min-h-0 flex-1 space-y-0.5 overflow-y-auto px-2 pb-4" data-testid="presence">
           {users.map((u) => (
@@ -54,7 +54,7 @@ export function MemberList({
                   {shared.has(u.user_id) && <IdTag userId={u.user_id} />}
                 </span>
                 <PrincipalTag kind={kindOf(u)} className="ml-1.5 shrink-0" />
-                {u.user_id === me && <span className="ml-1 shrink-0 text-zinc-400 dark:text-zinc-500">(you)</span>}
+                {u.user_id === me && <span className="ml-1 shrink-0 text-zinc-500 dark:text-zinc-400">(you)</span>}
               </span>
               {onMessage && u.user_id !== me && kindOf(u) === 'account' && (
                 <MessageButton name={u.name} onClick={() => onMessage(u.user_id, u.name)} />
@@ -88,7 +88,7 @@ function Members({
   );
   return (
     <section aria-label="Members" className="flex h-full min-h-0 flex-col">
-      <h2 className="px-4 pt-4 pb-2 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase">
+      <h2 className="px-4 pt-4 pb-2 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-400">
         Members — {members.length}
         {online ? <span className="font-normal normal-case"> · {here.size} online</span> : null}
       </h2>
@@ -110,7 +110,7 @@ function Members({
                   {ROLE_LABEL[m.role]}
                 </span>
               )}
-              {m.user_id === me && <span className="ml-1 shrink-0 text-zinc-400 dark:text-zinc-500">(you)</span>}
+              {m.user_id === me && <span className="ml-1 shrink-0 text-zinc-500 dark:text-zinc-400">(you)</span>}
             </span>
             {onMessage && m.user_id !== me && (
               <MessageButton name={m.name} onClick={() => onMessage(m.user_id, m.name)} />
@@ -130,7 +130,7 @@ function MessageButton({ name, onClick }: { name: string; onClick: () => void })
       onClick={onClick}
       aria-label={`Send ${name} a direct message`}
       title={`Send ${name} a direct message`}
-      className="inline-flex size-7 shrink-0 items-center justify-center rounded text-zinc-400 opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 hover:bg-zinc-300/60 hover:text-zinc-700 focus-visible:opacity-100 max-md:opacity-100 [@media(hover:none)]:opacity-100 dark:hover:bg-zinc-700 dark:hover:text-zinc-200"
+      className="inline-flex size-7 shrink-0 items-center justify-center rounded text-zinc-500 opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 hover:bg-zinc-300/60 hover:text-zinc-700 focus-visible:opacity-100 max-md:opacity-100 [@media(hover:none)]:opacity-100 dark:hover:bg-zinc-700 dark:hover:text-zinc-200"
     >
       <Icon name="message" className="size-4" />
     </button>

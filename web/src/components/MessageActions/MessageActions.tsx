@@ -28,7 +28,10 @@ export function MessageActions({
   return (
     <div
       className={`absolute -top-3.5 right-3 z-10 transition-opacity sm:right-5 ${
-        picking ? 'opacity-100' : 'opacity-0 group-focus-within:opacity-100 group-hover:opacity-100'
+        picking
+          ? 'opacity-100'
+          : // Unseen, it takes no taps or clicks: the row above keeps its own (its time, its tick) under it.
+            'pointer-events-none opacity-0 group-focus-within:pointer-events-auto group-focus-within:opacity-100 group-hover:pointer-events-auto group-hover:opacity-100'
       }`}
     >
       <div

@@ -61,6 +61,7 @@ export function MessageEditor({
         value={value}
         rows={1}
         aria-label="Edited message"
+        dir="auto"
         onChange={(e) => {
           setValue(e.target.value);
           setError(null);

@@ -5,6 +5,8 @@ import { sharedNames } from '../../core/names';
 import { dayKey, dayLabel } from '../../lib/format';
 import { Icon } from '../Icon';
 import { MessageItem, type MessageHandlers } from '../MessageItem';
+import { MentionContext, type MentionScope } from '../MessageText';
+import { filesExcerpt } from '../../core/views';
 import { RoomNoticeItem } from '../RoomNotice';
 
 const NO_NOTICES: readonly RoomNotice[] = [];
@@ -65,6 +67,30 @@ function rowOf(root: HTMLElement, id: string): HTMLElement | undefined {
   return [...rows].find((row) => row.dataset.messageId === id);
 }
 
+/** The highest seq among `messages` (stored ones), or 0. */
+function highestSeq(messages: readonly ChatMessage[]): number {
+  let max = 0;
+  for (const m of messages) if (m.seq !== null && m.seq > max) max = m.seq;
+  return max;
+}
+
+/** How many messages the live region holds at once: the latest few, each said once. */
+const ANNOUNCED = 3;
+
+/** A message as the live region says it: who, and what (its first 200 characters, or its files). */
+export function announcement(m: ChatMessage): string {
+  if (m.deleted) return `${m.name} deleted a message`;
+  const text = m.content.trim();
+  const what = text
+    ? [...text].length > 200
+      ? `${[...text].slice(0, 199).join('')}…`
+      : text
+    : filesExcerpt(m.attachments);
+  return `${m.name}: ${what}`;
+}
+
+const NO_SCOPE: MentionScope = { names: [], myName: null };
+
 /** Whether the list is scrolled to (near) its end. */
 function isAtBottom(el: HTMLElement): boolean {
   return el.scrollHeight - el.scrollTop - el.clientHeight < STICKY_PX;
@@ -80,6 +106,12 @@ function isAtBottom(el: HTMLElement): boolean {
  * middle and marks it for a moment. When the messages are a stretch around it
  * apart from the latest (`jump.detached`), newer pages are read as you scroll
  * down, and "Jump to latest" goes back to the end.
+ *
+ * What was there when the room was shown (from the cache, or the first
+ * history page) and what arrived live since are told apart by an "Earlier
+ * messages" line. Messages from others that arrive live are said by a polite
+ * live region (`role="log"`, out of sight): only those, one at a time — not
+ * the list as it loads, nor older pages read above.
  */
 export function MessageList({
   room,
@@ -96,6 +128,7 @@ export function MessageList({
   newMessagesKnown = true,
   editingKey = null,
   jump = null,
+  mentionScope = NO_SCOPE,
   handlers,
   onLoadOlder,
   onLoadNewer,
@@ -124,6 +157,8 @@ export function MessageList({
   editingKey?: string | null;
   /** The message the room was opened at, if any. */
   jump?: JumpView | null;
+  /** Who can be @mentioned here, and your name: the mentions marked in the messages. */
+  mentionScope?: MentionScope;
   handlers: Omit<MessageHandlers, 'showOriginal'>;
   onLoadOlder: () => void;
   /** Reads the next newer page of a stretch apart from the latest (`jump.detached`). */
@@ -133,7 +168,7 @@ export function MessageList({
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
-  const newLine = useRef<HTMLLIElement>(null);
+  const newLine = useRef<HTMLDivElement>(null);
   /**
    * The room was just shown and where it opens is not settled: until its
    * messages and its "New messages" line are known, or the reader scrolls.
@@ -185,6 +220,40 @@ export function MessageList({
   );
   const rowHandlers = useMemo<MessageHandlers>(() => ({ ...handlers, showOriginal }), [handlers, showOriginal]);
   const items = useMemo(() => interleave(messages, notices), [messages, notices]);
+
+  // Where this visit's live part begins: the highest seq shown once the room's messages were first in
+  // (set while rendering, the way React adjusts state to new props).
+  const latestSeq = highestSeq(messages);
+  const [visit, setVisit] = useState<{
+    room: string;
+    boundary: number;
+    said: number;
+    spoken: readonly Spoken[];
+  } | null>(null);
+  const current = visit?.room === room ? visit : null;
+  if (!loading && !current && messages.length > 0) {
+    setVisit({ room, boundary: latestSeq, said: latestSeq, spoken: [] });
+  } else if (current && latestSeq > current.said) {
+    // New stored messages below the last said: those from others are told (not while a stretch of older ones is shown).
+    const fresh = detached
+      ? []
+      : messages.filter((m) => m.seq !== null && m.seq > current.said && !m.own && !m.deleted);
+    setVisit({
+      ...current,
+      said: latestSeq,
+      spoken: fresh.length
+        ? [...current.spoken, ...fresh.map((m) => ({ key: m.key, text: announcement(m) }))].slice(-ANNOUNCED)
+        : current.spoken,
+    });
+  }
+  const boundary = current?.boundary ?? null;
+  // The "Earlier messages" line: above the first message from someone else that came after the boundary.
+  const earlierKey = useMemo(() => {
+    if (boundary === null || detached) return null;
+    if (!messages.some((m) => m.seq !== null && m.seq <= boundary)) return null;
+    const first = messages.find((m) => m.seq !== null && m.seq > boundary && !m.own);
+    return first && first.key !== newMessagesKey ? first.key : null;
+  }, [messages, boundary, detached, newMessagesKey]);
 
   const scrollToBottom = useCallback(() => {
     const el = scroller.current;
@@ -304,6 +373,17 @@ export function MessageList({
   return (
     <div className="relative min-h-0 flex-1">
       <div
+        role="log"
+        aria-live="polite"
+        aria-label={`New messages in ${label}`}
+        className="sr-only"
+        data-testid="announcer"
+      >
+        {(current?.spoken ?? []).map((s) => (
+          <p key={s.key}>{s.text}</p>
+        ))}
+      </div>
+      <div
         ref={scroller}
         onScroll={onScroll}
         // The reader moved (scroll events also follow our own scrolling, so they cannot tell):
@@ -320,68 +400,71 @@ export function MessageList({
         ) : items.length === 0 ? (
           <EmptyRoom label={label} />
         ) : (
-          <ol aria-label={`Messages in ${room}`} className="flex min-h-full flex-col justify-end pb-3">
-            <li aria-hidden={!loadingOlder} className="flex justify-center py-3">
-              {loadingOlder ? (
-                <span className="text-xs text-zinc-400">Loading older messages…</span>
-              ) : hasMoreBefore ? (
-                <button
-                  type="button"
-                  onClick={onLoadOlder}
-                  className="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400"
-                >
-                  Load older messages
-                </button>
-              ) : (
-                <RoomStart label={label} visibility={visibility} />
-              )}
-            </li>
-            {items.map((item, i) => {
-              const before = items[i - 1];
-              const newDay = !before || dayKey(createdAtOf(before)) !== dayKey(createdAtOf(item));
-              if (item.kind === 'notice') {
-                return (
-                  <Fragment key={item.key}>
-                    {newDay && <DaySeparator iso={item.notice.createdAt} />}
-                    <RoomNoticeItem notice={item.notice} />
-                  </Fragment>
-                );
-              }
-              const msg = item.message;
-              // A notice between two messages starts a new turn: the next one gets its header.
-              const prev = before?.kind === 'message' ? before.message : undefined;
-              return (
-                <Fragment key={msg.key}>
-                  {newDay && <DaySeparator iso={msg.createdAt} />}
-                  {msg.key === newMessagesKey && <NewMessagesLine ref={newLine} />}
-                  <MessageItem
-                    message={msg}
-                    continued={!newDay && msg.key !== newMessagesKey && isContinuation(prev, msg)}
-                    sharedName={shared.has(msg.userId)}
-                    editing={msg.key === editingKey}
-                    highlighted={msg.id !== null && msg.id === highlighted}
-                    canModerate={canModerate}
-                    handlers={rowHandlers}
-                  />
-                </Fragment>
-              );
-            })}
-            {detached && (
-              <li aria-hidden={!jump?.loadingNewer} className="flex justify-center py-3">
-                {jump?.loadingNewer ? (
-                  <span className="text-xs text-zinc-500 dark:text-zinc-400">Loading newer messages…</span>
-                ) : jump?.hasMoreAfter ? (
+          <MentionContext value={mentionScope}>
+            <ol aria-label={`Messages in ${room}`} className="flex min-h-full flex-col justify-end pb-3">
+              <li aria-hidden={!loadingOlder} className="flex justify-center py-3">
+                {loadingOlder ? (
+                  <span className="text-xs text-zinc-500 dark:text-zinc-400">Loading older messages…</span>
+                ) : hasMoreBefore ? (
                   <button
                     type="button"
-                    onClick={onLoadNewer}
+                    onClick={onLoadOlder}
                     className="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400"
                   >
-                    Load newer messages
+                    Load older messages
                   </button>
-                ) : null}
+                ) : (
+                  <RoomStart label={label} visibility={visibility} />
+                )}
               </li>
-            )}
-          </ol>
+              {items.map((item, i) => {
+                const before = items[i - 1];
+                const newDay = !before || dayKey(createdAtOf(before)) !== dayKey(createdAtOf(item));
+                if (item.kind === 'notice') {
+                  return (
+                    <Fragment key={item.key}>
+                      {newDay && <DaySeparator iso={item.notice.createdAt} />}
+                      <RoomNoticeItem notice={item.notice} />
+                    </Fragment>
+                  );
+                }
+                const msg = item.message;
+                // A notice between two messages starts a new turn: the next one gets its header.
+                const prev = before?.kind === 'message' ? before.message : undefined;
+                return (
+                  <Fragment key={msg.key}>
+                    {newDay && <DaySeparator iso={msg.createdAt} />}
+                    {msg.key === newMessagesKey && <NewMessagesLine ref={newLine} />}
+                    {msg.key === earlierKey && <EarlierMessagesLine />}
+                    <MessageItem
+                      message={msg}
+                      continued={!newDay && msg.key !== newMessagesKey && isContinuation(prev, msg)}
+                      sharedName={shared.has(msg.userId)}
+                      editing={msg.key === editingKey}
+                      highlighted={msg.id !== null && msg.id === highlighted}
+                      canModerate={canModerate}
+                      handlers={rowHandlers}
+                    />
+                  </Fragment>
+                );
+              })}
+              {detached && (
+                <li aria-hidden={!jump?.loadingNewer} className="flex justify-center py-3">
+                  {jump?.loadingNewer ? (
+                    <span className="text-xs text-zinc-500 dark:text-zinc-400">Loading newer messages…</span>
+                  ) : jump?.hasMoreAfter ? (
+                    <button
+                      type="button"
+                      onClick={onLoadNewer}
+                      className="text-xs font-medium text-indigo-600 hover:underline dark:text-indigo-400"
+                    >
+                      Load newer messages
+                    </button>
+                  ) : null}
+                </li>
+              )}
+            </ol>
+          </MentionContext>
         )}
       </div>
       {detached ? (
@@ -411,32 +494,64 @@ export function MessageList({
 }
 
 /** Where the unread part of the room began when it was opened; the room opens with it near the top. */
-function NewMessagesLine({ ref }: { ref: Ref<HTMLLIElement> }) {
+function NewMessagesLine({ ref }: { ref: Ref<HTMLDivElement> }) {
+  // A list item holding the separator: a list holds only items (its `role` on the `<li>` would not be one).
   return (
-    <li
-      ref={ref}
-      role="separator"
-      aria-label="New messages"
-      data-testid="new-messages"
-      // Room above it for a glimpse of the last message read.
-      className="relative my-2 flex scroll-mt-16 items-center px-6"
-    >
-      <span className="h-px flex-1 bg-rose-400/70 dark:bg-rose-500/60" />
-      <span className="ml-2 rounded-full bg-rose-500 px-2 py-px text-[10px] font-bold tracking-wide text-white uppercase">
-        New
-      </span>
+    <li>
+      <div
+        ref={ref}
+        role="separator"
+        aria-label="New messages"
+        data-testid="new-messages"
+        // Room above it for a glimpse of the last message read.
+        className="relative my-2 flex scroll-mt-16 items-center px-6"
+      >
+        <span className="h-px flex-1 bg-rose-400/70 dark:bg-rose-500/60" />
+        <span className="ml-2 rounded-full bg-rose-700 px-2 py-px text-[10px] font-bold tracking-wide text-white uppercase">
+          New
+        </span>
+      </div>
+    </li>
+  );
+}
+
+/** A message of the live part of this visit said by the live region. */
+interface Spoken {
+  key: string;
+  text: string;
+}
+
+/**
+ * Between what was there when the room was shown (the cache, the history read)
+ * and what arrived live since: the messages above it are the earlier ones.
+ */
+function EarlierMessagesLine() {
+  return (
+    <li>
+      <div
+        role="separator"
+        aria-label="Earlier messages above, new ones below"
+        data-testid="earlier-messages"
+        className="relative my-2 flex items-center gap-2 px-6"
+      >
+        <span className="h-px flex-1 border-t border-dashed border-zinc-300 dark:border-zinc-700" />
+        <span className="text-[11px] font-medium text-zinc-600 dark:text-zinc-400">Earlier messages above</span>
+        <span className="h-px flex-1 border-t border-dashed border-zinc-300 dark:border-zinc-700" />
+      </div>
     </li>
   );
 }
 
 function DaySeparator({ iso }: { iso: string }) {
   return (
-    <li role="separator" className="relative my-3 flex items-center px-6" aria-label={dayLabel(iso)}>
-      <span className="h-px flex-1 bg-zinc-200 dark:bg-zinc-800" />
-      <span className="mx-3 rounded-full border border-zinc-200 bg-white px-3 py-0.5 text-[11px] font-semibold text-zinc-500 dark:border-zinc-800 dark:bg-zinc-900 dark:text-zinc-400">
-        {dayLabel(iso)}
-      </span>
-      <span className="h-px flex-1 bg-zinc-200 dark:bg-zinc-800" />
+    <li>
+      <div role="separator" className="relative my-3 flex items-center px-6" aria-label={dayLabel(iso)}>
+        <span className="h-px flex-1 bg-zinc-200 dark:bg-zinc-800" />
+        <span className="mx-3 rounded-full border border-zinc-200 bg-white px-3 py-0.5 text-[11px] font-semibold text-zinc-500 dark:border-zinc-800 dark:bg-zinc-900 dark:text-zinc-400">
+          {dayLabel(iso)}
+        </span>
+        <span className="h-px flex-1 bg-zinc-200 dark:bg-zinc-800" />
+      </div>
     </li>
   );
 }

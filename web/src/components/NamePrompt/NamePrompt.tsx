@@ -1,10 +1,13 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { checkDisplayName } from '../../core/protocol';
+import { useFocusTrap } from '../../hooks/use-focus-trap';
 
 /**
  * Asks a guest for a display name: on the first visit (no way to dismiss it,
  * but the way to an account instead: `onSignIn`, `onCreateAccount`), or to
- * change it (with Cancel).
+ * change it (with Cancel). A modal dialog: Tab and Shift+Tab go round inside
+ * it, and nothing behind it takes the focus while it is up. Where the focus
+ * goes once it is done is the caller's (the composer).
  */
 export function NamePrompt({
   initial = '',
@@ -22,12 +25,14 @@ export function NamePrompt({
   const [value, setValue] = useState(initial);
   const [error, setError] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
+  const panel = useRef<HTMLFormElement>(null);
   const titleId = useId();
+  const descriptionId = useId();
   const errorId = useId();
   const firstVisit = !onCancel;
+  const trap = useFocusTrap(panel, () => input.current);
 
   useEffect(() => {
-    input.current?.focus();
     input.current?.select();
   }, []);
 
@@ -54,11 +59,15 @@ export function NamePrompt({
   return (
     <div className="fixed inset-0 z-50 flex items-center justify-center bg-zinc-950/40 p-4 backdrop-blur-sm">
       <form
+        ref={panel}
         role="dialog"
         aria-modal="true"
         aria-labelledby={titleId}
+        aria-describedby={descriptionId}
+        tabIndex={-1}
+        onKeyDown={trap}
         onSubmit={submit}
-        className="w-full max-w-sm rounded-2xl bg-white p-6 shadow-2xl ring-1 ring-zinc-900/5 dark:bg-zinc-900 dark:ring-white/10"
+        className="w-full max-w-sm rounded-2xl bg-white p-6 shadow-2xl ring-1 ring-zinc-900/5 focus:outline-none dark:bg-zinc-900 dark:ring-white/10"
       >
         <div className="mb-5 flex size-11 items-center justify-center rounded-xl bg-indigo-600 text-white shadow-lg shadow-indigo-600/30">
           <svg viewBox="0 0 24 24" className="size-6" fill="currentColor" aria-hidden="true">
@@ -68,7 +77,7 @@ export function NamePrompt({
         <h2 id={titleId} className="text-lg font-semibold text-zinc-900 dark:text-zinc-50">
           {firstVisit ? 'Welcome to WhisperChat' : 'Change your display name'}
         </h2>
-        <p className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
+        <p id={descriptionId} className="mt-1 text-sm text-zinc-500 dark:text-zinc-400">
           {firstVisit
             ? 'Pick a display name so people know who they are talking to. You can change it later.'
             : 'Everyone in your rooms will see the new name.'}
@@ -87,11 +96,11 @@ export function NamePrompt({
             placeholder="e.g. Ada Lovelace"
             aria-invalid={error ? true : undefined}
             aria-describedby={error ? errorId : undefined}
-            className="mt-1.5 block w-full rounded-lg border-0 bg-white px-3 py-2 text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-400 focus:ring-2 focus:ring-indigo-600 focus:outline-none dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700 dark:focus:ring-indigo-500"
+            className="mt-1.5 block w-full rounded-lg border-0 bg-white px-3 py-2 text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-500 focus:ring-2 focus:ring-indigo-600 focus:outline-none dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700 dark:focus:ring-indigo-500"
           />
         </label>
         {error && (
-          <p id={errorId} className="mt-2 text-sm text-rose-600 dark:text-rose-400">
+          <p id={errorId} role="alert" className="mt-2 text-sm text-rose-700 dark:text-rose-400">
             {error}
           </p>
         )}

@@ -15,7 +15,7 @@ export function PrincipalTag({ kind, className = '' }: { kind: PrincipalKind; cl
       data-testid="principal-tag"
       data-kind={kind}
       title={tag.title}
-      className={`rounded bg-zinc-100 px-1 py-px text-[10px] font-medium tracking-wide text-zinc-500 uppercase dark:bg-zinc-800 dark:text-zinc-400 ${className}`}
+      className={`rounded bg-zinc-100 px-1 py-px text-[10px] font-medium tracking-wide text-zinc-600 uppercase dark:bg-zinc-800 dark:text-zinc-400 ${className}`}
     >
       {tag.label}
     </span>

@@ -4,12 +4,12 @@ import { Icon } from '../Icon';
 /** The quoted line of a reply's original: who wrote it and how it starts. */
 function QuoteText({ preview }: { preview: ReplyPreview }) {
   if (!preview.loaded)
-    return <span className="text-zinc-400 italic dark:text-zinc-500">Original message not loaded</span>;
+    return <span className="text-zinc-500 italic dark:text-zinc-400">Original message not loaded</span>;
   return (
     <>
       <span className="shrink-0 font-semibold text-zinc-700 dark:text-zinc-200">{preview.name}</span>
       {preview.deleted ? (
-        <span className="truncate text-zinc-400 italic dark:text-zinc-500">message deleted</span>
+        <span className="truncate text-zinc-500 italic dark:text-zinc-400">message deleted</span>
       ) : (
         <span className="truncate text-zinc-500 dark:text-zinc-400">{preview.excerpt}</span>
       )}
@@ -36,7 +36,7 @@ export function ReplyQuote({ preview, onShow }: { preview: ReplyPreview; onShow:
       onClick={() => onShow(preview.id)}
       className="mb-0.5 flex max-w-full min-w-0 items-center gap-1.5 rounded-md border-l-2 border-indigo-300 py-0.5 pr-2 pl-2 text-left text-[13px] hover:bg-zinc-100 disabled:cursor-default disabled:hover:bg-transparent dark:border-indigo-500/60 dark:hover:bg-white/5"
     >
-      <Icon name="reply" className="size-3.5 shrink-0 text-zinc-400" />
+      <Icon name="reply" className="size-3.5 shrink-0 text-zinc-500" />
       <QuoteText preview={preview} />
     </button>
   );
@@ -49,7 +49,7 @@ export function ReplyingTo({ preview, onCancel }: { preview: ReplyPreview; onCan
       data-testid="composer-reply"
       className="mb-1.5 flex min-w-0 items-center gap-2 rounded-lg border-l-2 border-indigo-400 bg-zinc-50 py-1.5 pr-1.5 pl-3 text-[13px] dark:border-indigo-500 dark:bg-zinc-800/60"
     >
-      <Icon name="reply" className="size-3.5 shrink-0 text-zinc-400" />
+      <Icon name="reply" className="size-3.5 shrink-0 text-zinc-500" />
       <span className="shrink-0 text-zinc-500 dark:text-zinc-400">Replying to</span>
       <span className="flex min-w-0 flex-1 items-center gap-1.5">
         <QuoteText preview={preview} />

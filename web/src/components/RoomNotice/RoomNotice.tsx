@@ -23,7 +23,7 @@ export const RoomNoticeItem = memo(function RoomNoticeItem({ notice }: { notice:
       <time
         dateTime={notice.createdAt}
         title={formatFull(notice.createdAt)}
-        className="shrink-0 text-[11px] text-zinc-400 tabular-nums dark:text-zinc-500"
+        className="shrink-0 text-[11px] text-zinc-500 tabular-nums dark:text-zinc-400"
       >
         {formatTime(notice.createdAt)}
       </time>

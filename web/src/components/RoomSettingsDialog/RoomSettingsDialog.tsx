@@ -136,7 +136,7 @@ export function RoomSettingsDialog({
         <span className="flex items-center gap-2">
           <Icon
             name={direct ? 'user' : meta.visibility === 'private' ? 'lock' : 'hash'}
-            className="size-5 text-zinc-400"
+            className="size-5 text-zinc-500"
           />
           <span className="min-w-0 truncate">{label}</span>
         </span>
@@ -197,12 +197,12 @@ export function RoomSettingsDialog({
           ))}
 
         <section aria-label="Members">
-          <h3 className="text-[11px] font-semibold tracking-wider text-zinc-500 uppercase">
+          <h3 className="text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-400">
             Members{view && !view.loading ? ` — ${members.length}` : ''}
           </h3>
           {view?.error && <p className="mt-1.5 text-sm text-rose-600 dark:text-rose-400">{view.error}</p>}
           {!view || (view.loading && members.length === 0) ? (
-            <p className="mt-1.5 text-sm text-zinc-400">Loading members…</p>
+            <p className="mt-1.5 text-sm text-zinc-500 dark:text-zinc-400">Loading members…</p>
           ) : (
             <ul className="mt-1.5 max-h-64 space-y-0.5 overflow-y-auto" data-testid="room-members">
               {members.map((m) => (
@@ -284,7 +284,7 @@ export function RoomSettingsDialog({
                 onChange={(e) => setInvitee(e.target.value)}
                 onKeyDown={onInviteKey}
                 placeholder="Their account's name"
-                className="block min-w-0 flex-1 rounded-lg border-0 bg-white px-3 py-1.5 text-sm text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-400 focus:ring-2 focus:ring-indigo-600 focus:outline-none dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700"
+                className="block min-w-0 flex-1 rounded-lg border-0 bg-white px-3 py-1.5 text-sm text-zinc-900 shadow-sm ring-1 ring-zinc-300 ring-inset placeholder:text-zinc-500 focus:ring-2 focus:ring-indigo-600 focus:outline-none dark:bg-zinc-800 dark:text-zinc-50 dark:ring-zinc-700"
               />
               <button
                 type="button"
@@ -301,7 +301,7 @@ export function RoomSettingsDialog({
 
         {manager && banned.length > 0 && (
           <section aria-label="Banned">
-            <h3 className="text-[11px] font-semibold tracking-wider text-zinc-500 uppercase">
+            <h3 className="text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-400">
               Banned — {banned.length}
             </h3>
             <ul className="mt-1.5 space-y-0.5">
@@ -404,7 +404,7 @@ function MemberRow({
       <Avatar name={member.name} userId={member.user_id} size="sm" />
       <span className="min-w-0 flex-1 truncate text-zinc-800 dark:text-zinc-200">
         {member.name}
-        {self && <span className="ml-1 text-zinc-400 dark:text-zinc-500">(you)</span>}
+        {self && <span className="ml-1 text-zinc-500 dark:text-zinc-400">(you)</span>}
       </span>
       {roles ? (
         <select

@@ -3,6 +3,7 @@ import { Link } from 'react-router';
 import type { RoomMeta, RoomView, SidebarRoom } from '../../core/chat';
 import type { RoomSummary } from '../../core/protocol';
 import type { Identity } from '../../core/prefs';
+import { unreadMentions } from '../../core/attention';
 import { metaOf, roomSections } from '../../core/rooms';
 import { Avatar } from '../Avatar';
 import { ConnectionBadge } from '../ConnectionBadge';
@@ -10,6 +11,7 @@ import { Icon } from '../Icon';
 import { JoinRoomForm } from '../JoinRoomForm';
 
 const NO_META: Readonly<Record<string, RoomMeta>> = {};
+const NO_MUTED: ReadonlySet<string> = new Set();
 
 /**
  * Your rooms in the sidebar's sections: channels (public rooms without a
@@ -17,6 +19,11 @@ const NO_META: Readonly<Record<string, RoomMeta>> = {};
  * channels, then direct messages — with unread counts — and rooms to discover.
  * A signed-in user can create a private room from here; a guest is told to
  * sign in for it (`signInHint`).
+ *
+ * Beside a room's unread count, how many of those unread mention you (`@2`:
+ * counted from the messages this client holds of the room, so a room whose
+ * unread part is not all loaded may count fewer). A muted room shows a
+ * crossed-out bell, its count in grey.
  */
 export function RoomSidebar({
   myRooms,
@@ -31,6 +38,8 @@ export function RoomSidebar({
   onEditName,
   roomMeta = NO_META,
   onCreateRoom,
+  onNotificationSettings,
+  muted = NO_MUTED,
   signInHint = false,
 }: {
   myRooms: readonly string[];
@@ -50,6 +59,10 @@ export function RoomSidebar({
   onCreateRoom?: () => void;
   /** Says that signing in makes private rooms and direct messages (a guest). */
   signInHint?: boolean;
+  /** Opens the notification settings (a bell beside your name). */
+  onNotificationSettings?: () => void;
+  /** Rooms muted: no notifications or sounds. */
+  muted?: ReadonlySet<string>;
 }) {
   const mine = new Set(myRooms);
   // Only public rooms are there to discover: the private and direct ones listed are yours.
@@ -57,6 +70,10 @@ export function RoomSidebar({
   const publicCount = directory.filter((r) => metaOf(r).visibility === 'public').length;
   const sections = roomSections(myRooms, roomMeta, (room) => rooms[room]?.unread ?? 0);
   const canLeave = myRooms.length > 1;
+  const mentionsIn = (room: string) => {
+    const view = rooms[room];
+    return view ? unreadMentions(view, identity.name) : 0;
+  };
   const nav = useRef<HTMLElement>(null);
 
   // Leaving takes the row away, and the focus with it: from the keyboard, the
@@ -113,6 +130,8 @@ export function RoomSidebar({
                 key={room.name}
                 room={room}
                 active={room.name === current}
+                muted={muted.has(room.name)}
+                mentions={mentionsIn(room.name)}
                 onSelect={onSelect}
                 onLeave={canLeave && room.visibility === 'public' ? leave : undefined}
               />
@@ -126,6 +145,8 @@ export function RoomSidebar({
                 key={room.name}
                 room={room}
                 active={room.name === current}
+                muted={muted.has(room.name)}
+                mentions={mentionsIn(room.name)}
                 onSelect={onSelect}
                 onLeave={canLeave ? leave : undefined}
               />
@@ -139,12 +160,14 @@ export function RoomSidebar({
                 key={room.name}
                 room={room}
                 active={room.name === current}
+                muted={muted.has(room.name)}
+                mentions={mentionsIn(room.name)}
                 onSelect={onSelect}
                 onLeave={undefined}
               />
             ))}
             {sections.direct.length === 0 && (
-              <li className="px-2 py-1 text-xs text-zinc-400 dark:text-zinc-500">
+              <li className="px-2 py-1 text-xs text-zinc-500 dark:text-zinc-400">
                 Pick someone's name in the member list or on a message.
               </li>
             )}
@@ -152,7 +175,7 @@ export function RoomSidebar({
         )}
         {discover.length > 0 && (
           <section aria-label="Discover rooms">
-            <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-500">
+            <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-400">
               Discover
             </h3>
             <ul className="space-y-px">
@@ -184,12 +207,24 @@ export function RoomSidebar({
             </p>
             <ConnectionBadge compact />
           </div>
+          {onNotificationSettings && (
+            <button
+              type="button"
+              onClick={onNotificationSettings}
+              aria-label="Notification settings"
+              title="Notifications and sounds"
+              data-testid="notification-settings-button"
+              className="inline-flex size-8 items-center justify-center rounded-md text-zinc-500 hover:bg-zinc-200/70 hover:text-zinc-700 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:hover:text-zinc-200"
+            >
+              <Icon name="bell" className="size-4" />
+            </button>
+          )}
           <button
             type="button"
             onClick={onEditName}
             aria-label="Change display name"
             title="Change display name"
-            className="inline-flex size-8 items-center justify-center rounded-md text-zinc-400 hover:bg-zinc-200/70 hover:text-zinc-700 dark:hover:bg-zinc-800 dark:hover:text-zinc-200"
+            className="inline-flex size-8 items-center justify-center rounded-md text-zinc-500 hover:bg-zinc-200/70 hover:text-zinc-700 dark:hover:bg-zinc-800 dark:hover:text-zinc-200"
           >
             <Icon name="pencil" className="size-4" />
           </button>
@@ -202,7 +237,7 @@ export function RoomSidebar({
 function RoomGroup({ label, heading, children }: { label: string; heading: string; children: ReactNode }) {
   return (
     <section aria-label={label}>
-      <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-500">
+      <h3 className="px-2 pb-1 text-[11px] font-semibold tracking-wider text-zinc-500 uppercase dark:text-zinc-400">
         {heading}
       </h3>
       <ul className="space-y-px">{children}</ul>
@@ -220,11 +255,17 @@ function RoomGroup({ label, heading, children }: { label: string; heading: strin
 function RoomRow({
   room,
   active,
+  muted = false,
+  mentions = 0,
   onSelect,
   onLeave,
 }: {
   room: SidebarRoom;
   active: boolean;
+  /** No notifications or sounds from it. */
+  muted?: boolean;
+  /** Its unread messages that mention you. */
+  mentions?: number;
   onSelect: (room: string) => void;
   /** `byKeyboard`: Enter or Space on the ×, not a pointer (a click from the keyboard has no `detail`). */
   onLeave: ((room: string, byKeyboard: boolean) => void) | undefined;
@@ -243,7 +284,7 @@ function RoomRow({
         data-visibility={room.visibility}
         className={`flex w-full items-center gap-2 rounded-md px-2 py-1.5 text-left text-sm transition ${roomForLeave} ${
           active
-            ? 'bg-indigo-600 text-white shadow-sm dark:bg-indigo-500'
+            ? 'bg-indigo-600 text-white shadow-sm'
             : unread > 0
               ? 'font-semibold text-zinc-900 hover:bg-zinc-200/60 dark:text-zinc-50 dark:hover:bg-zinc-800'
               : 'text-zinc-600 hover:bg-zinc-200/60 hover:text-zinc-900 dark:text-zinc-400 dark:hover:bg-zinc-800 dark:hover:text-zinc-100'
@@ -256,10 +297,34 @@ function RoomRow({
         ) : (
           <Icon name="hash" className={iconClass} />
         )}
-        <span className="min-w-0 flex-1 truncate">{label}</span>
+        <span className="min-w-0 flex-1 truncate" dir="auto">
+          {label}
+        </span>
+        {muted && (
+          <Icon
+            name="bellOff"
+            className={`size-3.5 shrink-0 ${active ? 'text-white/90' : 'text-zinc-500 dark:text-zinc-400'}`}
+            aria-label="Muted"
+            role="img"
+            aria-hidden={undefined}
+            data-testid={`muted-${name}`}
+          />
+        )}
+        {mentions > 0 && !active && (
+          <span
+            className="rounded-full bg-rose-700 px-1.5 py-px text-[11px] leading-4 font-bold text-white group-hover:invisible"
+            aria-label={mentions === 1 ? '1 mention' : `${mentions} mentions`}
+            title={mentions === 1 ? '1 unread message mentions you' : `${mentions} unread messages mention you`}
+            data-testid={`mentions-${name}`}
+          >
+            @{mentions > 99 ? '99+' : mentions}
+          </span>
+        )}
         {unread > 0 && !active && (
           <span
-            className="rounded-full bg-indigo-600 px-1.5 py-px text-[11px] leading-4 font-semibold text-white group-hover:invisible dark:bg-indigo-500"
+            className={`rounded-full px-1.5 py-px text-[11px] leading-4 font-semibold group-hover:invisible ${
+              muted ? 'bg-zinc-200 text-zinc-700 dark:bg-zinc-700 dark:text-zinc-200' : 'bg-indigo-600 text-white'
+            }`}
             aria-label={`${unread} unread`}
             data-testid={`unread-${name}`}
           >
@@ -276,7 +341,7 @@ function RoomRow({
           className={`absolute top-1/2 right-1 inline-flex size-7 -translate-y-1/2 items-center justify-center rounded opacity-0 transition-opacity group-focus-within:opacity-100 group-hover:opacity-100 focus-visible:opacity-100 max-md:opacity-100 [@media(hover:none)]:opacity-100 ${
             active
               ? 'text-white/80 hover:bg-white/20 hover:text-white'
-              : 'text-zinc-400 hover:bg-zinc-300/60 hover:text-zinc-700 dark:hover:bg-zinc-700 dark:hover:text-zinc-200'
+              : 'text-zinc-500 hover:bg-zinc-300/60 hover:text-zinc-700 dark:hover:bg-zinc-700 dark:hover:text-zinc-200'
           }`}
         >
           <Icon name="x" className="size-3.5" />

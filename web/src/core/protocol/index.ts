@@ -99,6 +99,7 @@ const SERVER_FRAME_TYPES: Readonly<Record<ServerFrame['type'], true>> = {
   left: true,
   room: true,
   error: true,
+  pong: true,
 };
 
 /**

@@ -1,0 +1,1 @@
+export { MessageText, MentionContext, type MentionScope } from './MessageText';

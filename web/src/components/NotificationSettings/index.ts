@@ -1,0 +1,1 @@
+export { NotificationOffer, NotificationSettings } from './NotificationSettings';
