@@ -131,5 +131,11 @@ fn server_frames_of(frame: ClientFrame) {
                 recovered: Some(true),
             });
         }
+        ClientFrame::Ping { id } => round_trip(&ServerFrame::Pong { id }),
+        ClientFrame::Status { away } => {
+            let mut ada = whisper_core::codec::PresenceUser::guest(user, DisplayName::guest(user));
+            ada.away = away;
+            round_trip(&ServerFrame::Presence { room: RoomName::lobby(), users: vec![ada].into() });
+        }
     }
 }
